@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs everything the project needs, idempotently, so `npm test` and `npm run demo`
+# work on a fresh clone: Debian packages (Slurm, munge, MariaDB, sshd), node_modules
+# (npm ci from the lockfile) and a project venv with the pinned Temporal CLI.
+# A second run with everything in place takes well under a second.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+# 1. Debian packages for the embedded cluster.
+APT_PACKAGES=(slurm-wlm slurmdbd mariadb-server munge openssh-server openssh-client)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  $SUDO apt-get update -qq
+  # policy-rc.d keeps the packages' own services from starting; the dev cluster runs its own.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. node_modules, exactly as locked. The stamp is the lockfile's hash.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [[ ! -f node_modules/.cryoet-lock-hash || $(<node_modules/.cryoet-lock-hash) != "$lock_hash" ]]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" >node_modules/.cryoet-lock-hash
+fi
+
+# 3. Python venv with the pinned Temporal CLI. The venv is cached outside the clone,
+# keyed by the requirements' hash, so fresh clones on the same machine reuse it.
+req_hash=$(cat scripts/requirements-*.txt | sha256sum | cut -c1-16)
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/cryoet-temporal
+VENV=$CACHE/venv-$req_hash
+if [[ ! -x $VENV/bin/temporal ]] || ! "$VENV/bin/temporal" --version >/dev/null 2>&1; then
+  log "creating $VENV"
+  rm -rf "$VENV"
+  mkdir -p "$CACHE"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes \
+    $(printf -- '-r %s ' scripts/requirements-*.txt)
+fi
+ln -sfn "$VENV" .venv
+log "ready: $(.venv/bin/temporal --version)"

@@ -1,0 +1,164 @@
+/**
+ * Activities for one cluster job: submit (idempotently), watch (through the shared
+ * per-cluster watcher, heartbeating), cancel, and read the job's result. Thin: commands
+ * come from slurm/, transport from ssh/, meaning from the state table.
+ */
+import { Context, CancelledFailure } from '@temporalio/activity';
+import { jobNameFor } from '../slurm/job-key.js';
+import { buildSbatchScript, parseResultMarker, type ResultMarker } from '../slurm/sbatch-script.js';
+import { buildSubmitCommand, exportPrefix, parseSubmitOutput } from '../slurm/submit-command.js';
+import { classifySbatchError } from '../slurm/parse-sbatch.js';
+import { shellJoin } from '../shell/quote.js';
+import { tail } from '../ssh/connection.js';
+import type { JobObservation } from '../scheduler/watcher.js';
+import { CryoError, ErrorType } from '../errors.js';
+import { toApplicationFailure } from './failures.js';
+import type { ActivityDeps } from './deps.js';
+
+/** One unit of cluster work, as the workflow describes it. No secrets: names and argv only. */
+export interface SubmitJobInput {
+  readonly cluster: string;
+  /** Idempotency key, `<workflowId>/<step>`; stable across activity retries. */
+  readonly key: string;
+  readonly partition: string;
+  readonly gres?: string;
+  readonly cpusPerTask?: number;
+  readonly memMb?: number;
+  readonly timeLimitMinutes?: number;
+  readonly command: readonly string[];
+  readonly environment?: Readonly<Record<string, string>>;
+  readonly comment?: string;
+}
+
+/** Where a submitted job lives. */
+export interface SubmittedJob {
+  readonly cluster: string;
+  readonly jobId: string;
+  readonly jobName: string;
+  readonly jobDir: string;
+  readonly outputPath: string;
+  readonly markerPath: string;
+  /** True when an earlier attempt had already submitted it. */
+  readonly reattached: boolean;
+}
+
+/** Paths of a job's files under the cluster's work directory. */
+export function jobPaths(workDir: string, jobName: string) {
+  const jobDir = `${workDir}/jobs/${jobName}`;
+  return { jobDir, scriptPath: `${jobDir}/job.sbatch`, outputPath: `${jobDir}/output.log`, markerPath: `${jobDir}/result` };
+}
+
+/** Input of watchJob: return once the job is final, or its move leaves `unlessMove`. */
+export interface WatchJobInput {
+  readonly cluster: string;
+  readonly jobId: string;
+  /** Return early when the job's move differs from this (e.g. to act on a hang). */
+  readonly returnWhenMoveIsNot?: JobObservation['move'];
+  /** Return after this long even if nothing changed, so the workflow can decide. */
+  readonly maxWaitMs?: number;
+}
+
+/** The result of a finished job, both witnesses. */
+export interface JobResult {
+  readonly marker?: ResultMarker;
+  /** The last bytes of the job's output. */
+  readonly outputTail: string;
+}
+
+/** Builds the cluster-job activities over shared worker resources. */
+export function createClusterJobActivities(deps: ActivityDeps) {
+  async function submitJob(input: SubmitJobInput): Promise<SubmittedJob> {
+    return toApplicationFailure(async () => {
+      const cluster = deps.cluster(input.cluster);
+      const jobName = jobNameFor(input.key);
+      const paths = jobPaths(cluster.workDir, jobName);
+      const script = buildSbatchScript({
+        jobName,
+        partition: input.partition,
+        gres: input.gres,
+        cpusPerTask: input.cpusPerTask,
+        memMb: input.memMb,
+        timeLimitMinutes: input.timeLimitMinutes,
+        workDir: paths.jobDir,
+        outputPath: paths.outputPath,
+        comment: input.comment,
+        environment: input.environment,
+        command: input.command,
+        resultMarkerPath: paths.markerPath,
+      });
+      const command = buildSubmitCommand({ jobName, jobDir: paths.jobDir, scriptPath: paths.scriptPath, environment: cluster.environment });
+      const result = await deps.pool.get(input.cluster).exec(command, { timeoutMs: cluster.commandTimeoutMs, stdin: script });
+      if (result.exitCode !== 0) {
+        const stderr = tail(result.stderr);
+        const what = `cluster "${input.cluster}": sbatch exited ${result.exitCode} for ${input.key} (partition ${input.partition}, gres ${input.gres ?? 'none'})`;
+        if (classifySbatchError(result.exitCode ?? 255, stderr) === 'rejected') {
+          throw new CryoError(ErrorType.SubmitRejected, `${what}: ${JSON.stringify(stderr)}`, { stderr });
+        }
+        // Transient: the job may exist; the retry looks it up by name before submitting.
+        throw new CryoError(ErrorType.SshUnavailable, `${what}: ${JSON.stringify(stderr)} (transient, will retry)`, { stderr });
+      }
+      const outcome = parseSubmitOutput(result.stdout);
+      Context.current().log.info('cluster job submitted', { cluster: input.cluster, jobId: outcome.jobId, jobName, reattached: outcome.kind === 'existing' });
+      return { cluster: input.cluster, jobId: outcome.jobId, jobName, ...paths, reattached: outcome.kind === 'existing' };
+    });
+  }
+
+  async function watchJob(input: WatchJobInput): Promise<JobObservation> {
+    return toApplicationFailure(async () => {
+      const ctx = Context.current();
+      const watcher = deps.watcher(input.cluster);
+      let seen = watcher.register(input.jobId);
+      const started = Date.now();
+      const heartbeatEveryMs = Math.max(1000, Math.min(10_000, (ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
+      try {
+        for (;;) {
+          ctx.heartbeat({ state: seen.state, reason: seen.reason, version: seen.version });
+          if (seen.final) return seen;
+          if (input.returnWhenMoveIsNot && seen.version > 0 && seen.move !== input.returnWhenMoveIsNot) return seen;
+          if (input.maxWaitMs !== undefined && Date.now() - started >= input.maxWaitMs) return seen;
+          const next = await Promise.race([
+            watcher.waitForChange(input.jobId, seen.version, heartbeatEveryMs),
+            ctx.cancelled.then(() => seen),
+          ]);
+          if (ctx.cancellationSignal.aborted) throw new CancelledFailure('watchJob cancelled');
+          seen = next;
+        }
+      } finally {
+        watcher.unregister(input.jobId);
+      }
+    });
+  }
+
+  async function cancelJob(input: { cluster: string; jobId: string }): Promise<void> {
+    return toApplicationFailure(async () => {
+      const cluster = deps.cluster(input.cluster);
+      // scancel of a finished job is not an error (exit 0, or 1 "already completed").
+      const command = exportPrefix(cluster.environment) + shellJoin(['scancel', '--quiet', input.jobId]);
+      const result = await deps.pool.get(input.cluster).exec(command, { timeoutMs: cluster.commandTimeoutMs });
+      if (result.exitCode !== 0 && !/already completed|Invalid job id/i.test(result.stderr)) {
+        throw new CryoError(ErrorType.SshUnavailable, `cluster "${input.cluster}": scancel ${input.jobId} exited ${result.exitCode}: ${tail(result.stderr)}`);
+      }
+    });
+  }
+
+  async function readJobResult(input: { cluster: string; outputPath: string; markerPath: string; maxBytes?: number }): Promise<JobResult> {
+    return toApplicationFailure(async () => {
+      const connection = deps.pool.get(input.cluster);
+      const output = await connection.readFile(input.outputPath).catch((err: CryoError) => {
+        if (err.type === ErrorType.OutputMissing) return Buffer.alloc(0);
+        throw err;
+      });
+      const maxBytes = input.maxBytes ?? 64 * 1024;
+      const outputTail = output.subarray(Math.max(0, output.length - maxBytes)).toString('utf8');
+      let marker: ResultMarker | undefined;
+      try {
+        marker = parseResultMarker((await connection.readFile(input.markerPath)).toString('utf8'));
+      } catch (err) {
+        if ((err as CryoError).type !== ErrorType.OutputMissing) throw err;
+      }
+      return { marker, outputTail };
+    });
+  }
+
+  return { submitJob, watchJob, cancelJob, readJobResult };
+}

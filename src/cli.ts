@@ -1,0 +1,75 @@
+/**
+ * The `cryoet` command. Parses arguments, loads temporal.yaml and calls the same helpers
+ * the tests use. Exit codes: 0 done, 1 pipeline failed, 2 usage or config error.
+ */
+import { pathToFileURL } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { defaultConfigPath, loadConfig, parseConfig, formatConfigIssues } from './config.js';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { runWorker } from './worker.js';
+import { runDemo } from './cli/demo.js';
+import { CryoError, ErrorType } from './errors.js';
+
+/** Builds the command tree (exported for tests). */
+export function buildCli(): Command {
+  const program = new Command('cryoet')
+    .description('Run cryo-ET campaigns on GPU Slurm clusters as durable Temporal workflows')
+    .exitOverride();
+
+  const config = program.command('config').description('temporal.yaml tools');
+  config
+    .command('check [file]')
+    .description('validate temporal.yaml and list every problem with its path')
+    .action(async (file?: string) => {
+      const path = file ?? defaultConfigPath();
+      const absolute = resolve(path);
+      let text: string;
+      try {
+        text = await readFile(absolute, 'utf8');
+      } catch {
+        throw new CryoError(ErrorType.ConfigInvalid, `${path}: cannot read config file (${absolute})`);
+      }
+      const result = parseConfig(text, { fileName: path, baseDir: dirname(absolute) });
+      if (!result.ok) throw new CryoError(ErrorType.ConfigInvalid, `${formatConfigIssues(path, result.issues)}\n${result.issues.length} problem(s) in ${path}`);
+      const c = result.config;
+      console.log(`${path}: ok — ${Object.keys(c.clusters).length} cluster(s) (${Object.keys(c.clusters).join(', ')}), ` +
+        `${c.placement.ladder.length} placement rung(s), Temporal ${c.temporal.address} / ${c.temporal.namespace} / ${c.temporal.taskQueue}`);
+    });
+
+  program
+    .command('worker')
+    .description('run a worker for the configured task queue until SIGINT/SIGTERM')
+    .option('-c, --config <file>', 'temporal.yaml path', defaultConfigPath())
+    .action(async (opts: { config: string }) => runWorker(opts.config));
+
+  program
+    .command('demo')
+    .description('run the demo on the embedded cluster and print the Temporal UI address')
+    .option('-c, --config <file>', 'temporal.yaml path', defaultConfigPath())
+    .action(async (opts: { config: string }) => {
+      const ok = await runDemo(await loadConfig(opts.config));
+      if (!ok) process.exitCode = 1;
+    });
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildCli().parseAsync(argv, { from: 'user' });
+    return Number(process.exitCode ?? 0);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof CryoError) {
+      console.error(err.message);
+      return err.type === ErrorType.ConfigInvalid || err.type === ErrorType.NameInvalid ? 2 : 1;
+    }
+    console.error((err as Error).stack ?? String(err));
+    return 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}

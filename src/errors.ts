@@ -1,0 +1,63 @@
+/**
+ * Every failure type cryoet-temporal throws, in one list.
+ *
+ * The names travel as `ApplicationFailure.type` through Temporal, so workflows and
+ * retry policies can match on them. Bad input is never retryable; transient faults
+ * (SSH resets, scheduler timeouts) are.
+ */
+export const ErrorType = {
+  /** temporal.yaml (or another config file) failed validation. Not retryable. */
+  ConfigInvalid: 'ConfigInvalid',
+  /** A name that would reach a shell or a Slurm field is not in the safe grammar. Not retryable. */
+  NameInvalid: 'NameInvalid',
+  /** A named cluster is not in temporal.yaml. Not retryable. */
+  ClusterUnknown: 'ClusterUnknown',
+  /** The SSH server presented a host key that known_hosts does not list. Not retryable. */
+  HostKeyRejected: 'HostKeyRejected',
+  /** SSH connection could not be made or dropped mid-command. Retryable. */
+  SshUnavailable: 'SshUnavailable',
+  /** A remote command ran past its timeout. Retryable. */
+  CommandTimeout: 'CommandTimeout',
+  /** sbatch refused the job for a reason that resubmitting will not fix. Not retryable. */
+  SubmitRejected: 'SubmitRejected',
+  /** sbatch printed something that is not `<id>` or `<id>;<cluster>`. Retryable. */
+  SubmitOutputUnreadable: 'SubmitOutputUnreadable',
+  /** The scheduler status call failed; the last known state is kept. Retryable. */
+  StatusQueryFailed: 'StatusQueryFailed',
+  /** A Slurm job ended in a failed state (FAILED, TIMEOUT, OUT_OF_MEMORY, ...). */
+  JobFailed: 'JobFailed',
+  /** A job ended COMPLETED but its result marker is missing or says non-zero. */
+  ResultMarkerMissing: 'ResultMarkerMissing',
+  /** A file the job should have written is not there. */
+  OutputMissing: 'OutputMissing',
+} as const;
+
+export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
+
+/** Error types a retry policy must never retry. */
+export const nonRetryableErrorTypes: readonly ErrorTypeName[] = [
+  ErrorType.ConfigInvalid,
+  ErrorType.NameInvalid,
+  ErrorType.ClusterUnknown,
+  ErrorType.HostKeyRejected,
+  ErrorType.SubmitRejected,
+];
+
+/**
+ * An error raised outside the Temporal sandbox (config loading, SSH) that carries one of
+ * the types above. Activities turn it into an ApplicationFailure with the same type.
+ */
+export class CryoError extends Error {
+  constructor(
+    readonly type: ErrorTypeName,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = type;
+  }
+
+  get nonRetryable(): boolean {
+    return nonRetryableErrorTypes.includes(this.type);
+  }
+}

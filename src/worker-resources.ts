@@ -1,0 +1,70 @@
+/**
+ * Resources one worker process owns for its lifetime: the per-cluster SSH pool and the
+ * per-cluster status watchers, built from temporal.yaml on first use and closed when
+ * the worker stops (CryoEtPlugin's runContext).
+ */
+import type { CryoConfig } from './config.js';
+import { SshPool } from './ssh/pool.js';
+import { SlurmWatcher } from './scheduler/watcher.js';
+import { createStatusQuery } from './activities/status-query.js';
+import type { ActivityDeps, ClusterRuntime } from './activities/deps.js';
+import { CryoError, ErrorType } from './errors.js';
+
+/** ActivityDeps over a validated config. */
+export class WorkerResources implements ActivityDeps {
+  readonly pool: SshPool;
+  readonly #clusters: ReadonlyMap<string, ClusterRuntime>;
+  readonly #watchers = new Map<string, SlurmWatcher>();
+
+  constructor(
+    readonly config: CryoConfig,
+    readonly log: (message: string) => void = (m) => console.warn(m),
+  ) {
+    const entries = Object.entries(config.clusters);
+    this.pool = new SshPool(
+      entries.map(([name, c]) => ({
+        cluster: name,
+        host: c.ssh.host,
+        port: c.ssh.port,
+        user: c.ssh.user,
+        keyFile: c.ssh.keyFile,
+        knownHostsFile: c.ssh.knownHostsFile,
+        connectTimeoutMs: c.ssh.connectTimeout,
+      })),
+    );
+    this.#clusters = new Map(
+      entries.map(([name, c]) => [name, { name, workDir: c.workDir, environment: c.environment, commandTimeoutMs: c.ssh.commandTimeout }]),
+    );
+  }
+
+  cluster(name: string): ClusterRuntime {
+    const cluster = this.#clusters.get(name);
+    if (!cluster) {
+      throw new CryoError(ErrorType.ClusterUnknown, `cluster "${name}" is not in temporal.yaml (clusters: ${[...this.#clusters.keys()].join(', ')})`);
+    }
+    return cluster;
+  }
+
+  watcher(name: string): SlurmWatcher {
+    let watcher = this.#watchers.get(name);
+    if (!watcher) {
+      const cluster = this.cluster(name);
+      watcher = new SlurmWatcher({
+        query: createStatusQuery(() => this.pool.get(name), cluster),
+        minIntervalMs: this.config.polling.interval,
+        maxIntervalMs: this.config.polling.maxInterval,
+        maxCallsPerMinute: this.config.clusters[name]!.maxStatusCallsPerMinute,
+        log: (m) => this.log(`cluster "${name}": ${m}`),
+      });
+      this.#watchers.set(name, watcher);
+    }
+    return watcher;
+  }
+
+  /** Stops the watchers and closes SSH connections. */
+  close(): void {
+    for (const watcher of this.#watchers.values()) watcher.close();
+    this.#watchers.clear();
+    this.pool.close();
+  }
+}

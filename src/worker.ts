@@ -1,0 +1,60 @@
+/**
+ * Builds a Worker from temporal.yaml and the plugin. Run directly
+ * (`tsx src/worker.ts [temporal.yaml]` or `cryoet worker`) it serves the task queue
+ * until SIGINT/SIGTERM: the SDK's default shutdown signals stop polling, in-flight
+ * activities get `shutdownGraceTime` to finish, longer ones are cancelled (they
+ * heartbeat-fail cleanly and retry on the next worker), then SSH links close.
+ */
+import { pathToFileURL } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { defaultConfigPath, loadConfig, type CryoConfig } from './config.js';
+import { temporalTarget } from './connection.js';
+import { CryoEtPlugin } from './plugin.js';
+
+/** A worker with its connection and plugin, ready to `run()`. */
+export interface CryoWorker {
+  readonly worker: Worker;
+  readonly connection: NativeConnection;
+  readonly plugin: CryoEtPlugin;
+}
+
+/** Creates (does not run) a worker for the config's task queue. */
+export async function createWorker(config: CryoConfig, overrides: Partial<WorkerOptions> = {}): Promise<CryoWorker> {
+  const target = temporalTarget(config);
+  const connection = await NativeConnection.connect(target.connectionOptions);
+  const plugin = new CryoEtPlugin({ config });
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: target.namespace,
+      taskQueue: target.taskQueue,
+      plugins: [plugin],
+      shutdownGraceTime: '30 seconds',
+      ...overrides,
+    });
+    return { worker, connection, plugin };
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+}
+
+/** Loads the config (bad config never starts a worker), then runs until a shutdown signal. */
+export async function runWorker(configFile: string): Promise<void> {
+  const config = await loadConfig(configFile);
+  const { worker, connection } = await createWorker(config);
+  console.log(`cryoet worker: task queue "${config.temporal.taskQueue}" on ${config.temporal.address} (${config.temporal.namespace})`);
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+  console.log('cryoet worker: stopped');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runWorker(process.argv[2] ?? defaultConfigPath()).catch((err: Error) => {
+    console.error(err.message);
+    process.exitCode = err.name === 'ConfigInvalid' ? 2 : 1;
+  });
+}

@@ -473,15 +473,19 @@ function crossReferenceIssues(raw: unknown): FoundIssue[] {
         clusterName = rung.cluster;
       }
     }
-    const partitions = clusterName === undefined ? undefined : asRecord(clusters?.[clusterName])?.partitions;
-    if (typeof rung.partition === 'string' && Array.isArray(partitions) && partitions.every((p) => typeof p === 'string') && !partitions.includes(rung.partition)) {
+    // Compare only against a partition list that is itself valid; a broken one has its own issue.
+    const listed = clusterSchema.shape.partitions.safeParse(clusterName === undefined ? undefined : asRecord(clusters?.[clusterName])?.partitions);
+    const partitions = listed.success ? listed.data : undefined;
+    if (typeof rung.partition === 'string' && partitions && !partitions.includes(rung.partition)) {
       found.push({
         segments: [...at, 'partition'],
         message: `partition "${rung.partition}" is not listed in ${toDotPath(['clusters', clusterName!, 'partitions'])} (${partitions.join(', ')})`,
       });
     }
     const gpuType = typeof rung.gres === 'string' && GRES_PATTERN.test(rung.gres) ? parseGres(rung.gres).type : undefined;
-    if (gpuType !== undefined && !(prices && Object.hasOwn(prices, gpuType))) {
+    // A gpuPrices that is not a mapping has its own issue; "no price" on top would be noise.
+    const pricesReadable = prices !== undefined || root?.gpuPrices === undefined;
+    if (gpuType !== undefined && pricesReadable && !(prices && Object.hasOwn(prices, gpuType))) {
       found.push({ segments: [...at, 'gres'], message: `no price for GPU type "${gpuType}" in gpuPrices (add gpuPrices.${gpuType}: <$ per GPU-hour>)` });
     }
   });

@@ -138,7 +138,7 @@ function directives(spec: SbatchSpec): string[] {
   return lines.map(([key, value]) => (value === undefined ? `#SBATCH --${key}` : `#SBATCH --${key}=${sbatchValue(value)}`));
 }
 
-function exports(environment: Readonly<Record<string, string>> = {}): string[] {
+function exportLines(environment: Readonly<Record<string, string>> = {}): string[] {
   return Object.entries(environment).map(([name, value]) => {
     if (!ENV_NAME.test(name)) {
       throw invalid(`environment variable name ${JSON.stringify(name)}: expected letters, digits and '_', not starting with a digit`, {
@@ -178,7 +178,7 @@ export function buildSbatchScript(spec: SbatchSpec): string {
     // A requeued run reuses the job id and the marker path: drop what a previous run left.
     `rm -f -- ${marker} ${tmp}`,
     `mkdir -p -- ${shellQuote(parentDir(spec.resultMarkerPath))}`,
-    ...exports(spec.environment),
+    ...exportLines(spec.environment),
     '(',
     `  ${shellJoin(spec.command)}`,
     ') </dev/null',

@@ -138,14 +138,19 @@ const REASON_RULES: readonly (readonly [RegExp, JobMove])[] = [
   [/^(Assoc|QOS)(Grp|Max)/, 'pending'],
 ];
 
+// Own keys only: a reason such as `toString` must not find Object.prototype's.
+function reasonMove(reason: string): JobMove | undefined {
+  return Object.hasOwn(PENDING_REASONS, reason) ? PENDING_REASONS[reason] : undefined;
+}
+
 /** Move for a PENDING job's reason; `undefined` or an unknown reason is an ordinary wait. */
 export function classifyPendingReason(reason: string | undefined): JobMove {
   const text = reason?.trim().replace(/^\((.*)\)$/, '$1') ?? '';
   if (text === '') return 'pending';
-  const exact = PENDING_REASONS[text];
+  const exact = reasonMove(text);
   if (exact !== undefined) return exact;
   // `ReqNodeNotAvail, UnavailableNodes:c1` and similar carry details after a comma.
-  const head = PENDING_REASONS[text.split(',')[0]?.trim() ?? ''];
+  const head = reasonMove(text.split(',')[0]?.trim() ?? '');
   if (head !== undefined) return head;
   return REASON_RULES.find(([pattern]) => pattern.test(text))?.[1] ?? 'pending';
 }

@@ -54,7 +54,9 @@ export function buildSubmitCommand(spec: SubmitCommandSpec): string {
     'if [ -n "$existing" ]; then echo "existing:$existing"; exit 0; fi; ',
     `mkdir -p ${shellQuote(spec.jobDir)}; `,
     `cat > ${script}.tmp; mv ${script}.tmp ${script}; `,
-    `echo "submitted:$(sbatch --parsable ${script})"`,
+    // A plain assignment keeps sbatch's exit status, so `set -e` stops on a refusal.
+    `submitted=$(sbatch --parsable ${script}); `,
+    'echo "submitted:$submitted"',
   ].join('');
 }
 

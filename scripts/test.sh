@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# npm test: set-up (idempotent), typecheck, then every suite — unit, integration (real
+# sshd + single-host Slurm) and workflow (real Temporal dev server). Starts the dev
+# cluster if it is not running and stops it again afterwards, checking that no daemon
+# is left behind.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# Our sandboxes' PID 1 does not reap orphans: run under a subreaper so nothing we start
+# lingers as a zombie.
+if [[ -z ${CRYOET_SUBREAPER:-} ]]; then exec python3 scripts/reaper.py run -- bash "$0" "$@"; fi
+
+t0=$SECONDS
+bash scripts/setup.sh
+echo "test: set-up done in $((SECONDS - t0))s"
+npx --no-install tsc --noEmit -p .
+echo "test: typecheck done in $((SECONDS - t0))s"
+
+started=0
+if ! bash scripts/dev-cluster.sh status >/dev/null 2>&1; then
+  bash scripts/dev-cluster.sh start
+  started=1
+fi
+finish() {
+  local rc=$?
+  if [[ $started == 1 ]]; then
+    bash scripts/dev-cluster.sh stop
+    left=$(pgrep -f "$ROOT/.dev/cluster" | grep -vc "^$$\$" || true)
+    if [[ $left != 0 ]]; then
+      echo "test: dev cluster stop left $left process(es) behind:" >&2
+      pgrep -af "$ROOT/.dev/cluster" >&2 || true
+      rc=1
+    fi
+  fi
+  echo "test: total $((SECONDS - t0))s"
+  exit $rc
+}
+trap finish EXIT
+
+files=("$@")
+if ((${#files[@]} == 0)); then
+  mapfile -t files < <(ls test/unit/*.test.ts test/integration/*.test.ts test/workflow/*.test.ts 2>/dev/null)
+fi
+# Suites share one Slurm cluster and two cores: run files one at a time.
+node --import tsx --test --test-concurrency=1 --test-timeout=300000 "${files[@]}"

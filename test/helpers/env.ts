@@ -1,0 +1,62 @@
+/**
+ * Shared test set-up: the project's temporal.yaml (the embedded dev cluster that
+ * scripts/test.sh starts), the real Temporal dev server through @temporalio/testing
+ * with the project's pinned binary (nothing is downloaded), and unique names per test.
+ */
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { loadConfig, type CryoConfig } from '../../src/config.js';
+import { cryoSearchAttributes } from '../../src/search-attributes.js';
+
+/** Repository root. */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The dev config, with fast polling for tests. */
+export async function devConfig(): Promise<CryoConfig> {
+  const config = await loadConfig(join(repoRoot, 'temporal.yaml'));
+  return { ...config, polling: { interval: 300, maxInterval: 2000 } };
+}
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** A real Temporal dev server on 127.0.0.1 with the project's search attributes. */
+export async function startTemporal(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: join(repoRoot, '.venv', 'bin', 'temporal') },
+      ip: '127.0.0.1',
+      ui: false,
+      searchAttributes: [...cryoSearchAttributes],
+      extraArgs: ['--http-port', String(await freePort()), '--metrics-port', String(await freePort()), '--log-level', 'error'],
+    },
+  });
+}
+
+/** A short unique token for workflow ids, task queues and job keys. */
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Polls `check` until it returns a value, or fails with `what` after `timeoutMs`. */
+export async function waitUntil<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * clusterJob end to end: the real Temporal dev server, a real worker with CryoEtPlugin,
+ * real activities over SSH (the dev sshd on 127.0.0.1) to the real single-host Slurm.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { CryoEtPlugin } from '../../src/plugin.js';
+import { CryoSlurmJobId } from '../../src/search-attributes.js';
+import type { ClusterJobInput, ClusterJobResult } from '../../src/workflows/cluster-job.js';
+import { buildSqueueArgs } from '../../src/slurm/squeue-format.js';
+import { parseSqueue } from '../../src/slurm/parse-squeue.js';
+import { shellJoin } from '../../src/shell/quote.js';
+import { devConfig, startTemporal, uniqueId, waitUntil } from '../helpers/env.js';
+import type { CryoConfig } from '../../src/config.js';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+describe('clusterJob on the dev cluster', () => {
+  let env: TestWorkflowEnvironment;
+  let config: CryoConfig;
+  let worker: Worker;
+  let plugin: CryoEtPlugin;
+  let running: Promise<void>;
+  const taskQueue = uniqueId('tq-cluster-job');
+
+  before(async () => {
+    [env, config] = await Promise.all([startTemporal(), devConfig()]);
+    plugin = new CryoEtPlugin({ config });
+    worker = await Worker.create({ connection: env.nativeConnection, taskQueue, plugins: [plugin] });
+    running = worker.run();
+  });
+
+  after(async () => {
+    worker?.shutdown();
+    await running;
+    await env?.teardown();
+  });
+
+  const input = (step: string, command: string[], extra: Partial<ClusterJobInput> = {}): ClusterJobInput => ({
+    cluster: 'dev', step, partition: 'gpu', gres: 'gpu:t4:1', command, ...extra,
+  });
+
+  async function slurmState(jobId: string): Promise<string | undefined> {
+    const result = await plugin.resources.pool.get('dev').exec(shellJoin(buildSqueueArgs([jobId])), { timeoutMs: 10_000 });
+    return parseSqueue(result.stdout)[0]?.state;
+  }
+
+  test('submits sbatch over SSH, waits for the job and reads its output', async () => {
+    const workflowId = `cryoet/test/${uniqueId('e2e')}`;
+    const result: ClusterJobResult = await env.client.workflow.execute('clusterJob', {
+      taskQueue, workflowId,
+      args: [input('hello', ['bash', '-c', 'echo "hello from $SLURM_JOB_ID gpus=$CUDA_VISIBLE_DEVICES"'])],
+    });
+    assert.equal(result.final.state, 'COMPLETED');
+    assert.equal(result.result.marker?.exitCode, 0);
+    assert.equal(result.result.marker?.jobId, result.job.jobId);
+    assert.match(result.result.outputTail, new RegExp(`hello from ${result.job.jobId} gpus=\\d`));
+    assert.equal(result.job.reattached, false);
+    const described = await env.client.workflow.getHandle(workflowId).describe();
+    assert.equal(described.typedSearchAttributes.get(CryoSlurmJobId), result.job.jobId);
+  });
+
+  test('a second run with the same workflow id re-attaches to the job instead of submitting again', async () => {
+    const workflowId = `cryoet/test/${uniqueId('idem')}`;
+    const args = [input('once', ['bash', '-c', 'echo ran'])];
+    const first: ClusterJobResult = await env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args });
+    const second: ClusterJobResult = await env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args });
+    assert.equal(second.job.jobId, first.job.jobId);
+    assert.equal(second.job.reattached, true);
+  });
+
+  test('a failing command fails the workflow with JobFailed and the exit code', async () => {
+    const workflowId = `cryoet/test/${uniqueId('fail')}`;
+    await assert.rejects(
+      env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args: [input('fails', ['bash', '-c', 'echo boom >&2; exit 3'])] }),
+      (err: unknown) => {
+        assert.ok(err instanceof WorkflowFailedError);
+        assert.ok(err.cause instanceof ApplicationFailure);
+        assert.equal(err.cause.type, 'JobFailed');
+        assert.match(err.cause.message, /ended FAILED.*exit 3.*boom/s);
+        return true;
+      },
+    );
+  });
+
+  test('a GPU type no node has is rejected at once, without retries', async () => {
+    const workflowId = `cryoet/test/${uniqueId('reject')}`;
+    await assert.rejects(
+      env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args: [input('h100', ['true'], { gres: 'gpu:h100:1' })] }),
+      (err: unknown) => {
+        assert.ok(err instanceof WorkflowFailedError);
+        const cause = err.cause?.cause;
+        assert.ok(cause instanceof ApplicationFailure, `expected an activity failure, got ${err.cause}`);
+        assert.equal(cause.type, 'SubmitRejected');
+        assert.match(cause.message, /Requested node configuration is not available|Invalid generic resource/);
+        return true;
+      },
+    );
+    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+    const scheduled = history.events?.filter((e) => e.activityTaskScheduledEventAttributes) ?? [];
+    assert.equal(scheduled.length, 1);
+    const started = history.events?.find((e) => e.activityTaskStartedEventAttributes);
+    assert.equal(started?.activityTaskStartedEventAttributes?.attempt, 1);
+  });
+
+  test('cancelling the workflow cancels the Slurm job', async () => {
+    const workflowId = `cryoet/test/${uniqueId('cancel')}`;
+    const handle = await env.client.workflow.start('clusterJob', { taskQueue, workflowId, args: [input('long', ['sleep', '600'])] });
+    const jobId = await waitUntil('the job to be submitted', async () => (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId));
+    await waitUntil('the job to run', async () => ((await slurmState(jobId)) === 'RUNNING' ? true : undefined));
+    await handle.cancel();
+    await assert.rejects(handle.result());
+    await waitUntil('scancel to reach Slurm', async () => ((await slurmState(jobId)) === 'CANCELLED' ? true : undefined));
+  });
+});

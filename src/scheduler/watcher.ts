@@ -126,6 +126,12 @@ export class SlurmWatcher {
     while (!this.#closed) {
       const active = this.#active();
       if (active.length === 0) return; // idle: the next register() restarts the loop
+      if (this.#lastCallAt === 0) {
+        // The first call waits a moment so jobs registered together share it.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100, this.options.minIntervalMs)));
+        await this.#poll(this.#active());
+        continue;
+      }
       const gapMs = Math.max(this.#intervalMs, 60_000 / this.options.maxCallsPerMinute);
       const waitMs = this.#lastCallAt + gapMs - Date.now();
       if (waitMs > 0) {

@@ -18,6 +18,11 @@ export interface SshTarget {
   readonly keyFile: string;
   readonly knownHostsFile: string;
   readonly connectTimeoutMs: number;
+  /**
+   * Most exec channels open at once on the connection. OpenSSH's MaxSessions defaults to
+   * 10 per connection (one more is the SFTP channel); past it, opening a channel fails.
+   */
+  readonly maxChannels?: number;
 }
 
 /** What a remote command left behind. */
@@ -99,6 +104,9 @@ export class SshConnection {
     });
     // Nagle's algorithm adds ~40 ms to every small exec round trip.
     (client as unknown as { setNoDelay(noDelay: boolean): void }).setNoDelay(true);
+    // Every in-flight exec listens for 'close', and all of a worker's activities share this
+    // connection: more than 10 at once is normal, not a listener leak.
+    client.setMaxListeners(0);
     client.on('error', () => this.#drop(client));
     client.on('close', () => this.#drop(client));
     this.#client = client;
@@ -114,6 +122,32 @@ export class SshConnection {
 
   /** Runs a shell command line on the login node. Never retries: commands may not be idempotent. */
   async exec(command: string, options: ExecOptions): Promise<ExecResult> {
+    await this.#acquireChannel();
+    try {
+      return await this.#exec(command, options);
+    } finally {
+      this.#releaseChannel();
+    }
+  }
+
+  #openChannels = 0;
+  readonly #channelWaiters: Array<() => void> = [];
+
+  async #acquireChannel(): Promise<void> {
+    if (this.#openChannels < (this.target.maxChannels ?? 8)) {
+      this.#openChannels += 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#channelWaiters.push(resolve));
+  }
+
+  #releaseChannel(): void {
+    const next = this.#channelWaiters.shift();
+    if (next) next(); // the slot passes straight to the next waiter
+    else this.#openChannels -= 1;
+  }
+
+  async #exec(command: string, options: ExecOptions): Promise<ExecResult> {
     const client = await this.client();
     const where = `cluster "${this.target.cluster}"`;
     return new Promise<ExecResult>((resolve, reject) => {
@@ -138,33 +172,49 @@ export class SshConnection {
         channel?.close();
         finish(new CryoError(ErrorType.CommandTimeout, `${where}: command ran past ${options.timeoutMs} ms: ${command.slice(0, 200)}`));
       }, options.timeoutMs);
-      client.exec(command, (err, ch) => {
-        if (err) return finish(new CryoError(ErrorType.SshUnavailable, `${where}: exec failed: ${err.message}`));
-        channel = ch;
-        ch.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-        ch.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-        ch.on('exit', (code: number | null, sig?: string) => {
-          exitCode = code ?? null;
-          signal = sig ?? undefined;
+      try {
+        client.exec(command, (err, ch) => {
+          if (err) return finish(new CryoError(ErrorType.SshUnavailable, `${where}: exec failed: ${err.message}`));
+          channel = ch;
+          ch.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+          ch.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+          ch.on('exit', (code: number | null, sig?: string) => {
+            exitCode = code ?? null;
+            signal = sig ?? undefined;
+          });
+          ch.on('close', () => finish());
+          if (options.stdin !== undefined) ch.end(options.stdin);
+          else ch.end();
         });
-        ch.on('close', () => finish());
-        if (options.stdin !== undefined) ch.end(options.stdin);
-        else ch.end();
-      });
+      } catch (err) {
+        // ssh2 throws "Not connected" when the socket is gone but 'close' has not fired yet:
+        // nothing was sent, so forget this client and let the next call reconnect.
+        this.#drop(client);
+        finish(new CryoError(ErrorType.SshUnavailable, `${where}: exec failed: ${(err as Error).message}`));
+      }
     });
   }
 
   async #sftpSession(): Promise<SFTPWrapper> {
     const client = await this.client();
-    this.#sftp ??= new Promise<SFTPWrapper>((resolve, reject) =>
-      client.sftp((err, sftp) => {
-        if (err) {
-          this.#sftp = undefined;
-          reject(new CryoError(ErrorType.SshUnavailable, `cluster "${this.target.cluster}": SFTP failed: ${err.message}`));
-        } else resolve(sftp);
-      }),
-    );
-    return this.#sftp;
+    if (this.#sftp) return this.#sftp;
+    const opening = new Promise<SFTPWrapper>((resolve, reject) => {
+      const fail = (err: Error) =>
+        reject(new CryoError(ErrorType.SshUnavailable, `cluster "${this.target.cluster}": SFTP failed: ${err.message}`));
+      try {
+        client.sftp((err, sftp) => (err ? fail(err) : resolve(sftp)));
+      } catch (err) {
+        // "Not connected" (see exec): drop the dead client so the next call reconnects.
+        this.#drop(client);
+        fail(err as Error);
+      }
+    });
+    this.#sftp = opening;
+    // A failed open is not cached: the next call tries again.
+    opening.catch(() => {
+      if (this.#sftp === opening) this.#sftp = undefined;
+    });
+    return opening;
   }
 
   /** Copies a local file to the login node. */
@@ -218,7 +268,12 @@ export class SshConnection {
 
   /** Drops the current link without closing the connection for good (next call reconnects). */
   disconnect(): void {
-    this.#client?.end();
+    const client = this.#client;
+    if (!client) return;
+    // Forget it now, not on its 'close' event: a call made before that event would
+    // otherwise reach the ending client and fail with "Not connected".
+    this.#drop(client);
+    client.end();
   }
 
   /** Closes for good. */

@@ -61,8 +61,9 @@ function seededBytes(length: number, seed: number): Buffer {
 }
 
 /** A fresh ed25519 public key blob that is not the dev sshd's host key. */
+let otherKeys = 0;
 function otherHostKey(): string {
-  const file = join(localDir, 'other_host_key');
+  const file = join(localDir, `other_host_key_${++otherKeys}`);
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file]);
   return readFileSync(`${file}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
 }
@@ -111,9 +112,13 @@ describe('SshConnection against the dev sshd [integration]', () => {
 
   it('runs 20 execs in parallel on one connection', async () => {
     const connectsBefore = connection.connects;
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => connection.exec(`echo job-${i}; echo e-${i} >&2; exit ${i % 4}`, EXEC)),
-    );
+    ).finally(() => process.off('warning', onWarning));
+    assert.deepEqual(warnings.map((w) => `${w.name}: ${w.message}`), [], 'no MaxListenersExceededWarning');
     results.forEach((r, i) => {
       assert.deepEqual(r, { exitCode: i % 4, signal: undefined, stdout: `job-${i}\n`, stderr: `e-${i}\n` });
     });

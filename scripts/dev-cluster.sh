@@ -232,11 +232,29 @@ cmd_start() {
   read -r rc < <(setsid python3 "$ROOT/scripts/reaper.py" daemon "$D/run/reaper.pid" \
     "$D/log/start.log" -- bash "${BASH_SOURCE[0]}" start-here </dev/null) || true
   tail -n 3 "$D/log/start.log" >&2
+  # Half a cluster helps nobody: take down what did start, and its reaper.
+  [[ $rc == 0 ]] || cmd_stop
   return "$rc"
+}
+
+# A port held by a process that is not ours (another clone's dev cluster, a system
+# service) would make a daemon fail later with a vague log line: say so up front.
+check_ports() {
+  local port holder
+  for port in "$SSH_PORT" "$CTLD_PORT" "$DBD_PORT" "$DB_PORT" 17001 17002; do
+    holder=$(ss -ltnpH "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2 || true)
+    [[ -n $holder ]] || continue
+    if ! grep -qsF -- "$D" "/proc/$holder/cmdline" "/proc/$holder/cwd" 2>/dev/null &&
+       ! grep -qxF "$holder" "$D"/run/*.pid 2>/dev/null; then
+      log "port $port on 127.0.0.1 is taken by pid $holder ($(tr '\0' ' ' </proc/$holder/cmdline | cut -c1-120)); another dev cluster (another clone?) may be running: stop it with its scripts/dev-cluster.sh stop"
+      return 1
+    fi
+  done
 }
 
 start_all() {
   local t0=$SECONDS
+  check_ports
   for bin in munged mungekey mariadbd slurmctld slurmd slurmdbd sacctmgr /usr/sbin/sshd ssh-keygen; do
     command -v "$bin" >/dev/null || { log "missing $bin: run scripts/setup.sh first"; exit 2; }
   done

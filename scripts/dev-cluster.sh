@@ -92,7 +92,7 @@ SlurmdParameters=config_overrides
 SlurmdTimeout=10
 MinJobAge=300
 ReturnToService=1
-SchedulerParameters=bf_interval=2
+SchedulerParameters=bf_interval=2,sched_interval=2
 DependencyParameters=kill_invalid_depend
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/slurmdbd
@@ -229,6 +229,7 @@ cmd_start() {
   fi
   # Nothing above us reaps orphans: start under a reaper that stays with the daemons.
   local rc=1
+  : >"$D/log/start.log"
   read -r rc < <(setsid python3 "$ROOT/scripts/reaper.py" daemon "$D/run/reaper.pid" \
     "$D/log/start.log" -- bash "${BASH_SOURCE[0]}" start-here </dev/null) || true
   tail -n 3 "$D/log/start.log" >&2

@@ -53,11 +53,12 @@ describe('cluster-job activities on the dev cluster', () => {
     const watcher = resources.watcher('dev');
     watcher.register(submitted.jobId);
     try {
-      // CONFIGURING on c1 for ResumeTimeout (10 s), then PENDING / ReqNodeNotAvail: both a capacity wait.
+      // CONFIGURING on c1 for ResumeTimeout (10 s), BeginTime after the requeue, then
+      // PENDING / ReqNodeNotAvail (~25 s after submission on a fresh cluster).
       const seen = await waitUntil('the pinned job to report ReqNodeNotAvail', () => {
         const o = watcher.current(submitted.jobId);
         return o?.state === 'PENDING' && /ReqNodeNotAvail/.test(o.reason ?? '') ? o : undefined;
-      }, 60_000, 250);
+      }, 90_000, 250);
       assert.equal(seen.move, 'hang-candidate');
       assert.equal(seen.final, false);
     } finally {

@@ -7,7 +7,7 @@
  *   tsx scripts/temporal-dev.ts start | stop | status
  *
  * Ports: CRYOET_TEMPORAL_PORT (7233) and CRYOET_TEMPORAL_UI_PORT (8233), matching the
- * project's temporal.yaml. State: <repo>/.dev/temporal.
+ * project's temporal.yaml. State: CRYOET_TEMPORAL_DIR (<repo>/.dev/temporal).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { cryoSearchAttributes } from '../src/search-attributes.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const stateDir = join(root, '.dev', 'temporal');
+const stateDir = process.env.CRYOET_TEMPORAL_DIR ?? join(root, '.dev', 'temporal');
 const pidFile = join(stateDir, 'server.pid');
 const logFile = join(stateDir, 'server.log');
 const binary = join(root, '.venv', 'bin', 'temporal');

@@ -166,7 +166,12 @@ export const pollingSchema = z
 
 /** Activity timeouts: one sbatch call, and a whole cluster job. */
 export const timeoutsSchema = z
-  .object({ submit: durationSchema.prefault('2m'), job: durationSchema.prefault('48h') })
+  .object({
+    submit: durationSchema.prefault('2m'),
+    job: durationSchema.prefault('48h'),
+    /** How long a stopping worker lets in-flight activities finish before cancelling them. */
+    workerShutdownGrace: durationSchema.prefault('30s'),
+  })
   .strict();
 
 /** The whole of temporal.yaml. Rungs without `cluster` get the first cluster's name. */

@@ -29,7 +29,7 @@ export async function createWorker(config: CryoConfig, overrides: Partial<Worker
       namespace: target.namespace,
       taskQueue: target.taskQueue,
       plugins: [plugin],
-      shutdownGraceTime: '30 seconds',
+      shutdownGraceTime: config.timeouts.workerShutdownGrace,
       ...overrides,
     });
     return { worker, connection, plugin };

@@ -3,6 +3,7 @@
  * clusterJob on the embedded cluster — an sbatch over SSH asking for two (fake) T4
  * GPUs — and prints its result and the Temporal UI address.
  */
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { CryoConfig } from '../config.js';
 import { createWorker } from '../worker.js';
 import { connectClient, runClusterJob, workflowUiUrl } from '../client.js';
@@ -13,6 +14,8 @@ export async function runDemo(config: CryoConfig, now: Date = new Date()): Promi
   const rung = config.placement.ladder.find((r) => (r.cluster ?? cluster) === cluster && !/:a10g:/.test(r.gres)) ?? config.placement.ladder[0]!;
   const label = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
   const workflowId = `cryoet/demo/${label}/hello`;
+  // The demo prints its own summary; keep the SDK to warnings.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const { worker, connection } = await createWorker(config);
   const { client, close } = await connectClient(config);
   console.log(`Temporal UI: ${config.temporal.ui}`);

@@ -33,11 +33,12 @@ export async function freePort(): Promise<number> {
 }
 
 /** A real Temporal dev server on 127.0.0.1 with the project's search attributes. */
-export async function startTemporal(): Promise<TestWorkflowEnvironment> {
+export async function startTemporal(port?: number): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: join(repoRoot, '.venv', 'bin', 'temporal') },
       ip: '127.0.0.1',
+      port,
       ui: false,
       searchAttributes: [...cryoSearchAttributes],
       extraArgs: ['--http-port', String(await freePort()), '--metrics-port', String(await freePort()), '--log-level', 'error'],

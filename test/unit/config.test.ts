@@ -68,7 +68,7 @@ describe('valid configs', () => {
     );
     assert.equal(config.placement.hangAfter, 600_000);
     assert.deepEqual(config.polling, { interval: 2_000, maxInterval: 90_000 });
-    assert.deepEqual(config.timeouts, { submit: 90_000, job: 86_400_000 });
+    assert.deepEqual(config.timeouts, { submit: 90_000, job: 86_400_000, workerShutdownGrace: 30_000 });
     assert.deepEqual(config.tools, { aretomo2: '/opt/aretomo2/AreTomo2', relionBinDir: '/opt/relion/bin', python: '/opt/conda/bin/python' });
   });
 
@@ -103,7 +103,7 @@ describe('valid configs', () => {
     assert.deepEqual(config.tools, {});
     assert.deepEqual(config.paths, { data: '/cfg/data', work: '/abs/work' });
     assert.deepEqual(config.polling, { interval: 5_000, maxInterval: 60_000 });
-    assert.deepEqual(config.timeouts, { submit: 120_000, job: 172_800_000 });
+    assert.deepEqual(config.timeouts, { submit: 120_000, job: 172_800_000, workerShutdownGrace: 30_000 });
   });
 
   test("the project's temporal.yaml is valid on its own terms", () => {
@@ -223,7 +223,7 @@ const brokenRows: BrokenRow[] = [
     expect: [['polling.maxInterval', 'expected at least polling.interval (10s), got 5s']],
   },
   { name: 'missing paths', edit: (t) => { delete t.paths; }, expect: [['paths', 'missing (expected a mapping)']] },
-  { name: 'unknown timeouts key', edit: (t) => { t.timeouts = { sbatch: '1m' }; }, expect: [['timeouts.sbatch', 'expected one of submit, job']] },
+  { name: 'unknown timeouts key', edit: (t) => { t.timeouts = { sbatch: '1m' }; }, expect: [['timeouts.sbatch', 'expected one of submit, job, workerShutdownGrace']] },
 ];
 
 describe('broken configs: one row, exactly the expected issues', () => {

@@ -1,0 +1,82 @@
+/**
+ * A worker stopped by SIGTERM mid-job, as an operator or a deploy would: the `cryoet
+ * worker` process exits cleanly after its grace time, the in-flight watch is retried on
+ * the next worker, and the workflow finishes on the same Slurm job — nothing submitted
+ * twice. Real Temporal dev server, real worker process, real SSH and Slurm.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { CryoEtPlugin } from '../../src/plugin.js';
+import { loadConfig } from '../../src/config.js';
+import { CryoSlurmJobId } from '../../src/search-attributes.js';
+import type { ClusterJobResult } from '../../src/workflows/cluster-job.js';
+import { freePort, repoRoot, startTemporal, uniqueId, waitUntil } from '../helpers/env.js';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+describe('worker restart mid-job', () => {
+  let env: TestWorkflowEnvironment;
+  let configFile: string;
+  const taskQueue = uniqueId('tq-restart');
+
+  before(async () => {
+    const port = await freePort();
+    env = await startTemporal(port);
+    // The project config, pointed at this test's server and queue, with a short grace time.
+    const text = readFileSync(join(repoRoot, 'temporal.yaml'), 'utf8')
+      .replace('address: 127.0.0.1:7233', `address: 127.0.0.1:${port}`)
+      .replace('taskQueue: cryoet', `taskQueue: ${taskQueue}`)
+      .replace(/workerShutdownGrace: \S+/, 'workerShutdownGrace: 2s')
+      .replaceAll(' .dev/', ` ${repoRoot}/.dev/`);
+    configFile = join(mkdtempSync(join(tmpdir(), 'cryoet-restart-')), 'temporal.yaml');
+    writeFileSync(configFile, text);
+  });
+
+  after(async () => {
+    await env?.teardown();
+  });
+
+  test('SIGTERM stops the worker cleanly; the next worker finishes the same job', async () => {
+    const child: ChildProcess = spawn('node', [join(repoRoot, 'bin', 'cryoet.js'), 'worker', '--config', configFile], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitUntil('the worker process to start', () => (output.includes('cryoet worker: task queue') ? true : undefined), 60_000);
+
+    const workflowId = `cryoet/test/${uniqueId('restart')}`;
+    const handle = await env.client.workflow.start('clusterJob', {
+      taskQueue,
+      workflowId,
+      args: [{ cluster: 'dev', step: 'long', partition: 'gpu', gres: 'gpu:t4:1', command: ['bash', '-c', 'sleep 12; echo survived'] }],
+    });
+    const jobId = await waitUntil('the job to be submitted', async () => (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId), 30_000);
+
+    const stoppedAt = Date.now();
+    child.kill('SIGTERM');
+    const code = await exited;
+    assert.equal(code, 0, output);
+    assert.match(output, /cryoet worker: stopped/);
+    assert.ok(Date.now() - stoppedAt < 20_000, `worker took ${Date.now() - stoppedAt} ms to stop`);
+
+    const config = await loadConfig(configFile);
+    const plugin = new CryoEtPlugin({ config: { ...config, polling: { interval: 300, maxInterval: 2000 } } });
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, plugins: [plugin] });
+    const result: ClusterJobResult = await worker.runUntil(handle.result());
+    assert.equal(result.job.jobId, jobId);
+    assert.equal(result.final.state, 'COMPLETED');
+    assert.match(result.result.outputTail, /survived/);
+    const history = await handle.fetchHistory();
+    const submits = history.events?.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'submitJob') ?? [];
+    assert.equal(submits.length, 1, 'submitted once');
+  });
+});

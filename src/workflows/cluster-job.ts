@@ -19,7 +19,7 @@ import type { createClusterJobActivities, JobResult, SubmittedJob } from '../act
 import type { JobObservation } from '../scheduler/watcher.js';
 import { jobKey } from '../slurm/job-key.js';
 import { CryoCluster, CryoSlurmJobId, CryoStage } from '../search-attributes.js';
-import { ErrorType, nonRetryableErrorTypes } from '../errors.js';
+import { CryoError, ErrorType, nonRetryableErrorTypes } from '../errors.js';
 
 type ClusterJobActivities = ReturnType<typeof createClusterJobActivities>;
 
@@ -55,9 +55,22 @@ export interface ClusterJobResult {
   readonly result: JobResult;
 }
 
+/**
+ * The idempotency key, or a non-retryable failure naming the bad part. A plain error
+ * thrown here would fail the workflow task and retry it forever.
+ */
+function keyFor(workflowId: string, step: string): string {
+  try {
+    return jobKey(workflowId, step);
+  } catch (err) {
+    if (err instanceof CryoError) throw ApplicationFailure.create({ type: err.type, message: err.message, nonRetryable: true });
+    throw err;
+  }
+}
+
 /** Runs one job to its end; throws JobFailed unless both witnesses say success. */
 export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResult> {
-  const key = jobKey(workflowInfo().workflowId, input.step);
+  const key = keyFor(workflowInfo().workflowId, input.step);
   upsertSearchAttributes([
     { key: CryoStage, value: input.step },
     { key: CryoCluster, value: input.cluster },

@@ -107,6 +107,20 @@ describe('clusterJob on the dev cluster', () => {
     assert.equal(started?.activityTaskStartedEventAttributes?.attempt, 1);
   });
 
+  test('a workflow id outside the job-key grammar fails the workflow at once (no stuck task)', async () => {
+    const workflowId = `cryoet/test/${uniqueId('bad')}.v2`;
+    await assert.rejects(
+      env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args: [input('x', ['true'])], workflowTaskTimeout: '10 seconds' }),
+      (err: unknown) => {
+        assert.ok(err instanceof WorkflowFailedError);
+        assert.ok(err.cause instanceof ApplicationFailure);
+        assert.equal(err.cause.type, 'NameInvalid');
+        assert.match(err.cause.message, /workflow id .*\.v2/);
+        return true;
+      },
+    );
+  });
+
   test('cancelling the workflow cancels the Slurm job', async () => {
     const workflowId = `cryoet/test/${uniqueId('cancel')}`;
     const handle = await env.client.workflow.start('clusterJob', { taskQueue, workflowId, args: [input('long', ['sleep', '600'])] });

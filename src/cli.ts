@@ -8,6 +8,7 @@ import { defaultConfigPath, loadConfig, parseConfig, formatConfigIssues } from '
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { runWorker } from './worker.js';
+import { temporalTarget } from './connection.js';
 import { runDemo } from './cli/demo.js';
 import { CryoError, ErrorType } from './errors.js';
 
@@ -33,8 +34,9 @@ export function buildCli(): Command {
       const result = parseConfig(text, { fileName: path, baseDir: dirname(absolute) });
       if (!result.ok) throw new CryoError(ErrorType.ConfigInvalid, `${formatConfigIssues(path, result.issues)}\n${result.issues.length} problem(s) in ${path}`);
       const c = result.config;
+      const target = temporalTarget(c); // also proves the TLS files and the profile load
       console.log(`${path}: ok — ${Object.keys(c.clusters).length} cluster(s) (${Object.keys(c.clusters).join(', ')}), ` +
-        `${c.placement.ladder.length} placement rung(s), Temporal ${c.temporal.address} / ${c.temporal.namespace} / ${c.temporal.taskQueue}`);
+        `${c.placement.ladder.length} placement rung(s), Temporal ${target.connectionOptions.address} / ${target.namespace} / ${target.taskQueue}`);
     });
 
   program

@@ -19,7 +19,7 @@ export async function connectClient(config: CryoConfig): Promise<{ client: Clien
 /** Link to a workflow in the Temporal UI. */
 export function workflowUiUrl(config: CryoConfig, workflowId: string): string {
   const base = config.temporal.ui.replace(/\/+$/, '');
-  return `${base}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  return `${base}/namespaces/${encodeURIComponent(temporalTarget(config).namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
 /** Runs one clusterJob workflow to its end. */

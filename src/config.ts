@@ -65,9 +65,13 @@ export const tlsSchema = z
 /** Where the Temporal server is and how workers and clients reach it. */
 export const temporalSchema = z
   .object({
-    /** Frontend `host:port`. */
-    address: z.string().refine(isHostPort, 'expected "host:port" with a port 1..65535, e.g. 127.0.0.1:7233').default('127.0.0.1:7233'),
-    namespace: z.string().min(1).default('default'),
+    /**
+     * Frontend `host:port`. Unset: the env-config profile's, else 127.0.0.1:7233 (resolved
+     * in connection.ts, so a profile's address is not hidden behind a default).
+     */
+    address: z.string().refine(isHostPort, 'expected "host:port" with a port 1..65535, e.g. 127.0.0.1:7233').optional(),
+    /** Namespace. Unset: the profile's, else `default`. */
+    namespace: z.string().min(1).optional(),
     taskQueue: z.string().min(1).default('cryoet'),
     /** The Temporal UI address printed for operators (links to campaigns). */
     ui: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://127.0.0.1:8233' }).default('http://127.0.0.1:8233'),

@@ -1,7 +1,8 @@
 /**
  * Temporal connection settings from temporal.yaml: address and namespace, mTLS from
  * files, or a Temporal env-config profile (TOML) for Temporal Cloud and shared
- * clusters. Explicit temporal.yaml fields win over the profile.
+ * clusters. Explicit temporal.yaml fields win over the profile; unset ones fall back to
+ * the profile, then to the local dev server (127.0.0.1:7233, namespace `default`).
  */
 import { readFileSync } from 'node:fs';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
@@ -19,7 +20,7 @@ export interface TemporalTarget {
 export function temporalTarget(config: CryoConfig): TemporalTarget {
   const t = config.temporal;
   let fromProfile: NativeConnectionOptions = {};
-  let namespace = t.namespace;
+  let profileNamespace: string | undefined;
   if (t.profile !== undefined || t.configFile !== undefined) {
     const loaded = loadClientConnectConfig({
       profile: t.profile,
@@ -27,7 +28,7 @@ export function temporalTarget(config: CryoConfig): TemporalTarget {
       disableEnv: true,
     });
     fromProfile = loaded.connectionOptions;
-    namespace = loaded.namespace ?? namespace;
+    profileNamespace = loaded.namespace;
   }
   const tls = t.tls
     ? {
@@ -37,8 +38,8 @@ export function temporalTarget(config: CryoConfig): TemporalTarget {
       }
     : fromProfile.tls;
   return {
-    connectionOptions: { ...fromProfile, address: t.address, ...(tls ? { tls } : {}) },
-    namespace,
+    connectionOptions: { ...fromProfile, address: t.address ?? fromProfile.address ?? '127.0.0.1:7233', ...(tls ? { tls } : {}) },
+    namespace: t.namespace ?? profileNamespace ?? 'default',
     taskQueue: t.taskQueue,
   };
 }

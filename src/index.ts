@@ -5,6 +5,7 @@
 export { CryoEtPlugin, type CryoEtPluginOptions, workflowsPath } from './plugin.js';
 export { loadConfig, parseConfig, formatConfigIssues, defaultConfigPath, type CryoConfig, type ConfigIssue } from './config.js';
 export { createWorker, runWorker, type CryoWorker } from './worker.js';
+export { temporalTarget, type TemporalTarget } from './connection.js';
 export { connectClient, runClusterJob, workflowUiUrl } from './client.js';
 export { createActivities, type CryoActivities } from './activities/index.js';
 export { ErrorType, CryoError } from './errors.js';

@@ -43,7 +43,8 @@ export async function createWorker(config: CryoConfig, overrides: Partial<Worker
 export async function runWorker(configFile: string): Promise<void> {
   const config = await loadConfig(configFile);
   const { worker, connection } = await createWorker(config);
-  console.log(`cryoet worker: task queue "${config.temporal.taskQueue}" on ${config.temporal.address} (${config.temporal.namespace})`);
+  const target = temporalTarget(config);
+  console.log(`cryoet worker: task queue "${target.taskQueue}" on ${target.connectionOptions.address} (${target.namespace})`);
   try {
     await worker.run();
   } finally {

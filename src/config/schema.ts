@@ -1,0 +1,207 @@
+/**
+ * The temporal.yaml schema: zod building blocks, one exported schema per section, the
+ * whole-file {@link configSchema}, the types derived from it, and the gres helpers.
+ * Part of `src/config.ts` (the public entry re-exports everything exported here).
+ */
+import { z } from 'zod';
+import { MAX_NAME_LENGTH, SAFE_NAME } from '../slurm/names.js';
+import { durationSchema, formatDuration } from '../duration.js';
+
+// ---- building blocks -------------------------------------------------------------------
+
+const SAFE_NAME_HINT = "expected letters, digits, '.', '_' or '-'";
+const safeName = z.string().max(MAX_NAME_LENGTH, `at most ${MAX_NAME_LENGTH} characters`).regex(SAFE_NAME, SAFE_NAME_HINT);
+
+/** `gpu:N` or `gpu:<type>:N`, as `--gres` takes it. */
+export const GRES_PATTERN = /^gpu(:[A-Za-z0-9_-]+)?:[1-9][0-9]*$/;
+
+const port = z.number().int('expected a whole number').min(1, 'expected a port 1..65535').max(65535, 'expected a port 1..65535');
+
+/** A file on this machine; relative paths are resolved against the config file's folder. */
+const localFile = z.string().min(1, 'expected a file path');
+
+/**
+ * A path on the cluster. Absolute in real deployments; a relative path is resolved against
+ * the config file's folder, which only makes sense for the embedded single-host cluster.
+ */
+const remotePath = z
+  .string()
+  .min(1, 'expected a remote path such as /scratch/cryoet')
+  .refine((p) => !/[\0\n\r]/.test(p), 'a path may not contain NUL or line breaks')
+  .refine((p) => !p.startsWith('~'), 'write the absolute path: "~" is not expanded');
+
+/** `host:port` or `[v6]:port`, port 1..65535. */
+function isHostPort(address: string): boolean {
+  const match = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(address);
+  return match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 65535;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+// ---- schema ----------------------------------------------------------------------------
+
+/** mTLS to the Temporal frontend (self-hosted with mTLS, or Temporal Cloud). */
+export const tlsSchema = z
+  .object({
+    clientCertFile: localFile,
+    clientKeyFile: localFile,
+    serverCaFile: localFile.optional(),
+    /** Overrides the name checked against the server certificate (SNI). */
+    serverName: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** Where the Temporal server is and how workers and clients reach it. */
+export const temporalSchema = z
+  .object({
+    /**
+     * Frontend `host:port`. Unset: the env-config profile's, else 127.0.0.1:7233 (resolved
+     * in connection.ts, so a profile's address is not hidden behind a default).
+     */
+    address: z.string().refine(isHostPort, 'expected "host:port" with a port 1..65535, e.g. 127.0.0.1:7233').optional(),
+    /** Namespace. Unset: the profile's, else `default`. */
+    namespace: z.string().min(1).optional(),
+    taskQueue: z.string().min(1).default('cryoet'),
+    /** The Temporal UI address printed for operators (links to campaigns). */
+    ui: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://127.0.0.1:8233' }).default('http://127.0.0.1:8233'),
+    tls: tlsSchema.optional(),
+    /** A Temporal env-config profile name (`[profile.<name>]` in the TOML file). */
+    profile: z.string().min(1).optional(),
+    /** Path of the Temporal env-config TOML file, when not the default location. */
+    configFile: localFile.optional(),
+  })
+  .strict();
+
+/** How to reach a cluster's login node. */
+export const sshSchema = z
+  .object({
+    host: z.string().min(1, 'expected a host name or address'),
+    port: port.default(22),
+    user: z.string().min(1, 'expected a user name'),
+    /** Private key for the login (local file). */
+    keyFile: localFile,
+    /** known_hosts listing the login node's host key (local file); no key is ever accepted blindly. */
+    knownHostsFile: localFile,
+    connectTimeout: durationSchema.prefault('10s'),
+    commandTimeout: durationSchema.prefault('60s'),
+  })
+  .strict();
+
+/** One Slurm cluster, reached over SSH. */
+export const clusterSchema = z
+  .object({
+    ssh: sshSchema,
+    /** Exported before every remote command, e.g. `SLURM_CONF`. */
+    environment: z
+      .record(
+        z.string().regex(ENV_NAME, 'expected an environment variable name such as SLURM_CONF'),
+        z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string value' }).transform(String),
+      )
+      .default({}),
+    /** Partitions jobs may be submitted to; ladder rungs must name one of them. */
+    partitions: z.array(safeName).min(1, 'expected at least one partition'),
+    /** Remote folder that job scripts, logs and result markers live under. */
+    workDir: remotePath,
+    /** Ceiling on squeue/sacct calls per minute, for all of this worker's jobs together. */
+    maxStatusCallsPerMinute: z.number().int('expected a whole number').positive('expected a positive number').default(30),
+  })
+  .strict();
+
+/** One step of the placement ladder: where to try a job next when the previous step hangs. */
+export const rungSchema = z
+  .object({
+    /** A key of `clusters`; defaults to the first cluster in the file. */
+    cluster: safeName.optional(),
+    partition: safeName,
+    /** `gpu:a10g:4` pins a GPU type; `gpu:4` takes any type. */
+    gres: z.string().regex(GRES_PATTERN, 'expected "gpu[:type]:N"'),
+    /** Multiplies the job's time limit on this rung (fewer or slower GPUs run longer). */
+    timeScale: z.number().positive('expected a positive number').default(1),
+  })
+  .strict();
+
+/** The placement ladder and when to step down it. */
+export const placementSchema = z
+  .object({
+    /** Pending this long for a capacity reason → cancel and try the next rung. */
+    hangAfter: durationSchema.prefault('10m'),
+    ladder: z.array(rungSchema).min(1, 'expected at least one rung'),
+  })
+  .strict();
+
+/** $ per GPU-hour by GPU type (as in gres); `default` prices GPUs of unknown type. */
+export const gpuPricesSchema = z.record(
+  z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected a GPU type as in gres, or "default"'),
+  z.number().nonnegative('expected a price ≥ 0 ($ per GPU-hour)').finite(),
+);
+
+/** Tool locations on the cluster; absent ones are looked up on the remote PATH. */
+export const toolsSchema = z
+  .object({ aretomo2: z.string().min(1).optional(), relionBinDir: z.string().min(1).optional(), python: z.string().min(1).optional() })
+  .strict();
+
+/** Campaign data on the cluster: where tilt series live and the campaign work root. */
+export const pathsSchema = z.object({ data: remotePath, work: remotePath }).strict();
+
+/** Scheduler polling: short after a submission, backing off to `maxInterval`. */
+export const pollingSchema = z
+  .object({ interval: durationSchema.prefault('5s'), maxInterval: durationSchema.prefault('60s') })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.maxInterval < p.interval) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxInterval'],
+        message: `expected at least polling.interval (${formatDuration(p.interval)}), got ${formatDuration(p.maxInterval)}`,
+      });
+    }
+  });
+
+/** Activity timeouts: one sbatch call, and a whole cluster job. */
+export const timeoutsSchema = z
+  .object({
+    submit: durationSchema.prefault('2m'),
+    job: durationSchema.prefault('48h'),
+    /** How long a stopping worker lets in-flight activities finish before cancelling them. */
+    workerShutdownGrace: durationSchema.prefault('30s'),
+  })
+  .strict();
+
+/** The whole of temporal.yaml. Rungs without `cluster` get the first cluster's name. */
+export const configSchema = z
+  .object({
+    temporal: temporalSchema.prefault({}),
+    clusters: z
+      .record(safeName, clusterSchema)
+      .refine((clusters) => Object.keys(clusters).length > 0, 'expected at least one cluster'),
+    placement: placementSchema,
+    gpuPrices: gpuPricesSchema.default({}),
+    tools: toolsSchema.default({}),
+    paths: pathsSchema,
+    polling: pollingSchema.prefault({}),
+    timeouts: timeoutsSchema.prefault({}),
+  })
+  .strict()
+  .transform((config) => {
+    // JS objects put integer-like keys first; a cluster named only with digits would
+    // therefore count as "first" even when it is not first in the file.
+    const firstCluster = Object.keys(config.clusters)[0]!;
+    const ladder = config.placement.ladder.map((rung) => ({ ...rung, cluster: rung.cluster ?? firstCluster }));
+    return { ...config, placement: { ...config.placement, ladder } };
+  });
+
+/** A loaded temporal.yaml: defaults filled in, durations in ms, local and relative paths absolute. */
+export type CryoConfig = z.output<typeof configSchema>;
+/** temporal.yaml as written (before defaults). */
+export type CryoConfigInput = z.input<typeof configSchema>;
+/** One cluster entry of {@link CryoConfig}. */
+export type ClusterConfig = CryoConfig['clusters'][string];
+/** One rung of the placement ladder, with its cluster filled in. */
+export type PlacementRung = CryoConfig['placement']['ladder'][number];
+
+/** The GPU type and count of a `--gres` value: `gpu:a10g:4` → `{ type: 'a10g', count: 4 }`. */
+export function parseGres(gres: string): { type?: string; count: number } {
+  const parts = gres.split(':');
+  const count = Number(parts[parts.length - 1]);
+  return parts.length === 3 ? { type: parts[1]!, count } : { count };
+}

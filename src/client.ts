@@ -7,6 +7,7 @@ import type { CryoConfig } from './config.js';
 import { temporalTarget } from './connection.js';
 import { CryoCampaign } from './search-attributes.js';
 import type { ClusterJobInput, ClusterJobResult } from './workflows/cluster-job.js';
+import type { Placement } from './slurm/placement.js';
 
 /** A connected client and its connection (close it when done). */
 export async function connectClient(config: CryoConfig): Promise<{ client: Client; close: () => Promise<void> }> {
@@ -22,6 +23,12 @@ export function workflowUiUrl(config: CryoConfig, workflowId: string): string {
   return `${base}/namespaces/${encodeURIComponent(temporalTarget(config).namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
+/** The placement ladder from temporal.yaml, as clusterJob takes it (copied into its history). */
+export function placementFromConfig(config: CryoConfig): Placement {
+  const p = config.placement;
+  return { ladder: p.ladder, hangAfterMs: p.hangAfter, onExhausted: p.onExhausted };
+}
+
 /** Runs one clusterJob workflow to its end. */
 export async function runClusterJob(
   client: Client,
@@ -34,8 +41,8 @@ export async function runClusterJob(
     taskQueue: config.temporal.taskQueue,
     workflowId,
     args: [input],
-    staticSummary: `${input.step} on cluster ${input.cluster}`,
-    staticDetails: `command: ${input.command.join(' ')}\npartition: ${input.partition}\ngres: ${input.gres ?? 'none'}`,
+    staticSummary: `${input.step}: ${input.command.join(' ').slice(0, 80)}`,
+    staticDetails: [`command: ${input.command.join(' ')}`, 'placement ladder:', ...input.placement.ladder.map((r, i) => `  ${i + 1}. ${r.cluster}/${r.partition} ${r.gres}`)].join('\n'),
     typedSearchAttributes: [{ key: CryoCampaign, value: campaign }],
   });
 }

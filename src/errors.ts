@@ -28,6 +28,8 @@ export const ErrorType = {
   JobFailed: 'JobFailed',
   /** A job ended COMPLETED but its result marker is missing or says non-zero. */
   ResultMarkerMissing: 'ResultMarkerMissing',
+  /** Every placement rung hung; the message lists each rung and its pending reason. Not retryable. */
+  LadderExhausted: 'LadderExhausted',
   /** A file the job should have written is not there. */
   OutputMissing: 'OutputMissing',
 } as const;
@@ -41,6 +43,7 @@ export const nonRetryableErrorTypes: readonly ErrorTypeName[] = [
   ErrorType.ClusterUnknown,
   ErrorType.HostKeyRejected,
   ErrorType.SubmitRejected,
+  ErrorType.LadderExhausted,
 ];
 
 /**

@@ -3,12 +3,13 @@
  * per-cluster watcher, heartbeating), cancel, and read the job's result. Thin: commands
  * come from slurm/, transport from ssh/, meaning from the state table.
  */
-import { Context, CancelledFailure } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import { jobNameFor } from '../slurm/job-key.js';
 import { buildSbatchScript, parseResultMarker, type ResultMarker } from '../slurm/sbatch-script.js';
 import { buildSubmitCommand, exportPrefix, parseSubmitOutput } from '../slurm/submit-command.js';
 import { classifySbatchError } from '../slurm/parse-sbatch.js';
 import { shellJoin } from '../shell/quote.js';
+import { assertSafeName } from '../slurm/names.js';
 import { tail } from '../ssh/connection.js';
 import type { JobObservation } from '../scheduler/watcher.js';
 import { CryoError, ErrorType } from '../errors.js';
@@ -48,14 +49,26 @@ export function jobPaths(workDir: string, jobName: string) {
   return { jobDir, scriptPath: `${jobDir}/job.sbatch`, outputPath: `${jobDir}/output.log`, markerPath: `${jobDir}/result` };
 }
 
-/** Input of watchJob: return once the job is final, or its move leaves `unlessMove`. */
+/** What a caller last saw of a job: watchJob returns once Slurm says something else. */
+export interface KnownJobState {
+  readonly state: string;
+  readonly reason?: string;
+  readonly nodes?: string;
+}
+
+/** Input of watchJob. */
 export interface WatchJobInput {
   readonly cluster: string;
   readonly jobId: string;
-  /** Return early when the job's move differs from this (e.g. to act on a hang). */
-  readonly returnWhenMoveIsNot?: JobObservation['move'];
-  /** Return after this long even if nothing changed, so the workflow can decide. */
+  /** Return on the first observation that differs from this (any observation when unset). */
+  readonly known?: KnownJobState;
+  /** Return after this long even if nothing changed, so the workflow can decide (hang clock). */
   readonly maxWaitMs?: number;
+}
+
+/** Whether an observation says something other than `known`. */
+export function differsFrom(seen: JobObservation, known: KnownJobState | undefined): boolean {
+  return !known || seen.state !== known.state || seen.reason !== known.reason || seen.nodes !== known.nodes;
 }
 
 /** The result of a finished job, both witnesses. */
@@ -108,19 +121,19 @@ export function createClusterJobActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const watcher = deps.watcher(input.cluster);
       let seen = watcher.register(input.jobId);
-      const started = Date.now();
+      const deadline = input.maxWaitMs === undefined ? Infinity : Date.now() + input.maxWaitMs;
       const heartbeatEveryMs = Math.max(1000, Math.min(10_000, (ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
       try {
         for (;;) {
-          ctx.heartbeat({ state: seen.state, reason: seen.reason, version: seen.version });
-          if (seen.final) return seen;
-          if (input.returnWhenMoveIsNot && seen.version > 0 && seen.move !== input.returnWhenMoveIsNot) return seen;
-          if (input.maxWaitMs !== undefined && Date.now() - started >= input.maxWaitMs) return seen;
+          ctx.heartbeat({ state: seen.state, reason: seen.reason });
+          // Version 0 is "registered, not yet seen by Slurm": never report that as news.
+          if (seen.version > 0 && (seen.final || differsFrom(seen, input.known))) return seen;
+          const left = deadline - Date.now();
+          if (left <= 0) return seen;
           const next = await Promise.race([
-            watcher.waitForChange(input.jobId, seen.version, heartbeatEveryMs),
-            ctx.cancelled.then(() => seen),
+            watcher.waitForChange(input.jobId, seen.version, Math.min(heartbeatEveryMs, left)),
+            ctx.cancelled,
           ]);
-          if (ctx.cancellationSignal.aborted) throw new CancelledFailure('watchJob cancelled');
           seen = next;
         }
       } finally {
@@ -129,14 +142,19 @@ export function createClusterJobActivities(deps: ActivityDeps) {
     });
   }
 
-  async function cancelJob(input: { cluster: string; jobId: string }): Promise<void> {
+  /**
+   * Cancels by job name (which carries the idempotency key), so a job whose id the
+   * workflow never learnt (cancelled mid-submit) is cancelled too; and by id when known.
+   */
+  async function cancelJob(input: { cluster: string; jobName: string; jobId?: string }): Promise<void> {
     return toApplicationFailure(async () => {
       const cluster = deps.cluster(input.cluster);
+      assertSafeName(input.jobName, 'job name');
+      const argv = ['scancel', '--quiet', '--name', input.jobName, ...(input.jobId ? [input.jobId] : [])];
+      const result = await deps.pool.get(input.cluster).exec(exportPrefix(cluster.environment) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
       // scancel of a finished job is not an error (exit 0, or 1 "already completed").
-      const command = exportPrefix(cluster.environment) + shellJoin(['scancel', '--quiet', input.jobId]);
-      const result = await deps.pool.get(input.cluster).exec(command, { timeoutMs: cluster.commandTimeoutMs });
       if (result.exitCode !== 0 && !/already completed|Invalid job id/i.test(result.stderr)) {
-        throw new CryoError(ErrorType.SshUnavailable, `cluster "${input.cluster}": scancel ${input.jobId} exited ${result.exitCode}: ${tail(result.stderr)}`);
+        throw new CryoError(ErrorType.SshUnavailable, `cluster "${input.cluster}": ${argv.join(' ')} exited ${result.exitCode}: ${tail(result.stderr)}`);
       }
     });
   }

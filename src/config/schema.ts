@@ -126,6 +126,8 @@ export const placementSchema = z
     /** Pending this long for a capacity reason → cancel and try the next rung. */
     hangAfter: durationSchema.prefault('10m'),
     ladder: z.array(rungSchema).min(1, 'expected at least one rung'),
+    /** When every rung hung: `fail` with a list of rungs and reasons, or `wait` on the last rung. */
+    onExhausted: z.enum(['fail', 'wait'], { error: 'expected "fail" or "wait"' }).default('fail'),
   })
   .strict();
 

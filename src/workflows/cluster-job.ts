@@ -1,51 +1,62 @@
 /**
- * clusterJob: one durable unit of cluster work. Submit (idempotently, keyed by the
- * workflow id and step), watch through the shared watcher, and read both witnesses of
- * the result: the scheduler's final state and the job's own result marker.
- * Cancelling the workflow cancels the Slurm job.
+ * clusterJob: one durable unit of cluster work, down a placement ladder.
  *
- * Deterministic: no I/O here; activities do it all.
+ *   SUBMIT ─► PENDING ─► RUNNING ─► COMPLETED
+ *     ▲         │ capacity reason for > hangAfter       │ node lost (NODE_FAIL, PREEMPTED,
+ *     │         ▼                                        │ BOOT_FAIL): resubmit, same rung,
+ *     └── next rung ◄── scancel          resubmit ◄──────┘ with the resume command
+ *
+ * Submission is idempotent: the job name carries `<workflowId>/<step>-<attempt>`, so a
+ * retried or re-run submit re-attaches to the job an earlier try created. Success needs
+ * Slurm's COMPLETED and the job's own result marker saying exit 0. Cancelling the
+ * workflow cancels the job. Deterministic: all I/O is in activities.
  */
 import {
   ApplicationFailure,
   CancellationScope,
+  continueAsNew,
   isCancellation,
-  proxyActivities,
   setCurrentDetails,
+  setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createClusterJobActivities, JobResult, SubmittedJob } from '../activities/cluster-job.js';
+import type { JobResult, SubmittedJob } from '../activities/cluster-job.js';
 import type { JobObservation } from '../scheduler/watcher.js';
-import { jobKey } from '../slurm/job-key.js';
-import { CryoCluster, CryoSlurmJobId, CryoStage } from '../search-attributes.js';
-import { CryoError, ErrorType, nonRetryableErrorTypes } from '../errors.js';
+import { jobKey, jobNameFor } from '../slurm/job-key.js';
+import { describeRung, gpuTypeOf, scaledTimeLimit, type Placement, type PlacementRung } from '../slurm/placement.js';
+import { CryoCluster, CryoGpuType, CryoRung, CryoSlurmJobId, CryoStage } from '../search-attributes.js';
+import { CryoError, ErrorType } from '../errors.js';
+import { detailsText, exhaustedMessage, jobRecordQuery, type HungRung, type JobEvent, type JobEventKind, type JobRecord } from './job-record.js';
+import { clusterOps, watchOps } from './cluster-job-activities.js';
 
-type ClusterJobActivities = ReturnType<typeof createClusterJobActivities>;
-
-const shortOps = proxyActivities<ClusterJobActivities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: [...nonRetryableErrorTypes] },
-});
-
-const watchOps = proxyActivities<ClusterJobActivities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: [...nonRetryableErrorTypes] },
-});
-
-/** What to run and where. */
+/** What to run, and the ladder of places to run it. */
 export interface ClusterJobInput {
-  readonly cluster: string;
   /** Step name, part of the idempotency key (letters, digits, '_' or '-'). */
   readonly step: string;
-  readonly partition: string;
-  readonly gres?: string;
+  readonly placement: Placement;
+  readonly command: readonly string[];
+  /** Replaces `command` when resubmitting after the job lost its node (e.g. refine --continue). */
+  readonly resume?: { readonly command: readonly string[] };
   readonly cpusPerTask?: number;
   readonly memMb?: number;
+  /** Time limit on the first rung; each rung scales it by its timeScale. */
   readonly timeLimitMinutes?: number;
-  readonly command: readonly string[];
   readonly environment?: Readonly<Record<string, string>>;
+  /** Carried across continueAsNew; never set by callers. */
+  readonly carried?: ClusterJobState;
+}
+
+/** Everything a run needs to pick up where the previous one stopped. */
+export interface ClusterJobState {
+  rung: number;
+  attempt: number;
+  reclaims: number;
+  hung: HungRung[];
+  events: JobEvent[];
+  job?: SubmittedJob;
+  /** Set once the current job has lost a node: resubmissions use the resume command. */
+  resuming: boolean;
 }
 
 /** How the job ended. */
@@ -53,6 +64,155 @@ export interface ClusterJobResult {
   readonly job: SubmittedJob;
   readonly final: JobObservation;
   readonly result: JobResult;
+  readonly record: JobRecord;
+}
+
+type FollowOutcome = { kind: 'done' | 'failed' | 'lost' | 'hung'; seen: JobObservation; pendingMs?: number };
+
+/** Workflow time; deterministic inside the sandbox (replayed from history). */
+const now = (): number => new Date().getTime();
+
+/** Runs one job to its end; throws JobFailed unless both witnesses say success. */
+export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResult> {
+  const { ladder } = input.placement;
+  if (ladder.length === 0) throw ApplicationFailure.create({ type: ErrorType.ConfigInvalid, message: `${input.step}: empty placement ladder`, nonRetryable: true });
+  const s: ClusterJobState = input.carried ?? { rung: 0, attempt: 1, reclaims: 0, hung: [], events: [], resuming: false };
+  const record = (): JobRecord => ({ step: input.step, rung: s.rung, attempt: s.attempt, reclaims: s.reclaims, hung: s.hung, events: s.events });
+  setHandler(jobRecordQuery, record);
+
+  const note = (kind: JobEventKind, fields: Partial<JobEvent> = {}) => {
+    const rung = ladder[s.rung]!;
+    s.events.push({ at: new Date(now()).toISOString(), kind, rung: s.rung, cluster: rung.cluster, jobId: s.job?.jobId, ...fields });
+    upsertSearchAttributes([
+      { key: CryoStage, value: input.step },
+      { key: CryoCluster, value: rung.cluster },
+      { key: CryoRung, value: s.rung },
+      { key: CryoGpuType, value: gpuTypeOf(rung.gres) },
+      ...(s.job ? [{ key: CryoSlurmJobId, value: s.job.jobId }] : []),
+    ]);
+    setCurrentDetails(detailsText(record(), ladder, now()));
+  };
+
+  try {
+    for (;;) {
+      const rung = ladder[s.rung]!;
+      s.job ??= await submit(input, s, rung, note);
+      const outcome = await follow(input, s, rung, note);
+      if (outcome.kind === 'done') return await finish(input, s, outcome.seen, record, note);
+      if (outcome.kind === 'failed') return await finish(input, s, outcome.seen, record, note);
+      if (outcome.kind === 'lost') {
+        s.reclaims += 1;
+        s.resuming = true;
+        note('lost', { state: outcome.seen.state, reason: outcome.seen.reason, node: outcome.seen.nodes, note: 'node lost; back to scheduling' });
+      } else {
+        // Hung: free the pending job, then take the next rung (or give up, listing every rung).
+        const hungJob = s.job!;
+        await clusterOps.cancelJob({ cluster: rung.cluster, jobName: hungJob.jobName, jobId: hungJob.jobId });
+        s.hung.push({ rung: s.rung, jobId: hungJob.jobId, reason: outcome.seen.reason ?? outcome.seen.state, pendingMs: outcome.pendingMs ?? 0 });
+        note('hung', { state: outcome.seen.state, reason: outcome.seen.reason, note: `cancelled after ${Math.round((outcome.pendingMs ?? 0) / 1000)}s pending` });
+        if (s.rung + 1 >= ladder.length) {
+          note('exhausted');
+          throw ApplicationFailure.create({ type: ErrorType.LadderExhausted, message: exhaustedMessage(input.step, ladder, s.hung), nonRetryable: true, details: [record()] });
+        }
+        s.rung += 1;
+        note('relaxed', { note: `now ${describeRung(ladder[s.rung]!, s.rung)}` });
+      }
+      s.job = undefined;
+      s.attempt += 1;
+      if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof clusterJob>({ ...input, carried: s });
+    }
+  } catch (err) {
+    if (isCancellation(err) && s.job) {
+      const job = s.job;
+      await CancellationScope.nonCancellable(async () => {
+        await clusterOps.cancelJob({ cluster: job.cluster, jobName: job.jobName, jobId: job.jobId });
+        note('cancelled', { note: 'workflow cancelled; scancel sent' });
+      });
+    }
+    throw err;
+  }
+}
+
+async function submit(input: ClusterJobInput, s: ClusterJobState, rung: PlacementRung, note: (k: JobEventKind, f?: Partial<JobEvent>) => void): Promise<SubmittedJob> {
+  const key = keyFor(workflowInfo().workflowId, `${input.step}-${s.attempt}`);
+  const command = s.resuming && input.resume ? input.resume.command : input.command;
+  const job = await clusterOps.submitJob({
+    cluster: rung.cluster,
+    key,
+    partition: rung.partition,
+    gres: rung.gres,
+    cpusPerTask: input.cpusPerTask,
+    memMb: input.memMb,
+    timeLimitMinutes: scaledTimeLimit(input.timeLimitMinutes, rung),
+    command,
+    environment: input.environment,
+    comment: `cryoet ${key}`,
+  });
+  s.job = job;
+  note(job.reattached ? 'reattached' : s.attempt > 1 ? 'resubmitted' : 'submitted', { note: `${describeRung(rung, s.rung)}: ${jobNameFor(key)}` });
+  return job;
+}
+
+/** Follows one job until it is done, failed, lost or hung; requeues are followed in place. */
+async function follow(input: ClusterJobInput, s: ClusterJobState, rung: PlacementRung, note: (k: JobEventKind, f?: Partial<JobEvent>) => void): Promise<FollowOutcome> {
+  const { hangAfterMs, onExhausted, ladder } = input.placement;
+  const detectHang = !(onExhausted === 'wait' && s.rung === ladder.length - 1);
+  const job = s.job!;
+  let known: JobObservation | undefined;
+  let hangSince: number | undefined;
+  let wasRunning = false;
+  for (;;) {
+    const maxWaitMs = detectHang && hangSince !== undefined ? Math.max(0, hangSince + hangAfterMs - now()) : undefined;
+    const seen = await watchOps.watchJob({ cluster: rung.cluster, jobId: job.jobId, known: known && { state: known.state, reason: known.reason, nodes: known.nodes }, maxWaitMs });
+    const changed = !known || known.state !== seen.state || known.reason !== seen.reason || known.nodes !== seen.nodes;
+    known = seen;
+    if (changed) note('observed', { state: seen.state, reason: seen.reason, node: seen.nodes });
+    switch (seen.move) {
+      case 'done':
+        return { kind: 'done', seen };
+      case 'failed-final':
+      case 'failed-retryable':
+        return { kind: 'failed', seen };
+      case 'lost':
+        return { kind: 'lost', seen };
+      case 'running':
+        wasRunning = true;
+        hangSince = undefined;
+        break;
+      case 'hang-candidate':
+        hangSince ??= now();
+        if (detectHang && now() - hangSince >= hangAfterMs) return { kind: 'hung', seen, pendingMs: now() - hangSince };
+        break;
+      case 'pending':
+        // Back in the queue after running, same id: Slurm requeued it (site policy, preemption).
+        if (wasRunning) {
+          s.reclaims += 1;
+          note('requeued', { state: seen.state, reason: seen.reason, note: 'requeued by Slurm; following the same job id' });
+        }
+        wasRunning = false;
+        hangSince = undefined;
+        break;
+    }
+  }
+}
+
+async function finish(input: ClusterJobInput, s: ClusterJobState, final: JobObservation, record: () => JobRecord, note: (k: JobEventKind, f?: Partial<JobEvent>) => void): Promise<ClusterJobResult> {
+  const job = s.job!;
+  const result = await clusterOps.readJobResult({ cluster: job.cluster, outputPath: job.outputPath, markerPath: job.markerPath });
+  const ok = final.move === 'done' && result.marker?.exitCode === 0;
+  note(ok ? 'completed' : 'failed', { state: final.state, reason: final.reason, node: result.marker?.node ?? final.nodes, note: `exit ${result.marker?.exitCode ?? 'unknown'}` });
+  if (!ok) {
+    throw ApplicationFailure.create({
+      type: result.marker ? ErrorType.JobFailed : ErrorType.ResultMarkerMissing,
+      message:
+        `cluster "${job.cluster}": job ${job.jobId} (${input.step}, attempt ${s.attempt}) ended ${final.state}` +
+        `${final.reason ? ` (${final.reason})` : ''}, result marker ${result.marker ? `exit ${result.marker.exitCode}` : 'missing'}; ` +
+        `output ${job.outputPath} ends: ${JSON.stringify(result.outputTail.slice(-400))}`,
+      nonRetryable: true,
+      details: [{ job, final, record: record() }],
+    });
+  }
+  return { job, final, result, record: record() };
 }
 
 /**
@@ -66,41 +226,4 @@ function keyFor(workflowId: string, step: string): string {
     if (err instanceof CryoError) throw ApplicationFailure.create({ type: err.type, message: err.message, nonRetryable: true });
     throw err;
   }
-}
-
-/** Runs one job to its end; throws JobFailed unless both witnesses say success. */
-export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResult> {
-  const key = keyFor(workflowInfo().workflowId, input.step);
-  upsertSearchAttributes([
-    { key: CryoStage, value: input.step },
-    { key: CryoCluster, value: input.cluster },
-  ]);
-  setCurrentDetails(`submitting ${input.step} to cluster ${input.cluster} (partition ${input.partition}, gres ${input.gres ?? 'none'})`);
-  const job = await shortOps.submitJob({ ...input, key, comment: `cryoet ${key}` });
-  upsertSearchAttributes([{ key: CryoSlurmJobId, value: job.jobId }]);
-  setCurrentDetails(`Slurm job ${job.jobId} on ${input.cluster}${job.reattached ? ' (re-attached)' : ''}: waiting`);
-
-  let final: JobObservation;
-  try {
-    final = await watchOps.watchJob({ cluster: input.cluster, jobId: job.jobId });
-  } catch (err) {
-    if (isCancellation(err)) {
-      await CancellationScope.nonCancellable(() => shortOps.cancelJob({ cluster: input.cluster, jobId: job.jobId }));
-    }
-    throw err;
-  }
-  const result = await shortOps.readJobResult({ cluster: input.cluster, outputPath: job.outputPath, markerPath: job.markerPath });
-  setCurrentDetails(`Slurm job ${job.jobId}: ${final.state}${final.nodes ? ` on ${final.nodes}` : ''}, exit ${result.marker?.exitCode ?? 'unknown'}`);
-  if (final.move !== 'done' || result.marker?.exitCode !== 0) {
-    throw ApplicationFailure.create({
-      type: result.marker ? ErrorType.JobFailed : ErrorType.ResultMarkerMissing,
-      message:
-        `cluster "${input.cluster}": job ${job.jobId} (${key}) ended ${final.state}` +
-        `${final.reason ? ` (${final.reason})` : ''}, result marker ${result.marker ? `exit ${result.marker.exitCode}` : 'missing'}; ` +
-        `output ${job.outputPath} ends: ${JSON.stringify(result.outputTail.slice(-400))}`,
-      nonRetryable: true,
-      details: [{ job, final }],
-    });
-  }
-  return { job, final, result };
 }

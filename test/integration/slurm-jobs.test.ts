@@ -18,7 +18,7 @@ describe('cluster-job activities on the dev cluster', () => {
   let resources: WorkerResources;
   let activities: ReturnType<typeof createClusterJobActivities>;
   const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 30_000 }, { logger: new DefaultLogger('WARN') });
-  const cleanup: string[] = [];
+  const cleanup: Array<{ jobId: string; jobName: string }> = [];
   const run = <A, R>(fn: (input: A) => Promise<R>, input: A): Promise<R> => env.run(fn, input) as Promise<R>;
 
   before(async () => {
@@ -28,7 +28,7 @@ describe('cluster-job activities on the dev cluster', () => {
   });
 
   after(async () => {
-    for (const jobId of cleanup) await run(activities.cancelJob, { cluster: 'dev', jobId });
+    for (const job of cleanup) await run(activities.cancelJob, { cluster: 'dev', ...job });
     resources.close();
   });
 
@@ -40,7 +40,7 @@ describe('cluster-job activities on the dev cluster', () => {
     const key = uniqueId('twice');
     const first = await run(activities.submitJob, job(key, { command: ['sleep', '30'] }));
     const second = await run(activities.submitJob, job(key, { command: ['sleep', '30'] }));
-    cleanup.push(first.jobId);
+    cleanup.push(first);
     assert.equal(first.reattached, false);
     assert.equal(second.reattached, true);
     assert.equal(second.jobId, first.jobId);
@@ -50,7 +50,7 @@ describe('cluster-job activities on the dev cluster', () => {
 
   test('a job pinned to A10G pends on the empty a10g pool: a capacity-hang candidate', async () => {
     const submitted = await run(activities.submitJob, job(uniqueId('a10g'), { gres: 'gpu:a10g:4' }));
-    cleanup.push(submitted.jobId);
+    cleanup.push(submitted);
     const watcher = resources.watcher('dev');
     watcher.register(submitted.jobId);
     try {
@@ -66,9 +66,17 @@ describe('cluster-job activities on the dev cluster', () => {
     }
   });
 
-  test('watchJob returns the final state of a finished job', async () => {
+  test('watchJob reports each change until the final state', async () => {
     const submitted = await run(activities.submitJob, job(uniqueId('done'), { command: ['bash', '-c', 'echo fine'] }));
-    const final = await run(activities.watchJob, { cluster: 'dev', jobId: submitted.jobId });
+    // Each call returns the next change; the workflow loops the same way.
+    let final = await run(activities.watchJob, { cluster: 'dev', jobId: submitted.jobId });
+    const tuple = (o: typeof final) => `${o.state}/${o.reason ?? ''}/${o.nodes ?? ''}`;
+    const states = [tuple(final)];
+    while (!final.final) {
+      final = await run(activities.watchJob, { cluster: 'dev', jobId: submitted.jobId, known: { state: final.state, reason: final.reason, nodes: final.nodes } });
+      states.push(tuple(final));
+    }
+    assert.equal(new Set(states).size, states.length, `each call reported a change: ${states.join(' → ')}`);
     assert.equal(final.state, 'COMPLETED');
     assert.equal(final.move, 'done');
     const result = await run(activities.readJobResult, { cluster: 'dev', outputPath: submitted.outputPath, markerPath: submitted.markerPath });

@@ -97,6 +97,7 @@ describe('valid configs', () => {
     assert.deepEqual(config.placement, {
       hangAfter: 600_000,
       ladder: [{ cluster: 'dev', partition: 'gpu', gres: 'gpu:1', timeScale: 1 }],
+      onExhausted: 'fail',
     });
     assert.deepEqual(config.gpuPrices, {});
     assert.deepEqual(config.tools, {});
@@ -207,6 +208,7 @@ const brokenRows: BrokenRow[] = [
   { name: 'workDir under ~', edit: (t) => { t.clusters.dev.workDir = '~/cryoet'; }, expect: [['clusters.dev.workDir', '"~" is not expanded']] },
   { name: 'status call cap 0', edit: (t) => { t.clusters.dev.maxStatusCallsPerMinute = 0; }, expect: [['clusters.dev.maxStatusCallsPerMinute', 'expected a positive number']] },
   { name: 'duration in words', edit: (t) => { t.placement.hangAfter = '10 minutes'; }, expect: [['placement.hangAfter', 'got "10 minutes"']] },
+  { name: 'onExhausted not fail or wait', edit: (t) => { t.placement.onExhausted = 'retry'; }, expect: [['placement.onExhausted', 'expected "fail" or "wait"']] },
   { name: 'duration as a bare number', edit: (t) => { t.placement.hangAfter = 600; }, expect: [['placement.hangAfter', 'a bare number has no unit']] },
   { name: 'ssh timeout in words', edit: (t) => { t.clusters.dev.ssh.commandTimeout = '1 minute'; }, expect: [['clusters.dev.ssh.commandTimeout', '90s, 10m, 2h']] },
   { name: 'timeScale 0', edit: (t) => { t.placement.ladder[0].timeScale = 0; }, expect: [['placement.ladder[0].timeScale', 'expected a positive number']] },

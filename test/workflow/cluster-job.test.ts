@@ -40,8 +40,10 @@ describe('clusterJob on the dev cluster', () => {
     await env?.teardown();
   });
 
-  const input = (step: string, command: string[], extra: Partial<ClusterJobInput> = {}): ClusterJobInput => ({
-    cluster: 'dev', step, partition: 'gpu', gres: 'gpu:t4:1', command, ...extra,
+  const input = (step: string, command: string[], gres = 'gpu:t4:1'): ClusterJobInput => ({
+    step,
+    placement: { ladder: [{ cluster: 'dev', partition: 'gpu', gres, timeScale: 1 }], hangAfterMs: 60_000, onExhausted: 'fail' },
+    command,
   });
 
   async function slurmState(jobId: string): Promise<string | undefined> {
@@ -90,7 +92,7 @@ describe('clusterJob on the dev cluster', () => {
   test('a GPU type no node has is rejected at once, without retries', async () => {
     const workflowId = `cryoet/test/${uniqueId('reject')}`;
     await assert.rejects(
-      env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args: [input('h100', ['true'], { gres: 'gpu:h100:1' })] }),
+      env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args: [input('h100', ['true'], 'gpu:h100:1')] }),
       (err: unknown) => {
         assert.ok(err instanceof WorkflowFailedError);
         const cause = err.cause?.cause;

@@ -15,7 +15,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CryoEtPlugin } from '../../src/plugin.js';
 import { loadConfig } from '../../src/config.js';
 import { CryoSlurmJobId } from '../../src/search-attributes.js';
-import type { ClusterJobResult } from '../../src/workflows/cluster-job.js';
+import type { ClusterJobInput, ClusterJobResult } from '../../src/workflows/cluster-job.js';
 import { freePort, repoRoot, startTemporal, uniqueId, waitUntil } from '../helpers/env.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -57,7 +57,11 @@ describe('worker restart mid-job', () => {
     const handle = await env.client.workflow.start('clusterJob', {
       taskQueue,
       workflowId,
-      args: [{ cluster: 'dev', step: 'long', partition: 'gpu', gres: 'gpu:t4:1', command: ['bash', '-c', 'sleep 12; echo survived'] }],
+      args: [{
+        step: 'long',
+        placement: { ladder: [{ cluster: 'dev', partition: 'gpu', gres: 'gpu:t4:1', timeScale: 1 }], hangAfterMs: 60_000, onExhausted: 'fail' },
+        command: ['bash', '-c', 'sleep 12; echo survived'],
+      } satisfies ClusterJobInput],
     });
     const jobId = await waitUntil('the job to be submitted', async () => (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId), 30_000);
 

@@ -1,0 +1,40 @@
+/**
+ * Placement ladder rungs as workflows see them: plain data (the workflow gets the ladder
+ * in its input, so a running campaign keeps the ladder it started with), plus the pure
+ * helpers that name a rung, its GPU type and its time limit.
+ */
+
+/** One rung: where and with which GPUs to run. */
+export interface PlacementRung {
+  readonly cluster: string;
+  readonly partition: string;
+  /** `gpu:<type>:<n>` pins a GPU type; `gpu:<n>` takes any. */
+  readonly gres: string;
+  /** Multiplies the job's time limit (fewer or slower GPUs need longer). */
+  readonly timeScale: number;
+}
+
+/** The ladder and its rules, as passed to clusterJob. */
+export interface Placement {
+  readonly ladder: readonly PlacementRung[];
+  /** Pending this long for a capacity reason → cancel and try the next rung. */
+  readonly hangAfterMs: number;
+  /** When every rung hung: fail listing each rung and reason, or keep waiting on the last. */
+  readonly onExhausted: 'fail' | 'wait';
+}
+
+/** The GPU type a gres pins, or `any`. */
+export function gpuTypeOf(gres: string): string {
+  const parts = gres.split(':');
+  return parts.length === 3 ? parts[1]! : 'any';
+}
+
+/** `rung 2 (dev/gpu, gpu:4)`: one-based, as operators count. */
+export function describeRung(rung: PlacementRung, index: number): string {
+  return `rung ${index + 1} (${rung.cluster}/${rung.partition}, ${rung.gres})`;
+}
+
+/** The job's time limit on a rung, in whole minutes. */
+export function scaledTimeLimit(minutes: number | undefined, rung: PlacementRung): number | undefined {
+  return minutes === undefined ? undefined : Math.ceil(minutes * rung.timeScale);
+}

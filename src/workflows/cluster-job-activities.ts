@@ -1,0 +1,33 @@
+/**
+ * Activity proxies for clusterJob, one per profile: short operations (submit, cancel,
+ * read a result) with bounded retries, and the long watch that heartbeats.
+ * SSH and scheduler faults retry with backoff; bad input never does.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { createClusterJobActivities } from '../activities/cluster-job.js';
+import { nonRetryableErrorTypes } from '../errors.js';
+
+type ClusterJobActivities = ReturnType<typeof createClusterJobActivities>;
+
+const retry = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  nonRetryableErrorTypes: [...nonRetryableErrorTypes],
+};
+
+/** submitJob, cancelJob, readJobResult: a minute each, retried for up to ~10 attempts. */
+export const clusterOps = proxyActivities<ClusterJobActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { ...retry, maximumAttempts: 10 },
+});
+
+/**
+ * watchJob: waits as long as the job does. The heartbeat timeout is what notices a dead
+ * worker; the retry re-registers the same job id on the next worker.
+ */
+export const watchOps = proxyActivities<ClusterJobActivities>({
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '30 seconds',
+  retry,
+});

@@ -1,0 +1,75 @@
+/**
+ * The record a clusterJob keeps: one event per transition (time, rung, job id, node,
+ * state, reason), returned in its result and readable live through the `jobRecord`
+ * query. Pure and sandbox-safe.
+ */
+import { defineQuery } from '@temporalio/workflow';
+import { describeRung, gpuTypeOf, type PlacementRung } from '../slurm/placement.js';
+
+/** What happened. Our vocabulary; Slurm's own words travel in `state` and `reason`. */
+export type JobEventKind =
+  | 'submitted' | 'reattached' | 'observed' | 'requeued' | 'hung' | 'relaxed'
+  | 'lost' | 'resubmitted' | 'completed' | 'failed' | 'cancelled' | 'exhausted';
+
+/** One transition. */
+export interface JobEvent {
+  /** ISO time (workflow time, deterministic). */
+  readonly at: string;
+  readonly kind: JobEventKind;
+  /** Zero-based ladder rung. */
+  readonly rung: number;
+  readonly cluster: string;
+  readonly jobId?: string;
+  readonly state?: string;
+  readonly reason?: string;
+  readonly node?: string;
+  readonly note?: string;
+}
+
+/** A hung rung, for the exhausted-ladder message. */
+export interface HungRung {
+  readonly rung: number;
+  readonly jobId: string;
+  readonly reason: string;
+  readonly pendingMs: number;
+}
+
+/** Live view of a clusterJob. */
+export interface JobRecord {
+  readonly step: string;
+  readonly rung: number;
+  readonly attempt: number;
+  readonly reclaims: number;
+  readonly hung: readonly HungRung[];
+  readonly events: readonly JobEvent[];
+}
+
+/** Query: the job's record so far. */
+export const jobRecordQuery = defineQuery<JobRecord>('jobRecord');
+
+function minutesSeconds(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** Markdown for the Temporal UI's current details. */
+export function detailsText(record: JobRecord, ladder: readonly PlacementRung[], nowMs: number): string {
+  const rung = ladder[record.rung]!;
+  const last = record.events.at(-1);
+  const lines = [`**${record.step}** — ${describeRung(rung, record.rung)} of ${ladder.length}, GPU ${gpuTypeOf(rung.gres)}`];
+  if (last) {
+    const since = minutesSeconds(nowMs - Date.parse(last.at));
+    const job = last.jobId ? `Slurm job ${last.jobId}` : 'no job';
+    lines.push(`${job}: ${last.state ?? last.kind}${last.node ? ` on ${last.node}` : ''} for ${since}`);
+    if (last.reason) lines.push(`reason: ${last.reason}`);
+  }
+  lines.push(`attempt ${record.attempt}, ${record.hung.length} rung(s) relaxed, ${record.reclaims} reclaim(s)`);
+  return lines.join('\n\n');
+}
+
+/** The error text when every rung hung: each rung, its job and its pending reason. */
+export function exhaustedMessage(step: string, ladder: readonly PlacementRung[], hung: readonly HungRung[]): string {
+  const rows = hung.map((h) => `  ${describeRung(ladder[h.rung]!, h.rung)}: job ${h.jobId} pending ${minutesSeconds(h.pendingMs)} (${h.reason})`);
+  return `${step}: every placement rung hung, giving up:\n${rows.join('\n')}\n` +
+    'add a rung (another GPU type, partition or cluster), raise placement.hangAfter, or set placement.onExhausted: wait';
+}

@@ -1,0 +1,62 @@
+/**
+ * A real Temporal dev server plus a real worker with CryoEtPlugin on a unique task
+ * queue, reaching the dev Slurm cluster over the dev sshd. One per test file.
+ */
+import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { CryoEtPlugin } from '../../src/plugin.js';
+import type { CryoConfig } from '../../src/config.js';
+import type { Placement, PlacementRung } from '../../src/slurm/placement.js';
+import { shellJoin } from '../../src/shell/quote.js';
+import { devConfig, startTemporal, uniqueId } from './env.js';
+
+/** What a workflow test file needs. */
+export interface WorkerHarness {
+  readonly env: TestWorkflowEnvironment;
+  readonly config: CryoConfig;
+  readonly plugin: CryoEtPlugin;
+  readonly taskQueue: string;
+  /** Runs argv on the dev cluster's login node (SLURM_CONF is set there). */
+  slurm(argv: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+/** Starts the server and a worker; call stop() in `after`. */
+export async function startWorkerHarness(overrides: Partial<CryoConfig> = {}): Promise<WorkerHarness> {
+  if (!runtimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
+  const [env, base] = await Promise.all([startTemporal(), devConfig()]);
+  const config = { ...base, ...overrides };
+  const plugin = new CryoEtPlugin({ config, log: () => {} });
+  const taskQueue = uniqueId('tq');
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, plugins: [plugin] });
+  const running = worker.run();
+  return {
+    env,
+    config,
+    plugin,
+    taskQueue,
+    async slurm(argv) {
+      const r = await plugin.resources.pool.get('dev').exec(shellJoin(argv), { timeoutMs: 15_000 });
+      if (r.exitCode !== 0) throw new Error(`${argv.join(' ')} exited ${r.exitCode}: ${r.stderr}`);
+      return r.stdout;
+    },
+    async stop() {
+      worker.shutdown();
+      await running;
+      await env.teardown();
+    },
+  };
+}
+
+/** A dev-cluster rung. */
+export const rung = (gres: string, partition = 'gpu'): PlacementRung => ({ cluster: 'dev', partition, gres, timeScale: 1 });
+
+/** A placement over dev-cluster rungs. */
+export function ladder(gres: string[], hangAfterMs = 3000, onExhausted: Placement['onExhausted'] = 'fail'): Placement {
+  return { ladder: gres.map((g) => rung(g)), hangAfterMs, onExhausted };
+}

@@ -1,0 +1,85 @@
+/**
+ * The placement ladder on the real dev cluster: a job pinned to A10G (whose pool is empty)
+ * hangs, is cancelled and relaxed to any GPU, and runs on a T4; a job held for a
+ * non-capacity reason is never relaxed; a ladder where every rung hangs fails with a
+ * list of rungs and reasons, or waits when told to.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ClusterJobInput, ClusterJobResult } from '../../src/workflows/cluster-job.js';
+import { jobRecordQuery } from '../../src/workflows/job-record.js';
+import { CryoRung, CryoSlurmJobId } from '../../src/search-attributes.js';
+import { uniqueId, waitUntil } from '../helpers/env.js';
+import { ladder, startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
+
+describe('placement ladder on the dev cluster', () => {
+  let h: WorkerHarness;
+  before(async () => {
+    h = await startWorkerHarness();
+  });
+  after(async () => {
+    await h?.stop();
+  });
+
+  const start = (step: string, input: Omit<ClusterJobInput, 'step'>) =>
+    h.env.client.workflow.start('clusterJob', { taskQueue: h.taskQueue, workflowId: `cryoet/test/${uniqueId(step)}`, args: [{ step, ...input }] });
+
+  test('a job pinned to A10G hangs, is relaxed to any GPU and finishes on a T4 node', async () => {
+    const handle = await start('relax', { placement: ladder(['gpu:a10g:4', 'gpu:4']), command: ['bash', '-c', 'echo ran on $(hostname) with $CUDA_VISIBLE_DEVICES'] });
+    const result: ClusterJobResult = await handle.result();
+    const kinds = result.record.events.map((e) => e.kind);
+    assert.deepEqual(kinds.filter((k) => k !== 'observed'), ['submitted', 'hung', 'relaxed', 'resubmitted', 'completed']);
+    const hung = result.record.events.find((e) => e.kind === 'hung')!;
+    assert.equal(hung.rung, 0);
+    assert.match(hung.reason ?? '', /ReqNodeNotAvail/);
+    assert.equal(result.record.hung.length, 1);
+    assert.match(result.final.nodes ?? '', /^n[12]$/);
+    assert.equal(result.record.rung, 1);
+    const described = await handle.describe();
+    assert.equal(described.typedSearchAttributes.get(CryoRung), 1);
+    // The hung job was cancelled, not left pending.
+    const firstJob = result.record.events.find((e) => e.kind === 'submitted')!.jobId!;
+    assert.match(await h.slurm(['squeue', '-h', '-t', 'all', '-j', firstJob, '-o', '%T']), /CANCELLED/);
+  });
+
+  test('a job held for a non-capacity reason is not relaxed', async () => {
+    const handle = await start('held', { placement: ladder(['gpu:t4:1', 'gpu:1'], 2000), command: ['true'] });
+    const jobId = await waitUntil('submission', async () => (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId));
+    await h.slurm(['scontrol', 'hold', jobId]);
+    // Held well past hangAfter: still the first rung, nothing cancelled.
+    await waitUntil('the hold to be seen', async () => ((await handle.query(jobRecordQuery)).events.some((e) => /JobHeld/.test(e.reason ?? '')) ? true : undefined));
+    await new Promise((r) => setTimeout(r, 4000));
+    const record = await handle.query(jobRecordQuery);
+    assert.equal(record.rung, 0);
+    assert.equal(record.hung.length, 0);
+    await h.slurm(['scontrol', 'release', jobId]);
+    const result: ClusterJobResult = await handle.result();
+    assert.equal(result.job.jobId, jobId);
+    assert.equal(result.final.state, 'COMPLETED');
+  });
+
+  test('when every rung hangs the workflow fails listing each rung and its reason', async () => {
+    const handle = await start('exhaust', { placement: ladder(['gpu:a10g:4', 'gpu:a10g:1'], 2000), command: ['true'] });
+    await assert.rejects(handle.result(), (err: unknown) => {
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.ok(err.cause instanceof ApplicationFailure);
+      assert.equal(err.cause.type, 'LadderExhausted');
+      assert.match(err.cause.message, /rung 1 \(dev\/gpu, gpu:a10g:4\): job \d+ pending \d+s \(ReqNodeNotAvail/);
+      assert.match(err.cause.message, /rung 2 \(dev\/gpu, gpu:a10g:1\): job \d+ pending \d+s \(ReqNodeNotAvail/);
+      return true;
+    });
+  });
+
+  test('onExhausted: wait keeps waiting on the last rung instead of failing', async () => {
+    const handle = await start('wait', { placement: ladder(['gpu:a10g:4'], 1500, 'wait'), command: ['true'] });
+    const jobId = await waitUntil('submission', async () => (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId));
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.equal((await handle.describe()).status.name, 'RUNNING');
+    assert.equal((await handle.query(jobRecordQuery)).hung.length, 0);
+    await handle.cancel();
+    await assert.rejects(handle.result());
+    await waitUntil('scancel', async () => (/CANCELLED/.test(await h.slurm(['squeue', '-h', '-t', 'all', '-j', jobId, '-o', '%T'])) ? true : undefined));
+  });
+});

@@ -14,6 +14,7 @@ import { tail } from '../ssh/connection.js';
 import type { JobObservation } from '../scheduler/watcher.js';
 import { CryoError, ErrorType } from '../errors.js';
 import { toApplicationFailure } from './failures.js';
+import { whileHeartbeating } from './heartbeat.js';
 import type { ActivityDeps } from './deps.js';
 
 /** One unit of cluster work, as the workflow describes it. No secrets: names and argv only. */
@@ -81,7 +82,7 @@ export interface JobResult {
 /** Builds the cluster-job activities over shared worker resources. */
 export function createClusterJobActivities(deps: ActivityDeps) {
   async function submitJob(input: SubmitJobInput): Promise<SubmittedJob> {
-    return toApplicationFailure(async () => {
+    return toApplicationFailure(() => whileHeartbeating(async () => {
       const cluster = deps.cluster(input.cluster);
       const jobName = jobNameFor(input.key);
       const paths = jobPaths(cluster.workDir, jobName);
@@ -113,7 +114,7 @@ export function createClusterJobActivities(deps: ActivityDeps) {
       const outcome = parseSubmitOutput(result.stdout);
       Context.current().log.info('cluster job submitted', { cluster: input.cluster, jobId: outcome.jobId, jobName, reattached: outcome.kind === 'existing' });
       return { cluster: input.cluster, jobId: outcome.jobId, jobName, ...paths, reattached: outcome.kind === 'existing' };
-    });
+    }));
   }
 
   async function watchJob(input: WatchJobInput): Promise<JobObservation> {
@@ -147,7 +148,7 @@ export function createClusterJobActivities(deps: ActivityDeps) {
    * workflow never learnt (cancelled mid-submit) is cancelled too; and by id when known.
    */
   async function cancelJob(input: { cluster: string; jobName: string; jobId?: string }): Promise<void> {
-    return toApplicationFailure(async () => {
+    return toApplicationFailure(() => whileHeartbeating(async () => {
       const cluster = deps.cluster(input.cluster);
       assertSafeName(input.jobName, 'job name');
       const argv = ['scancel', '--quiet', '--name', input.jobName, ...(input.jobId ? [input.jobId] : [])];
@@ -156,11 +157,11 @@ export function createClusterJobActivities(deps: ActivityDeps) {
       if (result.exitCode !== 0 && !/already completed|Invalid job id/i.test(result.stderr)) {
         throw new CryoError(ErrorType.SshUnavailable, `cluster "${input.cluster}": ${argv.join(' ')} exited ${result.exitCode}: ${tail(result.stderr)}`);
       }
-    });
+    }));
   }
 
   async function readJobResult(input: { cluster: string; outputPath: string; markerPath: string; maxBytes?: number }): Promise<JobResult> {
-    return toApplicationFailure(async () => {
+    return toApplicationFailure(() => whileHeartbeating(async () => {
       const connection = deps.pool.get(input.cluster);
       const output = await connection.readFile(input.outputPath).catch((err: CryoError) => {
         if (err.type === ErrorType.OutputMissing) return Buffer.alloc(0);
@@ -175,7 +176,7 @@ export function createClusterJobActivities(deps: ActivityDeps) {
         if ((err as CryoError).type !== ErrorType.OutputMissing) throw err;
       }
       return { marker, outputTail };
-    });
+    }));
   }
 
   return { submitJob, watchJob, cancelJob, readJobResult };

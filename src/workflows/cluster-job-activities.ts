@@ -16,9 +16,14 @@ const retry = {
   nonRetryableErrorTypes: [...nonRetryableErrorTypes],
 };
 
-/** submitJob, cancelJob, readJobResult: a minute each, retried for up to ~10 attempts. */
+/**
+ * submitJob, cancelJob, readJobResult: up to two minutes each (the SSH command timeout
+ * and some), heartbeating, so a worker that dies mid-call is noticed in 10 s; retried
+ * for up to 10 attempts. A retried submit re-attaches to the job by its name.
+ */
 export const clusterOps = proxyActivities<ClusterJobActivities>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10 seconds',
   retry: { ...retry, maximumAttempts: 10 },
 });
 

@@ -7,6 +7,8 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfig, type CryoConfig } from '../../src/config.js';
 import { cryoSearchAttributes } from '../../src/search-attributes.js';
@@ -60,4 +62,21 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * The project temporal.yaml pointed at a test's server and task queue, with absolute
+ * paths, written to a temp folder (for worker processes the test spawns).
+ */
+export function writeTestConfig(port: number, taskQueue: string, workerShutdownGrace = '2s'): string {
+  const text = readFileSync(join(repoRoot, 'temporal.yaml'), 'utf8')
+    .replace('address: 127.0.0.1:7233', `address: 127.0.0.1:${port}`)
+    .replace('taskQueue: cryoet', `taskQueue: ${taskQueue}`)
+    .replace(/workerShutdownGrace: \S+/, `workerShutdownGrace: ${workerShutdownGrace}`)
+    .replace(/interval: \S+/, 'interval: 300ms')
+    .replace(/maxInterval: \S+/, 'maxInterval: 2s')
+    .replaceAll(' .dev/', ` ${repoRoot}/.dev/`);
+  const file = join(mkdtempSync(join(tmpdir(), 'cryoet-config-')), 'temporal.yaml');
+  writeFileSync(file, text);
+  return file;
 }

@@ -7,8 +7,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -16,7 +14,7 @@ import { CryoEtPlugin } from '../../src/plugin.js';
 import { loadConfig } from '../../src/config.js';
 import { CryoSlurmJobId } from '../../src/search-attributes.js';
 import type { ClusterJobInput, ClusterJobResult } from '../../src/workflows/cluster-job.js';
-import { freePort, repoRoot, startTemporal, uniqueId, waitUntil } from '../helpers/env.js';
+import { freePort, repoRoot, startTemporal, uniqueId, waitUntil, writeTestConfig } from '../helpers/env.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -28,14 +26,7 @@ describe('worker restart mid-job', () => {
   before(async () => {
     const port = await freePort();
     env = await startTemporal(port);
-    // The project config, pointed at this test's server and queue, with a short grace time.
-    const text = readFileSync(join(repoRoot, 'temporal.yaml'), 'utf8')
-      .replace('address: 127.0.0.1:7233', `address: 127.0.0.1:${port}`)
-      .replace('taskQueue: cryoet', `taskQueue: ${taskQueue}`)
-      .replace(/workerShutdownGrace: \S+/, 'workerShutdownGrace: 2s')
-      .replaceAll(' .dev/', ` ${repoRoot}/.dev/`);
-    configFile = join(mkdtempSync(join(tmpdir(), 'cryoet-restart-')), 'temporal.yaml');
-    writeFileSync(configFile, text);
+    configFile = writeTestConfig(port, taskQueue);
   });
 
   after(async () => {
@@ -73,7 +64,7 @@ describe('worker restart mid-job', () => {
     assert.ok(Date.now() - stoppedAt < 20_000, `worker took ${Date.now() - stoppedAt} ms to stop`);
 
     const config = await loadConfig(configFile);
-    const plugin = new CryoEtPlugin({ config: { ...config, polling: { interval: 300, maxInterval: 2000 } } });
+    const plugin = new CryoEtPlugin({ config });
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, plugins: [plugin] });
     const result: ClusterJobResult = await worker.runUntil(handle.result());
     assert.equal(result.job.jobId, jobId);

@@ -39,6 +39,11 @@ describe('placement ladder on the dev cluster', () => {
     assert.equal(result.record.rung, 1);
     const described = await handle.describe();
     assert.equal(described.typedSearchAttributes.get(CryoRung), 1);
+    // What the Temporal UI shows as current details.
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(metadata.currentDetails ?? '', /rung 2 \(dev\/gpu, gpu:4\) of 2/);
+    assert.match(metadata.currentDetails ?? '', /Slurm job \d+: COMPLETED on n[12]/);
+    assert.match(metadata.currentDetails ?? '', /1 rung\(s\) relaxed/);
     // The hung job was cancelled, not left pending.
     const firstJob = result.record.events.find((e) => e.kind === 'submitted')!.jobId!;
     assert.match(await h.slurm(['squeue', '-h', '-t', 'all', '-j', firstJob, '-o', '%T']), /CANCELLED/);

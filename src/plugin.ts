@@ -16,6 +16,8 @@ export interface CryoEtPluginOptions {
   readonly config: CryoConfig;
   /** Where watcher and SSH warnings go; console.warn by default. */
   readonly log?: (message: string) => void;
+  /** A prebuilt workflow bundle (see `prebuiltWorkflowBundle`); otherwise the worker bundles at start. */
+  readonly workflowBundlePath?: string;
 }
 
 /** Path of the sandbox-safe workflow entry (`cryoet-temporal/workflow`). */
@@ -33,7 +35,9 @@ export class CryoEtPlugin extends SimplePlugin {
       // Add ours to whatever activities the user registered; never replace theirs.
       activities: (existing) => ({ ...(existing as object | undefined), ...createActivities(resources) }),
       // A user with their own workflowsPath re-exports ours from `cryoet-temporal/workflow`.
-      workflowsPath: (existing) => existing ?? workflowsPath,
+      ...(options.workflowBundlePath
+        ? { workflowBundle: (existing) => existing ?? { codePath: options.workflowBundlePath! } }
+        : { workflowsPath: (existing) => existing ?? workflowsPath }),
       runContext: async (next) => {
         try {
           await next();

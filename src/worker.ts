@@ -10,6 +10,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { defaultConfigPath, loadConfig, type CryoConfig } from './config.js';
 import { temporalTarget } from './connection.js';
 import { CryoEtPlugin } from './plugin.js';
+import { prebuiltWorkflowBundle } from './workflow-bundle.js';
 
 /** A worker with its connection and plugin, ready to `run()`. */
 export interface CryoWorker {
@@ -22,7 +23,7 @@ export interface CryoWorker {
 export async function createWorker(config: CryoConfig, overrides: Partial<WorkerOptions> = {}): Promise<CryoWorker> {
   const target = temporalTarget(config);
   const connection = await NativeConnection.connect(target.connectionOptions);
-  const plugin = new CryoEtPlugin({ config });
+  const plugin = new CryoEtPlugin({ config, workflowBundlePath: await prebuiltWorkflowBundle() });
   try {
     const worker = await Worker.create({
       connection,
@@ -30,6 +31,12 @@ export async function createWorker(config: CryoConfig, overrides: Partial<Worker
       taskQueue: target.taskQueue,
       plugins: [plugin],
       shutdownGraceTime: config.timeouts.workerShutdownGrace,
+      // Each watched job holds one watchJob activity that mostly awaits the shared watcher:
+      // cheap, so allow many (the SDK default of 100 would cap a worker at 100 jobs).
+      maxConcurrentActivityTaskExecutions: 1000,
+      // A waiting workflow costs ~0.4 MB in the cache; evicted ones replay their short
+      // history when their job changes. Caps worker memory with many watched jobs.
+      maxCachedWorkflows: 100,
       ...overrides,
     });
     return { worker, connection, plugin };

@@ -68,14 +68,13 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
  * The project temporal.yaml pointed at a test's server and task queue, with absolute
  * paths, written to a temp folder (for worker processes the test spawns).
  */
-export function writeTestConfig(port: number, taskQueue: string, workerShutdownGrace = '2s'): string {
-  const text = readFileSync(join(repoRoot, 'temporal.yaml'), 'utf8')
+export function writeTestConfig(port: number, taskQueue: string, workerShutdownGrace = '2s', fastPolling = true): string {
+  let text = readFileSync(join(repoRoot, 'temporal.yaml'), 'utf8')
     .replace('address: 127.0.0.1:7233', `address: 127.0.0.1:${port}`)
     .replace('taskQueue: cryoet', `taskQueue: ${taskQueue}`)
     .replace(/workerShutdownGrace: \S+/, `workerShutdownGrace: ${workerShutdownGrace}`)
-    .replace(/interval: \S+/, 'interval: 300ms')
-    .replace(/maxInterval: \S+/, 'maxInterval: 2s')
     .replaceAll(' .dev/', ` ${repoRoot}/.dev/`);
+  if (fastPolling) text = text.replace(/interval: \S+/, 'interval: 300ms').replace(/maxInterval: \S+/, 'maxInterval: 2s');
   const file = join(mkdtempSync(join(tmpdir(), 'cryoet-config-')), 'temporal.yaml');
   writeFileSync(file, text);
   return file;

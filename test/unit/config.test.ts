@@ -114,7 +114,7 @@ describe('valid configs', () => {
       ['gpu:a10g:4', 'gpu:4', 'gpu:1'],
     );
     assert.equal(config.clusters['dev']?.ssh.port, 2222);
-    assert.equal(config.placement.hangAfter, 30_000);
+    assert.equal(config.placement.hangAfter, 20_000);
   });
 });
 

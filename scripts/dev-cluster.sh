@@ -135,7 +135,11 @@ SuspendExcNodes=$NODE_LIST
 PrivateData=cloud
 $(node_lines)
 NodeName=$CLOUD State=CLOUD CPUs=8 RealMemory=8000 Gres=gpu:a10g:4
-PartitionName=gpu Nodes=$NODE_LIST,$CLOUD Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=$NODE_LIST,$CLOUD Default=YES MaxTime=INFINITE State=UP PriorityTier=1
+# Spot preemption on one host: a job in \`urgent\` preempts \`gpu\` jobs on the same nodes.
+PartitionName=urgent Nodes=$NODE_LIST MaxTime=INFINITE State=UP PriorityTier=10
+PreemptType=preempt/partition_prio
+PreemptMode=REQUEUE
 EOF
 
   {

@@ -52,4 +52,25 @@ describe('spot reclaim on the dev cluster', () => {
     assert.match(result.result.outputTail, new RegExp(`resumed on ${result.final.nodes}`));
     assert.notEqual(result.job.jobId, events.find((e) => e.kind === 'submitted')!.jobId);
   });
+
+  test('a spot preemption (PREEMPTED) sends the job back to scheduling too', async () => {
+    const handle = await h.env.client.workflow.start('clusterJob', {
+      taskQueue: h.taskQueue,
+      workflowId: `cryoet/test/${uniqueId('preempt')}`,
+      args: [{
+        step: 'refine',
+        placement: ladder(['gpu:t4:2'], 60_000),
+        command: ['bash', '-c', 'sleep 60'],
+        resume: { command: ['bash', '-c', 'echo resumed after preemption'] },
+      }],
+    });
+    const node = await waitUntil('the job to run', async () => (await handle.query(jobRecordQuery)).events.find((e) => e.state === 'RUNNING' && e.node)?.node);
+    // A higher-priority partition claims every GPU of that node: Slurm preempts our job.
+    await h.slurm(['sbatch', '--parsable', '-p', 'urgent', '--gres=gpu:t4:4', '-w', node, '--wrap', 'sleep 3']);
+    const result: ClusterJobResult = await handle.result();
+    const lost = result.record.events.find((e) => e.kind === 'lost');
+    assert.equal(lost?.state, 'PREEMPTED');
+    assert.equal(result.record.reclaims, 1);
+    assert.match(result.result.outputTail, /resumed after preemption/);
+  });
 });

@@ -11,15 +11,21 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ClusterJobInput, ClusterJobResult } from '../../src/workflows/cluster-job.js';
 import { jobRecordQuery } from '../../src/workflows/job-record.js';
 import { CryoRung, CryoSlurmJobId } from '../../src/search-attributes.js';
-import { uniqueId, waitUntil } from '../helpers/env.js';
+import { devConfig, uniqueId, waitUntil } from '../helpers/env.js';
 import { ladder, startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
 
 describe('placement ladder on the dev cluster', () => {
   let h: WorkerHarness;
+  const reservation = uniqueId('later').replaceAll('-', '_');
   before(async () => {
-    h = await startWorkerHarness();
+    // `devlater`: the dev cluster again, but sbatch (reading SBATCH_RESERVATION from the
+    // login shell's environment) submits into a reservation that starts in an hour: a
+    // pending job with a non-capacity reason (Reservation).
+    const config = await devConfig();
+    h = await startWorkerHarness({ clusters: { ...config.clusters, devlater: { ...config.clusters['dev']!, environment: { SBATCH_RESERVATION: reservation } } } });
   });
   after(async () => {
+    await h?.slurm(['scontrol', 'delete', `ReservationName=${reservation}`]).catch(() => {});
     await h?.stop();
   });
 
@@ -49,18 +55,21 @@ describe('placement ladder on the dev cluster', () => {
     assert.match(await h.slurm(['squeue', '-h', '-t', 'all', '-j', firstJob, '-o', '%T']), /CANCELLED/);
   });
 
-  test('a job held for a non-capacity reason is not relaxed', async () => {
-    const handle = await start('held', { placement: ladder(['gpu:t4:1', 'gpu:1'], 2000), command: ['true'] });
+  test('a job pending for a non-capacity reason (a future reservation) is not relaxed', async () => {
+    await h.slurm(['scontrol', 'create', 'reservation', `ReservationName=${reservation}`, 'StartTime=now+1hour', 'Duration=10', 'Nodes=n1,n2', 'Users=root']);
+    const later = ladder(['gpu:t4:1', 'gpu:1'], 2000);
+    const handle = await start('later', { placement: { ...later, ladder: later.ladder.map((r) => ({ ...r, cluster: 'devlater' })) }, command: ['true'] });
     const jobId = await waitUntil('submission', async () => (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId));
-    await h.slurm(['scontrol', 'hold', jobId]);
-    // Held well past hangAfter: still the first rung, nothing cancelled.
-    await waitUntil('the hold to be seen', async () => ((await handle.query(jobRecordQuery)).events.some((e) => /JobHeld/.test(e.reason ?? '')) ? true : undefined));
+    await waitUntil('the reservation wait to be seen', async () => ((await handle.query(jobRecordQuery)).events.some((e) => e.reason === 'Reservation') ? true : undefined));
+    // Pending well past hangAfter: still the first rung, nothing cancelled.
     await new Promise((r) => setTimeout(r, 4000));
     const record = await handle.query(jobRecordQuery);
     assert.equal(record.rung, 0);
     assert.equal(record.hung.length, 0);
-    await h.slurm(['scontrol', 'release', jobId]);
+    await h.slurm(['scontrol', 'update', `ReservationName=${reservation}`, 'StartTime=now']);
     const result: ClusterJobResult = await handle.result();
+    // An active reservation would keep every later job off n1 and n2.
+    await h.slurm(['scontrol', 'delete', `ReservationName=${reservation}`]);
     assert.equal(result.job.jobId, jobId);
     assert.equal(result.final.state, 'COMPLETED');
   });

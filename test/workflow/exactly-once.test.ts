@@ -5,7 +5,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -13,7 +12,8 @@ import { CryoEtPlugin } from '../../src/plugin.js';
 import { loadConfig } from '../../src/config.js';
 import { jobKey, jobNameFor } from '../../src/slurm/job-key.js';
 import type { ClusterJobInput, ClusterJobResult } from '../../src/workflows/cluster-job.js';
-import { freePort, repoRoot, startTemporal, uniqueId, waitUntil, writeTestConfig } from '../helpers/env.js';
+import { freePort, repoRoot, startTemporal, uniqueId, writeTestConfig } from '../helpers/env.js';
+import { spawnWorkerProcess } from '../helpers/worker-process.js';
 import { ladder } from '../helpers/worker.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -33,18 +33,13 @@ describe('exactly-once submission', () => {
   });
 
   test('SIGKILL right after sbatch: one job exists, the next worker re-attaches and completes', async () => {
-    const child = spawn('node', ['--import', 'tsx', join(repoRoot, 'test/fixtures/worker-dies-after-submit.ts'), configFile], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const died = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
-    await waitUntil('the doomed worker to poll', () => (output.includes('polling') ? true : undefined), 60_000);
+    const doomed = await spawnWorkerProcess(['--import', 'tsx', join(repoRoot, 'test/fixtures/worker-dies-after-submit.ts'), configFile], 'polling');
 
     const workflowId = `cryoet/test/${uniqueId('once')}`;
     const input: ClusterJobInput = { step: 'once', placement: ladder(['gpu:t4:1']), command: ['bash', '-c', 'sleep 2; echo once'] };
     const handle = await env.client.workflow.start('clusterJob', { taskQueue, workflowId, args: [input] });
-    assert.equal(await died, 'SIGKILL', output);
-    assert.match(output, /sbatch done/);
+    assert.equal((await doomed.exited).signal, 'SIGKILL', doomed.output());
+    assert.match(doomed.output(), /sbatch done/);
 
     const config = await loadConfig(configFile);
     const plugin = new CryoEtPlugin({ config, log: () => {} });

@@ -6,7 +6,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -15,6 +14,7 @@ import { loadConfig } from '../../src/config.js';
 import { CryoSlurmJobId } from '../../src/search-attributes.js';
 import type { ClusterJobInput, ClusterJobResult } from '../../src/workflows/cluster-job.js';
 import { freePort, repoRoot, startTemporal, uniqueId, waitUntil, writeTestConfig } from '../helpers/env.js';
+import { spawnWorkerProcess } from '../helpers/worker-process.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -34,15 +34,7 @@ describe('worker restart mid-job', () => {
   });
 
   test('SIGTERM stops the worker cleanly; the next worker finishes the same job', async () => {
-    const child: ChildProcess = spawn('node', [join(repoRoot, 'bin', 'cryoet.js'), 'worker', '--config', configFile], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitUntil('the worker process to start', () => (output.includes('cryoet worker: task queue') ? true : undefined), 60_000);
+    const worker1 = await spawnWorkerProcess([join(repoRoot, 'bin', 'cryoet.js'), 'worker', '--config', configFile], 'cryoet worker: task queue');
 
     const workflowId = `cryoet/test/${uniqueId('restart')}`;
     const handle = await env.client.workflow.start('clusterJob', {
@@ -57,10 +49,10 @@ describe('worker restart mid-job', () => {
     const jobId = await waitUntil('the job to be submitted', async () => (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId), 30_000);
 
     const stoppedAt = Date.now();
-    child.kill('SIGTERM');
-    const code = await exited;
-    assert.equal(code, 0, output);
-    assert.match(output, /cryoet worker: stopped/);
+    worker1.child.kill('SIGTERM');
+    const { code } = await worker1.exited;
+    assert.equal(code, 0, worker1.output());
+    assert.match(worker1.output(), /cryoet worker: stopped/);
     assert.ok(Date.now() - stoppedAt < 20_000, `worker took ${Date.now() - stoppedAt} ms to stop`);
 
     const config = await loadConfig(configFile);

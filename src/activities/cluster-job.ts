@@ -8,6 +8,7 @@ import { jobNameFor } from '../slurm/job-key.js';
 import { buildSbatchScript, parseResultMarker, type ResultMarker } from '../slurm/sbatch-script.js';
 import { buildSubmitCommand, exportPrefix, parseSubmitOutput } from '../slurm/submit-command.js';
 import { classifySbatchError } from '../slurm/parse-sbatch.js';
+import { sameJobState, type JobStateView } from '../slurm/state-table.js';
 import { shellJoin } from '../shell/quote.js';
 import { assertSafeName } from '../slurm/names.js';
 import { tail } from '../ssh/connection.js';
@@ -51,11 +52,7 @@ export function jobPaths(workDir: string, jobName: string) {
 }
 
 /** What a caller last saw of a job: watchJob returns once Slurm says something else. */
-export interface KnownJobState {
-  readonly state: string;
-  readonly reason?: string;
-  readonly nodes?: string;
-}
+export type KnownJobState = JobStateView;
 
 /** Input of watchJob. */
 export interface WatchJobInput {
@@ -65,11 +62,6 @@ export interface WatchJobInput {
   readonly known?: KnownJobState;
   /** Return after this long even if nothing changed, so the workflow can decide (hang clock). */
   readonly maxWaitMs?: number;
-}
-
-/** Whether an observation says something other than `known`. */
-export function differsFrom(seen: JobObservation, known: KnownJobState | undefined): boolean {
-  return !known || seen.state !== known.state || seen.reason !== known.reason || seen.nodes !== known.nodes;
 }
 
 /** The result of a finished job, both witnesses. */
@@ -128,7 +120,7 @@ export function createClusterJobActivities(deps: ActivityDeps) {
         for (;;) {
           ctx.heartbeat({ state: seen.state, reason: seen.reason });
           // Version 0 is "registered, not yet seen by Slurm": never report that as news.
-          if (seen.version > 0 && (seen.final || differsFrom(seen, input.known))) return seen;
+          if (seen.version > 0 && (seen.final || !sameJobState(seen, input.known))) return seen;
           const left = deadline - Date.now();
           if (left <= 0) return seen;
           const next = await Promise.race([

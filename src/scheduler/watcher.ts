@@ -7,7 +7,7 @@
  * with a hard floor between calls because registrations alone must not speed it up
  * (submitit issue #1759 tripped a cluster's RPC limit that way).
  */
-import { classifyJob, isFinalState, type JobMove } from '../slurm/state-table.js';
+import { classifyJob, isFinalState, sameJobState, type JobMove } from '../slurm/state-table.js';
 import type { SqueueRow } from '../slurm/parse-squeue.js';
 
 /** What the watcher knows of one job. */
@@ -180,7 +180,7 @@ export class SlurmWatcher {
       this.options.log?.(`job ${row.jobId}: unknown Slurm state "${row.state}", treating it as pending`);
     }
     const old = watched.observation;
-    if (old.state === c.state && old.reason === row.reason && old.nodes === row.nodes) return false;
+    if (sameJobState(old, { state: c.state, reason: row.reason, nodes: row.nodes })) return false;
     watched.observation = {
       jobId: row.jobId,
       state: c.state,

@@ -205,3 +205,15 @@ export function isFinalState(state: string): boolean {
   const name = normaliseState(state);
   return isKnownState(name) && FINAL_STATES.has(name);
 }
+
+/** What one observation of a job says: state, pending reason, nodes. */
+export interface JobStateView {
+  readonly state: string;
+  readonly reason?: string;
+  readonly nodes?: string;
+}
+
+/** Whether two observations say the same thing (a change in any field is news). */
+export function sameJobState(a: JobStateView | undefined, b: JobStateView | undefined): boolean {
+  return a !== undefined && b !== undefined && a.state === b.state && a.reason === b.reason && a.nodes === b.nodes;
+}

@@ -27,6 +27,7 @@ import { jobKey, jobNameFor } from '../slurm/job-key.js';
 import { describeRung, gpuTypeOf, scaledTimeLimit, type Placement, type PlacementRung } from '../slurm/placement.js';
 import { CryoCluster, CryoGpuType, CryoRung, CryoSlurmJobId, CryoStage } from '../search-attributes.js';
 import { CryoError, ErrorType } from '../errors.js';
+import { sameJobState } from '../slurm/state-table.js';
 import { detailsText, exhaustedMessage, jobRecordQuery, type HungRung, type JobEvent, type JobEventKind, type JobRecord } from './job-record.js';
 import { clusterOps, watchOps } from './cluster-job-activities.js';
 
@@ -164,7 +165,7 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
   for (;;) {
     const maxWaitMs = detectHang && hangSince !== undefined ? Math.max(0, hangSince + hangAfterMs - now()) : undefined;
     const seen = await watchOps.watchJob({ cluster: rung.cluster, jobId: job.jobId, known: known && { state: known.state, reason: known.reason, nodes: known.nodes }, maxWaitMs });
-    const changed = !known || known.state !== seen.state || known.reason !== seen.reason || known.nodes !== seen.nodes;
+    const changed = !sameJobState(known, seen);
     known = seen;
     if (changed) note('observed', { state: seen.state, reason: seen.reason, node: seen.nodes });
     switch (seen.move) {

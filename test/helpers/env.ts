@@ -79,3 +79,10 @@ export function writeTestConfig(port: number, taskQueue: string, workerShutdownG
   writeFileSync(file, text);
   return file;
 }
+
+/** A Temporal dev server plus a config file pointing at it, for tests that spawn worker processes. */
+export async function startTemporalWithConfig(taskQueue: string): Promise<{ env: TestWorkflowEnvironment; configFile: string }> {
+  const port = await freePort();
+  const env = await startTemporal(port);
+  return { env, configFile: writeTestConfig(port, taskQueue) };
+}

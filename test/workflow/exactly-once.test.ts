@@ -12,7 +12,7 @@ import { CryoEtPlugin } from '../../src/plugin.js';
 import { loadConfig } from '../../src/config.js';
 import { jobKey, jobNameFor } from '../../src/slurm/job-key.js';
 import type { ClusterJobInput, ClusterJobResult } from '../../src/workflows/cluster-job.js';
-import { freePort, repoRoot, startTemporal, uniqueId, writeTestConfig } from '../helpers/env.js';
+import { repoRoot, startTemporalWithConfig, uniqueId } from '../helpers/env.js';
 import { spawnWorkerProcess } from '../helpers/worker-process.js';
 import { ladder } from '../helpers/worker.js';
 
@@ -24,9 +24,7 @@ describe('exactly-once submission', () => {
   const taskQueue = uniqueId('tq-once');
 
   before(async () => {
-    const port = await freePort();
-    env = await startTemporal(port);
-    configFile = writeTestConfig(port, taskQueue);
+    ({ env, configFile } = await startTemporalWithConfig(taskQueue));
   });
   after(async () => {
     await env?.teardown();

@@ -13,7 +13,7 @@ import { CryoEtPlugin } from '../../src/plugin.js';
 import { loadConfig } from '../../src/config.js';
 import { CryoSlurmJobId } from '../../src/search-attributes.js';
 import type { ClusterJobInput, ClusterJobResult } from '../../src/workflows/cluster-job.js';
-import { freePort, repoRoot, startTemporal, uniqueId, waitUntil, writeTestConfig } from '../helpers/env.js';
+import { repoRoot, startTemporalWithConfig, uniqueId, waitUntil } from '../helpers/env.js';
 import { spawnWorkerProcess } from '../helpers/worker-process.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -24,9 +24,7 @@ describe('worker restart mid-job', () => {
   const taskQueue = uniqueId('tq-restart');
 
   before(async () => {
-    const port = await freePort();
-    env = await startTemporal(port);
-    configFile = writeTestConfig(port, taskQueue);
+    ({ env, configFile } = await startTemporalWithConfig(taskQueue));
   });
 
   after(async () => {

@@ -23,6 +23,8 @@ if ! bash scripts/dev-cluster.sh status >/dev/null 2>&1; then
 fi
 finish() {
   local rc=$?
+  # Test Temporal servers (headless, random ports) of a test file that was killed mid-run.
+  pkill -f "$ROOT/.venv/bin/temporal server start-dev .*--headless" 2>/dev/null || true
   if [[ $started == 1 ]]; then
     bash scripts/dev-cluster.sh stop
     left=$(pgrep -f "$ROOT/.dev/cluster" | grep -vc "^$$\$" || true)

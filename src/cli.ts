@@ -4,9 +4,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { defaultConfigPath, loadConfig, parseConfig, formatConfigIssues } from './config.js';
-import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { defaultConfigPath, loadConfig } from './config.js';
 import { runWorker } from './worker.js';
 import { temporalTarget } from './connection.js';
 import { runDemo } from './cli/demo.js';
@@ -24,16 +22,16 @@ export function buildCli(): Command {
     .description('validate temporal.yaml and list every problem with its path')
     .action(async (file?: string) => {
       const path = file ?? defaultConfigPath();
-      const absolute = resolve(path);
-      let text: string;
+      let c;
       try {
-        text = await readFile(absolute, 'utf8');
-      } catch {
-        throw new CryoError(ErrorType.ConfigInvalid, `${path}: cannot read config file (${absolute})`);
+        c = await loadConfig(path);
+      } catch (err) {
+        const issues = (err as CryoError).details?.['issues'];
+        if (err instanceof CryoError && Array.isArray(issues) && issues.length > 0) {
+          throw new CryoError(err.type, `${err.message}\n${issues.length} problem(s) in ${path}`, err.details);
+        }
+        throw err;
       }
-      const result = parseConfig(text, { fileName: path, baseDir: dirname(absolute) });
-      if (!result.ok) throw new CryoError(ErrorType.ConfigInvalid, `${formatConfigIssues(path, result.issues)}\n${result.issues.length} problem(s) in ${path}`);
-      const c = result.config;
       const target = temporalTarget(c); // also proves the TLS files and the profile load
       console.log(`${path}: ok — ${Object.keys(c.clusters).length} cluster(s) (${Object.keys(c.clusters).join(', ')}), ` +
         `${c.placement.ladder.length} placement rung(s), Temporal ${target.connectionOptions.address} / ${target.namespace} / ${target.taskQueue}`);

@@ -99,8 +99,8 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
       const rung = ladder[s.rung]!;
       s.job ??= await submit(input, s, rung, note);
       const outcome = await follow(input, s, rung, note);
-      if (outcome.kind === 'done') return await finish(input, s, outcome.seen, record, note);
-      if (outcome.kind === 'failed') return await finish(input, s, outcome.seen, record, note);
+      // finish() reads the result and throws unless both witnesses say success.
+      if (outcome.kind === 'done' || outcome.kind === 'failed') return await finish(input, s, outcome.seen, record, note);
       if (outcome.kind === 'lost') {
         s.reclaims += 1;
         s.resuming = true;

@@ -8,6 +8,7 @@ import { temporalTarget } from './connection.js';
 import { CryoCampaign } from './search-attributes.js';
 import type { ClusterJobInput, ClusterJobResult } from './workflows/cluster-job.js';
 import type { Placement } from './slurm/placement.js';
+import type { CampaignInput } from './campaign/input.js';
 
 /** A connected client and its connection (close it when done). */
 export async function connectClient(config: CryoConfig): Promise<{ client: Client; close: () => Promise<void> }> {
@@ -44,5 +45,25 @@ export async function runClusterJob(
     staticSummary: `${input.step}: ${input.command.join(' ').slice(0, 80)}`,
     staticDetails: [`command: ${input.command.join(' ')}`, 'placement ladder:', ...input.placement.ladder.map((r, i) => `  ${i + 1}. ${r.cluster}/${r.partition} ${r.gres}`)].join('\n'),
     typedSearchAttributes: [{ key: CryoCampaign, value: campaign }],
+  });
+}
+
+/** Starts a campaign workflow (id = input.id); the handle's result is the run record. */
+export async function startCampaign(client: Client, config: CryoConfig, input: CampaignInput) {
+  const { spec } = input;
+  return client.workflow.start('campaign', {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: input.id,
+    args: [input],
+    staticSummary: `${spec.name} · ${spec.tiltSeries.length} tilt series · ${input.tools.profile} profile`,
+    staticDetails: [
+      `dataset: ${spec.dataset}`,
+      `data: ${input.layout.dataDir}`,
+      `campaign folder: ${input.layout.dir}`,
+      `tilt series: ${spec.tiltSeries.map((ts) => ts.name).join(', ')}`,
+      `refine: ${spec.refine.symmetry}, ${spec.refine.particleDiameter} Å, ini_high ${spec.refine.iniHigh} Å`,
+      `refine ladder: ${input.placements.refine.ladder.map((r) => `${r.cluster}/${r.partition} ${r.gres}`).join(' → ')}`,
+    ].join('\n'),
+    typedSearchAttributes: [{ key: CryoCampaign, value: input.id }],
   });
 }

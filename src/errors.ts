@@ -32,6 +32,10 @@ export const ErrorType = {
   LadderExhausted: 'LadderExhausted',
   /** A file the job should have written is not there. */
   OutputMissing: 'OutputMissing',
+  /** A campaign input (file, field or file content) is missing or malformed. Not retryable. */
+  InputInvalid: 'InputInvalid',
+  /** A tool ran and exited non-zero, or wrote output that cannot be used. Not retryable. */
+  ToolFailed: 'ToolFailed',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
@@ -44,6 +48,8 @@ export const nonRetryableErrorTypes: readonly ErrorTypeName[] = [
   ErrorType.HostKeyRejected,
   ErrorType.SubmitRejected,
   ErrorType.LadderExhausted,
+  ErrorType.InputInvalid,
+  ErrorType.ToolFailed,
 ];
 
 /**

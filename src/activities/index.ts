@@ -1,10 +1,12 @@
 /** The activity factory: every cryoet activity, over injected worker resources. */
 import type { ActivityDeps } from './deps.js';
+import { createCampaignFileActivities } from './campaign-files.js';
 import { createClusterJobActivities } from './cluster-job.js';
+import { createStageBinaryActivities } from './stage-binary.js';
 
 /** All activities the plugin registers. */
 export function createActivities(deps: ActivityDeps) {
-  return { ...createClusterJobActivities(deps) };
+  return { ...createClusterJobActivities(deps), ...createStageBinaryActivities(deps), ...createCampaignFileActivities(deps) };
 }
 
 /** The activity interface workflows proxy (`import type` only). */

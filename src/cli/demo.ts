@@ -1,42 +1,118 @@
 /**
- * `cryoet demo` (until the campaign exists): starts a worker in this process, runs one
- * clusterJob on the embedded cluster down the configured placement ladder (its first
- * rung pins A10G, whose spot pool is empty: the job hangs, is relaxed to any GPU and
- * runs on a T4), and prints the job's record and the Temporal UI address.
+ * `cryoet demo`: the full five-tilt-series campaign on the embedded default (dev Temporal
+ * server, single-host Slurm, CPU tools), with the seed study's two cloud failures injected:
+ * the refine's first rung pins A10G, whose spot pool is empty (a capacity hang, relaxed to
+ * any GPU), and a FAKE spot reclaim takes the refine's node away mid-refine (the refine
+ * resumes from its newest complete iteration). Runs a worker in this process and prints a
+ * summary: per stage the rung, GPU type, attempts, pending and run time and cost; the
+ * final resolution and B-factor; where the outputs are; the Temporal UI address.
  */
+import { execFileSync } from 'node:child_process';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { CryoConfig } from '../config.js';
+import { campaignInput } from '../campaign/input.js';
+import { loadCampaign } from '../campaign/load.js';
+import type { StepSummary } from '../campaign/job-summary.js';
+import { connectClient, startCampaign, workflowUiUrl } from '../client.js';
+import { EMBEDDED_CAMPAIGN, EMBEDDED_PYTHON, MAKE_DATASET } from '../embedded.js';
+import { WorkerResources } from '../worker-resources.js';
 import { createWorker } from '../worker.js';
-import { connectClient, placementFromConfig, runClusterJob, workflowUiUrl } from '../client.js';
+import type { CampaignStatus, RunRecord } from '../workflows/campaign.js';
+import { reclaimDuringRefine, type ReclaimReport } from './spot-reclaim.js';
 
-/** Runs the demo; true when the job succeeded. */
+const pad = (text: string, n: number) => text.padEnd(n);
+
+/** The per-stage table of a run record. */
+export function summaryTable(record: RunRecord): string {
+  const rows = record.steps.map((s: StepSummary) => [
+    s.step === 'reconstruct' ? `reconstruct ${tiltSeriesOf(record, s)}` : s.step,
+    `${s.rung} ${s.gres}`,
+    s.gpuType,
+    String(s.attempts),
+    `${s.pendingSeconds}s`,
+    `${s.runSeconds}s`,
+    `$${s.costUsd.toFixed(4)}`,
+    s.node ?? '',
+  ]);
+  const head = ['stage', 'rung', 'GPU', 'attempts', 'pending', 'run', 'cost', 'node'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)) + 2);
+  return [head, ...rows].map((r) => r.map((c, i) => pad(c, widths[i]!)).join('').trimEnd()).join('\n');
+}
+
+function tiltSeriesOf(record: RunRecord, step: StepSummary): string {
+  const match = step.command.join(' ').match(/tomograms\/(\S+?)\.mrc/);
+  return match?.[1] ?? record.tiltSeries.find((t) => t.tomogram && step.command.join(' ').includes(t.name))?.name ?? '';
+}
+
+/** Runs the demo; true when the campaign completed. */
 export async function runDemo(config: CryoConfig, now: Date = new Date()): Promise<boolean> {
   const label = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-  const workflowId = `cryoet/demo/${label}/hello`;
-  // The demo prints its own summary; keep the SDK to warnings.
   Runtime.install({ logger: new DefaultLogger('WARN') });
+  const dataDir = `${config.paths.data}/synthetic-10164`;
+  console.log(`dataset: SYNTHETIC EMPIAR-10164-like tilt series with ground truth → ${dataDir}`);
+  execFileSync(EMBEDDED_PYTHON, [MAKE_DATASET, '--out', dataDir], { stdio: 'inherit' });
+  const spec = await loadCampaign(EMBEDDED_CAMPAIGN, config.tools.profile);
+  const id = `${spec.name}-${label}`;
+  const input = campaignInput(config, spec, id);
   const { worker, connection } = await createWorker(config);
   const { client, close } = await connectClient(config);
+  const faults = new WorkerResources(config, () => {});
   console.log(`Temporal UI: ${config.temporal.ui}`);
-  console.log(`workflow:    ${workflowUiUrl(config, workflowId)}`);
+  console.log(`campaign:    ${workflowUiUrl(config, id)}`);
+  console.log(`tools:       ${config.tools.profile} profile${config.tools.profile === 'embedded' ? ' (AreTomo2 STAND-IN: CPU weighted back-projection; RELION 3.1 on CPU)' : ''}`);
+  console.log(`injected:    capacity hang (refine rung 1 pins ${input.placements.refine.ladder[0]!.gres}, spot pool empty) and a FAKE spot reclaim at refine iteration 2`);
+  const started = Date.now();
   try {
-    const result = await worker.runUntil(
-      runClusterJob(client, config, workflowId, {
-        step: 'hello',
-        placement: placementFromConfig(config),
-        command: ['bash', '-c', 'echo "job $SLURM_JOB_ID on $(hostname): GPUs ${CUDA_VISIBLE_DEVICES:-none} (fake gres on the dev cluster)"'],
-      }, 'demo'),
-    );
-    for (const e of result.record.events) {
-      console.log(`  ${e.at.slice(11, 19)} rung ${e.rung + 1} ${e.kind.padEnd(11)} ${e.jobId ?? ''} ${e.state ?? ''} ${e.reason ?? ''} ${e.node ?? ''} ${e.note ?? ''}`.trimEnd());
+    const handle = await startCampaign(client, config, input);
+    let lastStage = '';
+    const ticker = setInterval(() => {
+      handle
+        .query<CampaignStatus>('status')
+        .then((s) => {
+          const line = `${s.stage}${s.stage === 'refine' && s.refine.iteration !== undefined ? ` (iteration ${s.refine.iteration}${s.refine.resolution ? `, ${s.refine.resolution.toFixed(1)} Å` : ''})` : ''}`;
+          if (line !== lastStage) console.log(`  ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s  ${line}`);
+          lastStage = line;
+        })
+        .catch(() => {});
+    }, 2000);
+    let reclaim: ReclaimReport | undefined;
+    const injector = reclaimDuringRefine({
+      pool: faults.pool,
+      cluster: input.cluster,
+      campaignId: id,
+      campaignDir: input.layout.dir,
+      atIteration: 2,
+      timeoutMs: 15 * 60_000,
+      log: (line) => console.log(`  ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s  ${line}`),
+    }).then((r) => (reclaim = r), (err: Error) => console.log(`  (no reclaim injected: ${err.message})`));
+    let record: RunRecord;
+    try {
+      record = await worker.runUntil(async () => {
+        const r = (await handle.result()) as RunRecord;
+        await injector;
+        return r;
+      });
+    } finally {
+      clearInterval(ticker);
     }
-    console.log(`Slurm job ${result.job.jobId}: ${result.final.state} on ${result.final.nodes ?? '?'}, exit ${result.result.marker?.exitCode}`);
-    console.log(`output: ${result.result.outputTail.trim()}`);
+    console.log(`\ncampaign ${id} completed in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+    console.log(summaryTable(record));
+    console.log(`\ntotal cost: $${record.costUsd.toFixed(4)} (GPU-hours × gpuPrices in temporal.yaml)`);
+    console.log(`final resolution: ${record.finalResolution.toFixed(2)} Å (FSC 0.143), B-factor ${record.bfactor.toFixed(0)} Å²; ${record.particles} particles`);
+    if (reclaim) {
+      const resumed = record.steps.find((s) => s.step === 'refine')?.events.find((e) => e.kind === 'resumed');
+      console.log(`spot reclaim: ${reclaim.node} lost at iteration ${reclaim.iteration}; back on ${reclaim.newNode} after ${(reclaim.backMs / 1000).toFixed(1)} s; ${resumed?.note ?? ''}`);
+    }
+    console.log(`run record:  ${record.recordPath}`);
+    console.log(`tomograms:   ${record.campaignDir}/tomograms/`);
+    console.log(`maps:        ${record.campaignDir}/Refine3D/run_class001.mrc, ${record.campaignDir}/PostProcess/postprocess.mrc`);
+    console.log(`Temporal UI: ${workflowUiUrl(config, id)}`);
     return true;
   } catch (err) {
     console.error(`demo failed: ${(err as Error).message}`);
     return false;
   } finally {
+    faults.close?.();
     await close();
     await connection.close();
   }

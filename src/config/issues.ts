@@ -34,12 +34,7 @@ export function formatConfigIssues(fileName: string, issues: readonly ConfigIssu
     .join('\n');
 }
 
-type Segment = string | number;
-interface FoundIssue {
-  readonly segments: readonly Segment[];
-  readonly message: string;
-  readonly line?: number;
-}
+export type Segment = string | number;
 
 /**
  * Every problem in temporal.yaml text: YAML syntax errors (alone, since the tree past one is
@@ -51,6 +46,29 @@ export function collectIssues(
   baseDir: string,
   fileExists: (path: string) => boolean,
 ): { issues: ConfigIssue[]; config?: CryoConfig } {
+  const { issues, value } = collectYamlIssues(text, configSchema, {
+    empty: 'the file is empty: expected a mapping with clusters, placement and paths',
+    extra: (raw) => [...crossReferenceIssues(raw), ...missingFileIssues(raw, baseDir, fileExists)],
+  });
+  return value === undefined ? { issues } : { issues, config: value };
+}
+
+/** A problem found outside the schema, located by its data path. */
+export interface FoundIssue {
+  readonly segments: readonly Segment[];
+  readonly message: string;
+}
+
+/**
+ * Every problem in a YAML file checked against a zod schema (temporal.yaml, a campaign
+ * file), each with a dot path and line: syntax errors alone, else schema issues and the
+ * `extra` checks, deduplicated and sorted by line. `value` is set only when there are none.
+ */
+export function collectYamlIssues<S extends z.ZodType>(
+  text: string,
+  schema: S,
+  opts: { readonly empty: string; readonly extra?: (raw: unknown) => FoundIssue[] },
+): { issues: ConfigIssue[]; value?: z.output<S> } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true });
   if (doc.errors.length > 0) {
@@ -68,14 +86,11 @@ export function collectIssues(
   } catch (error) {
     return { issues: [{ path: '', message: (error as Error).message }] };
   }
-  if (raw === null || raw === undefined) {
-    return { issues: [{ path: '', message: 'the file is empty: expected a mapping with clusters, placement and paths' }] };
-  }
-  const result = configSchema.safeParse(raw, { reportInput: true });
+  if (raw === null || raw === undefined) return { issues: [{ path: '', message: opts.empty }] };
+  const result = schema.safeParse(raw, { reportInput: true });
   const found: FoundIssue[] = [
-    ...(result.success ? [] : result.error.issues.flatMap(fromZodIssue)),
-    ...crossReferenceIssues(raw),
-    ...missingFileIssues(raw, baseDir, fileExists),
+    ...(result.success ? [] : result.error.issues.flatMap((issue) => fromZodIssue(schema, issue))),
+    ...(opts.extra?.(raw) ?? []),
   ];
   const seen = new Set<string>();
   const issues: ConfigIssue[] = [];
@@ -88,14 +103,14 @@ export function collectIssues(
   }
   // Stable sort: file order first, issues without a line last.
   issues.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
-  return result.success && issues.length === 0 ? { issues, config: result.data } : { issues };
+  return result.success && issues.length === 0 ? { issues, value: result.data } : { issues };
 }
 
-function fromZodIssue(issue: z.core.$ZodIssue): FoundIssue[] {
+function fromZodIssue(root: z.core.$ZodType, issue: z.core.$ZodIssue): FoundIssue[] {
   const segments = issue.path.map((s) => (typeof s === 'symbol' ? String(s) : s));
   switch (issue.code) {
     case 'unrecognized_keys': {
-      const expected = expectedKeys(segments);
+      const expected = expectedKeys(root, segments);
       return issue.keys.map((key) => ({ segments: [...segments, key], message: unknownKeyMessage(key, expected) }));
     }
     case 'invalid_key':
@@ -131,8 +146,8 @@ interface LooseDef {
 }
 
 /** The keys the object schema at a data path allows (for "unknown key" hints). */
-function expectedKeys(segments: readonly Segment[]): string[] {
-  let schema: z.core.$ZodType | undefined = configSchema;
+function expectedKeys(root: z.core.$ZodType, segments: readonly Segment[]): string[] {
+  let schema: z.core.$ZodType | undefined = root;
   const unwrap = (s: z.core.$ZodType): LooseDef => {
     let def = s._zod.def as unknown as LooseDef;
     while (def.innerType ?? def.in) def = (def.innerType ?? def.in)!._zod.def as unknown as LooseDef;
@@ -217,6 +232,7 @@ function missingFileIssues(raw: unknown, baseDir: string, fileExists: (path: str
   const tls = asRecord(temporal?.tls);
   candidates.push([['temporal', 'configFile'], temporal?.configFile]);
   for (const key of ['clientCertFile', 'clientKeyFile', 'serverCaFile']) candidates.push([['temporal', 'tls', key], tls?.[key]]);
+  candidates.push([['tools', 'aretomo2'], asRecord(root?.tools)?.aretomo2]);
   for (const [name, cluster] of Object.entries(asRecord(root?.clusters) ?? {})) {
     const ssh = asRecord(asRecord(cluster)?.ssh);
     for (const key of ['keyFile', 'knownHostsFile']) candidates.push([['clusters', name, 'ssh', key], ssh?.[key]]);

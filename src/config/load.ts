@@ -98,5 +98,10 @@ function resolvePaths(config: CryoConfig, baseDir: string): CryoConfig {
     },
     clusters,
     paths: { data: abs(config.paths.data), work: abs(config.paths.work) },
+    tools: {
+      ...config.tools,
+      ...(config.tools.aretomo2 === undefined ? {} : { aretomo2: abs(config.tools.aretomo2) }),
+      ...(config.tools.stageDir === undefined ? {} : { stageDir: abs(config.tools.stageDir) }),
+    },
   };
 }

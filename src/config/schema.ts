@@ -120,6 +120,19 @@ export const rungSchema = z
   })
   .strict();
 
+/** Campaign steps that may have a placement of their own. */
+export const STAGES = ['probe', 'reconstruct', 'extract', 'refine', 'postprocess'] as const;
+export type StageName = (typeof STAGES)[number];
+
+/** A step's own placement; unset fields come from the top-level placement. */
+export const stagePlacementSchema = z
+  .object({
+    hangAfter: durationSchema.optional(),
+    ladder: z.array(rungSchema).min(1, 'expected at least one rung').optional(),
+    onExhausted: z.enum(['fail', 'wait'], { error: 'expected "fail" or "wait"' }).optional(),
+  })
+  .strict();
+
 /** The placement ladder and when to step down it. */
 export const placementSchema = z
   .object({
@@ -128,6 +141,8 @@ export const placementSchema = z
     ladder: z.array(rungSchema).min(1, 'expected at least one rung'),
     /** When every rung hung: `fail` with a list of rungs and reasons, or `wait` on the last rung. */
     onExhausted: z.enum(['fail', 'wait'], { error: 'expected "fail" or "wait"' }).default('fail'),
+    /** Per-step overrides, e.g. `reconstruct: { ladder: [{ partition: gpu, gres: "gpu:1" }] }`. */
+    stages: z.partialRecord(z.enum(STAGES, { error: `expected one of ${STAGES.join(', ')}` }), stagePlacementSchema).default({}),
   })
   .strict();
 
@@ -137,9 +152,26 @@ export const gpuPricesSchema = z.record(
   z.number().nonnegative('expected a price ≥ 0 ($ per GPU-hour)').finite(),
 );
 
-/** Tool locations on the cluster; absent ones are looked up on the remote PATH. */
+/**
+ * The tool set: `production` (AreTomo2 + RELION 5 on GPUs) or `embedded` (the CPU AreTomo2
+ * stand-in + RELION 3.1 on CPU). Same campaign steps, different command lines.
+ */
 export const toolsSchema = z
-  .object({ aretomo2: z.string().min(1).optional(), relionBinDir: z.string().min(1).optional(), python: z.string().min(1).optional() })
+  .object({
+    profile: z.enum(['production', 'embedded'], { error: 'expected "production" or "embedded"' }).default('production'),
+    /** AreTomo2 binary on this machine; the campaign stages it to the cluster (stageDir). */
+    aretomo2: localFile.optional(),
+    /** Arguments of the probe run on a node after staging (AreTomo2 prints its usage without any). */
+    probeArgs: z.array(z.string()).default([]),
+    /** Where staged binaries go on the cluster's shared filesystem; default `<paths.work>/bin`. */
+    stageDir: remotePath.optional(),
+    /** Folder of the RELION binaries on the cluster; unset: the remote PATH. */
+    relionBinDir: remotePath.optional(),
+    /** MPI launcher and its options. */
+    mpirun: z.array(z.string().min(1)).min(1, 'expected the launcher, e.g. [mpirun]').default(['mpirun']),
+    /** CPU threads per RELION rank (`--j`) on the embedded profile. */
+    threads: z.number().int('expected a whole number').positive('expected a positive number').default(1),
+  })
   .strict();
 
 /** Campaign data on the cluster: where tilt series live and the campaign work root. */
@@ -178,7 +210,7 @@ export const configSchema = z
       .refine((clusters) => Object.keys(clusters).length > 0, 'expected at least one cluster'),
     placement: placementSchema,
     gpuPrices: gpuPricesSchema.default({}),
-    tools: toolsSchema.default({}),
+    tools: toolsSchema.prefault({}),
     paths: pathsSchema,
     polling: pollingSchema.prefault({}),
     timeouts: timeoutsSchema.prefault({}),
@@ -188,8 +220,12 @@ export const configSchema = z
     // JS objects put integer-like keys first; a cluster named only with digits would
     // therefore count as "first" even when it is not first in the file.
     const firstCluster = Object.keys(config.clusters)[0]!;
-    const ladder = config.placement.ladder.map((rung) => ({ ...rung, cluster: rung.cluster ?? firstCluster }));
-    return { ...config, placement: { ...config.placement, ladder } };
+    const withCluster = <R extends { cluster?: string | undefined }>(rung: R) => ({ ...rung, cluster: rung.cluster ?? firstCluster });
+    const ladder = config.placement.ladder.map(withCluster);
+    const stages = Object.fromEntries(
+      Object.entries(config.placement.stages).map(([stage, p]) => [stage, { ...p, ...(p?.ladder ? { ladder: p.ladder.map(withCluster) } : {}) }]),
+    ) as Partial<Record<StageName, { hangAfter?: number; ladder?: (z.output<typeof rungSchema> & { cluster: string })[]; onExhausted?: 'fail' | 'wait' }>>;
+    return { ...config, placement: { ...config.placement, ladder, stages } };
   });
 
 /** A loaded temporal.yaml: defaults filled in, durations in ms, local and relative paths absolute. */

@@ -38,3 +38,8 @@ export function describeRung(rung: PlacementRung, index: number): string {
 export function scaledTimeLimit(minutes: number | undefined, rung: PlacementRung): number | undefined {
   return minutes === undefined ? undefined : Math.ceil(minutes * rung.timeScale);
 }
+
+/** GPUs a gres asks for: `gpu:a10g:4` → 4, `gpu:1` → 1. */
+export function gpuCountOf(gres: string): number {
+  return Number(gres.split(':').at(-1));
+}

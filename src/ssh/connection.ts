@@ -247,6 +247,44 @@ export class SshConnection {
     );
   }
 
+  /**
+   * The first `bytes` bytes of a remote file (fewer if it is shorter) and its size, without
+   * reading the rest: enough to check an MRC header of a multi-gigabyte stack.
+   */
+  async readHead(remotePath: string, bytes: number): Promise<{ head: Buffer; size: number }> {
+    const sftp = await this.#sftpSession();
+    const handle = await new Promise<Buffer>((resolve, reject) =>
+      sftp.open(remotePath, 'r', (err, h) => (err ? reject(this.#sftpError('open', remotePath, err)) : resolve(h))),
+    );
+    try {
+      const size = await new Promise<number>((resolve, reject) =>
+        sftp.fstat(handle, (err, stats) => (err ? reject(this.#sftpError('stat', remotePath, err)) : resolve(stats.size))),
+      );
+      const head = Buffer.alloc(Math.min(bytes, size));
+      let filled = 0;
+      while (filled < head.length) {
+        const n = await new Promise<number>((resolve, reject) =>
+          sftp.read(handle, head, filled, head.length - filled, filled, (err, read) =>
+            err ? reject(this.#sftpError('read', remotePath, err)) : resolve(read),
+          ),
+        );
+        if (n === 0) break;
+        filled += n;
+      }
+      return { head: head.subarray(0, filled), size };
+    } finally {
+      sftp.close(handle, () => {});
+    }
+  }
+
+  /** Names in a remote folder (not recursive); a missing folder is OutputMissing. */
+  async listDir(remotePath: string): Promise<string[]> {
+    const sftp = await this.#sftpSession();
+    return new Promise<string[]>((resolve, reject) =>
+      sftp.readdir(remotePath, (err, list) => (err ? reject(this.#sftpError('readdir', remotePath, err)) : resolve(list.map((e) => e.filename)))),
+    );
+  }
+
   /** Writes a remote file (whole), creating or replacing it. */
   async writeFile(remotePath: string, content: string | Buffer, mode = 0o644): Promise<void> {
     const sftp = await this.#sftpSession();

@@ -4,10 +4,10 @@
  * SSH and scheduler faults retry with backoff; bad input never does.
  */
 import { proxyActivities } from '@temporalio/workflow';
-import type { createClusterJobActivities } from '../activities/cluster-job.js';
+import type { CryoActivities } from '../activities/index.js';
 import { nonRetryableErrorTypes } from '../errors.js';
 
-type ClusterJobActivities = ReturnType<typeof createClusterJobActivities>;
+type ClusterJobActivities = CryoActivities;
 
 const retry = {
   initialInterval: '1 second',

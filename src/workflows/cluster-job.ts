@@ -28,6 +28,8 @@ import { describeRung, gpuTypeOf, scaledTimeLimit, type Placement, type Placemen
 import { CryoCluster, CryoGpuType, CryoRung, CryoSlurmJobId, CryoStage } from '../search-attributes.js';
 import { CryoError, ErrorType } from '../errors.js';
 import { sameJobState } from '../slurm/state-table.js';
+import { commandForRung, continueFrom } from '../tools/rung-command.js';
+import { optimiserPath } from '../tools/refine-iterations.js';
 import { detailsText, exhaustedMessage, jobRecordQuery, type HungRung, type JobEvent, type JobEventKind, type JobRecord } from './job-record.js';
 import { clusterOps, watchOps } from './cluster-job-activities.js';
 
@@ -37,8 +39,12 @@ export interface ClusterJobInput {
   readonly step: string;
   readonly placement: Placement;
   readonly command: readonly string[];
-  /** Replaces `command` when resubmitting after the job lost its node (e.g. refine --continue). */
-  readonly resume?: { readonly command: readonly string[] };
+  /**
+   * Replaces `command` when resubmitting after the job lost its node. With `fromIteration`,
+   * the newest complete RELION iteration under `<dir>/<outRoot>` fills in `{{continue_from}}`
+   * (none complete: the original command runs again).
+   */
+  readonly resume?: { readonly command: readonly string[]; readonly fromIteration?: { readonly dir: string; readonly outRoot: string } };
   readonly cpusPerTask?: number;
   readonly memMb?: number;
   /** Time limit on the first rung; each rung scales it by its timeScale. */
@@ -136,7 +142,7 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
 
 async function submit(input: ClusterJobInput, s: ClusterJobState, rung: PlacementRung, note: (k: JobEventKind, f?: Partial<JobEvent>) => void): Promise<SubmittedJob> {
   const key = keyFor(workflowInfo().workflowId, `${input.step}-${s.attempt}`);
-  const command = s.resuming && input.resume ? input.resume.command : input.command;
+  const command = commandForRung(s.resuming && input.resume ? await resumeCommand(input, rung, note) : input.command, rung);
   const job = await clusterOps.submitJob({
     cluster: rung.cluster,
     key,
@@ -152,6 +158,20 @@ async function submit(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
   s.job = job;
   note(job.reattached ? 'reattached' : s.attempt > 1 ? 'resubmitted' : 'submitted', { note: `${describeRung(rung, s.rung)}: ${jobNameFor(key)}` });
   return job;
+}
+
+/** The resume line; for a refine, continuing from its newest complete iteration. */
+async function resumeCommand(input: ClusterJobInput, rung: PlacementRung, note: (k: JobEventKind, f?: Partial<JobEvent>) => void): Promise<readonly string[]> {
+  const resume = input.resume!;
+  if (!resume.fromIteration) return resume.command;
+  const { dir, outRoot } = resume.fromIteration;
+  const progress = await clusterOps.readRefineProgress({ cluster: rung.cluster, dir, outRoot });
+  if (progress.newestComplete === undefined) {
+    note('resumed', { redone: progress.partial, note: `no complete iteration yet; starting over (${progress.partial.length} partial redone)` });
+    return input.command;
+  }
+  note('resumed', { iteration: progress.newestComplete, redone: progress.partial, note: `continuing from iteration ${progress.newestComplete}; partial iteration(s) [${progress.partial.join(', ')}] redone` });
+  return continueFrom(resume.command, optimiserPath(outRoot, progress.newestComplete));
 }
 
 /** Follows one job until it is done, failed, lost or hung; requeues are followed in place. */

@@ -9,7 +9,7 @@ import { describeRung, gpuTypeOf, type PlacementRung } from '../slurm/placement.
 /** What happened. Our vocabulary; Slurm's own words travel in `state` and `reason`. */
 export type JobEventKind =
   | 'submitted' | 'reattached' | 'observed' | 'requeued' | 'hung' | 'relaxed'
-  | 'lost' | 'resubmitted' | 'completed' | 'failed' | 'cancelled' | 'exhausted';
+  | 'lost' | 'resumed' | 'resubmitted' | 'completed' | 'failed' | 'cancelled' | 'exhausted';
 
 /** One transition. */
 export interface JobEvent {
@@ -24,6 +24,9 @@ export interface JobEvent {
   readonly reason?: string;
   readonly node?: string;
   readonly note?: string;
+  /** On `resumed`: the iteration continued from (none: started over) and the partial ones redone. */
+  readonly iteration?: number;
+  readonly redone?: readonly number[];
 }
 
 /** A hung rung, for the exhausted-ladder message. */

@@ -69,7 +69,15 @@ describe('valid configs', () => {
     assert.equal(config.placement.hangAfter, 600_000);
     assert.deepEqual(config.polling, { interval: 2_000, maxInterval: 90_000 });
     assert.deepEqual(config.timeouts, { submit: 90_000, job: 86_400_000, workerShutdownGrace: 30_000 });
-    assert.deepEqual(config.tools, { aretomo2: '/opt/aretomo2/AreTomo2', relionBinDir: '/opt/relion/bin', python: '/opt/conda/bin/python' });
+    assert.deepEqual(config.tools, {
+      profile: 'production',
+      aretomo2: fileURLToPath(new URL('../../embedded/aretomo2_standin.py', import.meta.url)),
+      probeArgs: ['--version'],
+      stageDir: '/shared/cryoet/bin',
+      relionBinDir: '/opt/relion/bin',
+      mpirun: ['mpirun', '--bind-to', 'none'],
+      threads: 1,
+    });
   });
 
   test('minimal.yaml gets every default and resolves relative paths against baseDir', () => {
@@ -98,9 +106,10 @@ describe('valid configs', () => {
       hangAfter: 600_000,
       ladder: [{ cluster: 'dev', partition: 'gpu', gres: 'gpu:1', timeScale: 1 }],
       onExhausted: 'fail',
+      stages: {},
     });
     assert.deepEqual(config.gpuPrices, {});
-    assert.deepEqual(config.tools, {});
+    assert.deepEqual(config.tools, { profile: 'production', probeArgs: [], mpirun: ['mpirun'], threads: 1 });
     assert.deepEqual(config.paths, { data: '/cfg/data', work: '/abs/work' });
     assert.deepEqual(config.polling, { interval: 5_000, maxInterval: 60_000 });
     assert.deepEqual(config.timeouts, { submit: 120_000, job: 172_800_000, workerShutdownGrace: 30_000 });
@@ -155,7 +164,7 @@ const brokenRows: BrokenRow[] = [
   {
     name: 'unknown tools key',
     edit: (t) => { t.tools = { relion: '/opt/relion' }; },
-    expect: [['tools.relion', 'expected one of aretomo2, relionBinDir, python']],
+    expect: [['tools.relion', 'expected one of profile, aretomo2, probeArgs, stageDir, relionBinDir, mpirun, threads']],
   },
   { name: 'gres without count', edit: (t) => { t.placement.ladder[0].gres = 'gpu:a10g'; }, expect: [['placement.ladder[0].gres', 'expected "gpu[:type]:N"']] },
   { name: 'gres count 0', edit: (t) => { t.placement.ladder[0].gres = 'gpu:0'; }, expect: [['placement.ladder[0].gres', 'expected "gpu[:type]:N"']] },

@@ -66,7 +66,7 @@ describe('spot reclaim on the dev cluster', () => {
     });
     const node = await waitUntil('the job to run', async () => (await handle.query(jobRecordQuery)).events.find((e) => e.state === 'RUNNING' && e.node)?.node);
     // A higher-priority partition claims every GPU of that node: Slurm preempts our job.
-    await h.slurm(['sbatch', '--parsable', '-p', 'urgent', '--gres=gpu:t4:4', '-w', node, '--wrap', 'sleep 3']);
+    await h.slurm(['sbatch', '--parsable', '-p', 'urgent', '--gres=gpu:t4:4', '-w', node, '-o', '/dev/null', '--wrap', 'sleep 3']);
     const result: ClusterJobResult = await handle.result();
     const lost = result.record.events.find((e) => e.kind === 'lost');
     assert.equal(lost?.state, 'PREEMPTED');

@@ -1,0 +1,150 @@
+/**
+ * The campaign file (YAML): which tilt series, which picks, reference and masks, and the
+ * parameters of every step. Validated with zod; the types below are what workflows get.
+ *
+ * File fields are paths on the cluster, relative to `dataDir` unless absolute; `dataDir`
+ * itself is relative to temporal.yaml's `paths.data` unless absolute.
+ */
+import { z } from 'zod';
+
+/** Tilt-series and campaign names reach job names and paths: a small alphabet. */
+export const CAMPAIGN_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+const NAME_HINT = "expected a letter or digit, then letters, digits, '_' or '-' (at most 63 characters)";
+
+/** A file on the cluster, relative to dataDir or absolute. Never `..`, never a line break. */
+const dataFile = z
+  .string()
+  .min(1, 'expected a file path')
+  .refine((p) => !/[\0\n\r]/.test(p), 'a path may not contain NUL or line breaks')
+  .refine((p) => !p.split('/').includes('..'), "'..' is not allowed: name the file under dataDir or give an absolute path");
+
+const positive = (what: string) => z.number({ error: `expected a number (${what})` }).positive(`expected ${what} > 0`).finite();
+const count = (what: string) => z.number({ error: `expected a whole number (${what})` }).int(`expected a whole number (${what})`).positive(`expected ${what} ≥ 1`);
+
+/** RELION point-group symbols: C1, C6, D2, T, O, I, I1…I4 and friends. */
+export const SYMMETRY = /^(C[1-9][0-9]*|D[1-9][0-9]*|T|O|I[1-5]?|Ci|Cs|C[1-9][0-9]*[hv])$/;
+
+export const tiltSeriesSchema = z
+  .object({
+    name: z.string().regex(CAMPAIGN_NAME, NAME_HINT),
+    /** MRC stack of tilt images. */
+    stack: dataFile,
+    /** `.rawtlt`: one tilt angle in degrees per line, in stack order. */
+    angles: dataFile,
+    /** Å per pixel of the tilt images. */
+    pixelSize: positive('pixel size in Å'),
+    /** Electron dose per tilt image, e/Å². */
+    dosePerTilt: positive('dose per tilt in e/Å²'),
+    /** Particle picks: RELION coordinate STAR (_rlnCoordinateX/Y/Z, tomogram voxels). */
+    picks: dataFile,
+  })
+  .strict();
+
+/** AreTomo2 alignment + reconstruction. */
+export const reconstructionSchema = z
+  .object({
+    /** Volume thickness in unbinned pixels (`-VolZ`). */
+    volZ: count('volume thickness in pixels'),
+    /** Binning of the output volume (`-OutBin`). */
+    outBin: count('output binning'),
+    /** Local patches `-Patch X Y`; 0 0 is global alignment only. */
+    patch: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]).default([0, 0]),
+    /** Weighted back-projection (`-Wbp 1`) rather than SART. */
+    wbp: z.boolean().default(true),
+    flipVol: z.boolean().default(true),
+    outImod: z.boolean().default(true),
+  })
+  .strict();
+
+/** Subtomogram extraction (`relion_tomo_subtomo` in production). */
+export const extractionSchema = z
+  .object({
+    box: count('box size in pixels'),
+    crop: count('crop size in pixels'),
+    bin: positive('binning'),
+    maxDose: positive('max dose in e/Å²').optional(),
+    float16: z.boolean().default(true),
+    stack2d: z.boolean().default(true),
+  })
+  .strict()
+  .refine((e) => e.crop <= e.box, { path: ['crop'], message: 'expected crop ≤ box' });
+
+/** Gold-standard auto-refine. The optional fields tune small CPU runs (embedded profile). */
+export const refineSchema = z
+  .object({
+    symmetry: z.string().regex(SYMMETRY, 'expected a RELION symmetry such as C1, C6, D2, T, O or I'),
+    particleDiameter: positive('particle diameter in Å'),
+    iniHigh: positive('initial low-pass in Å'),
+    healpixOrder: z.number().int().min(0).max(8),
+    pad: z.number().int().min(1).max(3).default(2),
+    ctf: z.boolean().default(true),
+    solventCorrectFsc: z.boolean().default(true),
+    autoLocalHealpixOrder: z.number().int().min(0).max(8).optional(),
+    offsetRange: positive('offset range in pixels').optional(),
+    offsetStep: positive('offset step in pixels').optional(),
+    lowResolJoinHalves: positive('resolution in Å').optional(),
+    flattenSolvent: z.boolean().default(false),
+    /** `--norm` / `--scale`: per-particle normalisation and intensity-scale corrections. */
+    normCorrection: z.boolean().default(false),
+    scaleCorrection: z.boolean().default(false),
+    zeroMask: z.boolean().default(false),
+    randomSeed: z.number().int().nonnegative().optional(),
+    /** Time limit of one refine job on the first rung, minutes. */
+    timeLimitMinutes: count('minutes').default(24 * 60),
+  })
+  .strict();
+
+export const postprocessSchema = z
+  .object({
+    /** Low resolution limit (Å) of the B-factor fit; RELION's default is 10. */
+    autobLowres: positive('resolution in Å').optional(),
+    /** Make the FSC mask with relion_mask_create --denovo when `masks.fsc` is not given. */
+    denovoMask: z.object({ outerRadiusPx: positive('radius in pixels'), softEdgePx: positive('edge in pixels') }).strict().optional(),
+  })
+  .strict();
+
+export const campaignSchema = z
+  .object({
+    name: z.string().regex(CAMPAIGN_NAME, NAME_HINT),
+    /** Free text, e.g. `EMPIAR-10164`. */
+    dataset: z.string().min(1).max(200),
+    dataDir: dataFile,
+    tiltSeries: z.array(tiltSeriesSchema).min(1, 'expected at least one tilt series'),
+    reference: dataFile,
+    masks: z.object({ solvent: dataFile.optional(), fsc: dataFile.optional() }).strict().default({}),
+    reconstruction: reconstructionSchema,
+    extraction: extractionSchema,
+    refine: refineSchema,
+    postprocess: postprocessSchema.default({}),
+    /** Production extraction inputs (RELION 5 particles.star / tomograms.star); embedded builds its own. */
+    relion5: z.object({ particles: dataFile, tomograms: dataFile }).strict().optional(),
+    limits: z
+      .object({
+        /** Tilt series aligned at once. */
+        maxParallelTiltSeries: count('tilt series').default(5),
+        /** Fewest tilt series that must get through reconstruction for the campaign to go on. */
+        minTiltSeries: count('tilt series').optional(),
+      })
+      .strict()
+      .default({ maxParallelTiltSeries: 5 }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Map<string, number>();
+    c.tiltSeries.forEach((ts, i) => {
+      const first = seen.get(ts.name);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['tiltSeries', i, 'name'], message: `duplicate tilt series "${ts.name}" (also tiltSeries[${first}])` });
+      else seen.set(ts.name, i);
+    });
+    const min = c.limits.minTiltSeries;
+    if (min !== undefined && min > c.tiltSeries.length) {
+      ctx.addIssue({ code: 'custom', path: ['limits', 'minTiltSeries'], message: `expected at most ${c.tiltSeries.length} (the number of tilt series)` });
+    }
+  });
+
+export type CampaignSpec = z.output<typeof campaignSchema>;
+export type TiltSeriesSpec = CampaignSpec['tiltSeries'][number];
+export type ReconstructionParams = CampaignSpec['reconstruction'];
+export type ExtractionParams = CampaignSpec['extraction'];
+export type RefineParams = CampaignSpec['refine'];
+export type PostprocessParams = CampaignSpec['postprocess'];

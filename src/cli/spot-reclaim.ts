@@ -1,0 +1,85 @@
+/**
+ * A FAKE spot reclaim for the embedded cluster (no cloud here to take a GPU away): once a
+ * campaign's refine has written `atIteration` complete iterations, set the node under the
+ * refine job DOWN with reason `spot-reclaim` — what a cloud plugin does when the spot
+ * instance goes — and bring it back once the job runs again elsewhere. Used by the demo and
+ * the campaign test; talks to Slurm over the same SSH pool as the worker.
+ */
+import type { SshPool } from '../ssh/pool.js';
+import { shellJoin } from '../shell/quote.js';
+import { JOB_NAME_PREFIX } from '../slurm/job-key.js';
+import { refineProgress } from '../tools/refine-iterations.js';
+
+export interface ReclaimReport {
+  readonly node: string;
+  readonly jobId: string;
+  /** Newest complete iteration when the node went down. */
+  readonly iteration: number;
+  /** Node DOWN → the refine running again on another node. */
+  readonly backMs: number;
+  readonly newNode: string;
+}
+
+interface Options {
+  readonly pool: SshPool;
+  readonly cluster: string;
+  readonly campaignId: string;
+  readonly campaignDir: string;
+  readonly atIteration: number;
+  readonly timeoutMs: number;
+  readonly log?: (line: string) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function reclaimDuringRefine(o: Options): Promise<ReclaimReport> {
+  const conn = o.pool.get(o.cluster);
+  const run = async (argv: string[]) => {
+    const r = await conn.exec(shellJoin(argv), { timeoutMs: 15_000 });
+    if (r.exitCode !== 0) throw new Error(`${argv.join(' ')} exited ${r.exitCode}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const prefix = `${JOB_NAME_PREFIX}${o.campaignId.replaceAll('/', '.')}.refine.`;
+  const runningRefine = async (): Promise<{ jobId: string; node: string } | undefined> => {
+    const out = await run(['squeue', '-h', '-t', 'RUNNING', '-o', '%i|%j|%N']);
+    for (const line of out.trim().split('\n')) {
+      const [jobId, name, node] = line.split('|');
+      if (name?.startsWith(prefix) && node) return { jobId: jobId!, node };
+    }
+    return undefined;
+  };
+  const deadline = Date.now() + o.timeoutMs;
+  for (;;) {
+    if (Date.now() > deadline) throw new Error(`spot reclaim: the refine never reached iteration ${o.atIteration}`);
+    const job = await runningRefine();
+    if (job) {
+      let names: string[] = [];
+      try {
+        names = await conn.listDir(`${o.campaignDir}/Refine3D`);
+      } catch {
+        // not created yet
+      }
+      const progress = refineProgress(names, 'run');
+      if (progress.finished) throw new Error('spot reclaim: the refine finished before the reclaim');
+      if ((progress.newestComplete ?? -1) >= o.atIteration) {
+        await run(['scontrol', 'update', `NodeName=${job.node}`, 'State=DOWN', 'Reason=spot-reclaim']);
+        const downAt = Date.now();
+        o.log?.(`FAKE spot reclaim: node ${job.node} DOWN under refine job ${job.jobId} at iteration ${progress.newestComplete}`);
+        try {
+          for (;;) {
+            if (Date.now() > deadline) throw new Error('spot reclaim: the refine did not run again');
+            const again = await runningRefine();
+            if (again && again.jobId !== job.jobId) {
+              o.log?.(`refine running again as job ${again.jobId} on ${again.node} after ${((Date.now() - downAt) / 1000).toFixed(1)} s`);
+              return { node: job.node, jobId: job.jobId, iteration: progress.newestComplete!, backMs: Date.now() - downAt, newNode: again.node };
+            }
+            await sleep(250);
+          }
+        } finally {
+          await run(['scontrol', 'update', `NodeName=${job.node}`, 'State=RESUME']);
+        }
+      }
+    }
+    await sleep(300);
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * One campaign, two tool sets, one code path: the commands of every cluster step for the
+ * `production` profile (AreTomo2 + RELION 5 on GPUs) and the `embedded` profile (the CPU
+ * AreTomo2 STAND-IN + RELION 3.1 on CPU, for machines without GPUs), chosen by
+ * temporal.yaml `tools.profile`. Same steps, same folder layout, different lines. Pure.
+ */
+import type { CampaignSpec, TiltSeriesSpec } from '../campaign/schema.js';
+import { aretomoCommand } from './aretomo.js';
+import { commandsIn } from './job-script.js';
+import {
+  CONTINUE_FROM,
+  maskCreateCommand,
+  MPI_RANKS,
+  postprocessCommand,
+  preprocessExtractCommand,
+  refineCommand,
+  refineContinueCommand,
+  subtomoCommand,
+  type RelionRuntime,
+} from './relion.js';
+import { formatStarLoop } from './star.js';
+
+export type ToolProfileName = 'production' | 'embedded';
+
+/** The tools as one campaign uses them (resolved from temporal.yaml by the client). */
+export interface Toolset {
+  readonly profile: ToolProfileName;
+  /** The staged AreTomo2 (or stand-in) on the cluster's shared filesystem. */
+  readonly aretomo2: string;
+  readonly relion: RelionRuntime;
+}
+
+/** Where a campaign's files live on the cluster: everything under one folder. */
+export interface CampaignLayout {
+  readonly dir: string;
+  /** The campaign's data folder (dataDir resolved). */
+  readonly dataDir: string;
+}
+
+/** A path under dataDir, or as given when absolute. */
+export function dataPath(layout: CampaignLayout, file: string): string {
+  return file.startsWith('/') ? file : `${layout.dataDir}/${file}`;
+}
+
+export const REFINE_ROOT = 'Refine3D/run';
+export const POSTPROCESS_ROOT = 'PostProcess/postprocess';
+
+/** The tomogram of one tilt series, relative to the campaign folder. */
+export function tomogramFile(name: string): string {
+  return `tomograms/${name}.mrc`;
+}
+
+/** Å per pixel of the tomogram AreTomo2 writes. */
+export function tomogramPixelSize(spec: CampaignSpec, ts: TiltSeriesSpec): number {
+  return ts.pixelSize * spec.reconstruction.outBin;
+}
+
+/**
+ * Å per pixel of the extracted particles, which refine and postprocess work at. RELION 5
+ * extracts from the tilt images at `bin`; the embedded RELION 3.1 extracts `box` voxels
+ * from the tomogram and rescales them to `crop`.
+ */
+export function particlePixelSize(tools: Toolset, spec: CampaignSpec): number {
+  const ts = spec.tiltSeries[0]!;
+  if (tools.profile === 'production') return ts.pixelSize * spec.extraction.bin;
+  return (tomogramPixelSize(spec, ts) * spec.extraction.box) / spec.extraction.crop;
+}
+
+/** Step: align + reconstruct one tilt series (AreTomo2 or its stand-in; one GPU). */
+export function reconstructCommand(tools: Toolset, layout: CampaignLayout, spec: CampaignSpec, ts: TiltSeriesSpec): string[] {
+  const line = aretomoCommand(
+    tools.aretomo2,
+    { inMrc: dataPath(layout, ts.stack), angFile: dataPath(layout, ts.angles), outMrc: tomogramFile(ts.name) },
+    spec.reconstruction,
+    ts.pixelSize,
+  );
+  return commandsIn(layout.dir, [['mkdir', '-p', 'tomograms'], line]);
+}
+
+/** A file the campaign writes on the cluster before a step runs. */
+export interface StepFile {
+  readonly path: string;
+  readonly text: string;
+}
+
+/** Step: subtomogram extraction from the reconstructed tilt series. */
+export function extractStep(
+  tools: Toolset,
+  layout: CampaignLayout,
+  spec: CampaignSpec,
+  series: readonly TiltSeriesSpec[],
+): { command: string[]; files: StepFile[]; particles: string } {
+  if (tools.profile === 'production') {
+    if (!spec.relion5) throw new Error('the production profile needs relion5.particles and relion5.tomograms in the campaign file');
+    const command = subtomoCommand(tools.relion, { particles: dataPath(layout, spec.relion5.particles), tomograms: dataPath(layout, spec.relion5.tomograms), outDir: 'Extract' }, spec.extraction);
+    return { command: commandsIn(layout.dir, [['mkdir', '-p', 'Extract'], command]), files: [], particles: 'Extract/optimisation_set.star' };
+  }
+  const micrographs = `${layout.dir}/Extract/tomograms.star`;
+  const optics = formatStarLoop(
+    'optics',
+    ['rlnOpticsGroupName', 'rlnOpticsGroup', 'rlnMicrographPixelSize', 'rlnVoltage', 'rlnSphericalAberration', 'rlnAmplitudeContrast'],
+    [['opticsGroup1', 1, tomogramPixelSize(spec, series[0]!), 300, 2.7, 0.1]],
+  );
+  const list = formatStarLoop('micrographs', ['rlnMicrographName', 'rlnOpticsGroup'], series.map((ts) => [tomogramFile(ts.name), 1]));
+  const copies = series.map((ts) => ['cp', '--', dataPath(layout, ts.picks), `Extract/coords/tomograms/${ts.name}_coords.star`]);
+  const extract = preprocessExtractCommand(
+    tools.relion,
+    { micrographs: 'Extract/tomograms.star', coordDir: 'Extract/coords/', coordSuffix: '_coords.star', particles: 'Extract/particles.star', partDir: 'Extract/' },
+    spec.extraction,
+  );
+  return {
+    command: commandsIn(layout.dir, [['mkdir', '-p', 'Extract/coords/tomograms'], ...copies, extract]),
+    files: [{ path: micrographs, text: optics + list }],
+    particles: 'Extract/particles.star',
+  };
+}
+
+/** Step: gold-standard auto-refine, and the line that resumes it from an iteration. */
+export function refineStep(tools: Toolset, spec: CampaignSpec, particles: string): { command: string[]; resume: string[] } {
+  // Production: one rank per granted GPU plus the leader (filled in per rung). Embedded CPU:
+  // the minimum, a leader and one rank per half-set.
+  const ranks = tools.profile === 'production' ? MPI_RANKS : '3';
+  const files = {
+    input: { kind: tools.profile === 'production' ? ('ios' as const) : ('i' as const), path: particles },
+    reference: spec.reference,
+    ...(spec.masks.solvent === undefined ? {} : { solventMask: spec.masks.solvent }),
+    outRoot: REFINE_ROOT,
+  };
+  return {
+    command: refineCommand(tools.relion, files, spec.refine, ranks),
+    resume: refineContinueCommand(tools.relion, REFINE_ROOT, CONTINUE_FROM, ranks),
+  };
+}
+
+/** Wraps refine lines to run in the campaign folder with absolute data paths. */
+export function refineCommands(tools: Toolset, layout: CampaignLayout, spec: CampaignSpec, particles: string): { command: string[]; resume: string[] } {
+  const withData: CampaignSpec = {
+    ...spec,
+    reference: dataPath(layout, spec.reference),
+    masks: {
+      ...(spec.masks.solvent === undefined ? {} : { solvent: dataPath(layout, spec.masks.solvent) }),
+      ...(spec.masks.fsc === undefined ? {} : { fsc: dataPath(layout, spec.masks.fsc) }),
+    },
+  };
+  const { command, resume } = refineStep(tools, withData, particles);
+  return { command: commandsIn(layout.dir, [['mkdir', '-p', 'Refine3D'], command]), resume: commandsIn(layout.dir, [resume]) };
+}
+
+/** Step: postprocess (with a de-novo mask when the campaign gives no FSC mask). */
+export function postprocessStep(tools: Toolset, layout: CampaignLayout, spec: CampaignSpec): string[] {
+  const pixelSize = particlePixelSize(tools, spec);
+  const commands: string[][] = [['mkdir', '-p', 'PostProcess']];
+  let mask: string;
+  if (spec.masks.fsc !== undefined) {
+    mask = dataPath(layout, spec.masks.fsc);
+  } else if (spec.postprocess.denovoMask !== undefined) {
+    mask = 'PostProcess/mask.mrc';
+    commands.push(maskCreateCommand(tools.relion, { box: spec.extraction.crop, pixelSize, ...spec.postprocess.denovoMask, out: mask }));
+  } else {
+    throw new Error('postprocess needs masks.fsc or postprocess.denovoMask in the campaign file');
+  }
+  commands.push(postprocessCommand(tools.relion, { half1: `${REFINE_ROOT}_half1_class001_unfil.mrc`, mask, outRoot: POSTPROCESS_ROOT }, spec.postprocess, pixelSize));
+  return commandsIn(layout.dir, commands);
+}

@@ -1,0 +1,56 @@
+/**
+ * tiltSeries: one tilt series through alignment + reconstruction. Checks its inputs first
+ * (no job is submitted for a stack whose header, size or angle count is wrong), then runs
+ * AreTomo2 (or the embedded stand-in) as a clusterJob, then checks the tomogram it wrote.
+ */
+import { executeChild, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { TiltSeriesFacts } from '../activities/campaign-files.js';
+import type { CampaignInput } from '../campaign/input.js';
+import { summarizeStep, type StepSummary } from '../campaign/job-summary.js';
+import { CryoCampaign, CryoStage, CryoTiltSeries } from '../search-attributes.js';
+import { dataPath, reconstructCommand, tomogramFile } from '../tools/toolset.js';
+import { clusterJob } from './cluster-job.js';
+import { fileOps } from './campaign-activities.js';
+
+export interface TiltSeriesInput {
+  readonly campaign: CampaignInput;
+  readonly name: string;
+  /** The staged AreTomo2 (or stand-in) on the cluster. */
+  readonly aretomo2: string;
+}
+
+export interface TiltSeriesResult {
+  readonly name: string;
+  readonly facts: TiltSeriesFacts;
+  /** Absolute path of the tomogram on the cluster. */
+  readonly tomogram: string;
+  readonly step: StepSummary;
+}
+
+export async function tiltSeries(input: TiltSeriesInput): Promise<TiltSeriesResult> {
+  const c = input.campaign;
+  const ts = c.spec.tiltSeries.find((t) => t.name === input.name)!;
+  upsertSearchAttributes([{ key: CryoTiltSeries, value: ts.name }, { key: CryoStage, value: 'inspect' }]);
+  setCurrentDetails(`**${ts.name}** — checking ${ts.stack} and ${ts.angles}`);
+  const facts = await fileOps.inspectTiltSeries({
+    cluster: c.cluster,
+    name: ts.name,
+    stack: dataPath(c.layout, ts.stack),
+    angles: dataPath(c.layout, ts.angles),
+    pixelSize: ts.pixelSize,
+  });
+  const command = reconstructCommand({ profile: c.tools.profile, aretomo2: input.aretomo2, relion: c.tools.relion }, c.layout, c.spec, ts);
+  upsertSearchAttributes([{ key: CryoStage, value: 'reconstruct' }]);
+  setCurrentDetails(`**${ts.name}** — ${facts.tilts} tilts (${facts.minAngle}°…${facts.maxAngle}°), ${facts.nx}×${facts.ny} px: align + reconstruct`);
+  const placement = c.placements.reconstruct;
+  const result = await executeChild(clusterJob, {
+    workflowId: `${workflowInfo().workflowId}/reconstruct`,
+    typedSearchAttributes: [{ key: CryoCampaign, value: c.id }, { key: CryoTiltSeries, value: ts.name }],
+    args: [{ step: 'reconstruct', placement, command, cpusPerTask: 1, timeLimitMinutes: 60 }],
+  });
+  const tomogram = `${c.layout.dir}/${tomogramFile(ts.name)}`;
+  await fileOps.inspectMaps({ cluster: c.cluster, maps: [{ what: `${ts.name}: tomogram written by AreTomo2`, path: tomogram }] });
+  const step = summarizeStep(result.record, placement.ladder, c.gpuPrices, command);
+  setCurrentDetails(`**${ts.name}** — tomogram ${tomogram} (${step.runSeconds}s on ${step.node ?? '?'})`);
+  return { name: ts.name, facts, tomogram, step };
+}

@@ -109,7 +109,9 @@ export async function runDemo(config: CryoConfig, now: Date = new Date()): Promi
     console.log(`Temporal UI: ${workflowUiUrl(config, id)}`);
     return true;
   } catch (err) {
-    console.error(`demo failed: ${(err as Error).message}`);
+    let message = (err as Error).message;
+    for (let e = (err as Error).cause as Error | undefined; e; e = e.cause as Error | undefined) message += `\n  caused by: ${e.message}`;
+    console.error(`demo failed: ${message}`);
     return false;
   } finally {
     faults.close?.();

@@ -157,6 +157,32 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
       });
     },
 
+    /**
+     * `_rlnCurrentResolution` of every complete iteration, oldest first (iteration 0, the
+     * reference, has none and is left out). For the run record and the report's plot.
+     */
+    async readRefineHistory(input: { cluster: string; dir: string; outRoot: string }): Promise<{ iteration: number; resolution: number }[]> {
+      return toApplicationFailure(async () => {
+        const slash = input.outRoot.lastIndexOf('/');
+        const folder = slash < 0 ? input.dir : `${input.dir}/${input.outRoot.slice(0, slash)}`;
+        const progress = refineProgress(await sftp(input.cluster).listDir(folder), input.outRoot.slice(slash + 1));
+        const partial = new Set(progress.partial);
+        const points: { iteration: number; resolution: number }[] = [];
+        for (const iteration of progress.started) {
+          if (iteration === 0 || partial.has(iteration)) continue;
+          const modelPath = `${input.dir}/${half1ModelPath(input.outRoot, iteration)}`;
+          try {
+            const model = parseStar(await readInput(input.cluster, modelPath, 'refine model'), modelPath);
+            points.push({ iteration, resolution: starNumber(starBlock(model, 'model_general', modelPath), 'rlnCurrentResolution', modelPath) });
+          } catch (err) {
+            // An iteration a reclaim cut short before its model was written has no point.
+            if (!(err instanceof CryoError && err.type === ErrorType.InputInvalid)) throw err;
+          }
+        }
+        return points;
+      });
+    },
+
     /** Rows in a particles STAR (RELION 3.1 `data_particles`); zero is a failed extraction. */
     async countParticles(input: { cluster: string; path: string }): Promise<number> {
       return toApplicationFailure(async () => {

@@ -11,6 +11,8 @@ import { gpuCountOf, gpuTypeOf, type PlacementRung } from '../slurm/placement.js
 
 export interface StepSummary {
   readonly step: string;
+  /** The tilt series a per-series step (reconstruct) worked on. */
+  readonly tiltSeries?: string;
   readonly cluster: string;
   readonly partition: string;
   /** Rung the step finished on (1-based, as operators count) and its gres. */

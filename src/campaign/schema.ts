@@ -6,6 +6,7 @@
  * itself is relative to temporal.yaml's `paths.data` unless absolute.
  */
 import { z } from 'zod';
+import { durationSchema } from '../duration.js';
 
 /** Tilt-series and campaign names reach job names and paths: a small alphabet. */
 export const CAMPAIGN_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
@@ -127,6 +128,19 @@ export const campaignSchema = z
       })
       .strict()
       .default({ maxParallelTiltSeries: 5 }),
+    /**
+     * Human-in-the-loop gate before extraction: the campaign waits for the `approvePicks`
+     * update (`cryoet approve`). After `timeout` it goes on (`onTimeout: continue`) or
+     * fails (`fail`). Off by default.
+     */
+    approvePicks: z
+      .object({
+        required: z.boolean().default(false),
+        timeout: durationSchema.prefault('24h'),
+        onTimeout: z.enum(['continue', 'fail']).default('fail'),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

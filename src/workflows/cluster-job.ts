@@ -14,6 +14,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  condition,
   continueAsNew,
   isCancellation,
   setCurrentDetails,
@@ -32,6 +33,15 @@ import { commandForRung, continueFrom } from '../tools/rung-command.js';
 import { optimiserPath } from '../tools/refine-iterations.js';
 import { detailsText, exhaustedMessage, jobRecordQuery, type HungRung, type JobEvent, type JobEventKind, type JobRecord } from './job-record.js';
 import { clusterOps, watchOps } from './cluster-job-activities.js';
+import { relaxUpdate, type RelaxRequest, type RelaxResult } from './operations.js';
+
+/** An operator's `relax` between the update handler and the follow loop. */
+interface RelaxControl {
+  /** The latest observation of the current job. */
+  seen?: JobObservation;
+  request?: RelaxRequest;
+  answer?: RelaxResult | { readonly refused: string };
+}
 
 /** What to run, and the ladder of places to run it. */
 export interface ClusterJobInput {
@@ -74,7 +84,9 @@ export interface ClusterJobResult {
   readonly record: JobRecord;
 }
 
-type FollowOutcome = { kind: 'done' | 'failed' | 'lost' | 'hung'; seen: JobObservation; pendingMs?: number };
+type FollowOutcome = { kind: 'done' | 'failed' | 'lost' | 'hung'; seen: JobObservation; pendingMs?: number; operator?: RelaxRequest };
+
+const WAITING_MOVES = new Set(['pending', 'hang-candidate']);
 
 /** Workflow time; deterministic inside the sandbox (replayed from history). */
 const now = (): number => new Date().getTime();
@@ -86,6 +98,27 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
   const s: ClusterJobState = input.carried ?? { rung: 0, attempt: 1, reclaims: 0, hung: [], events: [], resuming: false };
   const record = (): JobRecord => ({ step: input.step, rung: s.rung, attempt: s.attempt, reclaims: s.reclaims, hung: s.hung, events: s.events });
   setHandler(jobRecordQuery, record);
+  const ctl: RelaxControl = {};
+  setHandler(
+    relaxUpdate,
+    async (request) => {
+      ctl.answer = undefined;
+      ctl.request = request ?? {};
+      await condition(() => ctl.answer !== undefined);
+      const answer = ctl.answer!;
+      if ('refused' in answer) throw ApplicationFailure.create({ type: 'RelaxRefused', message: answer.refused, nonRetryable: true });
+      return answer;
+    },
+    {
+      validator: (_request: RelaxRequest) => {
+        if (ctl.request) throw new Error(`${input.step}: a relax is already in progress`);
+        if (!s.job || !ctl.seen || !WAITING_MOVES.has(ctl.seen.move)) {
+          throw new Error(`${input.step}: only a pending job can be relaxed; the job is ${ctl.seen ? `${ctl.seen.state}${ctl.seen.reason ? ` (${ctl.seen.reason})` : ''}` : 'not submitted yet'}`);
+        }
+        if (s.rung + 1 >= ladder.length) throw new Error(`${input.step}: already on the last rung (${describeRung(ladder[s.rung]!, s.rung)}); nothing to relax to`);
+      },
+    },
+  );
 
   const note = (kind: JobEventKind, fields: Partial<JobEvent> = {}) => {
     const rung = ladder[s.rung]!;
@@ -104,7 +137,7 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
     for (;;) {
       const rung = ladder[s.rung]!;
       s.job ??= await submit(input, s, rung, note);
-      const outcome = await follow(input, s, rung, note);
+      const outcome = await follow(input, s, rung, note, ctl);
       // finish() reads the result and throws unless both witnesses say success.
       if (outcome.kind === 'done' || outcome.kind === 'failed') return await finish(input, s, outcome.seen, record, note);
       if (outcome.kind === 'lost') {
@@ -116,15 +149,18 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
         const hungJob = s.job!;
         await clusterOps.cancelJob({ cluster: rung.cluster, jobName: hungJob.jobName, jobId: hungJob.jobId });
         s.hung.push({ rung: s.rung, jobId: hungJob.jobId, reason: outcome.seen.reason ?? outcome.seen.state, pendingMs: outcome.pendingMs ?? 0 });
-        note('hung', { state: outcome.seen.state, reason: outcome.seen.reason, note: `cancelled after ${Math.round((outcome.pendingMs ?? 0) / 1000)}s pending` });
+        const by = outcome.operator ? `; relaxed by operator${outcome.operator.reason ? `: ${outcome.operator.reason}` : ''}` : '';
+        note('hung', { state: outcome.seen.state, reason: outcome.seen.reason, note: `cancelled after ${Math.round((outcome.pendingMs ?? 0) / 1000)}s pending${by}` });
         if (s.rung + 1 >= ladder.length) {
           note('exhausted');
           throw ApplicationFailure.create({ type: ErrorType.LadderExhausted, message: exhaustedMessage(input.step, ladder, s.hung), nonRetryable: true, details: [record()] });
         }
         s.rung += 1;
-        note('relaxed', { note: `now ${describeRung(ladder[s.rung]!, s.rung)}` });
+        note('relaxed', { note: `now ${describeRung(ladder[s.rung]!, s.rung)}${by}` });
+        if (outcome.operator) ctl.answer = { cancelledJobId: hungJob.jobId, toRung: s.rung, toRungDescription: describeRung(ladder[s.rung]!, s.rung) };
       }
       s.job = undefined;
+      ctl.seen = undefined;
       s.attempt += 1;
       if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof clusterJob>({ ...input, carried: s });
     }
@@ -175,7 +211,7 @@ async function resumeCommand(input: ClusterJobInput, rung: PlacementRung, note: 
 }
 
 /** Follows one job until it is done, failed, lost or hung; requeues are followed in place. */
-async function follow(input: ClusterJobInput, s: ClusterJobState, rung: PlacementRung, note: (k: JobEventKind, f?: Partial<JobEvent>) => void): Promise<FollowOutcome> {
+async function follow(input: ClusterJobInput, s: ClusterJobState, rung: PlacementRung, note: (k: JobEventKind, f?: Partial<JobEvent>) => void, ctl: RelaxControl): Promise<FollowOutcome> {
   const { hangAfterMs, onExhausted, ladder } = input.placement;
   const detectHang = !(onExhausted === 'wait' && s.rung === ladder.length - 1);
   const job = s.job!;
@@ -184,9 +220,26 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
   let wasRunning = false;
   for (;;) {
     const maxWaitMs = detectHang && hangSince !== undefined ? Math.max(0, hangSince + hangAfterMs - now()) : undefined;
-    const seen = await watchOps.watchJob({ cluster: rung.cluster, jobId: job.jobId, known: known && { state: known.state, reason: known.reason, nodes: known.nodes }, maxWaitMs });
+    // The watch, unless an operator's relax comes first; the loser is cancelled.
+    const scope = new CancellationScope();
+    const raced = await scope.run(() =>
+      Promise.race([
+        watchOps.watchJob({ cluster: rung.cluster, jobId: job.jobId, known: known && { state: known.state, reason: known.reason, nodes: known.nodes }, maxWaitMs }),
+        condition(() => ctl.request !== undefined).then(() => undefined),
+      ]),
+    );
+    scope.cancel();
+    if (raced === undefined) {
+      const request = ctl.request!;
+      ctl.request = undefined;
+      if (known && WAITING_MOVES.has(known.move)) return { kind: 'hung', seen: known, pendingMs: hangSince === undefined ? 0 : now() - hangSince, operator: request };
+      ctl.answer = { refused: `${input.step}: the job is ${known?.state ?? 'not observed yet'}; only a pending job can be relaxed` };
+      continue;
+    }
+    const seen = raced;
     const changed = !sameJobState(known, seen);
     known = seen;
+    ctl.seen = seen;
     if (changed) note('observed', { state: seen.state, reason: seen.reason, node: seen.nodes });
     switch (seen.move) {
       case 'done':

@@ -50,7 +50,7 @@ export async function tiltSeries(input: TiltSeriesInput): Promise<TiltSeriesResu
   });
   const tomogram = `${c.layout.dir}/${tomogramFile(ts.name)}`;
   await fileOps.inspectMaps({ cluster: c.cluster, maps: [{ what: `${ts.name}: tomogram written by AreTomo2`, path: tomogram }] });
-  const step = summarizeStep(result.record, placement.ladder, c.gpuPrices, command);
+  const step = { ...summarizeStep(result.record, placement.ladder, c.gpuPrices, command), tiltSeries: ts.name };
   setCurrentDetails(`**${ts.name}** — tomogram ${tomogram} (${step.runSeconds}s on ${step.node ?? '?'})`);
   return { name: ts.name, facts, tomogram, step };
 }

@@ -1,0 +1,74 @@
+/**
+ * The shapes a campaign shows the world: its live state (the `status` query) and its run
+ * record (the workflow result, also written as run-record.json beside the outputs).
+ * Types only; sandbox-safe.
+ */
+import type { FileChecksum, PostprocessResult } from '../activities/campaign-files.js';
+import type { CampaignInput } from '../campaign/input.js';
+import type { StepSummary } from '../campaign/job-summary.js';
+
+export type CampaignStage = 'inspect' | 'stage' | 'probe' | 'reconstruct' | 'picks' | 'extract' | 'refine' | 'postprocess' | 'record' | 'done';
+
+export type TiltSeriesState = 'waiting' | 'running' | 'done' | 'failed';
+
+/** One refine iteration: the resolution RELION reached (`_rlnCurrentResolution`, Å). */
+export interface IterationPoint {
+  readonly iteration: number;
+  readonly resolution: number;
+}
+
+/** The picks gate before extraction. */
+export interface PicksGate {
+  state: 'not-required' | 'waiting' | 'approved' | 'rejected' | 'timed-out';
+  by?: string;
+  comment?: string;
+  decidedAt?: string;
+}
+
+/** Live state of a campaign (the `status` query). */
+export interface CampaignStatus {
+  readonly id: string;
+  readonly name: string;
+  readonly dataset: string;
+  readonly profile: string;
+  readonly startedAt: string;
+  stage: CampaignStage;
+  tiltSeries: Record<string, { status: TiltSeriesState; error?: string; tomogram?: string }>;
+  particles?: number;
+  picks: PicksGate;
+  refine: { iteration?: number; resolution?: number; finished: boolean; history: IterationPoint[] };
+  /** Finished cluster steps, in the order they finished. */
+  steps: StepSummary[];
+  /** Workflow ids of the clusterJob children running now (targets for `relax`). */
+  running: Record<string, string>;
+  costUsd: number;
+  finalResolution?: number;
+  bfactor?: number;
+  error?: string;
+}
+
+/** The run record: what ran where, what it cost, what it produced. */
+export interface RunRecord {
+  readonly campaign: string;
+  readonly name: string;
+  readonly dataset: string;
+  readonly profile: string;
+  readonly campaignDir: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly binary: { readonly remotePath: string; readonly sha256: string; readonly copied: boolean };
+  readonly tiltSeries: readonly { readonly name: string; readonly tomogram?: string; readonly error?: string }[];
+  readonly picks: PicksGate;
+  readonly particles: number;
+  readonly pixelSize: number;
+  readonly steps: readonly StepSummary[];
+  readonly costUsd: number;
+  /** Resolution per refine iteration, read from the iteration files. */
+  readonly iterations: readonly IterationPoint[];
+  readonly finalResolution: number;
+  readonly bfactor: number;
+  readonly fsc: PostprocessResult['fsc'];
+  readonly outputs: readonly FileChecksum[];
+  readonly parameters: CampaignInput['spec'];
+  readonly recordPath: string;
+}

@@ -1,0 +1,49 @@
+/**
+ * What operators can ask of running workflows: the names and types shared by the
+ * workflows (handlers), the `cryoet` CLI and tests (callers). Sandbox-safe.
+ *
+ *   campaign:   query `status`, update `approvePicks`
+ *   clusterJob: query `jobRecord` (job-record.ts), update `relax`
+ *
+ * Cancelling a campaign cancels its children; each clusterJob then runs `scancel`.
+ */
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { CampaignStatus } from './campaign-status.js';
+
+/** Query: the whole campaign state as typed JSON. */
+export const campaignStatusQuery = defineQuery<CampaignStatus>('status');
+
+/** Request to move a pending job down its placement ladder now, without waiting for hangAfter. */
+export interface RelaxRequest {
+  /** Who asked and why; goes into the job's event record. */
+  readonly reason?: string;
+}
+
+/** What the relax did. */
+export interface RelaxResult {
+  /** The job id that was pending and is cancelled. */
+  readonly cancelledJobId: string;
+  /** Zero-based rung moved to. */
+  readonly toRung: number;
+  readonly toRungDescription: string;
+}
+
+/**
+ * Update on a clusterJob workflow: cancel the pending job and resubmit on the next rung.
+ * Rejected (validator) when the job is not pending, or when no rung is left.
+ */
+export const relaxUpdate = defineUpdate<RelaxResult, [RelaxRequest]>('relax');
+
+/** Decision on the particle picks before extraction. */
+export interface ApprovePicksRequest {
+  readonly approve: boolean;
+  /** Who decided; goes into the campaign status and the run record. */
+  readonly by?: string;
+  readonly comment?: string;
+}
+
+/**
+ * Update on a campaign waiting at the picks gate (campaign file `approvePicks.required`).
+ * Rejected when the campaign is not waiting for approval.
+ */
+export const approvePicksUpdate = defineUpdate<{ readonly accepted: boolean }, [ApprovePicksRequest]>('approvePicks');

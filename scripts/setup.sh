@@ -10,7 +10,8 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 # 1. Debian packages for the embedded cluster.
 APT_PACKAGES=(slurm-wlm slurmdbd mariadb-server munge openssh-server openssh-client
-  relion openmpi-bin python3-numpy)  # second line: the embedded science tools (RELION 3.1 on CPU)
+  relion openmpi-bin python3-numpy  # the embedded science tools (RELION 3.1 on CPU)
+  chromium)                         # the browser tests (playwright-core drives /usr/bin/chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -85,8 +85,9 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       upsertSearchAttributes([{ key: CryoCampaign, value: id }, { key: CryoStage, value: stage }]);
       setCurrentDetails(`**${spec.name}** (${spec.dataset}) — ${stage}\n\n${details}\n\ncost so far $${status.costUsd.toFixed(4)}`);
     };
-    const childOptions = (suffix: string, extra: { tiltSeries?: string } = {}) => ({
+    const childOptions = (suffix: string, extra: { tiltSeries?: string; summary?: string } = {}) => ({
       workflowId: `${id}/${suffix}`,
+      staticSummary: `${spec.name} · ${extra.summary ?? suffix}`,
       typedSearchAttributes: [
         { key: CryoCampaign, value: id },
         ...(extra.tiltSeries === undefined ? [] : [{ key: CryoTiltSeries, value: extra.tiltSeries }]),
@@ -100,7 +101,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     /** One cluster step as a clusterJob child; its summary joins the record. */
     const runStep = async (job: ClusterJobInput, suffix = job.step) => {
       status.running[suffix] = `${id}/${suffix}`;
-      const result = await executeChild(clusterJob, { ...childOptions(suffix), args: [job] }).finally(() => delete status.running[suffix]);
+      const result = await executeChild(clusterJob, { ...childOptions(suffix, { summary: `${job.step} · ${ladderText(job)}` }), args: [job] }).finally(() => delete status.running[suffix]);
       const summary = summarizeStep(result.record, job.placement.ladder, input.gpuPrices, job.command);
       record(summary);
       return summary;
@@ -135,7 +136,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         status.tiltSeries[name] = { status: 'running' };
         status.running[name] = `${id}/${name}/reconstruct`;
         try {
-          const result = await executeChild(tiltSeries, { ...childOptions(name, { tiltSeries: name }), args: [{ campaign: input, name, aretomo2: binary.remotePath }] }).finally(() => delete status.running[name]);
+          const result = await executeChild(tiltSeries, { ...childOptions(name, { tiltSeries: name, summary: `${name} · align+reconstruct · ${ladderText({ placement: input.placements.reconstruct })}` }), args: [{ campaign: input, name, aretomo2: binary.remotePath }] }).finally(() => delete status.running[name]);
           done.push(result);
           record(result.step);
           status.tiltSeries[name] = { status: 'done', tomogram: result.tomogram };
@@ -197,7 +198,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       cpusPerTask: 1,
       timeLimitMinutes: spec.refine.timeLimitMinutes,
     };
-    const refineChild = await startChild(clusterJob, { ...childOptions('refine'), args: [refineJob] });
+    const refineChild = await startChild(clusterJob, { ...childOptions('refine', { summary: `refine · ${ladderText(refineJob)}` }), args: [refineJob] });
     status.running['refine'] = refineChild.workflowId;
     let refineDone = false;
     const watchProgress = async () => {
@@ -283,6 +284,11 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     enter('done', `final resolution ${post.finalResolution.toFixed(2)} Å, B-factor ${post.bfactor.toFixed(0)} Å², record ${recordPath}`);
     return runRecord;
   }
+}
+
+/** `gpu:a10g:4 → gpu:4`: the rungs a step may take, in order. */
+function ladderText(job: Pick<ClusterJobInput, 'placement'>): string {
+  return job.placement.ladder.map((r) => r.gres ?? 'cpu').join(' → ');
 }
 
 /** The innermost message of a child/activity failure: what actually went wrong. */

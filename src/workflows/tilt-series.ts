@@ -45,6 +45,7 @@ export async function tiltSeries(input: TiltSeriesInput): Promise<TiltSeriesResu
   const placement = c.placements.reconstruct;
   const result = await executeChild(clusterJob, {
     workflowId: `${workflowInfo().workflowId}/reconstruct`,
+    staticSummary: `${ts.name} · reconstruct · ${placement.ladder.map((r) => r.gres ?? 'cpu').join(' → ')}`,
     typedSearchAttributes: [{ key: CryoCampaign, value: c.id }, { key: CryoTiltSeries, value: ts.name }],
     args: [{ step: 'reconstruct', placement, command, cpusPerTask: 1, timeLimitMinutes: 60 }],
   });

@@ -6,7 +6,7 @@
  * heartbeat-fail cleanly and retry on the next worker), then SSH links close.
  */
 import { pathToFileURL } from 'node:url';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { defaultConfigPath, loadConfig, type CryoConfig } from './config.js';
 import { temporalTarget } from './connection.js';
 import { CryoEtPlugin } from './plugin.js';
@@ -46,9 +46,24 @@ export async function createWorker(config: CryoConfig, overrides: Partial<Worker
   }
 }
 
+/**
+ * Installs the process's Temporal runtime: its log level and, when temporal.yaml has
+ * `metrics.prometheus`, the Prometheus exporter on that loopback address (SDK metrics and
+ * the plugin's `cryoet_*`). Call once, before the first connection.
+ */
+export function installRuntime(config: CryoConfig, logLevel: LogLevel = 'INFO'): void {
+  const bindAddress = config.metrics.prometheus;
+  Runtime.install({
+    logger: new DefaultLogger(logLevel),
+    ...(bindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {}),
+  });
+}
+
 /** Loads the config (bad config never starts a worker), then runs until a shutdown signal. */
 export async function runWorker(configFile: string): Promise<void> {
   const config = await loadConfig(configFile);
+  installRuntime(config);
+  if (config.metrics.prometheus) console.log(`cryoet worker: Prometheus metrics on http://${config.metrics.prometheus}/metrics`);
   const { worker, connection } = await createWorker(config);
   const target = temporalTarget(config);
   console.log(`cryoet worker: task queue "${target.taskQueue}" on ${target.connectionOptions.address} (${target.namespace})`);

@@ -38,7 +38,7 @@ export interface StepSummary {
 
 /** $ per GPU-hour for a GPU type: its own price, else `default`, else 0. */
 export function priceFor(prices: Readonly<Record<string, number>>, gpuType: string): number {
-  return prices[gpuType] ?? prices['default'] ?? 0;
+  return (Object.hasOwn(prices, gpuType) ? prices[gpuType] : undefined) ?? (Object.hasOwn(prices, 'default') ? prices['default'] : undefined) ?? 0;
 }
 
 const ENDS_RUN = new Set(['lost', 'completed', 'failed', 'cancelled', 'requeued', 'hung']);

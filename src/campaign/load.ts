@@ -17,25 +17,45 @@ function record(value: unknown): Record<string, unknown> | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
-/** Checks across fields, and those that depend on the tool profile. */
+/**
+ * Checks across fields, and those that depend on the tool profile. They run on the raw
+ * YAML, so they are reported together with the schema's problems, not after them.
+ */
 function profileIssues(raw: unknown, profile: ToolProfileName): FoundIssue[] {
   const root = record(raw);
+  if (!root) return []; // the schema already says what the top level should be
   const found: FoundIssue[] = [];
-  if (profile === 'production' && root?.relion5 === undefined) {
+  if (profile === 'production' && root.relion5 === undefined) {
     found.push({ segments: ['relion5'], message: 'missing: the production profile extracts with relion_tomo_subtomo, which needs relion5.particles and relion5.tomograms' });
   }
-  const masks = record(root?.masks);
-  const post = record(root?.postprocess);
+  const masks = record(root.masks);
+  const post = record(root.postprocess);
   if (masks?.fsc === undefined && post?.denovoMask === undefined) {
     found.push({ segments: ['postprocess'], message: 'postprocess needs a mask: give masks.fsc, or postprocess.denovoMask { outerRadiusPx, softEdgePx }' });
   }
-  const series = Array.isArray(root?.tiltSeries) ? root.tiltSeries.map(record) : [];
-  const first = series[0]?.pixelSize;
+  const series = Array.isArray(root.tiltSeries) ? root.tiltSeries.map(record) : [];
+  const seen = new Map<string, number>();
   series.forEach((ts, i) => {
-    if (typeof first === 'number' && typeof ts?.pixelSize === 'number' && ts.pixelSize !== first) {
-      found.push({ segments: ['tiltSeries', i, 'pixelSize'], message: `expected ${first} Å like tiltSeries[0]: one campaign averages particles at one pixel size` });
-    }
+    if (typeof ts?.name !== 'string') return;
+    const first = seen.get(ts.name);
+    if (first !== undefined) found.push({ segments: ['tiltSeries', i, 'name'], message: `duplicate tilt series "${ts.name}" (also tiltSeries[${first}])` });
+    else seen.set(ts.name, i);
   });
+  // One pixel size: compared with the first valid one, so a bad value is reported once (by the schema).
+  const valid = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
+  const firstIndex = series.findIndex((ts) => valid(ts?.pixelSize));
+  if (firstIndex >= 0) {
+    const first = series[firstIndex]!.pixelSize as number;
+    series.forEach((ts, i) => {
+      if (valid(ts?.pixelSize) && ts.pixelSize !== first) {
+        found.push({ segments: ['tiltSeries', i, 'pixelSize'], message: `expected ${first} Å like tiltSeries[${firstIndex}]: one campaign averages particles at one pixel size` });
+      }
+    });
+  }
+  const min = record(root.limits)?.minTiltSeries;
+  if (typeof min === 'number' && series.length > 0 && min > series.length) {
+    found.push({ segments: ['limits', 'minTiltSeries'], message: `expected at most ${series.length} (the number of tilt series)` });
+  }
   return found;
 }
 

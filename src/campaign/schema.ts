@@ -142,19 +142,9 @@ export const campaignSchema = z
       .strict()
       .prefault({}),
   })
-  .strict()
-  .superRefine((c, ctx) => {
-    const seen = new Map<string, number>();
-    c.tiltSeries.forEach((ts, i) => {
-      const first = seen.get(ts.name);
-      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['tiltSeries', i, 'name'], message: `duplicate tilt series "${ts.name}" (also tiltSeries[${first}])` });
-      else seen.set(ts.name, i);
-    });
-    const min = c.limits.minTiltSeries;
-    if (min !== undefined && min > c.tiltSeries.length) {
-      ctx.addIssue({ code: 'custom', path: ['limits', 'minTiltSeries'], message: `expected at most ${c.tiltSeries.length} (the number of tilt series)` });
-    }
-  });
+  .strict();
+// Checks across fields (duplicate names, minTiltSeries ≤ count, one pixel size) are in
+// load.ts on the raw YAML, so they are reported with every other problem at once.
 
 export type CampaignSpec = z.output<typeof campaignSchema>;
 export type TiltSeriesSpec = CampaignSpec['tiltSeries'][number];

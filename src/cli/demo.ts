@@ -8,7 +8,6 @@
  * final resolution and B-factor; where the outputs are; the Temporal UI address.
  */
 import { execFileSync } from 'node:child_process';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { CryoConfig } from '../config.js';
 import { campaignInput } from '../campaign/input.js';
 import { loadCampaign } from '../campaign/load.js';
@@ -16,7 +15,7 @@ import type { StepSummary } from '../campaign/job-summary.js';
 import { connectClient, startCampaign, workflowUiUrl } from '../client.js';
 import { EMBEDDED_CAMPAIGN, EMBEDDED_PYTHON, MAKE_DATASET } from '../embedded.js';
 import { WorkerResources } from '../worker-resources.js';
-import { createWorker } from '../worker.js';
+import { createWorker, installRuntime } from '../worker.js';
 import type { CampaignStatus, RunRecord } from '../workflows/campaign.js';
 import { reclaimDuringRefine, type ReclaimReport } from './spot-reclaim.js';
 
@@ -47,7 +46,7 @@ function tiltSeriesOf(record: RunRecord, step: StepSummary): string {
 /** Runs the demo; true when the campaign completed. */
 export async function runDemo(config: CryoConfig, now: Date = new Date()): Promise<boolean> {
   const label = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installRuntime(config, 'WARN');
   const dataDir = `${config.paths.data}/synthetic-10164`;
   console.log(`dataset: SYNTHETIC EMPIAR-10164-like tilt series with ground truth → ${dataDir}`);
   execFileSync(EMBEDDED_PYTHON, [MAKE_DATASET, '--out', dataDir], { stdio: 'inherit' });

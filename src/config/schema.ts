@@ -201,6 +201,20 @@ export const timeoutsSchema = z
   })
   .strict();
 
+/**
+ * Prometheus metrics of a `cryoet worker`: the SDK runtime's (workflow and activity task
+ * latencies, slots, ...) and the plugin's own (`cryoet_*`). Loopback only: the exporter
+ * has no authentication, so anything else must go through the operator's own proxy.
+ */
+export const metricsSchema = z
+  .object({
+    prometheus: z
+      .string()
+      .regex(/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):\d{1,5}$/, 'expected a loopback host:port such as 127.0.0.1:9464 (the exporter has no authentication)')
+      .optional(),
+  })
+  .strict();
+
 /** The whole of temporal.yaml. Rungs without `cluster` get the first cluster's name. */
 export const configSchema = z
   .object({
@@ -214,6 +228,7 @@ export const configSchema = z
     paths: pathsSchema,
     polling: pollingSchema.prefault({}),
     timeouts: timeoutsSchema.prefault({}),
+    metrics: metricsSchema.prefault({}),
   })
   .strict()
   .transform((config) => {

@@ -29,6 +29,7 @@ import { clusterJob, type ClusterJobInput } from './cluster-job.js';
 import { fileOps, stageOps } from './campaign-activities.js';
 import { tiltSeries, type TiltSeriesResult } from './tilt-series.js';
 import type { CampaignStage, CampaignStatus, RunRecord } from './campaign-status.js';
+import { recordStepUsage } from './metrics.js';
 import { approvePicksUpdate, campaignStatusQuery } from './operations.js';
 
 export type { CampaignStage, CampaignStatus, RunRecord } from './campaign-status.js';
@@ -94,6 +95,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       ],
     });
     const record = (step: StepSummary) => {
+      recordStepUsage((step.runSeconds * step.gpus) / 3600, step.costUsd, { step: step.step, gpu_type: step.gpuType });
       status.steps.push(step);
       status.costUsd = Math.round((status.costUsd + step.costUsd) * 1e6) / 1e6;
       upsertSearchAttributes([{ key: CryoCostUsd, value: status.costUsd }]);

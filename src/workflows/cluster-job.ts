@@ -33,6 +33,7 @@ import { commandForRung, continueFrom } from '../tools/rung-command.js';
 import { optimiserPath } from '../tools/refine-iterations.js';
 import { detailsText, exhaustedMessage, jobRecordQuery, type HungRung, type JobEvent, type JobEventKind, type JobRecord } from './job-record.js';
 import { clusterOps, watchOps } from './cluster-job-activities.js';
+import { countReclaimsSurvived, countRelaxed, countSubmitted } from './metrics.js';
 import { relaxUpdate, type RelaxRequest, type RelaxResult } from './operations.js';
 
 /** An operator's `relax` between the update handler and the follow loop. */
@@ -131,6 +132,10 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
       ...(s.job ? [{ key: CryoSlurmJobId, value: s.job.jobId }] : []),
     ]);
     setCurrentDetails(detailsText(record(), ladder, now()));
+    const tags = { step: input.step, cluster: rung.cluster, gpu_type: gpuTypeOf(rung.gres) };
+    if (kind === 'submitted' || kind === 'resubmitted') countSubmitted(tags);
+    else if (kind === 'relaxed') countRelaxed(tags);
+    else if (kind === 'completed') countReclaimsSurvived(s.reclaims, { step: input.step, cluster: rung.cluster });
   };
 
   try {

@@ -1,0 +1,329 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { ConfigIssue } from '../../src/config/issues.js';
+import { loadCampaign, parseCampaign } from '../../src/campaign/load.js';
+import { campaignSchema, CAMPAIGN_NAME, SYMMETRY } from '../../src/campaign/schema.js';
+import { CryoError, ErrorType } from '../../src/errors.js';
+
+const ROOT = new URL('../../', import.meta.url);
+const PRODUCTION = readFileSync(new URL('campaigns/empiar-10164.yaml', ROOT), 'utf8');
+const EMBEDDED = readFileSync(new URL('campaigns/embedded-10164.yaml', ROOT), 'utf8');
+
+/** Line (1-based) of the first line of `text` containing `fragment`. */
+function lineOf(text: string, fragment: string): number {
+  const index = text.split('\n').findIndex((l) => l.includes(fragment));
+  assert.ok(index >= 0, `no line contains ${JSON.stringify(fragment)}`);
+  return index + 1;
+}
+
+/** `text` with `from` replaced by `to` (exactly once). */
+function edit(text: string, from: string | RegExp, to: string): string {
+  const out = text.replace(from, to);
+  assert.notEqual(out, text, `edit did not apply: ${String(from)}`);
+  return out;
+}
+
+function issuesOf(text: string, profile: 'production' | 'embedded' = 'production'): ConfigIssue[] {
+  const result = parseCampaign(text, profile);
+  if (result.ok) assert.fail('expected the campaign to be rejected');
+  return result.issues;
+}
+
+const RELION5_LINE = 'relion5: { particles: relion5/particles.star, tomograms: relion5/tomograms.star }\n';
+const TS_LINES = /tiltSeries:\n(  - .*\n)+/;
+
+describe('shipped campaign files', () => {
+  it('campaigns/empiar-10164.yaml parses under the production profile, with the seed parameters', () => {
+    const result = parseCampaign(PRODUCTION, 'production');
+    assert.ok(result.ok, JSON.stringify(!result.ok && result.issues));
+    const spec = result.spec;
+    assert.equal(spec.name, 'empiar-10164');
+    assert.equal(spec.dataDir, '/shared/empiar-10164');
+    assert.deepEqual(spec.tiltSeries.map((t) => t.name), ['TS_01', 'TS_03', 'TS_43', 'TS_45', 'TS_54']);
+    assert.deepEqual(spec.tiltSeries[0], {
+      name: 'TS_01',
+      stack: 'tilt_series/TS_01.mrc',
+      angles: 'tilt_series/TS_01.rawtlt',
+      pixelSize: 1.35,
+      dosePerTilt: 3.05,
+      picks: 'picks/TS_01.star',
+    });
+    assert.equal(spec.reference, 'reference/half1.mrc');
+    assert.deepEqual(spec.masks, { solvent: 'masks/mask_align.mrc', fsc: 'masks/mask_fsc.mrc' });
+    assert.deepEqual(spec.reconstruction, { volZ: 2000, outBin: 6, patch: [0, 0], wbp: true, flipVol: true, outImod: true });
+    assert.deepEqual(spec.extraction, { box: 512, crop: 192, bin: 1, maxDose: 50, float16: true, stack2d: true });
+    assert.deepEqual(spec.relion5, { particles: 'relion5/particles.star', tomograms: 'relion5/tomograms.star' });
+    assert.deepEqual(spec.refine, {
+      symmetry: 'C6',
+      particleDiameter: 230,
+      iniHigh: 5.5,
+      healpixOrder: 4,
+      pad: 2,
+      ctf: true,
+      solventCorrectFsc: true,
+      flattenSolvent: false,
+      normCorrection: false,
+      scaleCorrection: false,
+      zeroMask: false,
+      timeLimitMinutes: 480,
+    });
+    assert.deepEqual(spec.postprocess, {});
+    assert.deepEqual(spec.limits, { maxParallelTiltSeries: 5 });
+    // Not in the file: the picks gate is off, 24 h timeout, fail on timeout.
+    assert.deepEqual(spec.approvePicks, { required: false, timeout: 24 * 3600 * 1000, onTimeout: 'fail' });
+  });
+
+  it('campaigns/embedded-10164.yaml parses under the embedded profile', () => {
+    const result = parseCampaign(EMBEDDED, 'embedded');
+    assert.ok(result.ok, JSON.stringify(!result.ok && result.issues));
+    const spec = result.spec;
+    assert.equal(spec.name, 'embedded-10164');
+    assert.equal(spec.tiltSeries.length, 5);
+    assert.ok(spec.tiltSeries.every((t) => t.pixelSize === 10));
+    assert.deepEqual(spec.masks, {});
+    assert.equal(spec.relion5, undefined);
+    assert.deepEqual(spec.extraction, { box: 32, crop: 24, bin: 1, float16: true, stack2d: true });
+    assert.deepEqual(spec.postprocess, { autobLowres: 60, denovoMask: { outerRadiusPx: 10, softEdgePx: 2 } });
+    assert.deepEqual(spec.limits, { maxParallelTiltSeries: 5, minTiltSeries: 4 });
+    assert.equal(spec.refine.randomSeed, 10164);
+  });
+
+  it('the production file also suits the embedded profile (relion5 is only required in production)', () => {
+    assert.equal(parseCampaign(PRODUCTION, 'embedded').ok, true);
+  });
+
+  it('the embedded file is rejected under the production profile: relion5 missing', () => {
+    assert.deepEqual(issuesOf(EMBEDDED, 'production'), [
+      {
+        path: 'relion5',
+        message: 'missing: the production profile extracts with relion_tomo_subtomo, which needs relion5.particles and relion5.tomograms',
+        line: lineOf(EMBEDDED, 'name: embedded-10164'),
+      },
+    ]);
+  });
+});
+
+describe('campaign file errors name the field and its line', () => {
+  it('missing tiltSeries', () => {
+    const text = edit(PRODUCTION, TS_LINES, '');
+    assert.deepEqual(issuesOf(text), [{ path: 'tiltSeries', message: 'missing (expected a list)', line: lineOf(text, 'name: empiar-10164') }]);
+  });
+
+  it('empty tiltSeries list', () => {
+    const text = edit(PRODUCTION, TS_LINES, 'tiltSeries: []\n');
+    assert.deepEqual(issuesOf(text), [{ path: 'tiltSeries', message: 'expected at least one tilt series', line: lineOf(text, 'tiltSeries: []') }]);
+  });
+
+  it('tiltSeries that is not a list', () => {
+    const text = edit(PRODUCTION, TS_LINES, 'tiltSeries: TS_01\n');
+    assert.deepEqual(issuesOf(text), [{ path: 'tiltSeries', message: 'expected a list, got string "TS_01"', line: lineOf(text, 'tiltSeries: TS_01') }]);
+  });
+
+  it('duplicate tilt series names: the later one, pointing at the first', () => {
+    const text = edit(PRODUCTION, 'name: TS_45', 'name: TS_03');
+    assert.deepEqual(issuesOf(text), [
+      { path: 'tiltSeries[3].name', message: 'duplicate tilt series "TS_03" (also tiltSeries[1])', line: lineOf(text, 'tilt_series/TS_45.mrc') },
+    ]);
+  });
+
+  it('a tilt series name outside the alphabet', () => {
+    const text = edit(PRODUCTION, 'name: TS_54', 'name: "TS 54"');
+    assert.deepEqual(issuesOf(text), [
+      { path: 'tiltSeries[4].name', message: "expected a letter or digit, then letters, digits, '_' or '-' (at most 63 characters)", line: lineOf(text, 'TS_54.mrc') },
+    ]);
+  });
+
+  it("a path containing '..' (tilt series stack, reference, dataDir)", () => {
+    const message = "'..' is not allowed: name the file under dataDir or give an absolute path";
+    const stack = edit(PRODUCTION, 'stack: tilt_series/TS_43.mrc', 'stack: ../TS_43.mrc');
+    assert.deepEqual(issuesOf(stack), [{ path: 'tiltSeries[2].stack', message, line: lineOf(stack, '../TS_43.mrc') }]);
+    const reference = edit(PRODUCTION, 'reference: reference/half1.mrc', 'reference: /shared/../etc/passwd');
+    assert.deepEqual(issuesOf(reference), [{ path: 'reference', message, line: lineOf(reference, 'reference: /shared/') }]);
+    const mask = edit(PRODUCTION, 'fsc: masks/mask_fsc.mrc', 'fsc: masks/../../mask_fsc.mrc');
+    assert.deepEqual(issuesOf(mask), [{ path: 'masks.fsc', message, line: lineOf(mask, 'masks:') }]);
+    // '..' inside a name is fine.
+    assert.equal(parseCampaign(edit(PRODUCTION, 'reference: reference/half1.mrc', 'reference: reference/half1..mrc'), 'production').ok, true);
+  });
+
+  it('a path with a line break', () => {
+    const text = edit(PRODUCTION, 'reference: reference/half1.mrc', 'reference: "reference/half1.mrc\\nrm -rf /"');
+    assert.deepEqual(issuesOf(text), [{ path: 'reference', message: 'a path may not contain NUL or line breaks', line: lineOf(text, 'reference: ') }]);
+  });
+
+  it('a negative pixel size (not on the first tilt series)', () => {
+    const text = edit(PRODUCTION, 'TS_43.rawtlt, pixelSize: 1.35', 'TS_43.rawtlt, pixelSize: -1.35');
+    const issues = issuesOf(text);
+    assert.deepEqual(issues[0], { path: 'tiltSeries[2].pixelSize', message: 'expected pixel size in Å > 0', line: lineOf(text, 'TS_43.mrc') });
+    assert.ok(issues.every((i) => i.path === 'tiltSeries[2].pixelSize'), JSON.stringify(issues));
+  });
+
+  it('every pixel size negative: one issue per tilt series', () => {
+    const text = PRODUCTION.replaceAll('pixelSize: 1.35', 'pixelSize: -1.35');
+    assert.deepEqual(
+      issuesOf(text).map((i) => `${i.line} ${i.path}: ${i.message}`),
+      ['TS_01', 'TS_03', 'TS_43', 'TS_45', 'TS_54'].map((n, i) => `${lineOf(text, `${n}.mrc`)} tiltSeries[${i}].pixelSize: expected pixel size in Å > 0`),
+    );
+  });
+
+  it(
+    'a negative pixel size on the first tilt series is reported once, not as a mismatch on every other one',
+    () => {
+      const text = edit(PRODUCTION, 'TS_01.rawtlt, pixelSize: 1.35', 'TS_01.rawtlt, pixelSize: -1.35');
+      assert.deepEqual(issuesOf(text), [{ path: 'tiltSeries[0].pixelSize', message: 'expected pixel size in Å > 0', line: lineOf(text, 'TS_01.mrc') }]);
+    },
+  );
+
+  it('a pixel size given as a string', () => {
+    const text = edit(PRODUCTION, 'TS_43.rawtlt, pixelSize: 1.35', 'TS_43.rawtlt, pixelSize: "1.35"');
+    assert.deepEqual(issuesOf(text), [{ path: 'tiltSeries[2].pixelSize', message: 'expected a number (pixel size in Å)', line: lineOf(text, 'TS_43.mrc') }]);
+  });
+
+  it('two different pixel sizes', () => {
+    const text = edit(PRODUCTION, 'TS_45.rawtlt, pixelSize: 1.35', 'TS_45.rawtlt, pixelSize: 2.7');
+    assert.deepEqual(issuesOf(text), [
+      {
+        path: 'tiltSeries[3].pixelSize',
+        message: 'expected 1.35 Å like tiltSeries[0]: one campaign averages particles at one pixel size',
+        line: lineOf(text, 'TS_45.mrc'),
+      },
+    ]);
+    // Also under the embedded profile: it is not a production-only rule.
+    assert.deepEqual(issuesOf(text, 'embedded').map((i) => i.path), ['tiltSeries[3].pixelSize']);
+  });
+
+  it('wrong type for healpixOrder', () => {
+    const word = edit(PRODUCTION, 'healpixOrder: 4', 'healpixOrder: four');
+    assert.deepEqual(issuesOf(word), [{ path: 'refine.healpixOrder', message: 'expected a number, got string "four"', line: lineOf(word, 'healpixOrder') }]);
+    const fraction = edit(PRODUCTION, 'healpixOrder: 4', 'healpixOrder: 4.5');
+    const issues = issuesOf(fraction);
+    assert.deepEqual(issues.map((i) => [i.path, i.line]), [['refine.healpixOrder', lineOf(fraction, 'healpixOrder')]]);
+    assert.match(issues[0]!.message, /int/);
+    const high = edit(PRODUCTION, 'healpixOrder: 4', 'healpixOrder: 9');
+    assert.deepEqual(issuesOf(high).map((i) => [i.path, i.line]), [['refine.healpixOrder', lineOf(high, 'healpixOrder')]]);
+  });
+
+  it('production profile without a relion5 section', () => {
+    const text = edit(PRODUCTION, RELION5_LINE, '');
+    assert.deepEqual(issuesOf(text), [
+      {
+        path: 'relion5',
+        message: 'missing: the production profile extracts with relion_tomo_subtomo, which needs relion5.particles and relion5.tomograms',
+        line: lineOf(text, 'name: empiar-10164'),
+      },
+    ]);
+    assert.equal(parseCampaign(text, 'embedded').ok, true);
+  });
+
+  it('a relion5 section missing tomograms, or empty', () => {
+    const partial = edit(PRODUCTION, RELION5_LINE, 'relion5: { particles: relion5/particles.star }\n');
+    assert.deepEqual(issuesOf(partial), [{ path: 'relion5.tomograms', message: 'missing (expected a string)', line: lineOf(partial, 'relion5:') }]);
+    const empty = edit(PRODUCTION, RELION5_LINE, 'relion5:\n');
+    assert.deepEqual(issuesOf(empty), [{ path: 'relion5', message: 'expected a mapping, got null (an empty value)', line: lineOf(empty, 'relion5:') }]);
+  });
+
+  it('unknown keys (the schema is strict), with a suggestion for a near miss', () => {
+    const typo = edit(PRODUCTION, '  healpixOrder: 4\n', '  healpixOrder: 4\n  healpixOrdr: 5\n');
+    const issues = issuesOf(typo);
+    assert.deepEqual(issues.map((i) => [i.path, i.line]), [['refine.healpixOrdr', lineOf(typo, 'healpixOrdr')]]);
+    assert.match(issues[0]!.message, /^unknown key \(expected one of symmetry, particleDiameter, .*\); did you mean "healpixOrder"\?$/);
+    const top = `${PRODUCTION}extra: 1\n`;
+    // The hint lists the schema's own keys (taken from it, so a new section keeps this exact).
+    assert.deepEqual(issuesOf(top), [
+      { path: 'extra', message: `unknown key (expected one of ${Object.keys(campaignSchema.shape).join(', ')})`, line: lineOf(top, 'extra: 1') },
+    ]);
+    assert.ok(Object.keys(campaignSchema.shape).join(', ').startsWith('name, dataset, dataDir, tiltSeries, reference, masks, reconstruction, extraction, refine, postprocess, relion5, limits'));
+    const inSeries = edit(PRODUCTION, 'picks: picks/TS_03.star }', 'picks: picks/TS_03.star, dose: 3 }');
+    assert.deepEqual(issuesOf(inSeries).map((i) => [i.path, i.line]), [['tiltSeries[1].dose', lineOf(inSeries, 'TS_03.mrc')]]);
+  });
+
+  it('postprocess without any mask', () => {
+    const text = edit(PRODUCTION, /^masks:.*\n/m, 'masks: { solvent: masks/mask_align.mrc }\n');
+    assert.deepEqual(issuesOf(text), [
+      { path: 'postprocess', message: 'postprocess needs a mask: give masks.fsc, or postprocess.denovoMask { outerRadiusPx, softEdgePx }', line: lineOf(text, 'postprocess:') },
+    ]);
+  });
+
+  it('crop larger than box, a bad symmetry, minTiltSeries above the count', () => {
+    const crop = edit(PRODUCTION, 'crop: 192', 'crop: 600');
+    assert.deepEqual(issuesOf(crop), [{ path: 'extraction.crop', message: 'expected crop ≤ box', line: lineOf(crop, 'extraction:') }]);
+    const sym = edit(PRODUCTION, 'symmetry: C6', 'symmetry: X6');
+    assert.deepEqual(issuesOf(sym), [{ path: 'refine.symmetry', message: 'expected a RELION symmetry such as C1, C6, D2, T, O or I', line: lineOf(sym, 'symmetry:') }]);
+    const min = edit(PRODUCTION, 'limits: { maxParallelTiltSeries: 5 }', 'limits: { maxParallelTiltSeries: 5, minTiltSeries: 6 }');
+    assert.deepEqual(issuesOf(min), [{ path: 'limits.minTiltSeries', message: 'expected at most 5 (the number of tilt series)', line: lineOf(min, 'limits:') }]);
+  });
+
+  it('several problems at once, sorted by line', () => {
+    const text = edit(edit(PRODUCTION, 'symmetry: C6', 'symmetry: X6'), 'stack: tilt_series/TS_43.mrc', 'stack: ../TS_43.mrc');
+    assert.deepEqual(issuesOf(text).map((i) => i.path), ['tiltSeries[2].stack', 'refine.symmetry']);
+  });
+
+  it(
+    'a duplicate tilt series name is reported together with other problems',
+    () => {
+      const text = edit(edit(PRODUCTION, 'name: TS_45', 'name: TS_03'), 'healpixOrder: 4', 'healpixOrder: four');
+      assert.deepEqual(issuesOf(text).map((i) => i.path), ['tiltSeries[3].name', 'refine.healpixOrder']);
+    },
+  );
+
+  it('empty file and YAML syntax errors', () => {
+    assert.deepEqual(issuesOf(''), [
+      { path: '', message: 'the file is empty: expected a mapping with name, dataset, dataDir, tiltSeries, reference, reconstruction, extraction and refine' },
+    ]);
+    const broken = issuesOf('name: x\nrefine: [\n');
+    assert.ok(broken.length > 0);
+    assert.ok(broken.every((i) => i.path === '' && typeof i.line === 'number'), JSON.stringify(broken));
+  });
+});
+
+describe('loadCampaign', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cryoet-campaign-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads a valid file', async () => {
+    const file = join(dir, 'ok.yaml');
+    writeFileSync(file, PRODUCTION);
+    const spec = await loadCampaign(file, 'production');
+    assert.equal(spec.name, 'empiar-10164');
+  });
+
+  it('throws InputInvalid with one `file:line path: message` line per problem', async () => {
+    const file = join(dir, 'bad.yaml');
+    const text = edit(edit(PRODUCTION, 'stack: tilt_series/TS_43.mrc', 'stack: ../TS_43.mrc'), 'healpixOrder: 4', 'healpixOrder: four');
+    writeFileSync(file, text);
+    await assert.rejects(loadCampaign(file, 'production'), (err: unknown) => {
+      assert.ok(err instanceof CryoError, String(err));
+      assert.equal(err.type, ErrorType.InputInvalid);
+      assert.equal(
+        err.message,
+        `${file}:${lineOf(text, 'TS_43.mrc')} tiltSeries[2].stack: '..' is not allowed: name the file under dataDir or give an absolute path\n` +
+          `${file}:${lineOf(text, 'healpixOrder')} refine.healpixOrder: expected a number, got string "four"`,
+      );
+      return true;
+    });
+  });
+
+  it('a missing file: InputInvalid naming the file', async () => {
+    const file = join(dir, 'nope.yaml');
+    await assert.rejects(loadCampaign(file, 'embedded'), (err: unknown) => {
+      assert.ok(err instanceof CryoError);
+      assert.equal(err.type, ErrorType.InputInvalid);
+      assert.ok(err.message.startsWith(`${file}: cannot read campaign file (`), err.message);
+      return true;
+    });
+  });
+});
+
+describe('schema patterns', () => {
+  it('CAMPAIGN_NAME', () => {
+    for (const ok of ['TS_01', 'a', '9-x', 'x'.repeat(63)]) assert.match(ok, CAMPAIGN_NAME);
+    for (const bad of ['', '_x', '-x', 'a b', 'a/b', 'a.b', 'x'.repeat(64)]) assert.doesNotMatch(bad, CAMPAIGN_NAME);
+  });
+
+  it('SYMMETRY', () => {
+    for (const ok of ['C1', 'C6', 'C12', 'D2', 'T', 'O', 'I', 'I3', 'Ci', 'Cs', 'C2h', 'C4v']) assert.match(ok, SYMMETRY);
+    for (const bad of ['C0', 'c6', 'X6', 'D0', 'I6', '', 'C6 ']) assert.doesNotMatch(bad, SYMMETRY);
+  });
+});

@@ -1,8 +1,9 @@
 /**
  * The campaign end to end on the embedded profile, against the real stack: Temporal dev
  * server, the dev Slurm cluster over sshd, the CPU AreTomo2 stand-in and RELION 3.1 on a
- * small synthetic dataset with ground truth. A sixth tilt series has bad input (41 images,
- * 40 angles) and must fail alone, before any job; the refine's node is set DOWN mid-refine
+ * small synthetic dataset with ground truth. Four more tilt series have bad input (41
+ * images but 40 angles, a missing stack, a truncated MRC header, truncated MRC data) and
+ * must each fail alone, naming the file and the problem, before any job; the refine's node is set DOWN mid-refine
  * (FAKE spot reclaim) and the refine must resume from its newest complete iteration. The
  * results are checked against the ground truth, not against what RELION prints.
  */
@@ -50,6 +51,9 @@ describe('campaign on the embedded profile', () => {
     mkdirSync(badDir, { recursive: true });
     copyFileSync(join(dataDir, 'TS_01.mrc'), join(badDir, 'TS_99.mrc'));
     writeFileSync(join(badDir, 'TS_99.rawtlt'), readFileSync(join(dataDir, 'TS_01.rawtlt'), 'utf8').trim().split('\n').slice(1).join('\n') + '\n');
+    const stack = readFileSync(join(dataDir, 'TS_01.mrc'));
+    writeFileSync(join(badDir, 'TS_97.mrc'), stack.subarray(0, 600)); // header cut short
+    writeFileSync(join(badDir, 'TS_96.mrc'), stack.subarray(0, stack.length - 4096)); // data cut short
 
     const parsed = parseCampaign(readFileSync(EMBEDDED_CAMPAIGN, 'utf8'), 'embedded');
     assert.ok(parsed.ok);
@@ -60,6 +64,9 @@ describe('campaign on the embedded profile', () => {
       tiltSeries: [
         ...base.tiltSeries,
         { name: 'TS_99', stack: join(badDir, 'TS_99.mrc'), angles: join(badDir, 'TS_99.rawtlt'), pixelSize: 10, dosePerTilt: 3, picks: 'TS_01_picks.star' },
+        { name: 'TS_98', stack: join(badDir, 'TS_98.mrc'), angles: 'TS_01.rawtlt', pixelSize: 10, dosePerTilt: 3, picks: 'TS_01_picks.star' },
+        { name: 'TS_97', stack: join(badDir, 'TS_97.mrc'), angles: 'TS_01.rawtlt', pixelSize: 10, dosePerTilt: 3, picks: 'TS_01_picks.star' },
+        { name: 'TS_96', stack: join(badDir, 'TS_96.mrc'), angles: 'TS_01.rawtlt', pixelSize: 10, dosePerTilt: 3, picks: 'TS_01_picks.star' },
       ],
       reconstruction: { ...base.reconstruction, volZ: 48 },
       refine: { ...base.refine, autoLocalHealpixOrder: 2 },
@@ -81,11 +88,19 @@ describe('campaign on the embedded profile', () => {
     await h?.stop();
   });
 
-  test('the bad tilt series fails alone with the file and the problem named, before any job', async () => {
-    const bad = record.tiltSeries.find((t) => t.name === 'TS_99')!;
-    assert.match(bad.error ?? '', /TS_99\.mrc has 41 tilt images but TS_99\.rawtlt has 40 angles/);
+  test('each bad tilt series fails alone with the file and the problem named, before any job', async () => {
+    const expected: Record<string, RegExp> = {
+      TS_99: /TS_99\.mrc has 41 tilt images but TS_99\.rawtlt has 40 angles/,
+      TS_98: /TS_98: tilt stack .*TS_98\.mrc: file not found/,
+      TS_97: /TS_97\.mrc: MRC header truncated: 600 of 1024 bytes/,
+      TS_96: /TS_96\.mrc: data truncated: file is \d+ bytes, header promises \d+/,
+    };
     const jobs = await h.slurm(['sacct', '-X', '-n', '-P', '-S', 'now-1hour', '-o', 'JobName%200']);
-    assert.ok(!jobs.includes(`${input.id}.TS_99.`), 'a job was submitted for TS_99');
+    for (const [name, pattern] of Object.entries(expected)) {
+      const bad = record.tiltSeries.find((t) => t.name === name)!;
+      assert.match(bad.error ?? '', pattern, name);
+      assert.ok(!jobs.includes(`${input.id}.${name}.`), `a job was submitted for ${name}`);
+    }
     assert.deepEqual(record.tiltSeries.filter((t) => t.tomogram).map((t) => t.name), ['TS_01', 'TS_03', 'TS_43', 'TS_45', 'TS_54']);
   });
 

@@ -2,7 +2,7 @@
  * A real Temporal dev server plus a real worker with CryoEtPlugin on a unique task
  * queue, reaching the dev Slurm cluster over the dev sshd. One per test file.
  */
-import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import { Runtime, DefaultLogger, Worker, type RuntimeOptions } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CryoEtPlugin } from '../../src/plugin.js';
 import type { CryoConfig } from '../../src/config.js';
@@ -22,6 +22,12 @@ export interface WorkerHarness {
 }
 
 let runtimeInstalled = false;
+
+/** Installs this test process's runtime with options of its own (e.g. a metrics exporter); before the harness. */
+export function installTestRuntime(options: Omit<RuntimeOptions, 'logger'>): void {
+  Runtime.install({ logger: new DefaultLogger('WARN'), ...options });
+  runtimeInstalled = true;
+}
 
 /** Starts the server and a worker; call stop() in `after`. */
 export async function startWorkerHarness(overrides: Partial<CryoConfig> = {}): Promise<WorkerHarness> {

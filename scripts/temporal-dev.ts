@@ -42,6 +42,17 @@ function running(): number | undefined {
   }
 }
 
+/** A server started by an older checkout may lack newer attributes: add those it lacks. */
+function registerSearchAttributes(): void {
+  const listed = spawnSync(binary, ['operator', 'search-attribute', 'list', '--address', address], { encoding: 'utf8', timeout: 10_000 });
+  const typeName: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', TEXT: 'Text', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' };
+  for (const key of cryoSearchAttributes) {
+    if (listed.stdout.includes(key.name)) continue;
+    const made = spawnSync(binary, ['operator', 'search-attribute', 'create', '--name', key.name, '--type', typeName[key.type]!, '--address', address], { encoding: 'utf8', timeout: 10_000 });
+    if (made.status !== 0) throw new Error(`cannot register search attribute ${key.name}: ${made.stderr.trim()}`);
+  }
+}
+
 function healthy(): boolean {
   const r = spawnSync(binary, ['operator', 'cluster', 'health', '--address', address], { encoding: 'utf8', timeout: 5000 });
   return r.status === 0 && r.stdout.includes('SERVING');
@@ -50,6 +61,7 @@ function healthy(): boolean {
 async function start(): Promise<void> {
   if (!existsSync(binary)) throw new Error(`${binary} is missing: run scripts/setup.sh first`);
   if (running() !== undefined && healthy()) {
+    registerSearchAttributes();
     console.log(`temporal-dev: already running on ${address}, UI http://127.0.0.1:${uiPort}`);
     return;
   }

@@ -26,6 +26,13 @@ export const CryoResolution = defineSearchAttributeKey('CryoResolution', SearchA
 /** GPU cost so far in US dollars. */
 export const CryoCostUsd = defineSearchAttributeKey('CryoCostUsd', SearchAttributeType.DOUBLE);
 
+/**
+ * Where a workflow stands, in one word an operator can filter on. clusterJob:
+ * waiting-capacity, pending, running, rescheduling (node lost), relaxing, done, failed,
+ * cancelled. campaign: running, waiting-approval, done, failed.
+ */
+export const CryoStatus = defineSearchAttributeKey('CryoStatus', SearchAttributeType.KEYWORD);
+
 /** All keys, for server registration (dev server flags, tests). */
 export const cryoSearchAttributes = [
   CryoCampaign,
@@ -38,4 +45,5 @@ export const cryoSearchAttributes = [
   CryoIteration,
   CryoResolution,
   CryoCostUsd,
+  CryoStatus,
 ] as const;

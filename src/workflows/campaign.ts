@@ -14,6 +14,7 @@ import {
   ApplicationFailure,
   condition,
   executeChild,
+  isCancellation,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -23,7 +24,7 @@ import {
 import type { CampaignInput } from '../campaign/input.js';
 import { summarizeStep, type StepSummary } from '../campaign/job-summary.js';
 import { ErrorType } from '../errors.js';
-import { CryoCampaign, CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoTiltSeries } from '../search-attributes.js';
+import { CryoCampaign, CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus, CryoTiltSeries } from '../search-attributes.js';
 import { extractStep, particlePixelSize, POSTPROCESS_ROOT, postprocessStep, REFINE_ROOT, refineCommands, tomogramFile, type Toolset } from '../tools/toolset.js';
 import { clusterJob, type ClusterJobInput } from './cluster-job.js';
 import { fileOps, stageOps } from './campaign-activities.js';
@@ -77,13 +78,18 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     return await run();
   } catch (err) {
     status.error = causeMessage(err);
+    upsertSearchAttributes([{ key: CryoStatus, value: isCancellation(err) ? 'cancelled' : 'failed' }]);
     throw err;
   }
 
   async function run(): Promise<RunRecord> {
     const enter = (stage: CampaignStage, details: string) => {
       status.stage = stage;
-      upsertSearchAttributes([{ key: CryoCampaign, value: id }, { key: CryoStage, value: stage }]);
+      upsertSearchAttributes([
+        { key: CryoCampaign, value: id },
+        { key: CryoStage, value: stage },
+        { key: CryoStatus, value: stage === 'done' ? 'done' : stage === 'picks' ? 'waiting-approval' : 'running' },
+      ]);
       setCurrentDetails(`**${spec.name}** (${spec.dataset}) — ${stage}\n\n${details}\n\ncost so far $${status.costUsd.toFixed(4)}`);
     };
     const childOptions = (suffix: string, extra: { tiltSeries?: string; summary?: string } = {}) => ({

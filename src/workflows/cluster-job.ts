@@ -26,12 +26,12 @@ import type { JobResult, SubmittedJob } from '../activities/cluster-job.js';
 import type { JobObservation } from '../scheduler/watcher.js';
 import { jobKey, jobNameFor } from '../slurm/job-key.js';
 import { describeRung, gpuTypeOf, scaledTimeLimit, type Placement, type PlacementRung } from '../slurm/placement.js';
-import { CryoCluster, CryoGpuType, CryoRung, CryoSlurmJobId, CryoStage } from '../search-attributes.js';
+import { CryoCluster, CryoGpuType, CryoRung, CryoSlurmJobId, CryoStage, CryoStatus } from '../search-attributes.js';
 import { CryoError, ErrorType } from '../errors.js';
 import { sameJobState } from '../slurm/state-table.js';
 import { commandForRung, continueFrom } from '../tools/rung-command.js';
 import { optimiserPath } from '../tools/refine-iterations.js';
-import { detailsText, exhaustedMessage, jobRecordQuery, type HungRung, type JobEvent, type JobEventKind, type JobRecord } from './job-record.js';
+import { detailsText, exhaustedMessage, jobRecordQuery, jobStatusWord, type HungRung, type JobEvent, type JobEventKind, type JobRecord } from './job-record.js';
 import { clusterOps, watchOps } from './cluster-job-activities.js';
 import { countReclaimsSurvived, countRelaxed, countSubmitted } from './metrics.js';
 import { relaxUpdate, type RelaxRequest, type RelaxResult } from './operations.js';
@@ -130,6 +130,7 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
       { key: CryoRung, value: s.rung },
       { key: CryoGpuType, value: gpuTypeOf(rung.gres) },
       ...(s.job ? [{ key: CryoSlurmJobId, value: s.job.jobId }] : []),
+      { key: CryoStatus, value: jobStatusWord({ kind, ...fields }) },
     ]);
     setCurrentDetails(detailsText(record(), ladder, now()));
     const tags = { step: input.step, cluster: rung.cluster, gpu_type: gpuTypeOf(rung.gres) };

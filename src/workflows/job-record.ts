@@ -5,6 +5,7 @@
  */
 import { defineQuery } from '@temporalio/workflow';
 import { describeRung, gpuTypeOf, type PlacementRung } from '../slurm/placement.js';
+import { classifyJob } from '../slurm/state-table.js';
 
 /** What happened. Our vocabulary; Slurm's own words travel in `state` and `reason`. */
 export type JobEventKind =
@@ -53,6 +54,35 @@ export const jobRecordQuery = defineQuery<JobRecord>('jobRecord');
 function minutesSeconds(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** The `CryoStatus` word for a clusterJob after an event (see search-attributes.ts). */
+export function jobStatusWord(event: Pick<JobEvent, 'kind' | 'state' | 'reason'>): string {
+  switch (event.kind) {
+    case 'observed':
+    case 'requeued': {
+      if (!event.state) return 'pending';
+      const move = classifyJob(event.state, event.reason).move;
+      return move === 'hang-candidate' ? 'waiting-capacity' : move === 'running' ? 'running' : move === 'lost' ? 'rescheduling' : move === 'done' ? 'running' : 'pending';
+    }
+    case 'submitted':
+    case 'reattached':
+    case 'resubmitted':
+      return 'pending';
+    case 'hung':
+    case 'relaxed':
+      return 'relaxing';
+    case 'lost':
+    case 'resumed':
+      return 'rescheduling';
+    case 'completed':
+      return 'done';
+    case 'cancelled':
+      return 'cancelled';
+    case 'failed':
+    case 'exhausted':
+      return 'failed';
+  }
 }
 
 /** Markdown for the Temporal UI's current details. */

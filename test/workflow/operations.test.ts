@@ -18,6 +18,7 @@ import { EMBEDDED_CAMPAIGN, EMBEDDED_PYTHON, MAKE_DATASET } from '../../src/embe
 import type { ClusterJobResult } from '../../src/workflows/cluster-job.js';
 import type { CampaignStatus } from '../../src/workflows/campaign-status.js';
 import { jobRecordQuery } from '../../src/workflows/job-record.js';
+import { CryoStatus } from '../../src/search-attributes.js';
 import { approvePicksUpdate, campaignStatusQuery, relaxUpdate } from '../../src/workflows/operations.js';
 import { freePort, uniqueId, waitUntil } from '../helpers/env.js';
 import { installTestRuntime, ladder, startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
@@ -90,6 +91,7 @@ describe('operator controls and metrics', () => {
     }, 120_000, 500);
     assert.equal(waiting.picks.state, 'waiting');
     assert.equal(waiting.tiltSeries['TS_01']?.status, 'done');
+    assert.equal((await handle.describe()).typedSearchAttributes.get(CryoStatus), 'waiting-approval');
     const answer = await handle.executeUpdate(approvePicksUpdate, { args: [{ approve: false, by: 'tester', comment: 'picks off by one box' }] });
     assert.deepEqual(answer, { accepted: false });
     await assert.rejects(handle.result(), (err: Error) => {
@@ -100,6 +102,7 @@ describe('operator controls and metrics', () => {
     const after: CampaignStatus = await handle.query(campaignStatusQuery);
     assert.equal(after.picks.state, 'rejected');
     assert.match(after.error ?? '', /picks rejected/);
+    assert.equal((await handle.describe()).typedSearchAttributes.get(CryoStatus), 'failed');
     // Nothing was extracted: no job for the extract step.
     const jobs = await h.slurm(['sacct', '-X', '-n', '-P', '-S', 'now-1hour', '-o', 'JobName%200']);
     assert.ok(!jobs.includes(`${id}.extract`), 'an extract job was submitted');

@@ -1,0 +1,104 @@
+/**
+ * Number, time and size formatting for the campaign report. Pure; every function takes
+ * whatever the record holds (possibly NaN, undefined or a bad date) and returns plain
+ * text with no markup (the caller escapes it).
+ */
+
+/** Shown where a value is missing or not a number. */
+export const NONE = '—';
+
+/** `1234567` → `1,234,567` (any sign, rounded to an integer first). */
+export function groupThousands(n: number): string {
+  if (!Number.isFinite(n)) return NONE;
+  const s = String(Math.round(Math.abs(n))).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return n < 0 && Math.round(Math.abs(n)) !== 0 ? `−${s}` : s;
+}
+
+/** A fixed number of decimals with a real minus sign; `—` for a non-number. */
+export function fixed(n: number | undefined, digits: number): string {
+  if (n === undefined || !Number.isFinite(n)) return NONE;
+  const s = n.toFixed(digits);
+  return s.startsWith('-') && Number(s) !== 0 ? `−${s.slice(1)}` : s.replace(/^-/, '');
+}
+
+/** A resolution in Å: two decimals below 100 Å, one above. */
+export function angstrom(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return NONE;
+  return fixed(n, Math.abs(n) < 100 ? 2 : 1);
+}
+
+/** Dollars: `$0.00` for nothing, four decimals below a cent, else two (grouped above $1,000). */
+export function usd(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return NONE;
+  const sign = n < 0 ? '−' : '';
+  const a = Math.abs(n);
+  if (a === 0) return '$0.00';
+  if (a < 0.01) return `${sign}$${a.toFixed(4)}`;
+  if (a >= 1000) return `${sign}$${groupThousands(Math.floor(a))}${(a % 1).toFixed(2).slice(1)}`;
+  return `${sign}$${a.toFixed(2)}`;
+}
+
+/** Seconds as `45s`, `8m03s`, `2h05m`, `3d04h`. */
+export function duration(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds)) return NONE;
+  const neg = seconds < 0 ? '−' : '';
+  const s = Math.round(Math.abs(seconds));
+  const two = (v: number) => String(v).padStart(2, '0');
+  if (s < 60) return `${neg}${s}s`;
+  if (s < 3600) return `${neg}${Math.floor(s / 60)}m${two(s % 60)}s`;
+  if (s < 86_400) return `${neg}${Math.floor(s / 3600)}h${two(Math.floor((s % 3600) / 60))}m`;
+  return `${neg}${Math.floor(s / 86_400)}d${two(Math.floor((s % 86_400) / 3600))}h`;
+}
+
+/** A byte count as `3.0 MiB` (bytes below 1 KiB as `512 B`). */
+export function bytes(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n) || n < 0) return NONE;
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return i === 0 ? `${Math.round(v)} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/** Milliseconds since the epoch, or undefined for a missing or unparsable time. */
+export function parseTime(iso: string | undefined): number | undefined {
+  if (iso === undefined || typeof iso !== 'string') return undefined;
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** `2026-11-30 09:14:03 UTC`, or `—`. */
+export function dateTime(iso: string | undefined): string {
+  const ms = parseTime(iso);
+  if (ms === undefined) return NONE;
+  return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** `09:14:03` when on the same UTC day as `dayOf`, else `11-30 09:14:03`; `—` when missing. */
+export function clock(iso: string | undefined, dayOf?: string): string {
+  const ms = parseTime(iso);
+  if (ms === undefined) return NONE;
+  const text = new Date(ms).toISOString();
+  const ref = parseTime(dayOf);
+  const sameDay = ref !== undefined && new Date(ref).toISOString().slice(0, 10) === text.slice(0, 10);
+  return sameDay ? text.slice(11, 19) : `${text.slice(5, 10)} ${text.slice(11, 19)}`;
+}
+
+/** How a step row is named: `reconstruct TS_01`, or just the step. */
+export function stepLabel(step: { readonly step: string; readonly tiltSeries?: string }): string {
+  return step.tiltSeries ? `${step.step} ${step.tiltSeries}` : step.step;
+}
+
+const SAFE_WORD = /^[A-Za-z0-9_./:=@%+,-]+$/;
+
+/** An argv as one display line, POSIX-quoted where a word needs it (never throws). */
+export function commandLine(argv: readonly string[] | undefined): string {
+  if (!Array.isArray(argv)) return '';
+  return argv
+    .map((a) => String(a))
+    .map((a) => (a === '' ? "''" : SAFE_WORD.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`))
+    .join(' ');
+}

@@ -23,8 +23,11 @@ if ! bash scripts/dev-cluster.sh status >/dev/null 2>&1; then
 fi
 finish() {
   local rc=$?
-  # Test Temporal servers (headless, random ports) of a test file that was killed mid-run.
-  pkill -f "$ROOT/.venv/bin/temporal server start-dev .*--headless" 2>/dev/null || true
+  # Test Temporal servers (random ports, with or without UI) of a test file that was killed mid-run.
+  # Test servers keep no database file; the dev server (scripts/temporal-dev.ts) does, and stays.
+  for pid in $(pgrep -f "$ROOT/.venv/bin/temporal server start-dev" 2>/dev/null); do
+    grep -qa -- --db-filename "/proc/$pid/cmdline" 2>/dev/null || kill "$pid" 2>/dev/null || true
+  done
   if [[ $started == 1 ]]; then
     bash scripts/dev-cluster.sh stop
     left=$(pgrep -f "$ROOT/.dev/cluster" | grep -vc "^$$\$" || true)
@@ -41,7 +44,7 @@ trap finish EXIT
 
 files=("$@")
 if ((${#files[@]} == 0)); then
-  mapfile -t files < <(ls test/unit/*.test.ts test/integration/*.test.ts test/workflow/*.test.ts 2>/dev/null)
+  mapfile -t files < <(ls test/unit/*.test.ts test/integration/*.test.ts test/workflow/*.test.ts test/browser/*.test.ts 2>/dev/null)
 fi
 # Suites share one Slurm cluster and two cores: run files one at a time.
 node --import tsx --test --test-concurrency=1 --test-timeout=300000 "${files[@]}"

@@ -73,7 +73,8 @@ export function writeTestConfig(port: number, taskQueue: string, workerShutdownG
     .replace('address: 127.0.0.1:7233', `address: 127.0.0.1:${port}`)
     .replace('taskQueue: cryoet', `taskQueue: ${taskQueue}`)
     .replace(/workerShutdownGrace: \S+/, `workerShutdownGrace: ${workerShutdownGrace}`)
-    .replaceAll(' .dev/', ` ${repoRoot}/.dev/`);
+    .replaceAll(' .dev/', ` ${repoRoot}/.dev/`)
+    .replace('aretomo2: embedded/', `aretomo2: ${repoRoot}/embedded/`);
   if (fastPolling) text = text.replace(/interval: \S+/, 'interval: 300ms').replace(/maxInterval: \S+/, 'maxInterval: 2s');
   const file = join(mkdtempSync(join(tmpdir(), 'cryoet-config-')), 'temporal.yaml');
   writeFileSync(file, text);

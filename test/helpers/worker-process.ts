@@ -21,6 +21,12 @@ export async function spawnWorkerProcess(args: string[], readyText: string): Pro
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  await waitUntil(`the worker process to print "${readyText}"`, () => (output.includes(readyText) ? true : undefined), 120_000);
+  let exitedEarly: string | undefined;
+  void exited.then(({ code, signal }) => (exitedEarly = `exited ${code ?? signal} before it was ready:\n${output}`));
+  await waitUntil(`the worker process to print "${readyText}"`, () => {
+    // A worker that exits first (bad config, crash) fails the test at once, with its output.
+    if (exitedEarly !== undefined && !output.includes(readyText)) throw new Error(`worker process ${exitedEarly}`);
+    return output.includes(readyText) ? true : undefined;
+  }, 120_000);
   return { child, output: () => output, exited };
 }

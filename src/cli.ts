@@ -1,6 +1,8 @@
 /**
  * The `cryoet` command. Parses arguments, loads temporal.yaml and calls the same helpers
- * the tests use. Exit codes: 0 done, 1 pipeline failed, 2 usage or config error.
+ * the tests use. The campaign commands (start, list, status, watch, cancel, relax, approve,
+ * report) live in src/cli/. Exit codes: 0 done, 1 pipeline failed or operation refused,
+ * 2 usage or config error, 3 not found (unknown workflow id).
  */
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
@@ -8,6 +10,8 @@ import { defaultConfigPath, loadConfig } from './config.js';
 import { runWorker } from './worker.js';
 import { temporalTarget } from './connection.js';
 import { runDemo } from './cli/demo.js';
+import { registerCampaignCommands } from './cli/campaign-commands.js';
+import { CliError } from './cli/errors.js';
 import { CryoError, ErrorType } from './errors.js';
 
 /** Builds the command tree (exported for tests). */
@@ -51,6 +55,8 @@ export function buildCli(): Command {
       const ok = await runDemo(await loadConfig(opts.config));
       if (!ok) process.exitCode = 1;
     });
+
+  registerCampaignCommands(program);
   return program;
 }
 
@@ -61,6 +67,10 @@ export async function main(argv: string[]): Promise<number> {
     return Number(process.exitCode ?? 0);
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof CliError) {
+      if (err.message) console.error(err.message);
+      return err.exitCode;
+    }
     if (err instanceof CryoError) {
       console.error(err.message);
       return err.type === ErrorType.ConfigInvalid || err.type === ErrorType.NameInvalid ? 2 : 1;

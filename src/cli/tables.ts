@@ -1,0 +1,303 @@
+/**
+ * Pure text formatting for the `cryoet` campaign commands: the `list` table, the `status`
+ * report of a live campaign (the `status` query) and of a finished one (its run record),
+ * default campaign ids and file names. No I/O, no Temporal calls: unit-tested in
+ * test/unit/cli-tables.test.ts.
+ */
+import type { TypedSearchAttributes } from '@temporalio/common';
+import type { StepSummary } from '../campaign/job-summary.js';
+import { CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus } from '../search-attributes.js';
+import type { CampaignStatus, RunRecord } from '../workflows/campaign-status.js';
+
+/** Left-aligned columns, two spaces apart, no trailing blanks. */
+export function formatTable(head: readonly string[], rows: readonly (readonly string[])[], indent = ''): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]) => indent + r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+/** `2025-03-01 12:00:05Z` (UTC, seconds). */
+export function formatTime(at: Date | string | undefined): string {
+  if (at === undefined) return '';
+  const date = typeof at === 'string' ? new Date(at) : at;
+  if (Number.isNaN(date.getTime())) return String(at);
+  return date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+/** `$0.1234` (four decimals: small CPU runs cost fractions of a cent). */
+export function formatCost(usd: number | undefined): string {
+  return usd === undefined ? '' : `$${usd.toFixed(4)}`;
+}
+
+/** `12.34 Å`. */
+export function formatResolution(angstrom: number | undefined): string {
+  return angstrom === undefined ? '' : `${angstrom.toFixed(2)} Å`;
+}
+
+/** Seconds as `45s`, `12m05s`, `3h02m`. */
+export function formatSeconds(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** The default campaign id: `<name>-<yyyymmdd-hhmmss>` in UTC. */
+export function defaultCampaignId(name: string, now: Date): string {
+  const iso = now.toISOString(); // 2025-03-01T12:00:05.123Z
+  return `${name}-${iso.slice(0, 10).replaceAll('-', '')}-${iso.slice(11, 19).replaceAll(':', '')}`;
+}
+
+/** A file name for something about campaign `id` ('/' in ids becomes '_'): `<id><suffix>`. */
+export function fileNameFor(id: string, suffix: string): string {
+  return `${id.replaceAll('/', '_')}${suffix}`;
+}
+
+// ---- list -------------------------------------------------------------------------------
+
+/** One campaign as `cryoet list` shows it (from visibility: search attributes, no query). */
+export interface CampaignRow {
+  readonly id: string;
+  /** Temporal's execution status: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, ... */
+  readonly status: string;
+  /** The campaign's own word (`CryoStatus`): running, waiting-approval, done, failed, cancelled. */
+  readonly cryoStatus?: string;
+  readonly stage?: string;
+  readonly iteration?: number;
+  readonly resolution?: number;
+  readonly costUsd?: number;
+  readonly startTime: string;
+  readonly closeTime?: string;
+}
+
+/** The part of a visibility record (`WorkflowExecutionInfo`) a row needs. */
+export interface VisibilityInfo {
+  readonly workflowId: string;
+  readonly status: { readonly name: string };
+  readonly startTime: Date;
+  readonly closeTime?: Date | undefined;
+  readonly typedSearchAttributes: TypedSearchAttributes;
+}
+
+/** A list row from a visibility record. */
+export function campaignRow(info: VisibilityInfo): CampaignRow {
+  const sa = info.typedSearchAttributes;
+  const stage = sa.get(CryoStage);
+  const iteration = sa.get(CryoIteration);
+  const resolution = sa.get(CryoResolution);
+  const costUsd = sa.get(CryoCostUsd);
+  const cryoStatus = sa.get(CryoStatus);
+  return {
+    id: info.workflowId,
+    status: info.status.name,
+    ...(cryoStatus === undefined ? {} : { cryoStatus }),
+    ...(stage === undefined ? {} : { stage }),
+    ...(iteration === undefined ? {} : { iteration }),
+    ...(resolution === undefined ? {} : { resolution }),
+    ...(costUsd === undefined ? {} : { costUsd }),
+    startTime: info.startTime.toISOString(),
+    ...(info.closeTime === undefined ? {} : { closeTime: info.closeTime.toISOString() }),
+  };
+}
+
+/** Temporal's status, with the campaign's own word where it says more (`RUNNING waiting-approval`). */
+export function statusWord(row: Pick<CampaignRow, 'status' | 'cryoStatus'>): string {
+  return row.status === 'RUNNING' && row.cryoStatus !== undefined && row.cryoStatus !== 'running' ? `${row.status} ${row.cryoStatus}` : row.status;
+}
+
+/** The `cryoet list` table. */
+export function listTable(rows: readonly CampaignRow[]): string {
+  if (rows.length === 0) return 'no campaigns match';
+  return formatTable(
+    ['ID', 'STATUS', 'STAGE', 'ITER', 'RESOLUTION', 'COST', 'STARTED'],
+    rows.map((r) => [
+      r.id,
+      statusWord(r),
+      r.stage ?? '',
+      r.iteration === undefined ? '' : String(r.iteration),
+      formatResolution(r.resolution),
+      formatCost(r.costUsd),
+      formatTime(r.startTime),
+    ]),
+  );
+}
+
+/** The visibility query of `cryoet list`: every campaign, narrowed by `extra` if given. */
+export function listQuery(extra?: string): string {
+  const base = "WorkflowType = 'campaign'";
+  const trimmed = extra?.trim();
+  return trimmed ? `${base} AND (${trimmed})` : base;
+}
+
+// ---- status -------------------------------------------------------------------------------
+
+/** A step's name with its tilt series where it has one: `reconstruct TS_03`. */
+export function stepName(step: Pick<StepSummary, 'step' | 'tiltSeries'>): string {
+  return step.tiltSeries && !step.step.includes(step.tiltSeries) ? `${step.step} ${step.tiltSeries}` : step.step;
+}
+
+/** The finished steps: rung, GPU, node, attempts, pending and run time, cost. */
+export function stepsTable(steps: readonly StepSummary[], indent = '  '): string {
+  if (steps.length === 0) return `${indent}(none finished yet)`;
+  return formatTable(
+    ['STEP', 'RUNG', 'GPU', 'NODE', 'ATTEMPTS', 'PENDING', 'RUN', 'COST'],
+    steps.map((s) => [
+      stepName(s),
+      `${s.rung} ${s.cluster}/${s.partition} ${s.gres}`,
+      s.gpuType,
+      s.node ?? '',
+      String(s.attempts),
+      formatSeconds(s.pendingSeconds),
+      formatSeconds(s.runSeconds),
+      formatCost(s.costUsd),
+    ]),
+    indent,
+  );
+}
+
+function picksText(picks: CampaignStatus['picks']): string {
+  return `${picks.state}${picks.by ? ` by ${picks.by}` : ''}${picks.decidedAt ? ` at ${formatTime(picks.decidedAt)}` : ''}${picks.comment ? `: ${picks.comment}` : ''}`;
+}
+
+function refineText(refine: CampaignStatus['refine']): string {
+  if (refine.iteration === undefined) return refine.finished ? 'finished' : 'not started';
+  const res = refine.resolution === undefined ? '' : `, ${formatResolution(refine.resolution)}`;
+  return `iteration ${refine.iteration}${res}${refine.finished ? ' (finished)' : ''}`;
+}
+
+/** Label/value lines, labels padded to one width. */
+function fields(pairs: readonly (readonly [string, string | undefined])[]): string {
+  const shown = pairs.filter((p): p is readonly [string, string] => p[1] !== undefined && p[1] !== '');
+  const width = Math.max(...shown.map(([k]) => k.length));
+  return shown.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+}
+
+/** `cryoet status` of a running campaign (the `status` query). */
+export function statusText(s: CampaignStatus, workflowStatus = 'RUNNING'): string {
+  const series = Object.entries(s.tiltSeries);
+  const counts = (['waiting', 'running', 'done', 'failed'] as const)
+    .map((state) => [state, series.filter(([, t]) => t.status === state).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([state, n]) => `${n} ${state}`)
+    .join(', ');
+  const parts = [
+    fields([
+      ['campaign', s.id],
+      ['name', `${s.name} · ${s.dataset} · ${s.profile} profile`],
+      ['workflow', workflowStatus],
+      ['started', formatTime(s.startedAt)],
+      ['stage', s.stage],
+      ['picks', picksText(s.picks)],
+      ['particles', s.particles === undefined ? undefined : String(s.particles)],
+      ['refine', refineText(s.refine)],
+      ['final', s.finalResolution === undefined ? undefined : `${formatResolution(s.finalResolution)}${s.bfactor === undefined ? '' : `, B-factor ${s.bfactor.toFixed(0)} Å²`}`],
+      ['cost', formatCost(s.costUsd)],
+      ['error', s.error],
+    ]),
+    '',
+    `tilt series (${series.length}${counts ? `: ${counts}` : ''})`,
+    series.length === 0
+      ? '  (none)'
+      : formatTable(['NAME', 'STATE', 'DETAIL'], series.map(([name, t]) => [name, t.status, t.error ?? t.tomogram ?? '']), '  '),
+    '',
+    `steps (${s.steps.length} finished)`,
+    stepsTable(s.steps),
+    '',
+    'running',
+    Object.keys(s.running).length === 0
+      ? '  (nothing)'
+      : formatTable(['STEP', 'WORKFLOW (relax target)'], Object.entries(s.running).map(([k, v]) => [k, v]), '  '),
+  ];
+  return parts.join('\n');
+}
+
+/** `cryoet status` of a completed campaign (its run record). */
+export function runRecordText(r: RunRecord): string {
+  const failed = r.tiltSeries.filter((t) => t.error !== undefined).length;
+  return [
+    fields([
+      ['campaign', r.campaign],
+      ['name', `${r.name} · ${r.dataset} · ${r.profile} profile`],
+      ['workflow', 'COMPLETED'],
+      ['started', formatTime(r.startedAt)],
+      ['ended', formatTime(r.endedAt)],
+      ['picks', picksText(r.picks)],
+      ['particles', `${r.particles} at ${r.pixelSize} Å/px`],
+      ['refine', `${r.iterations.length} iteration(s)${r.iterations.length ? `, last ${formatResolution(r.iterations[r.iterations.length - 1]!.resolution)}` : ''}`],
+      ['final', `${formatResolution(r.finalResolution)} (FSC 0.143), B-factor ${r.bfactor.toFixed(0)} Å²`],
+      ['cost', formatCost(r.costUsd)],
+      ['folder', r.campaignDir],
+      ['record', r.recordPath],
+    ]),
+    '',
+    `tilt series (${r.tiltSeries.length}${failed ? `, ${failed} failed` : ''})`,
+    formatTable(['NAME', 'STATE', 'DETAIL'], r.tiltSeries.map((t) => [t.name, t.error === undefined ? 'done' : 'failed', t.error ?? t.tomogram ?? '']), '  '),
+    '',
+    `steps (${r.steps.length})`,
+    stepsTable(r.steps),
+    '',
+    `outputs (${r.outputs.length})`,
+    ...r.outputs.map((o) => `  ${o.path}  ${o.bytes} bytes  sha256 ${o.sha256.slice(0, 12)}`),
+  ].join('\n');
+}
+
+/** `cryoet status` of a campaign that ended without a run record. */
+export function closedText(id: string, workflowStatus: string, failure: string | undefined, closeTime?: string): string {
+  return fields([
+    ['campaign', id],
+    ['workflow', workflowStatus],
+    ['closed', formatTime(closeTime)],
+    ['failure', failure],
+  ]);
+}
+
+// ---- watch ------------------------------------------------------------------------------
+
+/**
+ * What `cryoet watch` prints without a TTY: one keyed line per thing that can change.
+ * A line is printed again only when its text changes ({@link changedLines}).
+ */
+export function watchFacts(s: CampaignStatus): Map<string, string> {
+  const facts = new Map<string, string>();
+  facts.set('stage', `stage ${s.stage} · cost ${formatCost(s.costUsd)}${s.particles === undefined ? '' : ` · ${s.particles} particles`}`);
+  for (const [name, t] of Object.entries(s.tiltSeries)) facts.set(`ts:${name}`, `${name} ${t.status}${t.error ? `: ${t.error}` : ''}`);
+  if (s.picks.state !== 'not-required') facts.set('picks', `picks ${picksText(s.picks)}`);
+  if (s.refine.iteration !== undefined || s.refine.finished) facts.set('refine', `refine ${refineText(s.refine)}`);
+  for (const [step, workflowId] of Object.entries(s.running)) facts.set(`run:${step}`, `running ${step} (${workflowId})`);
+  if (s.finalResolution !== undefined) facts.set('final', `final ${formatResolution(s.finalResolution)}${s.bfactor === undefined ? '' : `, B-factor ${s.bfactor.toFixed(0)} Å²`}`);
+  if (s.error !== undefined) facts.set('error', `error ${s.error}`);
+  return facts;
+}
+
+/** Lines that are new or changed since `before`, plus `finished <step>` for ones gone from `running`. */
+export function changedLines(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): string[] {
+  const lines: string[] = [];
+  for (const [key, text] of after) if (before.get(key) !== text) lines.push(text);
+  for (const key of before.keys()) if (key.startsWith('run:') && !after.has(key)) lines.push(`finished ${key.slice(4)}`);
+  return lines;
+}
+
+/** Bar value (0..1) and label of a tilt series for the progress bars. */
+export function tiltSeriesBar(state: CampaignStatus['tiltSeries'][string]['status']): { value: number; label: string } {
+  switch (state) {
+    case 'waiting': return { value: 0, label: 'waiting' };
+    case 'running': return { value: 0.5, label: 'running' };
+    case 'done': return { value: 1, label: 'done' };
+    case 'failed': return { value: 1, label: 'FAILED' };
+  }
+}
+
+/** Iterations the refine bar assumes until RELION reports convergence. */
+export const REFINE_BAR_ITERATIONS = 25;
+
+/** Refine bar: value / total (iterations) and payload text. */
+export function refineBar(refine: CampaignStatus['refine']): { value: number; total: number; iteration: string; resolution: string } {
+  const it = refine.iteration ?? 0;
+  const total = refine.finished ? Math.max(it, 1) : Math.max(REFINE_BAR_ITERATIONS, it + 1);
+  return {
+    value: refine.finished ? total : it,
+    total,
+    iteration: refine.iteration === undefined ? (refine.finished ? 'done' : '-') : String(refine.iteration),
+    resolution: refine.resolution === undefined ? '-' : `${refine.resolution.toFixed(2)} Å`,
+  };
+}

@@ -1,0 +1,286 @@
+/**
+ * The pure formatting behind `cryoet list`, `status` and `watch`: tables from a status
+ * query, a run record and visibility rows; default ids and file names; what `watch` prints
+ * when nothing is a TTY.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TypedSearchAttributes } from '@temporalio/common';
+import type { StepSummary } from '../../src/campaign/job-summary.js';
+import { CryoCampaign, CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus } from '../../src/search-attributes.js';
+import type { CampaignStatus, RunRecord } from '../../src/workflows/campaign-status.js';
+import {
+  campaignRow,
+  changedLines,
+  closedText,
+  defaultCampaignId,
+  fileNameFor,
+  formatSeconds,
+  formatTable,
+  formatTime,
+  listQuery,
+  listTable,
+  refineBar,
+  runRecordText,
+  statusText,
+  stepName,
+  stepsTable,
+  tiltSeriesBar,
+  watchFacts,
+} from '../../src/cli/tables.js';
+import { plainView, outcomeLine } from '../../src/cli/watch.js';
+
+function step(over: Partial<StepSummary> = {}): StepSummary {
+  return {
+    step: 'refine',
+    cluster: 'dev',
+    partition: 'gpu',
+    rung: 2,
+    gres: 'gpu:4',
+    gpuType: 'any',
+    gpus: 4,
+    node: 'n2',
+    jobIds: ['41', '42'],
+    attempts: 2,
+    relaxations: 1,
+    reclaims: 0,
+    pendingSeconds: 21,
+    runSeconds: 754,
+    pricePerGpuHour: 0.4,
+    costUsd: 0.335111,
+    command: ['relion_refine'],
+    events: [],
+    ...over,
+  };
+}
+
+function status(over: Partial<CampaignStatus> = {}): CampaignStatus {
+  return {
+    id: 'embedded-10164-20250301-120005',
+    name: 'embedded-10164',
+    dataset: 'EMPIAR-10164 (synthetic)',
+    profile: 'embedded',
+    startedAt: '2025-03-01T12:00:05.123Z',
+    stage: 'refine',
+    tiltSeries: {
+      TS_01: { status: 'done', tomogram: 'tomograms/TS_01.mrc' },
+      TS_03: { status: 'failed', error: 'TS_03.rawtlt: 40 angles, stack has 41 images' },
+      TS_43: { status: 'running' },
+      TS_45: { status: 'waiting' },
+    },
+    particles: 120,
+    picks: { state: 'approved', by: 'alice', comment: 'fine', decidedAt: '2025-03-01T12:10:00Z' },
+    refine: { iteration: 3, resolution: 31.25, finished: false, history: [{ iteration: 3, resolution: 31.25 }] },
+    steps: [step({ step: 'probe', rung: 1, gres: 'gpu:1', gpus: 1, node: 'n1', attempts: 1, pendingSeconds: 1, runSeconds: 3, costUsd: 0.000333 }), step({ step: 'reconstruct', tiltSeries: 'TS_01', gres: 'gpu:1', rung: 1 })],
+    running: { refine: 'embedded-10164-20250301-120005/refine', TS_43: 'embedded-10164-20250301-120005/TS_43/reconstruct' },
+    costUsd: 0.335444,
+    ...over,
+  };
+}
+
+function record(): RunRecord {
+  return {
+    campaign: 'c1',
+    name: 'embedded-10164',
+    dataset: 'EMPIAR-10164 (synthetic)',
+    profile: 'embedded',
+    campaignDir: '/work/campaigns/c1',
+    startedAt: '2025-03-01T12:00:05Z',
+    endedAt: '2025-03-01T12:40:00Z',
+    binary: { remotePath: '/work/bin/AreTomo2', sha256: 'ab'.repeat(32), copied: true },
+    tiltSeries: [{ name: 'TS_01', tomogram: 'tomograms/TS_01.mrc' }, { name: 'TS_03', error: 'bad angles' }],
+    picks: { state: 'not-required' },
+    particles: 240,
+    pixelSize: 10,
+    steps: [step()],
+    costUsd: 0.335111,
+    iterations: [{ iteration: 1, resolution: 60 }, { iteration: 2, resolution: 40.5 }],
+    finalResolution: 28.4,
+    bfactor: -812.3,
+    fsc: [],
+    outputs: [{ path: '/work/campaigns/c1/PostProcess/postprocess.mrc', bytes: 55296, sha256: 'cd'.repeat(32) }],
+    parameters: {} as RunRecord['parameters'],
+    recordPath: '/work/campaigns/c1/run-record.json',
+  };
+}
+
+describe('cli tables: basics', () => {
+  test('formatTable pads columns two apart, no trailing blanks', () => {
+    assert.equal(formatTable(['A', 'LONGER'], [['xyz', '1'], ['b', '']]), 'A    LONGER\nxyz  1\nb');
+    assert.equal(formatTable(['A'], [['x']], '  '), '  A\n  x');
+  });
+
+  test('times, durations, ids and file names', () => {
+    assert.equal(formatTime('2025-03-01T12:00:05.123Z'), '2025-03-01 12:00:05Z');
+    assert.equal(formatTime(new Date('2025-03-01T12:00:05Z')), '2025-03-01 12:00:05Z');
+    assert.equal(formatTime(undefined), '');
+    assert.equal(formatTime('not a date'), 'not a date');
+    assert.equal(formatSeconds(45), '45s');
+    assert.equal(formatSeconds(725), '12m05s');
+    assert.equal(formatSeconds(3 * 3600 + 125), '3h02m');
+    assert.equal(defaultCampaignId('embedded-10164', new Date('2025-03-01T02:03:04.999Z')), 'embedded-10164-20250301-020304');
+    assert.equal(fileNameFor('lab/run-1', '-report.html'), 'lab_run-1-report.html');
+    assert.equal(fileNameFor('c1', '-run-record.json'), 'c1-run-record.json');
+  });
+
+  test('listQuery ANDs an extra filter in parentheses', () => {
+    assert.equal(listQuery(), "WorkflowType = 'campaign'");
+    assert.equal(listQuery('  '), "WorkflowType = 'campaign'");
+    assert.equal(listQuery("CryoStage = 'refine' OR CryoStage = 'extract'"), "WorkflowType = 'campaign' AND (CryoStage = 'refine' OR CryoStage = 'extract')");
+  });
+});
+
+describe('cli tables: list', () => {
+  test('campaignRow reads the cryo search attributes', () => {
+    const row = campaignRow({
+      workflowId: 'c1',
+      status: { name: 'RUNNING' },
+      startTime: new Date('2025-03-01T12:00:05Z'),
+      typedSearchAttributes: new TypedSearchAttributes([
+        { key: CryoCampaign, value: 'c1' },
+        { key: CryoStage, value: 'refine' },
+        { key: CryoIteration, value: 4 },
+        { key: CryoResolution, value: 22.5 },
+        { key: CryoCostUsd, value: 0.0123 },
+        { key: CryoStatus, value: 'running' },
+      ]),
+    });
+    assert.deepEqual(row, { id: 'c1', status: 'RUNNING', cryoStatus: 'running', stage: 'refine', iteration: 4, resolution: 22.5, costUsd: 0.0123, startTime: '2025-03-01T12:00:05.000Z' });
+    const bare = campaignRow({ workflowId: 'c2', status: { name: 'FAILED' }, startTime: new Date(0), closeTime: new Date(1000), typedSearchAttributes: new TypedSearchAttributes() });
+    assert.deepEqual(bare, { id: 'c2', status: 'FAILED', startTime: '1970-01-01T00:00:00.000Z', closeTime: '1970-01-01T00:00:01.000Z' });
+  });
+
+  test('listTable: id, status, stage, iteration, resolution, cost, start time', () => {
+    const text = listTable([
+      { id: 'c1', status: 'RUNNING', stage: 'refine', iteration: 4, resolution: 22.5, costUsd: 0.0123, startTime: '2025-03-01T12:00:05.000Z' },
+      { id: 'campaign-two', status: 'FAILED', cryoStatus: 'failed', startTime: '2025-03-02T08:00:00.000Z' },
+      { id: 'c3', status: 'RUNNING', cryoStatus: 'waiting-approval', stage: 'picks', costUsd: 0.001, startTime: '2025-03-02T09:00:00.000Z' },
+    ]);
+    assert.equal(
+      text,
+      [
+        'ID            STATUS                    STAGE   ITER  RESOLUTION  COST     STARTED',
+        'c1            RUNNING                   refine  4     22.50 Å     $0.0123  2025-03-01 12:00:05Z',
+        'campaign-two  FAILED                                                       2025-03-02 08:00:00Z',
+        'c3            RUNNING waiting-approval  picks                     $0.0010  2025-03-02 09:00:00Z',
+      ].join('\n'),
+    );
+    assert.equal(listTable([]), 'no campaigns match');
+  });
+});
+
+describe('cli tables: status', () => {
+  test('stepsTable: rung, GPU, node, attempts, pending, run, cost', () => {
+    assert.equal(stepName({ step: 'reconstruct', tiltSeries: 'TS_01' }), 'reconstruct TS_01');
+    assert.equal(stepName({ step: 'refine' }), 'refine');
+    const text = stepsTable([step({ step: 'reconstruct', tiltSeries: 'TS_01', rung: 1, gres: 'gpu:1', gpuType: 't4', node: undefined })]);
+    const lines = text.split('\n');
+    assert.match(lines[0]!, /^ {2}STEP\s+RUNG\s+GPU\s+NODE\s+ATTEMPTS\s+PENDING\s+RUN\s+COST$/);
+    assert.match(lines[1]!, /^ {2}reconstruct TS_01\s+1 dev\/gpu gpu:1\s+t4\s+2\s+21s\s+12m34s\s+\$0\.3351$/);
+    assert.equal(stepsTable([]), '  (none finished yet)');
+  });
+
+  test('statusText shows stage, each tilt series, particles, refine, steps and running children', () => {
+    const text = statusText(status());
+    assert.match(text, /^campaign\s+embedded-10164-20250301-120005$/m);
+    assert.match(text, /^workflow\s+RUNNING$/m);
+    assert.match(text, /^started\s+2025-03-01 12:00:05Z$/m);
+    assert.match(text, /^stage\s+refine$/m);
+    assert.match(text, /^picks\s+approved by alice at 2025-03-01 12:10:00Z: fine$/m);
+    assert.match(text, /^particles\s+120$/m);
+    assert.match(text, /^refine\s+iteration 3, 31\.25 Å$/m);
+    assert.match(text, /^cost\s+\$0\.3354$/m);
+    assert.doesNotMatch(text, /^final|^error/m);
+    assert.match(text, /^tilt series \(4: 1 waiting, 1 running, 1 done, 1 failed\)$/m);
+    assert.match(text, /^ {2}TS_01\s+done\s+tomograms\/TS_01\.mrc$/m);
+    assert.match(text, /^ {2}TS_03\s+failed\s+TS_03\.rawtlt: 40 angles, stack has 41 images$/m);
+    assert.match(text, /^ {2}TS_43\s+running$/m);
+    assert.match(text, /^steps \(2 finished\)$/m);
+    assert.match(text, /^ {2}probe\s+1 dev\/gpu gpu:1\s+any\s+n1\s+1\s+1s\s+3s\s+\$0\.0003$/m);
+    assert.match(text, /^ {2}reconstruct TS_01\s/m);
+    assert.match(text, /^ {2}refine\s+embedded-10164-20250301-120005\/refine$/m);
+    assert.match(text, /^ {2}TS_43\s+embedded-10164-20250301-120005\/TS_43\/reconstruct$/m);
+  });
+
+  test('statusText of a campaign at its end and of one that failed', () => {
+    const done = statusText(status({ stage: 'done', running: {}, refine: { iteration: 9, resolution: 25, finished: true, history: [] }, finalResolution: 24.81, bfactor: -900.4 }));
+    assert.match(done, /^refine\s+iteration 9, 25\.00 Å \(finished\)$/m);
+    assert.match(done, /^final\s+24\.81 Å, B-factor -900 Å²$/m);
+    assert.match(done, /^running\n {2}\(nothing\)$/m);
+    const failed = statusText(status({ error: 'picks rejected by bob', refine: { finished: false, history: [] }, particles: undefined }));
+    assert.match(failed, /^error\s+picks rejected by bob$/m);
+    assert.match(failed, /^refine\s+not started$/m);
+    assert.doesNotMatch(failed, /^particles/m);
+  });
+
+  test('runRecordText: the completed campaign from its run record', () => {
+    const text = runRecordText(record());
+    assert.match(text, /^workflow\s+COMPLETED$/m);
+    assert.match(text, /^ended\s+2025-03-01 12:40:00Z$/m);
+    assert.match(text, /^particles\s+240 at 10 Å\/px$/m);
+    assert.match(text, /^refine\s+2 iteration\(s\), last 40\.50 Å$/m);
+    assert.match(text, /^final\s+28\.40 Å \(FSC 0\.143\), B-factor -812 Å²$/m);
+    assert.match(text, /^tilt series \(2, 1 failed\)$/m);
+    assert.match(text, /^ {2}TS_03\s+failed\s+bad angles$/m);
+    assert.match(text, /^ {2}refine\s+2 dev\/gpu gpu:4\s+any\s+n2\s+2\s+21s\s+12m34s\s+\$0\.3351$/m);
+    assert.match(text, /^ {2}\/work\/campaigns\/c1\/PostProcess\/postprocess\.mrc {2}55296 bytes {2}sha256 cdcdcdcdcdcd$/m);
+  });
+
+  test('closedText: a campaign that ended without a record', () => {
+    assert.equal(closedText('c1', 'TERMINATED', 'stuck', '2025-03-01T13:00:00Z'), 'campaign  c1\nworkflow  TERMINATED\nclosed    2025-03-01 13:00:00Z\nfailure   stuck');
+    assert.equal(closedText('c1', 'CANCELLED', undefined), 'campaign  c1\nworkflow  CANCELLED');
+  });
+});
+
+describe('cli tables: watch', () => {
+  test('watchFacts + changedLines: only what changed, and steps that finished', () => {
+    const first = watchFacts(status());
+    assert.deepEqual(changedLines(new Map(), first), [
+      'stage refine · cost $0.3354 · 120 particles',
+      'TS_01 done',
+      'TS_03 failed: TS_03.rawtlt: 40 angles, stack has 41 images',
+      'TS_43 running',
+      'TS_45 waiting',
+      'picks approved by alice at 2025-03-01 12:10:00Z: fine',
+      'refine iteration 3, 31.25 Å',
+      'running refine (embedded-10164-20250301-120005/refine)',
+      'running TS_43 (embedded-10164-20250301-120005/TS_43/reconstruct)',
+    ]);
+    assert.deepEqual(changedLines(first, watchFacts(status())), []);
+    const later = watchFacts(
+      status({
+        tiltSeries: { ...status().tiltSeries, TS_43: { status: 'done' } },
+        running: { refine: 'embedded-10164-20250301-120005/refine' },
+        refine: { iteration: 4, resolution: 27.1, finished: false, history: [] },
+      }),
+    );
+    assert.deepEqual(changedLines(first, later), ['TS_43 done', 'refine iteration 4, 27.10 Å', 'finished TS_43']);
+  });
+
+  test('plainView prints a line per change, and "unavailable" once per reason', () => {
+    const out: string[] = [];
+    const view = plainView((l) => out.push(l), () => '12:00:00');
+    view.update(status({ tiltSeries: { TS_01: { status: 'running' } }, running: {}, picks: { state: 'not-required' }, refine: { finished: false, history: [] }, particles: undefined }));
+    view.update(status({ tiltSeries: { TS_01: { status: 'running' } }, running: {}, picks: { state: 'not-required' }, refine: { finished: false, history: [] }, particles: undefined }));
+    view.unavailable('no worker');
+    view.unavailable('no worker');
+    view.update(status({ tiltSeries: { TS_01: { status: 'done' } }, running: {}, picks: { state: 'not-required' }, refine: { finished: false, history: [] }, particles: undefined }));
+    assert.deepEqual(out, ['12:00:00  stage refine · cost $0.3354', '12:00:00  TS_01 running', '12:00:00  status unavailable: no worker', '12:00:00  TS_01 done']);
+  });
+
+  test('bars: tilt series states and the refine payload', () => {
+    assert.deepEqual(tiltSeriesBar('waiting'), { value: 0, label: 'waiting' });
+    assert.deepEqual(tiltSeriesBar('running'), { value: 0.5, label: 'running' });
+    assert.deepEqual(tiltSeriesBar('done'), { value: 1, label: 'done' });
+    assert.deepEqual(tiltSeriesBar('failed'), { value: 1, label: 'FAILED' });
+    assert.deepEqual(refineBar({ finished: false, history: [] }), { value: 0, total: 25, iteration: '-', resolution: '-' });
+    assert.deepEqual(refineBar({ iteration: 3, resolution: 31.254, finished: false, history: [] }), { value: 3, total: 25, iteration: '3', resolution: '31.25 Å' });
+    assert.deepEqual(refineBar({ iteration: 30, resolution: 20, finished: false, history: [] }), { value: 30, total: 31, iteration: '30', resolution: '20.00 Å' });
+    assert.deepEqual(refineBar({ iteration: 12, resolution: 20, finished: true, history: [] }), { value: 12, total: 12, iteration: '12', resolution: '20.00 Å' });
+  });
+
+  test('outcomeLine: completed with numbers, otherwise status and failure', () => {
+    assert.equal(outcomeLine('c1', { workflowStatus: 'COMPLETED', record: record() }), 'campaign c1 completed: final 28.40 Å (FSC 0.143), B-factor -812 Å², 240 particles, cost $0.3351');
+    assert.equal(outcomeLine('c1', { workflowStatus: 'CANCELLED', failure: 'Workflow cancelled' }), 'campaign c1 cancelled: Workflow cancelled');
+  });
+});

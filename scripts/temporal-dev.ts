@@ -25,9 +25,11 @@ const port = Number(process.env.CRYOET_TEMPORAL_PORT ?? 7233);
 const uiPort = Number(process.env.CRYOET_TEMPORAL_UI_PORT ?? 8233);
 const address = `127.0.0.1:${port}`;
 
+/** The CLI's names for search attribute types. */
+const typeName: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', TEXT: 'Text', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' };
+
 /** `--search-attribute Name=Type` flags for every project search attribute. */
 export function searchAttributeFlags(): string[] {
-  const typeName: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', TEXT: 'Text', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' };
   return cryoSearchAttributes.flatMap((k) => ['--search-attribute', `${k.name}=${typeName[k.type]}`]);
 }
 
@@ -45,7 +47,6 @@ function running(): number | undefined {
 /** A server started by an older checkout may lack newer attributes: add those it lacks. */
 function registerSearchAttributes(): void {
   const listed = spawnSync(binary, ['operator', 'search-attribute', 'list', '--address', address], { encoding: 'utf8', timeout: 10_000 });
-  const typeName: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', TEXT: 'Text', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' };
   for (const key of cryoSearchAttributes) {
     if (listed.stdout.includes(key.name)) continue;
     const made = spawnSync(binary, ['operator', 'search-attribute', 'create', '--name', key.name, '--type', typeName[key.type]!, '--address', address], { encoding: 'utf8', timeout: 10_000 });

@@ -39,7 +39,7 @@ log() { printf 'dev-cluster: %s\n' "$*" >&2; }
 alive() {
   local pidfile=$1 pid state
   [[ -s $pidfile ]] || return 1
-  pid=$(<"$pidfile")
+  pid=$(cat -- "$pidfile" 2>/dev/null) || return 1  # the daemon may remove it as it exits
   [[ -r /proc/$pid/stat ]] || return 1
   state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
   [[ $state != Z ]]

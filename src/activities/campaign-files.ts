@@ -53,6 +53,12 @@ export interface FileChecksum {
   readonly sha256: string;
 }
 
+/** `<dir>` + `Refine3D/run` → the folder RELION writes into and the files' name root (`run`). */
+function refineFolder(dir: string, outRoot: string): { folder: string; root: string } {
+  const slash = outRoot.lastIndexOf('/');
+  return { folder: slash < 0 ? dir : `${dir}/${outRoot.slice(0, slash)}`, root: outRoot.slice(slash + 1) };
+}
+
 function inputInvalid(message: string, details: Record<string, unknown>): CryoError {
   return new CryoError(ErrorType.InputInvalid, message, details);
 }
@@ -135,8 +141,7 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
     /** Where a refine stands (iteration files in `<dir>/<outRoot>`'s folder) and its current resolution. */
     async readRefineProgress(input: { cluster: string; dir: string; outRoot: string }): Promise<RefineStatus> {
       return toApplicationFailure(async () => {
-        const slash = input.outRoot.lastIndexOf('/');
-        const folder = slash < 0 ? input.dir : `${input.dir}/${input.outRoot.slice(0, slash)}`;
+        const { folder, root } = refineFolder(input.dir, input.outRoot);
         let names: string[];
         try {
           names = await sftp(input.cluster).listDir(folder);
@@ -144,7 +149,7 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
           if (err instanceof CryoError && err.type === ErrorType.OutputMissing) return { started: [], partial: [], finished: false };
           throw err;
         }
-        const progress = refineProgress(names, input.outRoot.slice(slash + 1));
+        const progress = refineProgress(names, root);
         if (progress.newestComplete === undefined) return progress;
         const modelPath = `${input.dir}/${half1ModelPath(input.outRoot, progress.newestComplete)}`;
         try {
@@ -163,9 +168,8 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
      */
     async readRefineHistory(input: { cluster: string; dir: string; outRoot: string }): Promise<{ iteration: number; resolution: number }[]> {
       return toApplicationFailure(async () => {
-        const slash = input.outRoot.lastIndexOf('/');
-        const folder = slash < 0 ? input.dir : `${input.dir}/${input.outRoot.slice(0, slash)}`;
-        const progress = refineProgress(await sftp(input.cluster).listDir(folder), input.outRoot.slice(slash + 1));
+        const { folder, root } = refineFolder(input.dir, input.outRoot);
+        const progress = refineProgress(await sftp(input.cluster).listDir(folder), root);
         const partial = new Set(progress.partial);
         const points: { iteration: number; resolution: number }[] = [];
         for (const iteration of progress.started) {

@@ -8,6 +8,7 @@
  */
 import type { JobEvent, JobRecord } from '../workflows/job-record.js';
 import { gpuCountOf, gpuTypeOf, type PlacementRung } from '../slurm/placement.js';
+import { stepIntervals } from './step-intervals.js';
 
 export interface StepSummary {
   readonly step: string;
@@ -41,29 +42,13 @@ export function priceFor(prices: Readonly<Record<string, number>>, gpuType: stri
   return (Object.hasOwn(prices, gpuType) ? prices[gpuType] : undefined) ?? (Object.hasOwn(prices, 'default') ? prices['default'] : undefined) ?? 0;
 }
 
-const ENDS_RUN = new Set(['lost', 'completed', 'failed', 'cancelled', 'requeued', 'hung']);
-
-/** Running and pending intervals from the events, with the rung each ran on. */
+/** Running intervals (with the rung each ran on) and total pending time, from the events. */
 function intervals(events: readonly JobEvent[]): { running: { ms: number; rung: number }[]; pendingMs: number } {
-  const running: { ms: number; rung: number }[] = [];
-  let pendingMs = 0;
-  let runStart: { at: number; rung: number } | undefined;
-  let pendStart: number | undefined;
-  for (const e of events) {
-    const at = Date.parse(e.at);
-    const isRunning = e.kind === 'observed' && (e.state === 'RUNNING' || e.state === 'COMPLETING');
-    if (runStart && (ENDS_RUN.has(e.kind) || (e.kind === 'observed' && !isRunning))) {
-      running.push({ ms: at - runStart.at, rung: runStart.rung });
-      runStart = undefined;
-    }
-    if (pendStart !== undefined && (isRunning || ENDS_RUN.has(e.kind))) {
-      pendingMs += at - pendStart;
-      pendStart = undefined;
-    }
-    if (e.kind === 'submitted' || e.kind === 'resubmitted' || e.kind === 'reattached' || e.kind === 'requeued') pendStart ??= at;
-    if (isRunning && !runStart) runStart = { at, rung: e.rung };
-  }
-  return { running, pendingMs };
+  const all = stepIntervals(events).intervals;
+  return {
+    running: all.filter((i) => i.kind === 'running').map((i) => ({ ms: i.end - i.start, rung: i.rung })),
+    pendingMs: all.filter((i) => i.kind === 'pending').reduce((sum, i) => sum + i.end - i.start, 0),
+  };
 }
 
 /** The record of one finished step. */

@@ -3,6 +3,7 @@
  * whatever the record holds (possibly NaN, undefined or a bad date) and returns plain
  * text with no markup (the caller escapes it).
  */
+import { parseTime } from '../campaign/step-intervals.js';
 
 /** Shown where a value is missing or not a number. */
 export const NONE = '—';
@@ -63,12 +64,7 @@ export function bytes(n: number | undefined): string {
   return i === 0 ? `${Math.round(v)} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
-/** Milliseconds since the epoch, or undefined for a missing or unparsable time. */
-export function parseTime(iso: string | undefined): number | undefined {
-  if (iso === undefined || typeof iso !== 'string') return undefined;
-  const ms = Date.parse(iso);
-  return Number.isFinite(ms) ? ms : undefined;
-}
+export { parseTime };
 
 /** `2026-11-30 09:14:03 UTC`, or `—`. */
 export function dateTime(iso: string | undefined): string {

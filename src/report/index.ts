@@ -17,4 +17,4 @@ export function renderReport(record: RunRecord, options: ReportOptions = {}): st
 
 export { costByStage, type StageCost } from './cost-plot.js';
 export { fscPoints, FSC_THRESHOLD } from './fsc-plot.js';
-export { stepIntervals, type Interval, type Marker } from './step-intervals.js';
+export { stepIntervals, type Interval, type Marker } from '../campaign/step-intervals.js';

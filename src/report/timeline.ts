@@ -8,7 +8,7 @@ import type { StepSummary } from '../campaign/job-summary.js';
 import type { JobEvent } from '../workflows/job-record.js';
 import type { RunRecord } from '../workflows/campaign-status.js';
 import { clock, dateTime, duration, parseTime, stepLabel } from './format.js';
-import { stepIntervals, type Interval, type MarkedKind } from './step-intervals.js';
+import { stepIntervals, type Interval, type MarkedKind } from '../campaign/step-intervals.js';
 import { axisBottom, esc, linear, noData, px, svgOpen, textWidth, x0, x1, y0, y1, type Frame, type Tick } from './svg.js';
 
 const ROW = 26;

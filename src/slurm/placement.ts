@@ -34,6 +34,11 @@ export function describeRung(rung: PlacementRung, index: number): string {
   return `rung ${index + 1} (${rung.cluster}/${rung.partition}, ${rung.gres})`;
 }
 
+/** `gpu:a10g:4 → gpu:4`: the rungs of a ladder, in order, for summaries. */
+export function describeLadder(ladder: readonly PlacementRung[]): string {
+  return ladder.map((r) => r.gres ?? 'cpu').join(' → ');
+}
+
 /** The job's time limit on a rung, in whole minutes. */
 export function scaledTimeLimit(minutes: number | undefined, rung: PlacementRung): number | undefined {
   return minutes === undefined ? undefined : Math.ceil(minutes * rung.timeScale);

@@ -24,6 +24,7 @@ import {
 import type { CampaignInput } from '../campaign/input.js';
 import { summarizeStep, type StepSummary } from '../campaign/job-summary.js';
 import { ErrorType } from '../errors.js';
+import { describeLadder } from '../slurm/placement.js';
 import { CryoCampaign, CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus, CryoTiltSeries } from '../search-attributes.js';
 import { extractStep, particlePixelSize, POSTPROCESS_ROOT, postprocessStep, REFINE_ROOT, refineCommands, tomogramFile, type Toolset } from '../tools/toolset.js';
 import { clusterJob, type ClusterJobInput } from './cluster-job.js';
@@ -109,7 +110,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     /** One cluster step as a clusterJob child; its summary joins the record. */
     const runStep = async (job: ClusterJobInput, suffix = job.step) => {
       status.running[suffix] = `${id}/${suffix}`;
-      const result = await executeChild(clusterJob, { ...childOptions(suffix, { summary: `${job.step} · ${ladderText(job)}` }), args: [job] }).finally(() => delete status.running[suffix]);
+      const result = await executeChild(clusterJob, { ...childOptions(suffix, { summary: `${job.step} · ${describeLadder(job.placement.ladder)}` }), args: [job] }).finally(() => delete status.running[suffix]);
       const summary = summarizeStep(result.record, job.placement.ladder, input.gpuPrices, job.command);
       record(summary);
       return summary;
@@ -144,7 +145,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         status.tiltSeries[name] = { status: 'running' };
         status.running[name] = `${id}/${name}/reconstruct`;
         try {
-          const result = await executeChild(tiltSeries, { ...childOptions(name, { tiltSeries: name, summary: `${name} · align+reconstruct · ${ladderText({ placement: input.placements.reconstruct })}` }), args: [{ campaign: input, name, aretomo2: binary.remotePath }] }).finally(() => delete status.running[name]);
+          const result = await executeChild(tiltSeries, { ...childOptions(name, { tiltSeries: name, summary: `${name} · align+reconstruct · ${describeLadder(input.placements.reconstruct.ladder)}` }), args: [{ campaign: input, name, aretomo2: binary.remotePath }] }).finally(() => delete status.running[name]);
           done.push(result);
           record(result.step);
           status.tiltSeries[name] = { status: 'done', tomogram: result.tomogram };
@@ -206,7 +207,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       cpusPerTask: 1,
       timeLimitMinutes: spec.refine.timeLimitMinutes,
     };
-    const refineChild = await startChild(clusterJob, { ...childOptions('refine', { summary: `refine · ${ladderText(refineJob)}` }), args: [refineJob] });
+    const refineChild = await startChild(clusterJob, { ...childOptions('refine', { summary: `refine · ${describeLadder(refineJob.placement.ladder)}` }), args: [refineJob] });
     status.running['refine'] = refineChild.workflowId;
     let refineDone = false;
     const watchProgress = async () => {
@@ -292,11 +293,6 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     enter('done', `final resolution ${post.finalResolution.toFixed(2)} Å, B-factor ${post.bfactor.toFixed(0)} Å², record ${recordPath}`);
     return runRecord;
   }
-}
-
-/** `gpu:a10g:4 → gpu:4`: the rungs a step may take, in order. */
-function ladderText(job: Pick<ClusterJobInput, 'placement'>): string {
-  return job.placement.ladder.map((r) => r.gres ?? 'cpu').join(' → ');
 }
 
 /** The innermost message of a child/activity failure: what actually went wrong. */

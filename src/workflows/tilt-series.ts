@@ -9,6 +9,7 @@ import type { CampaignInput } from '../campaign/input.js';
 import { summarizeStep, type StepSummary } from '../campaign/job-summary.js';
 import { CryoCampaign, CryoStage, CryoTiltSeries } from '../search-attributes.js';
 import { dataPath, reconstructCommand, tomogramFile } from '../tools/toolset.js';
+import { describeLadder } from '../slurm/placement.js';
 import { clusterJob } from './cluster-job.js';
 import { fileOps } from './campaign-activities.js';
 
@@ -45,7 +46,7 @@ export async function tiltSeries(input: TiltSeriesInput): Promise<TiltSeriesResu
   const placement = c.placements.reconstruct;
   const result = await executeChild(clusterJob, {
     workflowId: `${workflowInfo().workflowId}/reconstruct`,
-    staticSummary: `${ts.name} · reconstruct · ${placement.ladder.map((r) => r.gres ?? 'cpu').join(' → ')}`,
+    staticSummary: `${ts.name} · reconstruct · ${describeLadder(placement.ladder)}`,
     typedSearchAttributes: [{ key: CryoCampaign, value: c.id }, { key: CryoTiltSeries, value: ts.name }],
     args: [{ step: 'reconstruct', placement, command, cpusPerTask: 1, timeLimitMinutes: 60 }],
   });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { costByStage } from '../../src/report/cost-plot.js';
 import { angstrom, bytes, clock, commandLine, dateTime, duration, fixed, groupThousands, stepLabel, usd } from '../../src/report/format.js';
 import { fscPoints } from '../../src/report/fsc-plot.js';
-import { stepIntervals } from '../../src/report/step-intervals.js';
+import { stepIntervals } from '../../src/campaign/step-intervals.js';
 import { esc, linear, niceDomain, niceTicks, px, tickLabel } from '../../src/report/svg.js';
 import { tickDuration } from '../../src/report/timeline.js';
 import type { StepSummary } from '../../src/campaign/job-summary.js';

@@ -1,10 +1,16 @@
 /**
  * What a step's event record says about time: its pending and running intervals (the
- * same reading as the step's cost, see campaign/job-summary.ts) and the events the
- * timeline marks (hang, relax, reclaim, requeue, resume). Pure; tolerates bad times.
+ * step's cost in job-summary.ts, and the report's timeline) and the events the timeline
+ * marks (hang, relax, reclaim, requeue, resume). Pure and sandbox-safe; tolerates bad times.
  */
 import type { JobEvent, JobEventKind } from '../workflows/job-record.js';
-import { parseTime } from './format.js';
+
+/** Milliseconds since the epoch of an ISO time; undefined for anything unreadable. */
+export function parseTime(iso: string | undefined): number | undefined {
+  if (iso === undefined || typeof iso !== 'string') return undefined;
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? ms : undefined;
+}
 
 export interface Interval {
   readonly kind: 'pending' | 'running';

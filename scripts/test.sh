@@ -23,10 +23,14 @@ if ! bash scripts/dev-cluster.sh status >/dev/null 2>&1; then
 fi
 finish() {
   local rc=$?
-  # Test Temporal servers (random ports, with or without UI) of a test file that was killed mid-run.
-  # Test servers keep no database file; the dev server (scripts/temporal-dev.ts) does, and stays.
+  # Test Temporal servers (random ports, with or without UI) of a test file that was killed mid-run:
+  # orphans, adopted by our reaper (our parent) or PID 1. Those of another run still have
+  # their test process as parent and stay. Test servers keep no database file; the dev
+  # server (scripts/temporal-dev.ts) does, and stays.
   for pid in $(pgrep -f "$ROOT/.venv/bin/temporal server start-dev" 2>/dev/null); do
-    grep -qa -- --db-filename "/proc/$pid/cmdline" 2>/dev/null || kill "$pid" 2>/dev/null || true
+    grep -qa -- --db-filename "/proc/$pid/cmdline" 2>/dev/null && continue
+    parent=$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')
+    [[ $parent == "$PPID" || $parent == 1 ]] && kill "$pid" 2>/dev/null || true
   done
   if [[ $started == 1 ]]; then
     bash scripts/dev-cluster.sh stop

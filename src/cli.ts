@@ -1,8 +1,9 @@
 /**
  * The `cryoet` command. Parses arguments, loads temporal.yaml and calls the same helpers
  * the tests use. The campaign commands (start, list, status, watch, cancel, relax, approve,
- * report) live in src/cli/. Exit codes: 0 done, 1 pipeline failed or operation refused,
- * 2 usage or config error, 3 not found (unknown workflow id).
+ * report) and `orphans` (queued jobs no running workflow owns) live in src/cli/.
+ * Exit codes: 0 done, 1 pipeline failed or operation refused, 2 usage or config error,
+ * 3 not found (unknown workflow id).
  */
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
@@ -11,6 +12,7 @@ import { runWorker } from './worker.js';
 import { temporalTarget } from './connection.js';
 import { runDemo } from './cli/demo.js';
 import { registerCampaignCommands } from './cli/campaign-commands.js';
+import { registerOrphansCommand } from './cli/orphans.js';
 import { CliError } from './cli/errors.js';
 import { CryoError, ErrorType } from './errors.js';
 
@@ -57,6 +59,7 @@ export function buildCli(): Command {
     });
 
   registerCampaignCommands(program);
+  registerOrphansCommand(program);
   return program;
 }
 

@@ -9,6 +9,7 @@ import { CryoCampaign } from './search-attributes.js';
 import type { ClusterJobInput, ClusterJobResult } from './workflows/cluster-job.js';
 import type { Placement } from './slurm/placement.js';
 import type { CampaignInput } from './campaign/input.js';
+import { placementRules } from './campaign/input.js';
 
 /** A connected client and its connection (close it when done). */
 export async function connectClient(config: CryoConfig): Promise<{ client: Client; close: () => Promise<void> }> {
@@ -27,7 +28,7 @@ export function workflowUiUrl(config: CryoConfig, workflowId: string): string {
 /** The placement ladder from temporal.yaml, as clusterJob takes it (copied into its history). */
 export function placementFromConfig(config: CryoConfig): Placement {
   const p = config.placement;
-  return { ladder: p.ladder, hangAfterMs: p.hangAfter, onExhausted: p.onExhausted };
+  return { ladder: p.ladder, hangAfterMs: p.hangAfter, onExhausted: p.onExhausted, ...placementRules(config) };
 }
 
 /** Runs one clusterJob workflow to its end. */

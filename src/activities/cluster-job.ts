@@ -7,13 +7,14 @@ import { Context } from '@temporalio/activity';
 import { jobNameFor } from '../slurm/job-key.js';
 import { buildSbatchScript, parseResultMarker, type ResultMarker } from '../slurm/sbatch-script.js';
 import { buildSubmitCommand, exportPrefix, parseSubmitOutput } from '../slurm/submit-command.js';
-import { classifySbatchError } from '../slurm/parse-sbatch.js';
+import { classifySbatchError, sbatchErrorText } from '../slurm/parse-sbatch.js';
 import { sameJobState, type JobStateView } from '../slurm/state-table.js';
 import { shellJoin } from '../shell/quote.js';
 import { assertSafeName } from '../slurm/names.js';
 import { tail } from '../ssh/connection.js';
 import type { JobObservation } from '../scheduler/watcher.js';
 import { CryoError, ErrorType } from '../errors.js';
+import { parseNodeHealth, type NodeHealth } from '../slurm/node-exclusions.js';
 import { toApplicationFailure } from './failures.js';
 import { whileHeartbeating } from './heartbeat.js';
 import type { ActivityDeps } from './deps.js';
@@ -31,6 +32,10 @@ export interface SubmitJobInput {
   readonly command: readonly string[];
   readonly environment?: Readonly<Record<string, string>>;
   readonly comment?: string;
+  /** `--requeue`: let Slurm requeue the job under the same id (site policy); default `--no-requeue`. */
+  readonly requeue?: boolean;
+  /** `--exclude`: nodes this job must not run on. */
+  readonly exclude?: readonly string[];
 }
 
 /** Where a submitted job lives. */
@@ -88,6 +93,8 @@ export function createClusterJobActivities(deps: ActivityDeps) {
         workDir: paths.jobDir,
         outputPath: paths.outputPath,
         comment: input.comment,
+        requeue: input.requeue,
+        exclude: input.exclude,
         environment: input.environment,
         command: input.command,
         resultMarkerPath: paths.markerPath,
@@ -98,7 +105,8 @@ export function createClusterJobActivities(deps: ActivityDeps) {
         const stderr = tail(result.stderr);
         const what = `cluster "${input.cluster}": sbatch exited ${result.exitCode} for ${input.key} (partition ${input.partition}, gres ${input.gres ?? 'none'})`;
         if (classifySbatchError(result.exitCode ?? 255, stderr) === 'rejected') {
-          throw new CryoError(ErrorType.SubmitRejected, `${what}: ${JSON.stringify(stderr)}`, { stderr });
+          const slurmMessage = sbatchErrorText(stderr);
+          throw new CryoError(ErrorType.SubmitRejected, `${what}: refused: ${slurmMessage}`, { stderr, slurmMessage });
         }
         // Transient: the job may exist; the retry looks it up by name before submitting.
         throw new CryoError(ErrorType.SshUnavailable, `${what}: ${JSON.stringify(stderr)} (transient, will retry)`, { stderr });
@@ -143,10 +151,12 @@ export function createClusterJobActivities(deps: ActivityDeps) {
     return toApplicationFailure(() => whileHeartbeating(async () => {
       const cluster = deps.cluster(input.cluster);
       assertSafeName(input.jobName, 'job name');
-      const argv = ['scancel', '--quiet', '--name', input.jobName, ...(input.jobId ? [input.jobId] : [])];
+      // No --quiet: with it, scancel of an ended job exits 1 with nothing on stderr (22.05),
+      // and an ended job could not be told from a refusal.
+      const argv = ['scancel', '--name', input.jobName, ...(input.jobId ? [input.jobId] : [])];
       const result = await deps.pool.get(input.cluster).exec(exportPrefix(cluster.environment) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
       // scancel of a finished job is not an error (exit 0, or 1 "already completed").
-      if (result.exitCode !== 0 && !/already completed|Invalid job id/i.test(result.stderr)) {
+      if (result.exitCode !== 0 && !/already complet|Invalid job id/i.test(result.stderr)) {
         throw new CryoError(ErrorType.SshUnavailable, `cluster "${input.cluster}": ${argv.join(' ')} exited ${result.exitCode}: ${tail(result.stderr)}`);
       }
     }));
@@ -171,5 +181,18 @@ export function createClusterJobActivities(deps: ActivityDeps) {
     }));
   }
 
-  return { submitJob, watchJob, cancelJob, readJobResult };
+  /** The state of `nodes` now (`sinfo -N`): tells a job that failed from a node that failed it. */
+  async function nodeHealth(input: { cluster: string; nodes: readonly string[] }): Promise<NodeHealth[]> {
+    return toApplicationFailure(() => whileHeartbeating(async () => {
+      const cluster = deps.cluster(input.cluster);
+      if (input.nodes.length === 0) return [];
+      for (const node of input.nodes) assertSafeName(node, 'node');
+      const argv = ['sinfo', '-h', '-N', '-n', input.nodes.join(','), '-o', '%N|%T|%E'];
+      const result = await deps.pool.get(input.cluster).exec(exportPrefix(cluster.environment) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
+      if (result.exitCode !== 0) throw new CryoError(ErrorType.StatusQueryFailed, `cluster "${input.cluster}": ${argv.join(' ')} exited ${result.exitCode}: ${tail(result.stderr)}`);
+      return parseNodeHealth(result.stdout);
+    }));
+  }
+
+  return { submitJob, watchJob, cancelJob, readJobResult, nodeHealth };
 }

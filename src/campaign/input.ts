@@ -37,6 +37,12 @@ export interface CampaignInput {
   readonly progressEveryMs: number;
 }
 
+/** The ladder-independent placement rules: TIMEOUT resubmission and black-hole nodes. */
+export function placementRules(config: CryoConfig): Pick<Placement, 'timeoutResubmits' | 'timeoutScale' | 'excludeNodesForMs'> {
+  const p = config.placement;
+  return { timeoutResubmits: p.onTimeout.resubmit, timeoutScale: p.onTimeout.timeScale, excludeNodesForMs: p.excludeFailedNodes ? p.excludeFailedNodesFor : 0 };
+}
+
 /** A step's placement: its own ladder / hangAfter / onExhausted where set, else the top-level one. */
 export function placementFor(config: CryoConfig, stage: StageName): Placement {
   const own = config.placement.stages[stage];
@@ -44,6 +50,7 @@ export function placementFor(config: CryoConfig, stage: StageName): Placement {
     ladder: own?.ladder ?? config.placement.ladder,
     hangAfterMs: own?.hangAfter ?? config.placement.hangAfter,
     onExhausted: own?.onExhausted ?? config.placement.onExhausted,
+    ...placementRules(config),
   };
 }
 

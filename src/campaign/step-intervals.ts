@@ -31,7 +31,7 @@ export interface Marker {
   readonly event: JobEvent;
 }
 
-const ENDS_RUN = new Set<string>(['lost', 'completed', 'failed', 'cancelled', 'requeued', 'hung', 'exhausted']);
+const ENDS_RUN = new Set<string>(['lost', 'timeout', 'completed', 'failed', 'cancelled', 'requeued', 'hung', 'exhausted']);
 const STARTS_PENDING = new Set<string>(['submitted', 'resubmitted', 'reattached', 'requeued']);
 
 /** Intervals (ms since the epoch) and marked events; open intervals end at the last event. */

@@ -141,6 +141,18 @@ export const placementSchema = z
     ladder: z.array(rungSchema).min(1, 'expected at least one rung'),
     /** When every rung hung: `fail` with a list of rungs and reasons, or `wait` on the last rung. */
     onExhausted: z.enum(['fail', 'wait'], { error: 'expected "fail" or "wait"' }).default('fail'),
+    /** A job that ends TIMEOUT: resubmitted `resubmit` times, its time limit multiplied by `timeScale` each time. */
+    onTimeout: z
+      .object({
+        resubmit: z.number().int('expected a whole number').min(0, 'expected 0 or more').default(1),
+        timeScale: z.number().min(1, 'expected a number of at least 1').default(2),
+      })
+      .strict()
+      .prefault({}),
+    /** Leave a node that failed a job (NODE_FAIL, BOOT_FAIL, down or drained right after) out of later submissions... */
+    excludeFailedNodes: z.boolean({ error: 'expected true or false' }).default(true),
+    /** ...for this long. */
+    excludeFailedNodesFor: durationSchema.prefault('1h'),
     /** Per-step overrides, e.g. `reconstruct: { ladder: [{ partition: gpu, gres: "gpu:1" }] }`. */
     stages: z.partialRecord(z.enum(STAGES, { error: `expected one of ${STAGES.join(', ')}` }), stagePlacementSchema).default({}),
   })

@@ -21,7 +21,19 @@ export interface Placement {
   readonly hangAfterMs: number;
   /** When every rung hung: fail listing each rung and reason, or keep waiting on the last. */
   readonly onExhausted: 'fail' | 'wait';
+  /** A job that ends TIMEOUT is resubmitted this many times (default 1)... */
+  readonly timeoutResubmits?: number;
+  /** ...each time with its time limit multiplied by this (default 2). */
+  readonly timeoutScale?: number;
+  /**
+   * A node that failed a job (NODE_FAIL, BOOT_FAIL, or found down or drained right after
+   * the job failed) is left out of later submissions this long (default 1 h; 0: never).
+   */
+  readonly excludeNodesForMs?: number;
 }
+
+/** Defaults of the optional placement rules (older workflow inputs lack them). */
+export const PLACEMENT_DEFAULTS = { timeoutResubmits: 1, timeoutScale: 2, excludeNodesForMs: 3_600_000 } as const;
 
 /** The GPU type a gres pins, or `any`. */
 export function gpuTypeOf(gres: string): string {
@@ -39,9 +51,9 @@ export function describeLadder(ladder: readonly PlacementRung[]): string {
   return ladder.map((r) => r.gres ?? 'cpu').join(' → ');
 }
 
-/** The job's time limit on a rung, in whole minutes. */
-export function scaledTimeLimit(minutes: number | undefined, rung: PlacementRung): number | undefined {
-  return minutes === undefined ? undefined : Math.ceil(minutes * rung.timeScale);
+/** The job's time limit on a rung, in whole minutes; `factor` is what TIMEOUT resubmissions added. */
+export function scaledTimeLimit(minutes: number | undefined, rung: PlacementRung, factor = 1): number | undefined {
+  return minutes === undefined ? undefined : Math.ceil(minutes * rung.timeScale * factor);
 }
 
 /** GPUs a gres asks for: `gpu:a10g:4` → 4, `gpu:1` → 1. */

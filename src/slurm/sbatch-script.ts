@@ -32,6 +32,8 @@ export interface SbatchSpec {
   readonly comment?: string;
   /** `--requeue` when true; default false writes `--no-requeue` so the workflow owns retries. */
   readonly requeue?: boolean;
+  /** `--exclude`: nodes this job must not run on (black-hole nodes), one name each. */
+  readonly exclude?: readonly string[];
   /** Variables exported before the command runs; names must match {@link ENV_NAME}. */
   readonly environment?: Readonly<Record<string, string>>;
   /** The command as an argv array; never a shell string. */
@@ -129,6 +131,10 @@ function directives(spec: SbatchSpec): string[] {
     lines.push(['mem', `${spec.memMb}M`]);
   }
   if (spec.timeLimitMinutes !== undefined) lines.push(['time', formatTimeLimit(spec.timeLimitMinutes)]);
+  if (spec.exclude !== undefined && spec.exclude.length > 0) {
+    for (const node of spec.exclude) assertSafeName(node, 'excluded node');
+    lines.push(['exclude', [...new Set(spec.exclude)].join(',')]);
+  }
   lines.push(['chdir', spec.workDir], ['output', spec.outputPath]);
   if (spec.comment !== undefined) {
     assertOneLine(spec.comment, 'comment');

@@ -3,6 +3,7 @@
  * record (the workflow result, also written as run-record.json beside the outputs).
  * Types only; sandbox-safe.
  */
+import type { ExcludedNode } from '../slurm/node-exclusions.js';
 import type { FileChecksum, PostprocessResult } from '../activities/campaign-files.js';
 import type { CampaignInput } from '../campaign/input.js';
 import type { StepSummary } from '../campaign/job-summary.js';
@@ -42,6 +43,8 @@ export interface CampaignStatus {
   /** Workflow ids of the clusterJob children running now (targets for `relax`). */
   running: Record<string, string>;
   costUsd: number;
+  /** Nodes that failed a job, left out of later submissions until each entry's `until`. */
+  excludedNodes?: ExcludedNode[];
   finalResolution?: number;
   bfactor?: number;
   error?: string;
@@ -63,6 +66,8 @@ export interface RunRecord {
   readonly pixelSize: number;
   readonly steps: readonly StepSummary[];
   readonly costUsd: number;
+  /** Nodes left out of submissions (black holes), with the job and reason that put them there. */
+  readonly excludedNodes?: readonly ExcludedNode[];
   /** Resolution per refine iteration, read from the iteration files. */
   readonly iterations: readonly IterationPoint[];
   readonly finalResolution: number;

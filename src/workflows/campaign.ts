@@ -32,7 +32,8 @@ import { fileOps, stageOps } from './campaign-activities.js';
 import { tiltSeries, type TiltSeriesResult } from './tilt-series.js';
 import type { CampaignStage, CampaignStatus, RunRecord } from './campaign-status.js';
 import { recordStepUsage } from './metrics.js';
-import { approvePicksUpdate, campaignStatusQuery } from './operations.js';
+import { approvePicksUpdate, campaignStatusQuery, nodeExcludedSignal } from './operations.js';
+import { mergeExclusions } from '../slurm/node-exclusions.js';
 
 export type { CampaignStage, CampaignStatus, RunRecord } from './campaign-status.js';
 
@@ -53,8 +54,15 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     steps: [],
     running: {},
     costUsd: 0,
+    excludedNodes: [],
   };
   setHandler(campaignStatusQuery, () => status);
+  // Black-hole nodes reported by any step; the steps started later leave them out.
+  setHandler(nodeExcludedSignal, (nodes) => {
+    status.excludedNodes = mergeExclusions(status.excludedNodes ?? [], nodes);
+  });
+  /** What every clusterJob this campaign starts gets: the nodes to leave out, and whom to tell. */
+  const placementContext = (): Pick<ClusterJobInput, 'exclude' | 'reportTo'> => ({ exclude: [...(status.excludedNodes ?? [])], reportTo: id });
   // The gate only opens while the campaign waits at it; a decision before or after is refused.
   let atPicksGate = false;
   setHandler(
@@ -110,7 +118,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     /** One cluster step as a clusterJob child; its summary joins the record. */
     const runStep = async (job: ClusterJobInput, suffix = job.step) => {
       status.running[suffix] = `${id}/${suffix}`;
-      const result = await executeChild(clusterJob, { ...childOptions(suffix, { summary: `${job.step} · ${describeLadder(job.placement.ladder)}` }), args: [job] }).finally(() => delete status.running[suffix]);
+      const result = await executeChild(clusterJob, { ...childOptions(suffix, { summary: `${job.step} · ${describeLadder(job.placement.ladder)}` }), args: [{ ...job, ...placementContext() }] }).finally(() => delete status.running[suffix]);
       const summary = summarizeStep(result.record, job.placement.ladder, input.gpuPrices, job.command);
       record(summary);
       return summary;
@@ -145,7 +153,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         status.tiltSeries[name] = { status: 'running' };
         status.running[name] = `${id}/${name}/reconstruct`;
         try {
-          const result = await executeChild(tiltSeries, { ...childOptions(name, { tiltSeries: name, summary: `${name} · align+reconstruct · ${describeLadder(input.placements.reconstruct.ladder)}` }), args: [{ campaign: input, name, aretomo2: binary.remotePath }] }).finally(() => delete status.running[name]);
+          const result = await executeChild(tiltSeries, { ...childOptions(name, { tiltSeries: name, summary: `${name} · align+reconstruct · ${describeLadder(input.placements.reconstruct.ladder)}` }), args: [{ campaign: input, name, aretomo2: binary.remotePath, ...placementContext() }] }).finally(() => delete status.running[name]);
           done.push(result);
           record(result.step);
           status.tiltSeries[name] = { status: 'done', tomogram: result.tomogram };
@@ -206,6 +214,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       resume: { command: refine.resume, fromIteration: { dir: layout.dir, outRoot: REFINE_ROOT } },
       cpusPerTask: 1,
       timeLimitMinutes: spec.refine.timeLimitMinutes,
+      ...placementContext(),
     };
     const refineChild = await startChild(clusterJob, { ...childOptions('refine', { summary: `refine · ${describeLadder(refineJob.placement.ladder)}` }), args: [refineJob] });
     status.running['refine'] = refineChild.workflowId;
@@ -281,6 +290,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       pixelSize: particlePixelSize(tools, spec),
       steps: status.steps,
       costUsd: status.costUsd,
+      excludedNodes: status.excludedNodes,
       iterations: history,
       finalResolution: post.finalResolution,
       bfactor: post.bfactor,

@@ -2,9 +2,14 @@
  * clusterJob: one durable unit of cluster work, down a placement ladder.
  *
  *   SUBMIT ─► PENDING ─► RUNNING ─► COMPLETED
- *     ▲         │ capacity reason for > hangAfter       │ node lost (NODE_FAIL, PREEMPTED,
- *     │         ▼                                        │ BOOT_FAIL): resubmit, same rung,
- *     └── next rung ◄── scancel          resubmit ◄──────┘ with the resume command
+ *     ▲ │       │ capacity reason for > hangAfter       │ node lost (NODE_FAIL, PREEMPTED,
+ *     │ │       ▼                                        │ BOOT_FAIL): resubmit, same rung,
+ *     └─┴ next rung ◄── scancel          resubmit ◄──────┘ with the resume command
+ *       sbatch refused the rung                           (TIMEOUT: once more, time × scale)
+ *
+ * A node that failed a job (NODE_FAIL, BOOT_FAIL, or down/drained right after the job
+ * failed) is excluded from later submissions for `excludeNodesForMs`; the exclusion is
+ * also signalled to `reportTo` (the campaign), which hands it to the steps it starts.
  *
  * Submission is idempotent: the job name carries `<workflowId>/<step>-<attempt>`, so a
  * retried or re-run submit re-attaches to the job an earlier try created. Success needs
@@ -12,10 +17,12 @@
  * workflow cancels the job. Deterministic: all I/O is in activities.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
   isCancellation,
   setCurrentDetails,
   setHandler,
@@ -25,16 +32,17 @@ import {
 import type { JobResult, SubmittedJob } from '../activities/cluster-job.js';
 import type { JobObservation } from '../scheduler/watcher.js';
 import { jobKey, jobNameFor } from '../slurm/job-key.js';
-import { describeRung, gpuTypeOf, scaledTimeLimit, type Placement, type PlacementRung } from '../slurm/placement.js';
+import { describeRung, gpuTypeOf, PLACEMENT_DEFAULTS, scaledTimeLimit, type Placement, type PlacementRung } from '../slurm/placement.js';
+import { activeExclusions, expandHostList, mergeExclusions, type ExcludedNode } from '../slurm/node-exclusions.js';
 import { CryoCluster, CryoGpuType, CryoRung, CryoSlurmJobId, CryoStage, CryoStatus } from '../search-attributes.js';
 import { CryoError, ErrorType } from '../errors.js';
 import { sameJobState } from '../slurm/state-table.js';
 import { commandForRung, continueFrom } from '../tools/rung-command.js';
 import { optimiserPath } from '../tools/refine-iterations.js';
-import { detailsText, exhaustedMessage, jobRecordQuery, jobStatusWord, type HungRung, type JobEvent, type JobEventKind, type JobRecord } from './job-record.js';
+import { detailsText, exhaustedMessage, jobRecordQuery, jobStatusWord, type HungRung, type JobEvent, type JobEventKind, type JobRecord, type RefusedRung } from './job-record.js';
 import { clusterOps, watchOps } from './cluster-job-activities.js';
 import { countReclaimsSurvived, countRelaxed, countSubmitted } from './metrics.js';
-import { relaxUpdate, type RelaxRequest, type RelaxResult } from './operations.js';
+import { nodeExcludedSignal, relaxUpdate, type RelaxRequest, type RelaxResult } from './operations.js';
 
 /** An operator's `relax` between the update handler and the follow loop. */
 interface RelaxControl {
@@ -61,6 +69,12 @@ export interface ClusterJobInput {
   /** Time limit on the first rung; each rung scales it by its timeScale. */
   readonly timeLimitMinutes?: number;
   readonly environment?: Readonly<Record<string, string>>;
+  /** Let Slurm requeue the job under the same id (`--requeue`); followed, never copied. */
+  readonly requeue?: boolean;
+  /** Nodes to leave out (from the campaign's black-hole list); expired entries are ignored. */
+  readonly exclude?: readonly ExcludedNode[];
+  /** Workflow id told (signal `nodeExcluded`) when this job excludes a node: the campaign. */
+  readonly reportTo?: string;
   /** Carried across continueAsNew; never set by callers. */
   readonly carried?: ClusterJobState;
 }
@@ -71,6 +85,12 @@ export interface ClusterJobState {
   attempt: number;
   reclaims: number;
   hung: HungRung[];
+  refused: RefusedRung[];
+  /** TIMEOUTs resubmitted so far, and the time-limit factor they added. */
+  timeouts: number;
+  timeFactor: number;
+  /** Nodes this job found bad. */
+  excluded: ExcludedNode[];
   events: JobEvent[];
   job?: SubmittedJob;
   /** Set once the current job has lost a node: resubmissions use the resume command. */
@@ -86,6 +106,7 @@ export interface ClusterJobResult {
 }
 
 type FollowOutcome = { kind: 'done' | 'failed' | 'lost' | 'hung'; seen: JobObservation; pendingMs?: number; operator?: RelaxRequest };
+type Note = (kind: JobEventKind, fields?: Partial<JobEvent>) => void;
 
 const WAITING_MOVES = new Set(['pending', 'hang-candidate']);
 
@@ -96,8 +117,11 @@ const now = (): number => new Date().getTime();
 export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResult> {
   const { ladder } = input.placement;
   if (ladder.length === 0) throw ApplicationFailure.create({ type: ErrorType.ConfigInvalid, message: `${input.step}: empty placement ladder`, nonRetryable: true });
-  const s: ClusterJobState = input.carried ?? { rung: 0, attempt: 1, reclaims: 0, hung: [], events: [], resuming: false };
-  const record = (): JobRecord => ({ step: input.step, rung: s.rung, attempt: s.attempt, reclaims: s.reclaims, hung: s.hung, events: s.events });
+  // Defaults first: a run carried over from an older version lacks the newer fields.
+  const s: ClusterJobState = { rung: 0, attempt: 1, reclaims: 0, hung: [], refused: [], timeouts: 0, timeFactor: 1, excluded: [], events: [], resuming: false, ...input.carried };
+  const record = (): JobRecord => ({
+    step: input.step, rung: s.rung, attempt: s.attempt, reclaims: s.reclaims, hung: s.hung, refused: s.refused, timeouts: s.timeouts, excluded: s.excluded, events: s.events,
+  });
   setHandler(jobRecordQuery, record);
   const ctl: RelaxControl = {};
   setHandler(
@@ -121,7 +145,7 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
     },
   );
 
-  const note = (kind: JobEventKind, fields: Partial<JobEvent> = {}) => {
+  const note: Note = (kind, fields = {}) => {
     const rung = ladder[s.rung]!;
     s.events.push({ at: new Date(now()).toISOString(), kind, rung: s.rung, cluster: rung.cluster, jobId: s.job?.jobId, ...fields });
     upsertSearchAttributes([
@@ -142,14 +166,30 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
   try {
     for (;;) {
       const rung = ladder[s.rung]!;
-      s.job ??= await submit(input, s, rung, note);
+      if (!s.job) {
+        const job = await submit(input, s, rung, note);
+        if (job === undefined) {
+          // sbatch refused this rung: it can never run here. Next rung at once, or give up.
+          if (s.rung + 1 >= ladder.length) {
+            note('exhausted');
+            throw ApplicationFailure.create({ type: ErrorType.LadderExhausted, message: exhaustedMessage(input.step, ladder, s.hung, s.refused), nonRetryable: true, details: [record()] });
+          }
+          s.rung += 1;
+          note('relaxed', { note: `now ${describeRung(ladder[s.rung]!, s.rung)}; the previous rung was refused` });
+          continue;
+        }
+      }
       const outcome = await follow(input, s, rung, note, ctl);
       // finish() reads the result and throws unless both witnesses say success.
-      if (outcome.kind === 'done' || outcome.kind === 'failed') return await finish(input, s, outcome.seen, record, note);
-      if (outcome.kind === 'lost') {
+      if (outcome.kind === 'done') return await finish(input, s, outcome.seen, record, note);
+      if (outcome.kind === 'failed') {
+        if (!(await retryAfterFailure(input, s, outcome.seen, note))) return await finish(input, s, outcome.seen, record, note);
+      } else if (outcome.kind === 'lost') {
         s.reclaims += 1;
         s.resuming = true;
         note('lost', { state: outcome.seen.state, reason: outcome.seen.reason, node: outcome.seen.nodes, note: 'node lost; back to scheduling' });
+        // Preemption takes a healthy node back; a node that failed or never booted is a black hole.
+        if (outcome.seen.state !== 'PREEMPTED') await excludeNodes(input, s, outcome.seen, outcome.seen.state, note);
       } else {
         // Hung: free the pending job, then take the next rung (or give up, listing every rung).
         const hungJob = s.job!;
@@ -182,28 +222,116 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
   }
 }
 
-async function submit(input: ClusterJobInput, s: ClusterJobState, rung: PlacementRung, note: (k: JobEventKind, f?: Partial<JobEvent>) => void): Promise<SubmittedJob> {
-  const key = keyFor(workflowInfo().workflowId, `${input.step}-${s.attempt}`);
+/**
+ * Submits on `rung`, leaving out the excluded nodes; undefined when sbatch refuses the
+ * rung (recorded in `s.refused`). A refusal with nodes excluded is tried once more
+ * without them: excluding every node of a partition makes any request impossible.
+ * Every refusal uses up its attempt number: Slurm keeps a refused job's record under its
+ * name (FAILED, BadConstraints), and the idempotent submit would re-attach to it.
+ */
+async function submit(input: ClusterJobInput, s: ClusterJobState, rung: PlacementRung, note: Note): Promise<SubmittedJob | undefined> {
   const command = commandForRung(s.resuming && input.resume ? await resumeCommand(input, rung, note) : input.command, rung);
-  const job = await clusterOps.submitJob({
+  let key = '';
+  const request = (exclude: readonly string[]) => clusterOps.submitJob({
     cluster: rung.cluster,
     key,
     partition: rung.partition,
     gres: rung.gres,
     cpusPerTask: input.cpusPerTask,
     memMb: input.memMb,
-    timeLimitMinutes: scaledTimeLimit(input.timeLimitMinutes, rung),
+    timeLimitMinutes: scaledTimeLimit(input.timeLimitMinutes, rung, s.timeFactor),
     command,
     environment: input.environment,
     comment: `cryoet ${key}`,
+    ...(input.requeue ? { requeue: true } : {}),
+    ...(exclude.length > 0 ? { exclude } : {}),
   });
+  let exclude = activeExclusions(mergeExclusions(input.exclude ?? [], s.excluded), rung.cluster, now());
+  let job: SubmittedJob | undefined;
+  while (job === undefined) {
+    key = keyFor(workflowInfo().workflowId, `${input.step}-${s.attempt}`);
+    try {
+      job = await request(exclude);
+    } catch (err) {
+      const refusal = refusalOf(err);
+      if (refusal === undefined) throw err;
+      s.attempt += 1;
+      if (exclude.length > 0) {
+        note('observed', { note: `sbatch refused ${describeRung(rung, s.rung)} with nodes ${exclude.join(',')} excluded (${refusal}); trying without the exclusion` });
+        exclude = [];
+        continue;
+      }
+      s.refused.push({ rung: s.rung, message: refusal });
+      note('refused', { note: `${describeRung(rung, s.rung)} refused by sbatch: ${refusal}` });
+      return undefined;
+    }
+  }
   s.job = job;
-  note(job.reattached ? 'reattached' : s.attempt > 1 ? 'resubmitted' : 'submitted', { note: `${describeRung(rung, s.rung)}: ${jobNameFor(key)}` });
+  const excluding = exclude.length > 0 ? `; excluding ${exclude.join(',')}` : '';
+  // Refused rungs made no job: the first job is `submitted` whatever its attempt number.
+  const before = s.events.some((e) => e.kind === 'submitted' || e.kind === 'resubmitted' || e.kind === 'reattached');
+  note(job.reattached ? 'reattached' : before ? 'resubmitted' : 'submitted', { note: `${describeRung(rung, s.rung)}: ${jobNameFor(key)}${excluding}` });
   return job;
 }
 
+/** Slurm's message when `err` is sbatch refusing the job (SubmitRejected), else undefined. */
+function refusalOf(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== ErrorType.SubmitRejected) return undefined;
+  const details = cause.details?.[0] as { slurmMessage?: unknown } | undefined;
+  return typeof details?.slurmMessage === 'string' ? details.slurmMessage : cause.message;
+}
+
+/**
+ * After a failed end: true when the job goes back to scheduling (same rung, resume
+ * command). A TIMEOUT is resubmitted `timeoutResubmits` times with its time limit scaled;
+ * a job whose node is down or drained right after it failed is a node loss, and the
+ * node is excluded. Anything else is the job's own failure: false.
+ */
+async function retryAfterFailure(input: ClusterJobInput, s: ClusterJobState, seen: JobObservation, note: Note): Promise<boolean> {
+  const p = { ...PLACEMENT_DEFAULTS, ...input.placement };
+  const rung = input.placement.ladder[s.rung]!;
+  if (seen.state === 'TIMEOUT') {
+    if (input.timeLimitMinutes === undefined || s.timeouts >= p.timeoutResubmits) return false;
+    const before = scaledTimeLimit(input.timeLimitMinutes, rung, s.timeFactor);
+    s.timeouts += 1;
+    s.timeFactor *= p.timeoutScale;
+    s.resuming = true;
+    note('timeout', { state: seen.state, node: seen.nodes, note: `time limit ${before} min reached; resubmitting with ${scaledTimeLimit(input.timeLimitMinutes, rung, s.timeFactor)} min (${s.timeouts} of ${p.timeoutResubmits})` });
+    return true;
+  }
+  const nodes = expandHostList(seen.nodes);
+  if (p.excludeNodesForMs <= 0 || nodes.length === 0 || seen.state === 'CANCELLED') return false;
+  const health = await clusterOps.nodeHealth({ cluster: rung.cluster, nodes });
+  const bad = health.filter((h) => h.unhealthy);
+  if (bad.length === 0) return false;
+  const why = bad.map((h) => `${h.node} ${h.state}${h.reason ? ` (${h.reason})` : ''}`).join(', ');
+  s.reclaims += 1;
+  s.resuming = true;
+  note('lost', { state: seen.state, reason: seen.reason, node: seen.nodes, note: `job ${seen.state} and its node went bad right after: ${why}; back to scheduling` });
+  await excludeNodes(input, s, { ...seen, nodes: bad.map((h) => h.node).join(',') }, `${seen.state}; node ${why}`, note);
+  return true;
+}
+
+/** Adds the job's nodes to the exclusion list (and tells the campaign); returns the new entries. */
+async function excludeNodes(input: ClusterJobInput, s: ClusterJobState, seen: JobObservation, reason: string, note: Note): Promise<ExcludedNode[]> {
+  const forMs = input.placement.excludeNodesForMs ?? PLACEMENT_DEFAULTS.excludeNodesForMs;
+  const nodes = expandHostList(seen.nodes);
+  if (forMs <= 0 || nodes.length === 0) return [];
+  const cluster = s.job?.cluster ?? input.placement.ladder[s.rung]!.cluster;
+  const until = new Date(now() + forMs).toISOString();
+  const added = nodes.map((node): ExcludedNode => ({ cluster, node, until, reason, step: input.step, ...(s.job ? { jobId: s.job.jobId } : {}) }));
+  s.excluded = mergeExclusions(s.excluded, added);
+  note('excluded', { node: nodes.join(','), reason, note: `excluding ${nodes.join(',')} from later submissions until ${until}` });
+  if (input.reportTo) {
+    // The campaign may be gone (a clusterJob started on its own); that is not our failure.
+    await getExternalWorkflowHandle(input.reportTo).signal(nodeExcludedSignal, added).catch(() => undefined);
+  }
+  return added;
+}
+
 /** The resume line; for a refine, continuing from its newest complete iteration. */
-async function resumeCommand(input: ClusterJobInput, rung: PlacementRung, note: (k: JobEventKind, f?: Partial<JobEvent>) => void): Promise<readonly string[]> {
+async function resumeCommand(input: ClusterJobInput, rung: PlacementRung, note: Note): Promise<readonly string[]> {
   const resume = input.resume!;
   if (!resume.fromIteration) return resume.command;
   const { dir, outRoot } = resume.fromIteration;
@@ -217,7 +345,7 @@ async function resumeCommand(input: ClusterJobInput, rung: PlacementRung, note: 
 }
 
 /** Follows one job until it is done, failed, lost or hung; requeues are followed in place. */
-async function follow(input: ClusterJobInput, s: ClusterJobState, rung: PlacementRung, note: (k: JobEventKind, f?: Partial<JobEvent>) => void, ctl: RelaxControl): Promise<FollowOutcome> {
+async function follow(input: ClusterJobInput, s: ClusterJobState, rung: PlacementRung, note: Note, ctl: RelaxControl): Promise<FollowOutcome> {
   const { hangAfterMs, onExhausted, ladder } = input.placement;
   const detectHang = !(onExhausted === 'wait' && s.rung === ladder.length - 1);
   const job = s.job!;
@@ -276,7 +404,7 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
   }
 }
 
-async function finish(input: ClusterJobInput, s: ClusterJobState, final: JobObservation, record: () => JobRecord, note: (k: JobEventKind, f?: Partial<JobEvent>) => void): Promise<ClusterJobResult> {
+async function finish(input: ClusterJobInput, s: ClusterJobState, final: JobObservation, record: () => JobRecord, note: Note): Promise<ClusterJobResult> {
   const job = s.job!;
   const result = await clusterOps.readJobResult({ cluster: job.cluster, outputPath: job.outputPath, markerPath: job.markerPath });
   const ok = final.move === 'done' && result.marker?.exitCode === 0;
@@ -287,6 +415,7 @@ async function finish(input: ClusterJobInput, s: ClusterJobState, final: JobObse
       message:
         `cluster "${job.cluster}": job ${job.jobId} (${input.step}, attempt ${s.attempt}) ended ${final.state}` +
         `${final.reason ? ` (${final.reason})` : ''}, result marker ${result.marker ? `exit ${result.marker.exitCode}` : 'missing'}; ` +
+        (final.state === 'TIMEOUT' ? `time limit ${scaledTimeLimit(input.timeLimitMinutes, input.placement.ladder[s.rung]!, s.timeFactor) ?? "(the partition's)"} min after ${s.timeouts} resubmission(s); raise the step's time limit or placement.onTimeout; ` : '') +
         `output ${job.outputPath} ends: ${JSON.stringify(result.outputTail.slice(-400))}`,
       nonRetryable: true,
       details: [{ job, final, record: record() }],

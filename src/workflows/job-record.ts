@@ -6,11 +6,18 @@
 import { defineQuery } from '@temporalio/workflow';
 import { describeRung, gpuTypeOf, type PlacementRung } from '../slurm/placement.js';
 import { classifyJob } from '../slurm/state-table.js';
+import type { ExcludedNode } from '../slurm/node-exclusions.js';
 
 /** What happened. Our vocabulary; Slurm's own words travel in `state` and `reason`. */
 export type JobEventKind =
   | 'submitted' | 'reattached' | 'observed' | 'requeued' | 'hung' | 'relaxed'
-  | 'lost' | 'resumed' | 'resubmitted' | 'completed' | 'failed' | 'cancelled' | 'exhausted';
+  | 'lost' | 'resumed' | 'resubmitted' | 'completed' | 'failed' | 'cancelled' | 'exhausted'
+  /** sbatch refused the rung (no such partition, gres or node configuration): it is impossible. */
+  | 'refused'
+  /** The job reached its time limit and goes back with a longer one. */
+  | 'timeout'
+  /** A node failed the job; later submissions leave it out (`--exclude`). */
+  | 'excluded';
 
 /** One transition. */
 export interface JobEvent {
@@ -38,6 +45,12 @@ export interface HungRung {
   readonly pendingMs: number;
 }
 
+/** A rung sbatch refused, with Slurm's message. */
+export interface RefusedRung {
+  readonly rung: number;
+  readonly message: string;
+}
+
 /** Live view of a clusterJob. */
 export interface JobRecord {
   readonly step: string;
@@ -45,6 +58,12 @@ export interface JobRecord {
   readonly attempt: number;
   readonly reclaims: number;
   readonly hung: readonly HungRung[];
+  /** Rungs sbatch refused (absent in records from before it was kept). */
+  readonly refused?: readonly RefusedRung[];
+  /** TIMEOUTs resubmitted with a longer time limit. */
+  readonly timeouts?: number;
+  /** Nodes this job left out of its submissions, and why. */
+  readonly excluded?: readonly ExcludedNode[];
   readonly events: readonly JobEvent[];
 }
 
@@ -71,9 +90,12 @@ export function jobStatusWord(event: Pick<JobEvent, 'kind' | 'state' | 'reason'>
       return 'pending';
     case 'hung':
     case 'relaxed':
+    case 'refused':
       return 'relaxing';
     case 'lost':
     case 'resumed':
+    case 'timeout':
+    case 'excluded':
       return 'rescheduling';
     case 'completed':
       return 'done';
@@ -100,9 +122,19 @@ export function detailsText(record: JobRecord, ladder: readonly PlacementRung[],
   return lines.join('\n\n');
 }
 
-/** The error text when every rung hung: each rung, its job and its pending reason. */
-export function exhaustedMessage(step: string, ladder: readonly PlacementRung[], hung: readonly HungRung[]): string {
-  const rows = hung.map((h) => `  ${describeRung(ladder[h.rung]!, h.rung)}: job ${h.jobId} pending ${minutesSeconds(h.pendingMs)} (${h.reason})`);
-  return `${step}: every placement rung hung, giving up:\n${rows.join('\n')}\n` +
-    'add a rung (another GPU type, partition or cluster), raise placement.hangAfter, or set placement.onExhausted: wait';
+/**
+ * The error text when no rung is left: each rung, in ladder order, with its job and
+ * pending reason (hung) or Slurm's refusal (refused).
+ */
+export function exhaustedMessage(step: string, ladder: readonly PlacementRung[], hung: readonly HungRung[], refused: readonly RefusedRung[] = []): string {
+  const rows = [
+    ...hung.map((h) => ({ rung: h.rung, text: `job ${h.jobId} pending ${minutesSeconds(h.pendingMs)} (${h.reason})` })),
+    ...refused.map((r) => ({ rung: r.rung, text: `refused by sbatch: ${r.message}` })),
+  ].sort((a, b) => a.rung - b.rung).map((r) => `  ${describeRung(ladder[r.rung]!, r.rung)}: ${r.text}`);
+  if (refused.length === 0) {
+    return `${step}: every placement rung hung, giving up:\n${rows.join('\n')}\n` +
+      'add a rung (another GPU type, partition or cluster), raise placement.hangAfter, or set placement.onExhausted: wait';
+  }
+  return `${step}: no placement rung could run the job, giving up:\n${rows.join('\n')}\n` +
+    'fix the refused rungs in temporal.yaml placement (partition, gres) or add a rung the cluster can run';
 }

@@ -4,10 +4,12 @@
  *
  *   campaign:   query `status`, update `approvePicks`
  *   clusterJob: query `jobRecord` (job-record.ts), update `relax`
+ *   clusterJob → campaign: signal `nodeExcluded`
  *
  * Cancelling a campaign cancels its children; each clusterJob then runs `scancel`.
  */
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ExcludedNode } from '../slurm/node-exclusions.js';
 import type { CampaignStatus } from './campaign-status.js';
 
 /** Query: the whole campaign state as typed JSON. */
@@ -47,3 +49,9 @@ export interface ApprovePicksRequest {
  * Rejected when the campaign is not waiting for approval.
  */
 export const approvePicksUpdate = defineUpdate<{ readonly accepted: boolean }, [ApprovePicksRequest]>('approvePicks');
+
+/**
+ * Signal from a clusterJob to its campaign: nodes that failed a job. The campaign leaves
+ * them out (`sbatch --exclude`) of the steps it starts until each entry's `until`.
+ */
+export const nodeExcludedSignal = defineSignal<[readonly ExcludedNode[]]>('nodeExcluded');

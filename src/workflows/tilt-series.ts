@@ -10,7 +10,7 @@ import { summarizeStep, type StepSummary } from '../campaign/job-summary.js';
 import { CryoCampaign, CryoStage, CryoTiltSeries } from '../search-attributes.js';
 import { dataPath, reconstructCommand, tomogramFile } from '../tools/toolset.js';
 import { describeLadder } from '../slurm/placement.js';
-import { clusterJob } from './cluster-job.js';
+import { clusterJob, type ClusterJobInput } from './cluster-job.js';
 import { fileOps } from './campaign-activities.js';
 
 export interface TiltSeriesInput {
@@ -18,6 +18,9 @@ export interface TiltSeriesInput {
   readonly name: string;
   /** The staged AreTomo2 (or stand-in) on the cluster. */
   readonly aretomo2: string;
+  /** Passed on to the reconstruct job: black-hole nodes to leave out, and the campaign to tell. */
+  readonly exclude?: ClusterJobInput['exclude'];
+  readonly reportTo?: string;
 }
 
 export interface TiltSeriesResult {
@@ -48,7 +51,7 @@ export async function tiltSeries(input: TiltSeriesInput): Promise<TiltSeriesResu
     workflowId: `${workflowInfo().workflowId}/reconstruct`,
     staticSummary: `${ts.name} · reconstruct · ${describeLadder(placement.ladder)}`,
     typedSearchAttributes: [{ key: CryoCampaign, value: c.id }, { key: CryoTiltSeries, value: ts.name }],
-    args: [{ step: 'reconstruct', placement, command, cpusPerTask: 1, timeLimitMinutes: 60 }],
+    args: [{ step: 'reconstruct', placement, command, cpusPerTask: 1, timeLimitMinutes: 60, exclude: input.exclude, reportTo: input.reportTo }],
   });
   const tomogram = `${c.layout.dir}/${tomogramFile(ts.name)}`;
   await fileOps.inspectMaps({ cluster: c.cluster, maps: [{ what: `${ts.name}: tomogram written by AreTomo2`, path: tomogram }] });

@@ -106,6 +106,9 @@ describe('valid configs', () => {
       hangAfter: 600_000,
       ladder: [{ cluster: 'dev', partition: 'gpu', gres: 'gpu:1', timeScale: 1 }],
       onExhausted: 'fail',
+      onTimeout: { resubmit: 1, timeScale: 2 },
+      excludeFailedNodes: true,
+      excludeFailedNodesFor: 3_600_000,
       stages: {},
     });
     assert.deepEqual(config.gpuPrices, {});

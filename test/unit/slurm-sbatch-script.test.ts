@@ -90,6 +90,8 @@ describe('buildSbatchScript', () => {
     ['untyped gres', { gres: 'gpu:1' }, /^#SBATCH --gres=gpu:1$/m, true],
     ['one day and an hour', { timeLimitMinutes: 1500 }, /^#SBATCH --time=1-01:00:00$/m, true],
     ['no environment: no export lines', {}, /^export /m, false],
+    ['exclude: one --exclude with each node once', { exclude: ['n2', 'n1', 'n2'] }, /^#SBATCH --exclude=n2,n1$/m, true],
+    ['exclude: empty list writes nothing', { exclude: [] }, /--exclude/, false],
   ];
   for (const [name, extra, pattern, present] of directiveRows) {
     it(name, () => {
@@ -115,6 +117,8 @@ describe('buildSbatchScript', () => {
     ['marker with NUL', { resultMarkerPath: '/a\0b' }, /^result marker path .*NUL/],
     ['marker relative', { resultMarkerPath: 'result' }, /^result marker path "result"/],
     ['comment with newline', { comment: 'a\nset -x' }, /^comment /],
+    ['excluded node with shell', { exclude: ['n1;id'] }, /^excluded node "n1;id"/],
+    ['excluded node list in one name', { exclude: ['n1,n2'] }, /^excluded node "n1,n2"/],
     ['cpus 0', { cpusPerTask: 0 }, /^cpus per task 0: expected a positive whole number/],
     ['cpus 1.5', { cpusPerTask: 1.5 }, /^cpus per task 1.5/],
     ['cpus NaN', { cpusPerTask: Number.NaN }, /^cpus per task NaN/],

@@ -126,6 +126,13 @@ describe('campaign on the embedded profile', () => {
     assert.match(names, new RegExp(`run_it${String(resumed.iteration! + 1).padStart(3, '0')}_optimiser\\.star`));
   });
 
+  test('the reclaimed node is a black hole for the rest of the campaign: postprocess leaves it out', () => {
+    assert.deepEqual(record.excludedNodes?.map((e) => [e.node, e.step, e.reason]), [[reclaim.node, 'refine', 'NODE_FAIL']]);
+    const post = record.steps.find((s) => s.step === 'postprocess')!;
+    assert.match(post.events.find((e) => e.kind === 'submitted')?.note ?? '', new RegExp(`excluding ${reclaim.node}$`));
+    assert.notEqual(post.node, reclaim.node);
+  });
+
   test('the refined map matches the ground truth: resolution, correlation and hand', () => {
     const r = checkTruth(['map', '--map', join(input.layout.dir, 'Refine3D', 'run_class001.mrc'), '--truth', join(dataDir, 'truth', 'particle_refine.mrc')]);
     assert.ok(r['ccTruth']! > MAP_CC_MIN, `cc with truth ${r['ccTruth']}`);

@@ -89,16 +89,16 @@ describe('clusterJob on the dev cluster', () => {
     );
   });
 
-  test('a GPU type no node has is rejected at once, without retries', async () => {
+  test('a GPU type no node has is refused at once, without retries: the only rung is impossible', async () => {
     const workflowId = `cryoet/test/${uniqueId('reject')}`;
     await assert.rejects(
       env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args: [input('h100', ['true'], 'gpu:h100:1')] }),
       (err: unknown) => {
         assert.ok(err instanceof WorkflowFailedError);
-        const cause = err.cause?.cause;
-        assert.ok(cause instanceof ApplicationFailure, `expected an activity failure, got ${err.cause}`);
-        assert.equal(cause.type, 'SubmitRejected');
-        assert.match(cause.message, /Requested node configuration is not available|Invalid generic resource/);
+        const cause = err.cause;
+        assert.ok(cause instanceof ApplicationFailure, `expected the workflow's own failure, got ${err.cause}`);
+        assert.equal(cause.type, 'LadderExhausted');
+        assert.match(cause.message, /rung 1 \(dev\/gpu, gpu:h100:1\): refused by sbatch: .*(Requested node configuration is not available|Invalid generic resource)/);
         return true;
       },
     );

@@ -4,6 +4,7 @@
  * default campaign ids and file names. No I/O, no Temporal calls: unit-tested in
  * test/unit/cli-tables.test.ts.
  */
+import type { ExcludedNode } from '../slurm/node-exclusions.js';
 import type { TypedSearchAttributes } from '@temporalio/common';
 import type { StepSummary } from '../campaign/job-summary.js';
 import { CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus } from '../search-attributes.js';
@@ -207,8 +208,19 @@ export function statusText(s: CampaignStatus, workflowStatus = 'RUNNING'): strin
     Object.keys(s.running).length === 0
       ? '  (nothing)'
       : formatTable(['STEP', 'WORKFLOW (relax target)'], Object.entries(s.running).map(([k, v]) => [k, v]), '  '),
+    ...excludedLines(s.excludedNodes),
   ];
   return parts.join('\n');
+}
+
+/** The black-hole nodes section; nothing when no node was excluded. */
+export function excludedLines(nodes: readonly ExcludedNode[] | undefined): string[] {
+  if (!nodes || nodes.length === 0) return [];
+  return [
+    '',
+    `excluded nodes (${nodes.length})`,
+    formatTable(['CLUSTER', 'NODE', 'UNTIL', 'STEP', 'JOB', 'WHY'], nodes.map((n) => [n.cluster, n.node, formatTime(n.until), n.step ?? '', n.jobId ?? '', n.reason]), '  '),
+  ];
 }
 
 /** `cryoet status` of a completed campaign (its run record). */
@@ -238,6 +250,7 @@ export function runRecordText(r: RunRecord): string {
     '',
     `outputs (${r.outputs.length})`,
     ...r.outputs.map((o) => `  ${o.path}  ${o.bytes} bytes  sha256 ${o.sha256.slice(0, 12)}`),
+    ...excludedLines(r.excludedNodes),
   ].join('\n');
 }
 

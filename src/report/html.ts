@@ -8,7 +8,7 @@ import { NONE, angstrom, dateTime, duration, groupThousands, parseTime, usd } fr
 import { fscPlot } from './fsc-plot.js';
 import { iterationsPlot } from './iterations-plot.js';
 import { esc } from './svg.js';
-import { eventsTables, filesTable, outputsTable, parametersBlock, picksTable, stepsTable, tiltSeriesTable } from './tables.js';
+import { eventsTables, excludedNodesTable, filesTable, outputsTable, parametersBlock, picksTable, stepsTable, tiltSeriesTable } from './tables.js';
 import { timeline } from './timeline.js';
 
 const CSS = `
@@ -146,6 +146,7 @@ export function page(record: RunRecord, generatedAt?: string): string {
     section('events', 'Step events', eventsTables(record)),
     section('tilt-series', 'Tilt series', tiltSeriesTable(record)),
     section('outputs', 'Outputs', outputsTable(record)),
+    excludedNodesTable(record) && section('excluded-nodes', 'Excluded nodes', excludedNodesTable(record)),
     section('picks', 'Picks gate', picksTable(record)),
     section('files', 'Campaign files', filesTable(record)),
     section('parameters', 'Parameters', parametersBlock(record)),

@@ -135,6 +135,13 @@ export function outputsTable(record: Pick<RunRecord, 'outputs'>): string {
   return table('outputs', ['path', N('bytes'), N('size'), 'sha256'], rows);
 }
 
+/** Black-hole nodes: left out of submissions after failing a job; '' when none were. */
+export function excludedNodesTable(record: Pick<RunRecord, 'excludedNodes'>): string {
+  const rows = list(record.excludedNodes).map((n) => [text(n.cluster), text(n.node), text(dateTime(n.until)), text(n.step), text(n.jobId), text(n.reason)]);
+  if (rows.length === 0) return '';
+  return table('excluded-nodes', ['cluster', 'node', 'excluded until', 'step', 'job', 'why'], rows);
+}
+
 /** The picks gate before extraction. */
 export function picksTable(record: Pick<RunRecord, 'picks'>): string {
   const p = record.picks;

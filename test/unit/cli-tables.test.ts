@@ -202,6 +202,13 @@ describe('cli tables: status', () => {
     assert.match(text, /^ {2}TS_43\s+embedded-10164-20250301-120005\/TS_43\/reconstruct$/m);
   });
 
+  test('statusText lists excluded (black-hole) nodes with when, which job and why; none: no section', () => {
+    assert.doesNotMatch(statusText(status()), /excluded nodes/);
+    const text = statusText({ ...status(), excludedNodes: [{ cluster: 'dev', node: 'n1', until: '2025-03-01T13:00:00Z', reason: 'NODE_FAIL', jobId: '42', step: 'refine' }] });
+    assert.match(text, /^excluded nodes \(1\)$/m);
+    assert.match(text, /^ {2}dev\s+n1\s+2025-03-01 13:00:00Z\s+refine\s+42\s+NODE_FAIL$/m);
+  });
+
   test('statusText of a campaign at its end and of one that failed', () => {
     const done = statusText(status({ stage: 'done', running: {}, refine: { iteration: 9, resolution: 25, finished: true, history: [] }, finalResolution: 24.81, bfactor: -900.4 }));
     assert.match(done, /^refine\s+iteration 9, 25\.00 Å \(finished\)$/m);

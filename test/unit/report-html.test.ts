@@ -227,8 +227,15 @@ describe('renderReport escaping', () => {
     steps,
     parameters: { ...base.parameters, name: HOSTILE },
     outputs: [...base.outputs, { path: '/x/<y>&"z".mrc', bytes: 1, sha256: '<sha>' }],
+    excludedNodes: [{ cluster: 'dev', node: '<n9>', until: '2025-03-01T13:00:00Z', reason: HOSTILE, jobId: '7', step: 'refine' }],
   });
   const html = renderReport(record);
+
+  it('lists excluded nodes, escaped', () => {
+    assert.match(html, /<section id="excluded-nodes"><h2>Excluded nodes<\/h2>/);
+    assert.ok(html.includes('&lt;n9&gt;'));
+    assert.doesNotMatch(renderReport(base), /excluded-nodes/);
+  });
 
   it('never lets a record string become markup', () => {
     assert.doesNotMatch(html, /<script/i);

@@ -302,7 +302,8 @@ async function retryAfterFailure(input: ClusterJobInput, s: ClusterJobState, see
   }
   const nodes = expandHostList(seen.nodes);
   if (p.excludeNodesForMs <= 0 || nodes.length === 0 || seen.state === 'CANCELLED') return false;
-  const health = await clusterOps.nodeHealth({ cluster: rung.cluster, nodes });
+  // Unknown node state (sinfo failing for minutes): the failure stays the job's own.
+  const health = await clusterOps.nodeHealth({ cluster: rung.cluster, nodes }).catch(() => []);
   const bad = health.filter((h) => h.unhealthy);
   if (bad.length === 0) return false;
   const why = bad.map((h) => `${h.node} ${h.state}${h.reason ? ` (${h.reason})` : ''}`).join(', ');

@@ -133,6 +133,8 @@ function describeValue(value: unknown): string {
   if (value === null) return 'null (an empty value)';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
+  // JSON.stringify would write Infinity and NaN (YAML .inf, .nan) as null.
+  if (typeof value === 'number') return `number ${String(value)}`;
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 
@@ -143,6 +145,8 @@ interface LooseDef {
   readonly shape?: Record<string, z.core.$ZodType>;
   readonly valueType?: z.core.$ZodType;
   readonly element?: z.core.$ZodType;
+  readonly keyType?: z.core.$ZodType;
+  readonly entries?: Record<string, unknown>;
 }
 
 /** The keys the object schema at a data path allows (for "unknown key" hints). */
@@ -158,8 +162,11 @@ function expectedKeys(root: z.core.$ZodType, segments: readonly Segment[]): stri
     const def = unwrap(schema);
     schema = def.shape ? def.shape[String(segment)] : (def.valueType ?? def.element);
   }
-  const shape = schema && unwrap(schema).shape;
-  return shape ? Object.keys(shape) : [];
+  const def = schema && unwrap(schema);
+  if (def?.shape) return Object.keys(def.shape);
+  // A record keyed by an enum (placement.stages): its keys are the enum's values.
+  const entries = def?.keyType && unwrap(def.keyType).entries;
+  return entries ? Object.keys(entries) : [];
 }
 
 function unknownKeyMessage(key: string, expected: readonly string[]): string {
@@ -239,7 +246,8 @@ function missingFileIssues(raw: unknown, baseDir: string, fileExists: (path: str
   }
   const found: FoundIssue[] = [];
   for (const [segments, value] of candidates) {
-    if (typeof value !== 'string' || value === '') continue;
+    // A path with a NUL has its own schema issue (and no file system can look it up).
+    if (typeof value !== 'string' || value === '' || value.includes('\0')) continue;
     const absolute = isAbsolute(value) ? value : resolve(baseDir, value);
     if (!fileExists(absolute)) {
       found.push({ segments, message: `file not found: ${absolute}${isAbsolute(value) ? '' : ` (relative to ${baseDir})`}` });

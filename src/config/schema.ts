@@ -18,7 +18,10 @@ export const GRES_PATTERN = /^gpu(:[A-Za-z0-9_-]+)?:[1-9][0-9]*$/;
 const port = z.number().int('expected a whole number').min(1, 'expected a port 1..65535').max(65535, 'expected a port 1..65535');
 
 /** A file on this machine; relative paths are resolved against the config file's folder. */
-const localFile = z.string().min(1, 'expected a file path');
+const localFile = z
+  .string()
+  .min(1, 'expected a file path')
+  .refine((p) => !/[\0\n\r]/.test(p), 'a path may not contain NUL or line breaks');
 
 /**
  * A path on the cluster. Absolute in real deployments; a relative path is resolved against

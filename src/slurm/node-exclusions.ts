@@ -51,9 +51,11 @@ export function expandHostList(list: string | undefined): string[] {
     for (const range of ranges.split(',')) {
       const [lo, hi] = range.split('-');
       if (lo === undefined || !/^\d+$/.test(lo) || (hi !== undefined && !/^\d+$/.test(hi))) return [];
-      const end = hi === undefined ? Number(lo) : Number(hi);
-      if (end - Number(lo) > 4096) return [];
-      for (let i = Number(lo); i <= end; i += 1) names.push(`${prefix}${String(i).padStart(lo.length, '0')}${suffix}`);
+      const start = Number(lo);
+      const end = hi === undefined ? start : Number(hi);
+      // Past 2^53 `i += 1` no longer moves i: such a range would loop forever.
+      if (!Number.isSafeInteger(end) || end - start > 4096) return [];
+      for (let i = start; i <= end; i += 1) names.push(`${prefix}${String(i).padStart(lo.length, '0')}${suffix}`);
     }
   }
   return names.filter((n) => /^[A-Za-z0-9._-]+$/.test(n));
@@ -82,7 +84,7 @@ export function parseNodeHealth(stdout: string): NodeHealth[] {
   for (const line of stdout.split('\n')) {
     if (line.trim() === '') continue;
     const [node, state, ...reason] = line.split('|');
-    if (!node || state === undefined) throw new CryoError(ErrorType.StatusQueryFailed, `sinfo line ${JSON.stringify(line)}: expected "node|state|reason"`);
+    if (!node?.trim() || !state?.trim()) throw new CryoError(ErrorType.StatusQueryFailed, `sinfo line ${JSON.stringify(line)}: expected "node|state|reason"`);
     const text = reason.join('|').trim();
     rows.set(node.trim(), { node: node.trim(), state: state.trim(), reason: text === 'none' ? '' : text, unhealthy: nodeIsUnhealthy(state.trim()) });
   }

@@ -30,9 +30,10 @@ function present(value: string): string | undefined {
   return NO_VALUE.has(trimmed) ? undefined : trimmed;
 }
 
-function malformed(line: string, why: string): CryoError {
-  return new CryoError(ErrorType.StatusQueryFailed, `squeue output line unreadable (${why}): ${JSON.stringify(line)}`, {
+function malformed(lineNo: number, line: string, why: string): CryoError {
+  return new CryoError(ErrorType.StatusQueryFailed, `squeue output line ${lineNo} unreadable (${why}): ${JSON.stringify(line)}`, {
     line,
+    lineNo,
   });
 }
 
@@ -41,20 +42,20 @@ function malformed(line: string, why: string): CryoError {
  * on `|` into 7 fields; if there are more, the extra `|` are taken to belong to the
  * reason (the fields after the state up to the last three), since names are validated
  * and ids, states, nodes and times never contain one. `None`/`(None)` reasons and
- * `N/A` times become `undefined`. Throws `StatusQueryFailed` naming the line for
- * fewer fields, an empty state, or a job id that is not one.
+ * `N/A` times become `undefined`. Throws `StatusQueryFailed` naming the line (number and
+ * text) for fewer fields, an empty state, or a job id that is not one.
  */
 export function parseSqueue(stdout: string): SqueueRow[] {
   const rows: SqueueRow[] = [];
-  for (const raw of stdout.split('\n')) {
+  for (const [index, raw] of stdout.split('\n').entries()) {
     const line = raw.replace(/\r$/, '');
     if (line.trim() === '') continue;
     const fields = line.split('|');
-    if (fields.length < FIELD_COUNT) throw malformed(line, `${fields.length} fields, expected ${FIELD_COUNT}`);
+    if (fields.length < FIELD_COUNT) throw malformed(index + 1, line, `${fields.length} fields, expected ${FIELD_COUNT}`);
     const n = fields.length;
     const [jobId = '', name = '', state = ''] = fields.map((f) => f.trim());
-    if (!ROW_JOB_ID.test(jobId)) throw malformed(line, `job id ${JSON.stringify(jobId)}`);
-    if (state === '') throw malformed(line, 'empty state');
+    if (!ROW_JOB_ID.test(jobId)) throw malformed(index + 1, line, `job id ${JSON.stringify(jobId)}`);
+    if (state === '') throw malformed(index + 1, line, 'empty state');
     const reason = present(fields.slice(3, n - 3).join('|'));
     const nodes = present(fields[n - 3] ?? '');
     const startTime = present(fields[n - 2] ?? '');

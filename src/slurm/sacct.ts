@@ -11,20 +11,37 @@ export const SACCT_FIELDS = 'JobIDRaw,JobName,State,Reason,NodeList';
 
 /** argv for one sacct call over many job ids (allocation rows only, `|`-separated). */
 export function buildSacctArgs(jobIds: readonly string[]): string[] {
+  // `sacct -j ''` would list every job of the user instead of none.
+  if (jobIds.length === 0) throw new CryoError(ErrorType.NameInvalid, 'sacct job ids: empty list; skip the call when no job is missing', { jobIds });
   for (const id of jobIds) {
     if (!JOB_ID_PATTERN.test(id)) throw new CryoError(ErrorType.NameInvalid, `job id ${JSON.stringify(id)}: expected digits`);
   }
   return ['sacct', '-X', '-n', '--parsable2', '-j', [...new Set(jobIds)].join(','), '-o', SACCT_FIELDS];
 }
 
-/** Parses `sacct --parsable2 --noheader` rows into the squeue row shape. */
+/** `JobIDRaw`: `123`; `123_4` and `123+1` are read too. */
+const ROW_JOB_ID = /^[0-9]+([_+][0-9[\]%,-]+)?$/;
+
+function malformed(lineNo: number, line: string, why: string): CryoError {
+  return new CryoError(ErrorType.StatusQueryFailed, `sacct output line ${lineNo} unreadable (${why}; expected ${SACCT_FIELDS}): ${JSON.stringify(line)}`, { line, lineNo });
+}
+
+/**
+ * Parses `sacct --parsable2 --noheader` rows into the squeue row shape. Blank lines are
+ * skipped. Throws `StatusQueryFailed` naming the line (number and text) for fewer than five
+ * fields (a truncated line), a job id that is not one, or an empty state: a row we cannot
+ * read must not stand for a job's final state.
+ */
 export function parseSacct(stdout: string): SqueueRow[] {
   const rows: SqueueRow[] = [];
-  for (const line of stdout.split('\n')) {
+  for (const [index, raw] of stdout.split('\n').entries()) {
+    const line = raw.replace(/\r$/, '');
     if (line.trim() === '') continue;
     const fields = line.split('|');
-    if (fields.length < 5) continue;
+    if (fields.length < 5) throw malformed(index + 1, line, `${fields.length} fields, expected 5`);
     const [jobId, name, state] = fields as [string, string, string];
+    if (!ROW_JOB_ID.test(jobId)) throw malformed(index + 1, line, `job id ${JSON.stringify(jobId)}`);
+    if (state.trim() === '') throw malformed(index + 1, line, 'empty state');
     const nodes = fields.at(-1)!;
     const reason = fields.slice(3, -1).join('|');
     rows.push({

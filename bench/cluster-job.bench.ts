@@ -5,8 +5,8 @@
  * - detection latency: a job's last instruction → the workflow's COMPLETED transition
  * - recovery latency: node set DOWN under a running job → the resubmitted job RUNNING
  * - scheduler status calls per minute watching 10 / 100 / 500 jobs (fixed 1 s floor)
- * - worker RSS with 500 watched jobs (a `cryoet worker` process), Node's default heap
- *   sizing and a 128 MB old-space cap side by side
+ * - worker RSS with 500 watched jobs (a `cryoet worker` process): idle, peak while they
+ *   start, steady state; compiled lib/ and tsx side by side
  *
  * Writes .dev/bench/cluster-job.json and prints a table. Not a test: nothing asserts.
  */
@@ -110,35 +110,44 @@ for (const n of [10, 100, 500]) {
 await slurm(['scancel', '--name', jobName]);
 report.statusCalls = { ...calls, ratio500to10: calls['500']!.callsPerMinute / calls['10']!.callsPerMinute };
 
-// 4: RSS of a `cryoet worker` process watching 500 jobs (8 run, 492 queue for GPUs),
-// with Node's default heap sizing and with the old-space heap capped at 128 MB.
-async function workerRss(nodeOptions: string): Promise<{ idle: number; watching500: number }> {
+// 4: RSS of a `cryoet worker` process watching 500 jobs (8 run, 492 queue for GPUs): idle,
+// the peak while 500 workflows start at once, and the steady state once the burst is over
+// (sampled every 15 s for 90 s; the last sample). The compiled lib/ (what `cryoet` runs) and
+// the TypeScript through tsx (CRYOET_TSX=1) side by side.
+interface Rss { idle: number; peak: number; steady: number; samples: number[] }
+async function workerRss(extraEnv: Record<string, string>): Promise<Rss> {
   const child = spawn('node', [join(repoRoot, 'bin/cryoet.js'), 'worker', '--config', configFile], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NODE_OPTIONS: nodeOptions },
+    env: { ...process.env, ...extraEnv },
   });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
+  const status = () => readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  const mb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status())![1]) / 1024;
   await waitUntil('worker', () => (out.includes('task queue') ? true : undefined), 120_000);
-  const idle = rssMb();
+  await sleep(5_000);
+  const idle = mb('VmRSS');
   const many = await Promise.all(Array.from({ length: 500 }, () => start('rss', { placement: ladder(['gpu:t4:1'], 3_600_000), command: ['sleep', '600'] })));
   await waitUntil('500 jobs watched', async () => {
     const sample = await Promise.all(many.filter((_, i) => i % 50 === 0).map((h) => h.query(jobRecordQuery)));
     return sample.every((r) => r.events.some((e) => e.kind === 'observed')) ? true : undefined;
   }, 300_000, 2000);
-  await sleep(10_000);
-  const watching500 = rssMb();
+  const samples: number[] = [];
+  for (let i = 0; i < 6; i += 1) {
+    await sleep(15_000);
+    samples.push(Math.round(mb('VmRSS')));
+  }
+  const peak = mb('VmHWM');
   await Promise.all(many.map((h) => h.cancel()));
   await Promise.all(many.map((h) => h.result().catch(() => undefined)));
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
-  return { idle: Math.round(idle), watching500: Math.round(watching500) };
+  return { idle: Math.round(idle), peak: Math.round(peak), steady: samples.at(-1)!, samples };
 }
-const rssDefault = await workerRss('');
-const rssCapped = await workerRss('--max-old-space-size=128');
-report.workerRssMb = { default: rssDefault, heapCap128: rssCapped, cappedToDefault: rssCapped.watching500 / rssDefault.watching500 };
+const rssLib = await workerRss({});
+const rssTsx = await workerRss({ CRYOET_TSX: '1' });
+report.workerRssMb = { lib: rssLib, tsx: rssTsx, libToTsx: rssLib.steady / rssTsx.steady };
 
 plugin.resources.close();
 await env.teardown();
@@ -153,6 +162,7 @@ cluster job benchmark (poll interval ${config.polling.interval} ms, max ${config
   recovery latency    p50 ${r.p50} ms   max ${r.max} ms   (node DOWN → resubmitted job RUNNING)
   status calls/min    10 jobs ${calls['10']!.callsPerMinute.toFixed(1)}   100 jobs ${calls['100']!.callsPerMinute.toFixed(1)}   500 jobs ${calls['500']!.callsPerMinute.toFixed(1)}   (500:10 ratio ${(report.statusCalls as { ratio500to10: number }).ratio500to10.toFixed(2)})
   mean squeue call    10 jobs ${calls['10']!.meanCallMs.toFixed(0)} ms   100 jobs ${calls['100']!.meanCallMs.toFixed(0)} ms   500 jobs ${calls['500']!.meanCallMs.toFixed(0)} ms
-  worker RSS          idle ${rssDefault.idle} MB   watching 500 jobs ${rssDefault.watching500} MB   (Node defaults; target < 300 MB)
-                      idle ${rssCapped.idle} MB   watching 500 jobs ${rssCapped.watching500} MB   (NODE_OPTIONS=--max-old-space-size=128; ×${(rssCapped.watching500 / rssDefault.watching500).toFixed(2)})
+  worker RSS          idle ${rssLib.idle} MB   watching 500 jobs: steady ${rssLib.steady} MB, peak ${rssLib.peak} MB while they start   (cryoet from lib/; target < 300 MB)
+                      idle ${rssTsx.idle} MB   watching 500 jobs: steady ${rssTsx.steady} MB, peak ${rssTsx.peak} MB   (CRYOET_TSX=1; lib:tsx ×${(rssLib.steady / rssTsx.steady).toFixed(2)})
+                      samples every 15 s after all 500 were watched: lib ${rssLib.samples.join(' ')}; tsx ${rssTsx.samples.join(' ')}
   written to .dev/bench/cluster-job.json`);

@@ -32,6 +32,10 @@ if [[ ! -f node_modules/.cryoet-lock-hash || $(<node_modules/.cryoet-lock-hash) 
   echo "$lock_hash" >node_modules/.cryoet-lock-hash
 fi
 
+# 2b. src/ compiled to lib/ for `cryoet` (a long-lived worker is smaller without tsx's
+# loader thread); skipped when lib/ matches the sources.
+node scripts/build-lib.mjs
+
 # 3. Python venv with the pinned Temporal CLI. The venv is cached outside the clone,
 # keyed by the requirements' hash, so fresh clones on the same machine reuse it.
 req_hash=$(cat scripts/requirements-*.txt | sha256sum | cut -c1-16)

@@ -34,9 +34,10 @@ export async function createWorker(config: CryoConfig, overrides: Partial<Worker
       // Each watched job holds one watchJob activity that mostly awaits the shared watcher:
       // cheap, so allow many (the SDK default of 100 would cap a worker at 100 jobs).
       maxConcurrentActivityTaskExecutions: 1000,
-      // A waiting workflow costs ~0.4 MB in the cache; evicted ones replay their short
-      // history when their job changes. Caps worker memory with many watched jobs.
-      maxCachedWorkflows: 100,
+      // A watched job's workflow waits on one long activity; evicted ones replay their short
+      // history when their job changes. Measured with 500 watched jobs, steady state: 20
+      // cached → 300 MB RSS, 100 cached → 348 MB (bench/cluster-job.bench.ts).
+      maxCachedWorkflows: 20,
       ...overrides,
     });
     return { worker, connection, plugin };

@@ -77,6 +77,25 @@ accounting_lines() {
   fi
 }
 
+# Slurm 22.05 has no bind-address setting: its daemons listen on every address unless
+# CommunicationParameters has NoCtldInAddrAny (slurmctld) / NoInAddrAny (slurmd, slurmdbd),
+# which binds them to the first IPv4 address this host's NAME resolves to (gethostname +
+# getaddrinfo in slurm_setup_addr), not to NodeAddr or SlurmctldHost. Only where that is
+# the address `localhost` resolves to (127.0.0.1) does this keep the cluster reachable;
+# elsewhere (a LAN address, or Debian's usual 127.0.1.1) the daemons would move away from
+# where this cluster reaches them, so they stay on the wildcard there
+# (test/workflow/loopback-only.test.ts asserts exactly that exception).
+loopback_hostname() {
+  local mine local_addr
+  mine=$(getent ahostsv4 "$(hostname)" 2>/dev/null | awk 'NR == 1 {print $1}' || true)
+  local_addr=$(getent ahostsv4 localhost 2>/dev/null | awk 'NR == 1 {print $1}' || true)
+  [[ $mine == 127.* && $mine == "$local_addr" ]]
+}
+
+comm_params() { # comm_params <options>: a CommunicationParameters line, or nothing
+  if loopback_hostname; then echo "CommunicationParameters=$1"; fi
+}
+
 node_lines() {
   local i
   for i in "${!NODES[@]}"; do
@@ -125,6 +144,7 @@ ReturnToService=1
 SchedulerParameters=bf_interval=2,sched_interval=2
 DependencyParameters=kill_invalid_depend
 JobAcctGatherType=jobacct_gather/none
+$(comm_params NoCtldInAddrAny,NoInAddrAny)
 $(accounting_lines)
 GresTypes=gpu
 ResumeProgram=$D/etc/resume-never.sh
@@ -161,6 +181,7 @@ StorageHost=127.0.0.1
 StoragePort=$DB_PORT
 StorageUser=root
 StorageLoc=slurm_acct_db
+$(comm_params NoInAddrAny)
 EOF
   chmod 600 "$D/etc/slurmdbd.conf"
 

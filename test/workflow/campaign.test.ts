@@ -23,6 +23,7 @@ import { CryoIteration, CryoResolution } from '../../src/search-attributes.js';
 import type { RunRecord } from '../../src/workflows/campaign.js';
 import { uniqueId } from '../helpers/env.js';
 import { ladder, startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
+import { describeHits, findSecrets, GENERIC_SECRETS, keyFileSecrets, listHistories } from '../helpers/history-secrets.js';
 
 /** Tolerances, stated: see README "Science checks". */
 const TOMOGRAM_CC_MIN = 0.35; // vs noise-free truth, both low-passed to 40 Å (measured 0.50–0.58)
@@ -162,5 +163,18 @@ describe('campaign on the embedded profile', () => {
     const iteration = description.typedSearchAttributes.get(CryoIteration);
     assert.ok(iteration !== undefined && iteration >= 2, `CryoIteration ${iteration}`);
     assert.equal(description.typedSearchAttributes.get(CryoResolution), record.finalResolution);
+  });
+
+  test('no history of the campaign or its children carries the SSH private key, a key marker or a password', async () => {
+    const histories = await listHistories(h.env.client, `CryoCampaign = ${JSON.stringify(input.id)}`);
+    const ids = histories.map((x) => x.workflowId);
+    // The campaign, a tiltSeries child per series (and its reconstruct), probe, extract, refine, postprocess.
+    for (const id of [input.id, ...input.spec.tiltSeries.map((ts) => `${input.id}/${ts.name}`), ...['probe', 'extract', 'refine', 'postprocess'].map((s) => `${input.id}/${s}`)]) {
+      assert.ok(ids.includes(id), `${id} not listed: ${ids.join(', ')}`);
+    }
+    assert.ok(ids.length >= 1 + input.spec.tiltSeries.length + record.steps.length, `${ids.length} histories`);
+    const secrets = [...keyFileSecrets(h.config.clusters['dev']!.ssh.keyFile), ...GENERIC_SECRETS];
+    const hits = findSecrets(histories, secrets);
+    assert.deepEqual(hits, [], describeHits(hits));
   });
 });

@@ -117,6 +117,8 @@ const now = (): number => new Date().getTime();
 export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResult> {
   const { ladder } = input.placement;
   if (ladder.length === 0) throw ApplicationFailure.create({ type: ErrorType.ConfigInvalid, message: `${input.step}: empty placement ladder`, nonRetryable: true });
+  // A bad step name fails here, named as given, not later with an attempt suffix.
+  keyFor(workflowInfo().workflowId, input.step);
   // Defaults first: a run carried over from an older version lacks the newer fields.
   const s: ClusterJobState = { rung: 0, attempt: 1, reclaims: 0, hung: [], refused: [], timeouts: 0, timeFactor: 1, excluded: [], events: [], resuming: false, ...input.carried };
   const record = (): JobRecord => ({

@@ -64,11 +64,19 @@ def write_mrc(path, data, apix, is_stack=False):
     header[212:216] = bytes([0x44, 0x44, 0, 0])
     struct.pack_into("<f", header, 216, float(data.std()))
     tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(header)
-        f.write(data.tobytes())
     import os
 
+    try:
+        with open(tmp, "wb") as f:
+            f.write(header)
+            f.write(data.tobytes())
+    except OSError as e:
+        # A write error (disk full, quota) names no file by itself: say which, leave no half file.
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise OSError(e.errno, f"cannot write {os.path.abspath(path)}: {e.strerror}") from e
     os.replace(tmp, path)
 
 

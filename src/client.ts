@@ -2,7 +2,7 @@
  * Client helpers the CLI and the tests share: connect from temporal.yaml, start a
  * cluster job, and the Temporal UI link of a workflow.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowIdReusePolicy } from '@temporalio/client';
 import type { CryoConfig } from './config.js';
 import { temporalTarget } from './connection.js';
 import { CryoCampaign } from './search-attributes.js';
@@ -49,12 +49,17 @@ export async function runClusterJob(
   });
 }
 
-/** Starts a campaign workflow (id = input.id); the handle's result is the run record. */
+/**
+ * Starts a campaign workflow (id = input.id); the handle's result is the run record. The same
+ * id while that campaign runs, or after it completed, is refused (WorkflowExecutionAlreadyStartedError):
+ * a campaign never runs twice. Only a failed, cancelled or terminated one may be started again.
+ */
 export async function startCampaign(client: Client, config: CryoConfig, input: CampaignInput) {
   const { spec } = input;
   return client.workflow.start('campaign', {
     taskQueue: config.temporal.taskQueue,
     workflowId: input.id,
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
     args: [input],
     staticSummary: `${spec.name} · ${spec.tiltSeries.length} tilt series · ${input.tools.profile} profile`,
     staticDetails: [

@@ -32,6 +32,8 @@ export const ErrorType = {
   LadderExhausted: 'LadderExhausted',
   /** A file the job should have written is not there. */
   OutputMissing: 'OutputMissing',
+  /** An output folder on the cluster cannot be created or written (a path part is a file, no permission, read-only, full). Not retryable. */
+  OutputUnwritable: 'OutputUnwritable',
   /** A campaign input (file, field or file content) is missing or malformed. Not retryable. */
   InputInvalid: 'InputInvalid',
   /** A tool ran and exited non-zero, or wrote output that cannot be used. Not retryable. */
@@ -50,6 +52,7 @@ export const nonRetryableErrorTypes: readonly ErrorTypeName[] = [
   ErrorType.LadderExhausted,
   ErrorType.InputInvalid,
   ErrorType.ToolFailed,
+  ErrorType.OutputUnwritable,
 ];
 
 /**

@@ -123,6 +123,26 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
       });
     },
 
+    /**
+     * Checks, before anything is staged or submitted, that each output folder can be
+     * created and written: `mkdir -p`, then a 4 KiB probe file written and removed. A folder
+     * that cannot be (a path part is a regular file, no permission, immutable, read-only,
+     * full) is a non-retryable OutputUnwritable naming the folder and the system's message.
+     */
+    async checkWritable(input: { cluster: string; dirs: readonly string[] }): Promise<void> {
+      return toApplicationFailure(async () => {
+        const script = 'mkdir -p -- "$1" || exit 3; p="$1/.cryoet-write-probe.$$"; if ! head -c 4096 /dev/zero > "$p"; then rm -f -- "$p"; exit 4; fi; rm -f -- "$p"';
+        for (const dir of input.dirs) {
+          const result = await run(input.cluster, ['sh', '-c', script, 'sh', dir]);
+          if (result.exitCode === 3 || result.exitCode === 4) {
+            const what = result.exitCode === 3 ? 'cannot be created' : 'cannot be written';
+            throw new CryoError(ErrorType.OutputUnwritable, `cluster "${input.cluster}": output folder ${dir} ${what}: ${tail(result.stderr)}`, { dir });
+          }
+          if (result.exitCode !== 0) throw new CryoError(ErrorType.SshUnavailable, `cluster "${input.cluster}": checking ${dir} exited ${result.exitCode ?? "by a signal"}: ${tail(result.stderr)}`);
+        }
+      });
+    },
+
     /** Writes step input files (e.g. a STAR list) atomically: temporary name, then rename. */
     async writeFiles(input: { cluster: string; files: readonly StepFile[] }): Promise<void> {
       return toApplicationFailure(async () => {

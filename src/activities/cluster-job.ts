@@ -6,7 +6,7 @@
 import { Context } from '@temporalio/activity';
 import { jobNameFor } from '../slurm/job-key.js';
 import { buildSbatchScript, parseResultMarker, type ResultMarker } from '../slurm/sbatch-script.js';
-import { buildSubmitCommand, exportPrefix, parseSubmitOutput } from '../slurm/submit-command.js';
+import { buildLookupCommand, buildSubmitCommand, exportPrefix, parseSubmitOutput, SUBMIT_RETRY_LATER } from '../slurm/submit-command.js';
 import { classifySbatchError, sbatchErrorText } from '../slurm/parse-sbatch.js';
 import { sameJobState, type JobStateView } from '../slurm/state-table.js';
 import { shellJoin } from '../shell/quote.js';
@@ -99,12 +99,26 @@ export function createClusterJobActivities(deps: ActivityDeps) {
         command: input.command,
         resultMarkerPath: paths.markerPath,
       });
+      const connection = deps.pool.get(input.cluster);
+      // Exclusions that leave the partition no node able to take work give a job Slurm
+      // accepts but never starts when the partition also has DOWN or CLOUD nodes (sbatch
+      // only refuses when no node is left at all): refuse it as sbatch would, so the
+      // workflow submits without them. Never when an earlier try already made the job.
+      const blocked = input.exclude && input.exclude.length > 0 ? await exclusionsLeaveNoNode(input, cluster) : undefined;
+      if (blocked !== undefined) {
+        const found = await connection.exec(buildLookupCommand({ jobName, environment: cluster.environment }), { timeoutMs: cluster.commandTimeoutMs });
+        if (found.exitCode !== 0) throw new CryoError(ErrorType.SshUnavailable, `cluster "${input.cluster}": looking up ${jobName} exited ${found.exitCode}: ${tail(found.stderr)} (transient, will retry)`);
+        if (!found.stdout.includes('existing:')) {
+          throw new CryoError(ErrorType.SubmitRejected, `cluster "${input.cluster}": not submitted for ${input.key}: refused: ${blocked}`, { slurmMessage: blocked });
+        }
+      }
       const command = buildSubmitCommand({ jobName, jobDir: paths.jobDir, scriptPath: paths.scriptPath, environment: cluster.environment });
-      const result = await deps.pool.get(input.cluster).exec(command, { timeoutMs: cluster.commandTimeoutMs, stdin: script });
+      const result = await connection.exec(command, { timeoutMs: cluster.commandTimeoutMs, stdin: script });
       if (result.exitCode !== 0) {
         const stderr = tail(result.stderr);
         const what = `cluster "${input.cluster}": sbatch exited ${result.exitCode} for ${input.key} (partition ${input.partition}, gres ${input.gres ?? 'none'})`;
-        if (classifySbatchError(result.exitCode ?? 255, stderr) === 'rejected') {
+        // Could not tell whether the job exists, or another try is still submitting it: later.
+        if (result.exitCode !== SUBMIT_RETRY_LATER && classifySbatchError(result.exitCode ?? 255, stderr) === 'rejected') {
           const slurmMessage = sbatchErrorText(stderr);
           throw new CryoError(ErrorType.SubmitRejected, `${what}: refused: ${slurmMessage}`, { stderr, slurmMessage });
         }
@@ -115,6 +129,23 @@ export function createClusterJobActivities(deps: ActivityDeps) {
       Context.current().log.info('cluster job submitted', { cluster: input.cluster, jobId: outcome.jobId, jobName, reattached: outcome.kind === 'existing' });
       return { cluster: input.cluster, jobId: outcome.jobId, jobName, ...paths, reattached: outcome.kind === 'existing' };
     }));
+  }
+
+  /** Why the exclusions leave `input.partition` no node that can take work, or undefined (also when sinfo cannot tell). */
+  async function exclusionsLeaveNoNode(input: SubmitJobInput, cluster: ReturnType<ActivityDeps['cluster']>): Promise<string | undefined> {
+    const exclude = input.exclude ?? [];
+    const argv = ['sinfo', '-h', '-N', '-p', input.partition, '-o', '%N|%T|%E'];
+    const listed = await deps.pool.get(input.cluster).exec(exportPrefix(cluster.environment) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
+    if (listed.exitCode !== 0) return undefined;
+    let nodes: NodeHealth[];
+    try {
+      nodes = parseNodeHealth(listed.stdout);
+    } catch {
+      return undefined;
+    }
+    const others = nodes.filter((n) => !exclude.includes(n.node));
+    if (nodes.length === 0 || others.some((n) => !n.unhealthy)) return undefined;
+    return `excluding ${exclude.join(',')} leaves partition ${input.partition} no node that can take work${others.length > 0 ? ` (${others.map((n) => `${n.node} ${n.state}`).join(', ')})` : ''}`;
   }
 
   async function watchJob(input: WatchJobInput): Promise<JobObservation> {

@@ -39,20 +39,52 @@ export function exportPrefix(environment: Readonly<Record<string, string>> = {})
     .join('');
 }
 
-/** The shell command line; the batch script goes to its stdin. */
+/**
+ * Exit status of the submit and look-up commands when they could not tell whether the job
+ * exists (squeue failed: controller down or busy) or another submission of the same job is
+ * still running: transient, try again later; never read as "no such job".
+ */
+export const SUBMIT_RETRY_LATER = 75;
+
+/** Looks the job name up: `existing=<newest id>` or empty; exits SUBMIT_RETRY_LATER when squeue cannot answer. */
+function lookupLines(jobName: string, lookBackDays: number): string[] {
+  const name = shellQuote(jobName);
+  return [
+    // squeue failing (controller down) is not "no job": a submit made before the outage may exist.
+    `ids=$(squeue -h -t all --name ${name} -o %i) || { echo "cryoet: squeue could not look up ${jobName}; not submitting" >&2; exit ${SUBMIT_RETRY_LATER}; }; `,
+    'existing=$(printf \'%s\\n\' "$ids" | sort -n | tail -n 1); ',
+    // Older than MinJobAge: only accounting still knows it. No accounting: sacct fails, ignore.
+    `[ -n "$existing" ] || existing=$(sacct -X -n -P --name ${name} -S now-${lookBackDays}days -o JobIDRaw 2>/dev/null | sort -n | tail -n 1 || true); `,
+    'if [ -n "$existing" ]; then echo "existing:$existing"; exit 0; fi; ',
+  ];
+}
+
+/**
+ * The look-up half of the submit command on its own: prints `existing:<id>` when a job with
+ * this name (an earlier try of the same submit) exists, nothing otherwise.
+ */
+export function buildLookupCommand(spec: Pick<SubmitCommandSpec, 'jobName' | 'environment' | 'lookBackDays'>): string {
+  assertSafeName(spec.jobName, 'job name');
+  return [exportPrefix(spec.environment), 'set -e; ', ...lookupLines(spec.jobName, spec.lookBackDays ?? 30)].join('');
+}
+
+/**
+ * The shell command line; the batch script goes to its stdin. Look-up and sbatch run under
+ * a lock on the job's folder (`flock`, where installed): an sbatch left running by a dropped
+ * SSH connection (it waits for a controller that is down) holds it, so a retry waits for it
+ * to end and then finds its job, instead of submitting a second one.
+ */
 export function buildSubmitCommand(spec: SubmitCommandSpec): string {
   assertSafeName(spec.jobName, 'job name');
-  const name = shellQuote(spec.jobName);
-  const days = spec.lookBackDays ?? 30;
   const script = shellQuote(spec.scriptPath);
+  const lock = shellQuote(`${spec.jobDir}/submit.lock`);
   return [
     exportPrefix(spec.environment),
     'set -e; ',
-    `existing=$(squeue -h -t all --name ${name} -o %i | sort -n | tail -n 1); `,
-    // Older than MinJobAge: only accounting still knows it. No accounting: sacct fails, ignore.
-    `[ -n "$existing" ] || existing=$(sacct -X -n -P --name ${name} -S now-${days}days -o JobIDRaw 2>/dev/null | sort -n | tail -n 1 || true); `,
-    'if [ -n "$existing" ]; then echo "existing:$existing"; exit 0; fi; ',
     `mkdir -p ${shellQuote(spec.jobDir)}; `,
+    `exec 9>>${lock}; `,
+    `if command -v flock >/dev/null 2>&1; then flock -w 30 9 || { echo "cryoet: another submission of ${spec.jobName} is still running" >&2; exit ${SUBMIT_RETRY_LATER}; }; fi; `,
+    ...lookupLines(spec.jobName, spec.lookBackDays ?? 30),
     `cat > ${script}.tmp; mv ${script}.tmp ${script}; `,
     // A plain assignment keeps sbatch's exit status, so `set -e` stops on a refusal.
     `submitted=$(sbatch --parsable ${script}); `,

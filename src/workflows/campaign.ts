@@ -15,6 +15,7 @@ import {
   condition,
   executeChild,
   isCancellation,
+  patched,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -135,6 +136,9 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         ...(spec.masks.fsc ? [{ what: 'masks.fsc', path: dataPath(spec.masks.fsc) }] : []),
       ],
     });
+
+    // Output folders: a campaign that cannot write its results says so now, naming the folder.
+    if (patched('check-output-writable')) await fileOps.checkWritable({ cluster, dirs: [layout.dir, input.tools.stageDir] });
 
     // 2. Stage the binary and probe it on a node.
     enter('stage', `staging ${input.tools.aretomo2Local} to ${input.tools.stageDir}`);

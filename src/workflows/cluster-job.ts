@@ -24,6 +24,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -341,6 +342,12 @@ async function resumeCommand(input: ClusterJobInput, rung: PlacementRung, note: 
   const progress = await clusterOps.readRefineProgress({ cluster: rung.cluster, dir, outRoot });
   if (progress.newestComplete === undefined) {
     note('resumed', { redone: progress.partial, note: `no complete iteration yet; starting over (${progress.partial.length} partial redone)` });
+    return input.command;
+  }
+  // Iteration 0 is only the starting reference: RELION 3.1 cannot --continue from it (every
+  // rank stops with "trying to read image with empty file name!"), and starting over loses nothing.
+  if (progress.newestComplete === 0 && patched('refine-resume-from-iteration-0-starts-over')) {
+    note('resumed', { redone: progress.started, note: `only iteration 0 complete; starting over (iteration(s) [${progress.started.join(', ')}] redone)` });
     return input.command;
   }
   note('resumed', { iteration: progress.newestComplete, redone: progress.partial, note: `continuing from iteration ${progress.newestComplete}; partial iteration(s) [${progress.partial.join(', ')}] redone` });

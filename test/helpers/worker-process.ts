@@ -14,9 +14,9 @@ export interface WorkerProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawns `node <args>` in the repo and waits until its output contains `readyText`. */
-export async function spawnWorkerProcess(args: string[], readyText: string): Promise<WorkerProcess> {
-  const child = spawn('node', args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Spawns `node <args>` in the repo (with `env` added) and waits until its output contains `readyText`. */
+export async function spawnWorkerProcess(args: string[], readyText: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
+  const child = spawn('node', args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));

@@ -80,12 +80,12 @@ interface Fault {
   readonly detail?: string;
 }
 
-let startedDev2 = false;
+// dev2 is this file's (and failover.test.ts's) alone: up for it, down after it, as npm test expects.
 before(() => {
-  startedDev2 = ensureDev2();
+  ensureDev2();
 });
 after(() => {
-  if (startedDev2) dev2Cluster('stop');
+  dev2Cluster('stop');
 });
 
 describe('chaos: a campaign whose machines disappear (dev2)', () => {
@@ -212,7 +212,9 @@ describe('chaos: a campaign whose machines disappear (dev2)', () => {
     assert.ok(ctldSaw && ctldSaw.running.length > 0 && ctldSaw.pending.length > 0, 'slurmctld stopped with jobs running and pending');
     assert.equal(cuts.length, 2);
     assert.ok(cuts[0]!.execsInFlight.length > 0, 'the first SSH cut hit a running remote command');
-    assert.ok(cuts.every((c) => c.connections > 0), 'each SSH cut dropped the worker\'s connection');
+    // The first cut must hit the worker's connection mid-exec; the second may find the pool between
+    // connections (then the fault is sshd down while polling: the next connect fails and is retried).
+    assert.ok(cuts[0]!.connections > 0, 'the first SSH cut dropped the worker\'s connection');
     assert.equal(supervisor.lives.filter((l) => l.end === 'killed').length, 1, 'one worker SIGKILL mid-job');
     assert.ok(supervisor.lives.slice(0, -1).every((l) => l.end === 'killed'), `worker ends: ${supervisor.lives.map((l) => l.end ?? 'running').join(' ')}`);
     assert.equal(env.server.starts, 2, 'the Temporal server was SIGKILLed and started once');

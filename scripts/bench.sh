@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# npm run bench: set-up, the dev cluster, then every benchmark under bench/. Benchmarks
-# measure; tests assert. Stops the cluster again if it started it.
+# npm run bench: set-up, the dev cluster, then every benchmark under bench/ (or only the
+# files given: npm run bench -- bench/peers.bench.ts). Benchmarks measure; tests assert.
+# Stops the cluster again if it started it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -9,7 +10,9 @@ bash scripts/setup.sh
 started=0
 if ! bash scripts/dev-cluster.sh status >/dev/null 2>&1; then bash scripts/dev-cluster.sh start; started=1; fi
 trap '[[ $started == 1 ]] && bash scripts/dev-cluster.sh stop' EXIT
-for bench in bench/*.bench.ts; do
+benches=("$@")
+((${#benches[@]})) || benches=(bench/*.bench.ts)
+for bench in "${benches[@]}"; do
   echo "== $bench"
   node --import tsx "$bench"
 done

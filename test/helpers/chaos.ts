@@ -24,14 +24,13 @@ import { createConnection } from 'node:net';
 import { createHash } from 'node:crypto';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { loadConfig } from '../../src/config.js';
-import { CryoStage } from '../../src/search-attributes.js';
+import { CryoStage, cryoSearchAttributes } from '../../src/search-attributes.js';
 import type { RunRecord } from '../../src/workflows/campaign.js';
 import { parseCampaign } from '../../src/campaign/load.js';
 import type { CampaignSpec } from '../../src/campaign/schema.js';
 import { EMBEDDED_CAMPAIGN, EMBEDDED_PYTHON, MAKE_DATASET } from '../../src/embedded.js';
 import { JOB_NAME_PREFIX } from '../../src/slurm/job-key.js';
 import { refineProgress, type RefineProgress } from '../../src/tools/refine-iterations.js';
-import { cryoSearchAttributes } from '../../src/search-attributes.js';
 import { freePort, repoRoot } from './env.js';
 import { spawnWorkerProcess, type WorkerProcess } from './worker-process.js';
 

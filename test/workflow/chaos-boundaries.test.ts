@@ -62,12 +62,12 @@ const SECOND_HALF: Boundary[] = [
   { label: 'done', stage: 'record', when: 'end', activity: 'writeFiles', match: 'run-record.json' },
 ];
 
-let startedDev2 = false;
+// dev2 is this file's (and failover.test.ts's) alone: up for it, down after it, as npm test expects.
 before(() => {
-  startedDev2 = ensureDev2();
+  ensureDev2();
 });
 after(() => {
-  if (startedDev2) dev2Cluster('stop');
+  dev2Cluster('stop');
 });
 
 describe('chaos: the worker SIGKILLed at every stage boundary (dev2)', () => {

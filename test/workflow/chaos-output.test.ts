@@ -48,12 +48,12 @@ import { repoRoot, uniqueId, waitUntil } from '../helpers/env.js';
 
 const TILT_SERIES = ['TS_01', 'TS_03', 'TS_43', 'TS_45', 'TS_54'];
 
-let startedDev2 = false;
+// dev2 is this file's (and failover.test.ts's) alone: up for it, down after it, as npm test expects.
 before(() => {
-  startedDev2 = ensureDev2();
+  ensureDev2();
 });
 after(() => {
-  if (startedDev2) dev2Cluster('stop');
+  dev2Cluster('stop');
 });
 
 /** What a command printed on stderr, for a skip message. */

@@ -13,7 +13,7 @@
  * Writes .dev/bench/peers.json and .dev/bench/peers.md (the tables) and prints the tables.
  * Not a test: nothing asserts. See BENCHMARKS.md. Environment knobs (all optional):
  *   PEERS_SCENARIOS=clean,hang,node-lost,driver-killed   PEERS_WAYS=ours,snakemake,chain
- *   PEERS_EMBEDDED=0|1   PEERS_SCALE=10,100,500   PEERS_SLEEP=10,5,8x5,5 (s: reconstruct,
+ *   PEERS_EMBEDDED=0|1   PEERS_SCALE=10,100,500   PEERS_SLEEP=10,5,8x12,5 (s: reconstruct,
  *   extract, iterations x s, postprocess)   PEERS_QUIET_WAIT_S=300 (per run) PEERS_QUIET_BUDGET_S=900
  *   (in all: how long to wait for other people's jobs to leave the shared dev cluster)
  */
@@ -54,7 +54,7 @@ const SHIM = writeCountingShim(join(BENCH, 'shim'));
 const WORK = join(BENCH, 'work');
 rmSync(WORK, { recursive: true, force: true });
 
-const [sr, se, sIter, sp] = (process.env.PEERS_SLEEP ?? '10,5,8x5,5').split(',');
+const [sr, se, sIter, sp] = (process.env.PEERS_SLEEP ?? '10,5,8x12,5').split(',');
 const [iterations, perIteration] = sIter!.split('x').map(Number);
 const durations: SleepDurations = { reconstruct: Number(sr), extract: Number(se), refineIterations: iterations!, refineIteration: perIteration!, postprocess: Number(sp) };
 const scaleDurations: SleepDurations = { reconstruct: 2, extract: 1, refineIterations: 2, refineIteration: 1, postprocess: 1 };

@@ -6,7 +6,7 @@
 import type { CryoConfig } from './config.js';
 import { SshPool } from './ssh/pool.js';
 import { SlurmWatcher } from './scheduler/watcher.js';
-import { createStatusQuery } from './activities/status-query.js';
+import { createStatusQuery, createMarkerQuery } from './activities/status-query.js';
 import type { ActivityDeps, ClusterRuntime } from './activities/deps.js';
 import { CryoError, ErrorType } from './errors.js';
 
@@ -54,6 +54,8 @@ export class WorkerResources implements ActivityDeps {
         minIntervalMs: this.config.polling.interval,
         maxIntervalMs: this.config.polling.maxInterval,
         maxCallsPerMinute: this.config.clusters[name]!.maxStatusCallsPerMinute,
+        markerQuery: this.config.polling.resultMarkers ? createMarkerQuery(() => this.pool.get(name), cluster) : undefined,
+        markerIntervalMs: this.config.polling.markerInterval,
         log: (m) => this.log(`cluster "${name}": ${m}`),
       });
       this.#watchers.set(name, watcher);

@@ -67,6 +67,8 @@ export interface WatchJobInput {
   readonly known?: KnownJobState;
   /** Return after this long even if nothing changed, so the workflow can decide (hang clock). */
   readonly maxWaitMs?: number;
+  /** The job's result marker: looked for while it runs, so its end is seen early. */
+  readonly markerPath?: string;
 }
 
 /** The result of a finished job, both witnesses. */
@@ -152,7 +154,7 @@ export function createClusterJobActivities(deps: ActivityDeps) {
     return toApplicationFailure(async () => {
       const ctx = Context.current();
       const watcher = deps.watcher(input.cluster);
-      let seen = watcher.register(input.jobId);
+      let seen = watcher.register(input.jobId, input.markerPath);
       const deadline = input.maxWaitMs === undefined ? Infinity : Date.now() + input.maxWaitMs;
       const heartbeatEveryMs = Math.max(1000, Math.min(10_000, (ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
       try {

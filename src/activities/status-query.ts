@@ -7,11 +7,11 @@ import { buildSqueueArgs } from '../slurm/squeue-format.js';
 import { parseSqueue, type SqueueRow } from '../slurm/parse-squeue.js';
 import { buildSacctArgs, parseSacct } from '../slurm/sacct.js';
 import { exportPrefix } from '../slurm/submit-command.js';
-import { shellJoin } from '../shell/quote.js';
+import { shellJoin, shellQuote } from '../shell/quote.js';
 import { tail, type SshConnection } from '../ssh/connection.js';
 import { CryoError, ErrorType } from '../errors.js';
 import type { ClusterRuntime } from './deps.js';
-import type { StatusQuery } from '../scheduler/watcher.js';
+import type { MarkerQuery, StatusQuery } from '../scheduler/watcher.js';
 
 /** A StatusQuery over one cluster's SSH connection. */
 export function createStatusQuery(connection: () => SshConnection, cluster: ClusterRuntime): StatusQuery {
@@ -36,5 +36,26 @@ export function createStatusQuery(connection: () => SshConnection, cluster: Clus
       if (sacct.result.exitCode === 0) rows.push(...parseSacct(sacct.result.stdout).filter((r) => missing.includes(r.jobId)));
     }
     return rows;
+  };
+}
+
+/** The shell command that prints which of `paths` exist, one per line. Pure; paths are quoted. */
+export function buildMarkerCheckCommand(paths: readonly string[]): string {
+  return `for f in ${paths.map(shellQuote).join(' ')}; do [ -e "$f" ] && printf '%s\\n' "$f"; done; true`;
+}
+
+/**
+ * A MarkerQuery over one cluster's SSH connection: a file check on the login node for the
+ * result markers of running jobs. Not a scheduler call.
+ */
+export function createMarkerQuery(connection: () => SshConnection, cluster: ClusterRuntime): MarkerQuery {
+  return async (paths) => {
+    const command = buildMarkerCheckCommand(paths);
+    const result = await connection().exec(command, { timeoutMs: cluster.commandTimeoutMs });
+    if (result.exitCode !== 0) {
+      throw new CryoError(ErrorType.StatusQueryFailed, `cluster "${cluster.name}": result-marker check exited ${result.exitCode}: ${tail(result.stderr)}`);
+    }
+    const wanted = new Set(paths);
+    return new Set(result.stdout.split('\n').filter((line) => wanted.has(line)));
   };
 }

@@ -192,9 +192,14 @@ export const toolsSchema = z
 /** Campaign data on the cluster: where tilt series live and the campaign work root. */
 export const pathsSchema = z.object({ data: remotePath, work: remotePath }).strict();
 
-/** Scheduler polling: short after a submission, backing off to `maxInterval`. */
+/**
+ * Scheduler polling: short after a submission, backing off to `maxInterval`. With
+ * `resultMarkers` (default on), running jobs' result markers are also looked for every
+ * `markerInterval` over SSH (a file check on the login node, not a scheduler call), so a
+ * job's end is seen within about `markerInterval` however far the status calls backed off.
+ */
 export const pollingSchema = z
-  .object({ interval: durationSchema.prefault('5s'), maxInterval: durationSchema.prefault('60s') })
+  .object({ interval: durationSchema.prefault('5s'), maxInterval: durationSchema.prefault('60s'), resultMarkers: z.boolean().default(true), markerInterval: durationSchema.prefault('1s') })
   .strict()
   .superRefine((p, ctx) => {
     if (p.maxInterval < p.interval) {

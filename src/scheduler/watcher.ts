@@ -6,6 +6,12 @@
  * Modelled on submitit's InfoWatcher (register, finished set, fast-then-slow polling),
  * with a hard floor between calls because registrations alone must not speed it up
  * (submitit issue #1759 tripped a cluster's RPC limit that way).
+ *
+ * Backing off keeps a long job from costing a status call a second, but would find its end
+ * up to `maxIntervalMs` late. So between status calls the watcher also looks for the result
+ * markers of running jobs (one file check over SSH for all of them, no scheduler call);
+ * when one appears it makes the next status call at once, floor permitting, and keeps
+ * polling fast until Slurm records the end.
  */
 import { classifyJob, isFinalState, sameJobState, type JobMove } from '../slurm/state-table.js';
 import type { SqueueRow } from '../slurm/parse-squeue.js';
@@ -26,12 +32,21 @@ export interface JobObservation {
 /** Bulk status call: rows for the ids the scheduler still knows. */
 export type StatusQuery = (jobIds: readonly string[]) => Promise<readonly SqueueRow[]>;
 
+/** File check on the cluster: which of these result-marker paths exist now. */
+export type MarkerQuery = (paths: readonly string[]) => Promise<ReadonlySet<string>>;
+
 /** Watcher tuning; durations in milliseconds. */
 export interface WatcherOptions {
   readonly query: StatusQuery;
   readonly minIntervalMs: number;
   readonly maxIntervalMs: number;
   readonly maxCallsPerMinute: number;
+  /** Looks for running jobs' result markers between status calls; none: status calls only. */
+  readonly markerQuery?: MarkerQuery;
+  /** How often to look for markers while a status call is further off than this. */
+  readonly markerIntervalMs?: number;
+  /** After a marker appears, wait this long before the status call, so Slurm has the end. */
+  readonly markerSettleMs?: number;
   readonly log?: (message: string) => void;
 }
 
@@ -39,6 +54,10 @@ interface Watched {
   observation: JobObservation;
   waiters: Set<() => void>;
   refs: number;
+  /** The job's result marker on the cluster, when the registrant gave it. */
+  markerPath?: string;
+  /** The marker was there: the job's end is near; poll fast until Slurm has it. */
+  markerSeen: boolean;
 }
 
 /** Shared poller for one cluster. */
@@ -47,26 +66,31 @@ export class SlurmWatcher {
   readonly #unknownStatesLogged = new Set<string>();
   #intervalMs: number;
   #lastCallAt = 0;
+  #lastMarkerCheckAt = 0;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #closed = false;
-  /** Status calls made / failed, for tests, benchmarks and metrics. */
-  readonly stats = { calls: 0, failures: 0 };
+  /** Status calls made / failed, and marker checks (not scheduler calls), for tests, benchmarks and metrics. */
+  readonly stats = { calls: 0, failures: 0, markerChecks: 0, markersSeen: 0 };
 
   constructor(readonly options: WatcherOptions) {
     this.#intervalMs = options.minIntervalMs;
   }
 
-  /** Starts watching a job (idempotent; reference-counted). */
-  register(jobId: string): JobObservation {
+  /**
+   * Starts watching a job (idempotent; reference-counted). `markerPath`: the result marker
+   * its batch script writes when the command ends, looked for while the job runs.
+   */
+  register(jobId: string, markerPath?: string): JobObservation {
     let watched = this.#jobs.get(jobId);
     if (!watched) {
       const observation: JobObservation = { jobId, state: 'SUBMITTED', move: 'pending', final: false, version: 0 };
-      watched = { observation, waiters: new Set(), refs: 0 };
+      watched = { observation, waiters: new Set(), refs: 0, markerSeen: false };
       this.#jobs.set(jobId, watched);
       // A new job is the likeliest to change soon: poll fast again (the call-rate floor still holds).
       this.#intervalMs = this.options.minIntervalMs;
     }
+    if (markerPath !== undefined) watched.markerPath = markerPath;
     watched.refs += 1;
     this.#ensureLoop();
     this.#wake?.();
@@ -128,26 +152,78 @@ export class SlurmWatcher {
       if (active.length === 0) return; // idle: the next register() restarts the loop
       if (this.#lastCallAt === 0) {
         // The first call waits a moment so jobs registered together share it.
-        await new Promise((resolve) => setTimeout(resolve, Math.min(100, this.options.minIntervalMs)));
+        await this.#sleep(Math.min(100, this.options.minIntervalMs));
         await this.#poll(this.#active());
         continue;
       }
-      const gapMs = Math.max(this.#intervalMs, 60_000 / this.options.maxCallsPerMinute);
-      const waitMs = this.#lastCallAt + gapMs - Date.now();
+      const floorMs = 60_000 / this.options.maxCallsPerMinute;
+      const gapMs = Math.max(this.#intervalMs, floorMs);
+      const now = Date.now();
+      const callAt = this.#lastCallAt + gapMs;
+      const markerEvery = this.options.markerIntervalMs ?? this.options.minIntervalMs;
+      const markerAt = this.#markerCandidates().length > 0 ? this.#lastMarkerCheckAt + markerEvery : Infinity;
+      // A marker check only when the status call is further off than one check interval.
+      if (markerAt <= now && callAt - now > markerEvery) {
+        if (await this.#checkMarkers()) {
+          // The end is near: the status call as soon as the floor allows, after a settle.
+          this.#intervalMs = this.options.minIntervalMs;
+          await this.#sleep(Math.max(this.options.markerSettleMs ?? 150, this.#lastCallAt + floorMs - Date.now()));
+        }
+        continue;
+      }
+      // Wake for a marker check only if one would still be allowed then.
+      const wakeAt = markerAt < callAt - markerEvery ? Math.max(markerAt, now) : callAt;
+      const waitMs = wakeAt - now;
       if (waitMs > 0) {
         // register() may shorten the interval and wakes us to re-check; the floor still holds.
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, waitMs);
-          this.#wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.#wake = undefined;
+        await this.#sleep(waitMs, true);
         continue;
       }
       await this.#poll(active);
     }
+  }
+
+  #sleep(ms: number, wakeable = false): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.max(0, ms));
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        if (self.#wake === done) self.#wake = undefined;
+        resolve();
+      }
+      if (wakeable) this.#wake = done;
+    });
+  }
+
+  /** Running jobs with a marker path whose marker has not been seen yet. */
+  #markerCandidates(): Watched[] {
+    if (!this.options.markerQuery) return [];
+    return [...this.#jobs.values()].filter((w) => w.markerPath !== undefined && !w.markerSeen && w.observation.move === 'running' && !w.observation.final);
+  }
+
+  /** One marker check for all candidates; true when a marker appeared. Failures only log. */
+  async #checkMarkers(): Promise<boolean> {
+    const candidates = this.#markerCandidates();
+    this.#lastMarkerCheckAt = Date.now();
+    if (candidates.length === 0) return false;
+    this.stats.markerChecks += 1;
+    let found: ReadonlySet<string>;
+    try {
+      found = await this.options.markerQuery!(candidates.map((w) => w.markerPath!));
+    } catch (err) {
+      this.options.log?.(`result-marker check for ${candidates.length} job(s) failed, relying on status calls: ${(err as Error).message}`);
+      return false;
+    }
+    let any = false;
+    for (const w of candidates) {
+      if (found.has(w.markerPath!)) {
+        w.markerSeen = true;
+        this.stats.markersSeen += 1;
+        any = true;
+      }
+    }
+    return any;
   }
 
   async #poll(jobIds: string[]): Promise<void> {
@@ -166,7 +242,12 @@ export class SlurmWatcher {
     }
     let changed = false;
     for (const row of rows) changed = this.#observe(row) || changed;
-    this.#intervalMs = changed
+    // A job whose marker is there but whose end Slurm has not recorded yet: stay fast.
+    const ending = jobIds.some((id) => {
+      const w = this.#jobs.get(id);
+      return w !== undefined && w.markerSeen && !w.observation.final;
+    });
+    this.#intervalMs = changed || ending
       ? this.options.minIntervalMs
       : Math.min(Math.ceil(this.#intervalMs * 1.5), this.options.maxIntervalMs);
   }
@@ -181,6 +262,8 @@ export class SlurmWatcher {
     }
     const old = watched.observation;
     if (sameJobState(old, { state: c.state, reason: row.reason, nodes: row.nodes })) return false;
+    // Requeued: the next run writes its own marker (the script removes the old one first).
+    if (c.move !== 'running' && c.move !== 'done') watched.markerSeen = false;
     watched.observation = {
       jobId: row.jobId,
       state: c.state,

@@ -368,7 +368,13 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
     const scope = new CancellationScope();
     const raced = await scope.run(() =>
       Promise.race([
-        watchOps.watchJob({ cluster: rung.cluster, jobId: job.jobId, known: known && { state: known.state, reason: known.reason, nodes: known.nodes }, maxWaitMs }),
+        watchOps.watchJob({
+          cluster: rung.cluster,
+          jobId: job.jobId,
+          known: known && { state: known.state, reason: known.reason, nodes: known.nodes },
+          maxWaitMs,
+          ...(patched('watch-result-marker') ? { markerPath: job.markerPath } : {}),
+        }),
         condition(() => ctl.request !== undefined).then(() => undefined),
       ]),
     );

@@ -11,12 +11,38 @@ import type { Placement } from './slurm/placement.js';
 import type { CampaignInput } from './campaign/input.js';
 import { placementRules } from './campaign/input.js';
 
-/** A connected client and its connection (close it when done). */
+/**
+ * A connected client and its connection (close it when done). When the eager connect
+ * fails with only "Failed to connect before the deadline" (grpc-js keeps the reason, e.g. a
+ * TLS alert or a refused port, for the first call), one call on a lazy connection without
+ * retries fetches the reason, and the error says both.
+ */
 export async function connectClient(config: CryoConfig): Promise<{ client: Client; close: () => Promise<void> }> {
   const target = temporalTarget(config);
-  const connection = await Connection.connect(target.connectionOptions);
+  let connection: Connection;
+  try {
+    connection = await Connection.connect(target.connectionOptions);
+  } catch (err) {
+    const message = (err as Error).message ?? String(err);
+    if (!/before the deadline/i.test(message)) throw err;
+    const reason = await firstCallError(target.connectionOptions);
+    throw new Error(reason ? `${message}: ${reason}` : message, { cause: err });
+  }
   const client = new Client({ connection, namespace: target.namespace });
   return { client, close: () => connection.close() };
+}
+
+/** The error of one call on a lazy connection with no retry interceptor, or undefined if it succeeds. */
+async function firstCallError(options: ReturnType<typeof temporalTarget>['connectionOptions']): Promise<string | undefined> {
+  const lazy = Connection.lazy({ ...options, interceptors: [] });
+  try {
+    await lazy.workflowService.getSystemInfo({});
+    return undefined;
+  } catch (err) {
+    return ((err as { details?: string }).details || (err as Error).message || String(err)).trim();
+  } finally {
+    await lazy.close().catch(() => {});
+  }
 }
 
 /** Link to a workflow in the Temporal UI. */

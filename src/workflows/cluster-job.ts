@@ -390,6 +390,7 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
     const changed = !sameJobState(known, seen);
     known = seen;
     ctl.seen = seen;
+    const first = changed && firstSight(s, job.jobId);
     if (changed) note('observed', { state: seen.state, reason: seen.reason, node: seen.nodes });
     switch (seen.move) {
       case 'done':
@@ -404,7 +405,8 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
         hangSince = undefined;
         break;
       case 'hang-candidate':
-        hangSince ??= now();
+        // The first sight of this job is a capacity wait: it has waited since it was submitted.
+        hangSince ??= (first && patched('hang-clock-from-submission') ? submittedAt(s, job.jobId) : undefined) ?? now();
         if (detectHang && now() - hangSince >= hangAfterMs) return { kind: 'hung', seen, pendingMs: now() - hangSince };
         break;
       case 'pending':
@@ -418,6 +420,20 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
         break;
     }
   }
+}
+
+/** No `observed` event for this job yet. */
+function firstSight(s: ClusterJobState, jobId: string): boolean {
+  return !s.events.some((e) => e.kind === 'observed' && e.jobId === jobId);
+}
+
+/** When this job id was submitted (its newest `submitted`/`resubmitted` event), in ms. */
+function submittedAt(s: ClusterJobState, jobId: string): number | undefined {
+  for (let i = s.events.length - 1; i >= 0; i--) {
+    const e = s.events[i]!;
+    if (e.jobId === jobId && (e.kind === 'submitted' || e.kind === 'resubmitted')) return Date.parse(e.at);
+  }
+  return undefined;
 }
 
 async function finish(input: ClusterJobInput, s: ClusterJobState, final: JobObservation, record: () => JobRecord, note: Note): Promise<ClusterJobResult> {

@@ -40,6 +40,10 @@ describe('placement ladder on the dev cluster', () => {
     const hung = result.record.events.find((e) => e.kind === 'hung')!;
     assert.equal(hung.rung, 0);
     assert.match(hung.reason ?? '', /ReqNodeNotAvail/);
+    // The hang clock runs from the submission (the job's first sight was already a capacity
+    // wait), not from the first status call that saw it.
+    const waited = Date.parse(hung.at) - Date.parse(result.record.events.find((e) => e.kind === 'submitted')!.at);
+    assert.ok(waited >= 3000 && waited < 4500, `hung ${waited} ms after submission (hangAfter 3 s)`);
     assert.equal(result.record.hung.length, 1);
     assert.match(result.final.nodes ?? '', /^n[12]$/);
     assert.equal(result.record.rung, 1);

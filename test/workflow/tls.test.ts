@@ -210,5 +210,10 @@ describe('Temporal over mTLS from temporal.yaml temporal.tls', { timeout: 180_00
     const options = temporalTarget(wrong).connectionOptions;
     await assert.rejects(NativeConnection.connect(options), /InvalidCertificate\(UnknownIssuer\)/);
     assert.match(await clientReason(options), /14 UNAVAILABLE: No connection established\. Last error: .*(self-signed certificate in certificate chain|unable to (get local issuer|verify))/);
+    // connectClient (the CLI's way in) says why, not only that the deadline passed.
+    await assert.rejects(connectClient(wrong), (err: Error) => {
+      assert.match(err.message, /Failed to connect before the deadline: .*(self-signed certificate in certificate chain|unable to (get local issuer|verify))/);
+      return true;
+    });
   });
 });

@@ -169,7 +169,16 @@ export function oursWay(client: Client, temporalPort: number): Way & { handle(ru
       const t0 = Date.now();
       const handle = await startCampaign(client, { ...config, temporal: { ...config.temporal, taskQueue } }, input);
       handles.set(run.id, handle);
-      const done = handle.result().then(() => true, () => false);
+      const done = handle.result().then(
+        () => true,
+        (err: Error) => {
+          // Why the campaign failed, down its causes, for the run's log.
+          const causes: string[] = [];
+          for (let e: unknown = err; e instanceof Error && causes.length < 6; e = (e as Error & { cause?: unknown }).cause) causes.push(e.message);
+          console.log(`  campaign ${run.id} failed: ${causes.join(' <- ')}`);
+          return false;
+        },
+      );
       configs.set(run.id, { file, config, done });
       return { driver: driverOf(run, child), t0 };
     },

@@ -157,7 +157,10 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         status.tiltSeries[name] = { status: 'running' };
         status.running[name] = `${id}/${name}/reconstruct`;
         try {
-          const result = await executeChild(tiltSeries, { ...childOptions(name, { tiltSeries: name, summary: `${name} · align+reconstruct · ${describeLadder(input.placements.reconstruct.ladder)}` }), args: [{ campaign: input, name, aretomo2: binary.remotePath, ...placementContext() }] }).finally(() => delete status.running[name]);
+          // The child gets the campaign with its own series only: with the whole list, the
+          // children's inputs grow as N² (500 series overran Temporal's 4 MB message limit).
+          const campaign = patched('tilt-series-child-own-series') ? { ...input, spec: { ...spec, tiltSeries: spec.tiltSeries.filter((ts) => ts.name === name) } } : input;
+          const result = await executeChild(tiltSeries, { ...childOptions(name, { tiltSeries: name, summary: `${name} · align+reconstruct · ${describeLadder(input.placements.reconstruct.ladder)}` }), args: [{ campaign, name, aretomo2: binary.remotePath, ...placementContext() }] }).finally(() => delete status.running[name]);
           done.push(result);
           record(result.step);
           status.tiltSeries[name] = { status: 'done', tomogram: result.tomogram };

@@ -177,4 +177,17 @@ describe('campaign on the embedded profile', () => {
     const hits = findSecrets(histories, secrets);
     assert.deepEqual(hits, [], describeHits(hits));
   });
+
+  test('each tiltSeries child is handed its own series only, so inputs stay linear in the series count', async () => {
+    for (const ts of input.spec.tiltSeries) {
+      const handle = h.env.client.workflow.getHandle(`${input.id}/${ts.name}`);
+      const history = await handle.fetchHistory();
+      const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+      const payload = started?.input?.payloads?.[0];
+      assert.ok(payload?.data, `${ts.name}: no input in the start event`);
+      const arg = JSON.parse(Buffer.from(payload.data).toString('utf8')) as { name: string; campaign: CampaignInput };
+      assert.equal(arg.name, ts.name);
+      assert.deepEqual(arg.campaign.spec.tiltSeries.map((t) => t.name), [ts.name]);
+    }
+  });
 });

@@ -73,3 +73,14 @@ export class CryoError extends Error {
     return nonRetryableErrorTypes.includes(this.type);
   }
 }
+
+/** The innermost message of a failure and its causes (child, activity): what actually went wrong. */
+export function innermostMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  let message = e?.message ?? String(err);
+  while (e?.cause) {
+    e = e.cause as { message?: string; cause?: unknown };
+    if (e?.message) message = e.message;
+  }
+  return message;
+}

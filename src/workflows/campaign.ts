@@ -24,7 +24,7 @@ import {
 } from '@temporalio/workflow';
 import type { CampaignInput } from '../campaign/input.js';
 import { summarizeStep, type StepSummary } from '../campaign/job-summary.js';
-import { ErrorType } from '../errors.js';
+import { ErrorType, innermostMessage } from '../errors.js';
 import { describeLadder } from '../slurm/placement.js';
 import { CryoCampaign, CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus, CryoTiltSeries } from '../search-attributes.js';
 import { extractStep, particlePixelSize, POSTPROCESS_ROOT, postprocessStep, REFINE_ROOT, refineCommands, tomogramFile, type Toolset } from '../tools/toolset.js';
@@ -87,7 +87,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
   try {
     return await run();
   } catch (err) {
-    status.error = causeMessage(err);
+    status.error = innermostMessage(err);
     upsertSearchAttributes([{ key: CryoStatus, value: isCancellation(err) ? 'cancelled' : 'failed' }]);
     throw err;
   }
@@ -165,7 +165,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
           record(result.step);
           status.tiltSeries[name] = { status: 'done', tomogram: result.tomogram };
         } catch (err) {
-          const error = causeMessage(err);
+          const error = innermostMessage(err);
           failed.push({ name, error });
           status.tiltSeries[name] = { status: 'failed', error };
         }
@@ -310,15 +310,4 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     enter('done', `final resolution ${post.finalResolution.toFixed(2)} Å, B-factor ${post.bfactor.toFixed(0)} Å², record ${recordPath}`);
     return runRecord;
   }
-}
-
-/** The innermost message of a child/activity failure: what actually went wrong. */
-function causeMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  let message = e?.message ?? String(err);
-  while (e?.cause) {
-    e = e.cause as { message?: string; cause?: unknown };
-    if (e?.message) message = e.message;
-  }
-  return message;
 }

@@ -770,15 +770,7 @@ export function checkCampaign(record: RunRecord, jobs: readonly LedgerJob[]): Ca
 }
 
 /** The innermost message of a workflow failure: what actually went wrong. */
-export function innermostMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  let message = e?.message ?? String(err);
-  while (e?.cause) {
-    e = e.cause as { message?: string; cause?: unknown };
-    if (e?.message) message = e.message;
-  }
-  return message;
-}
+export { innermostMessage } from '../../src/errors.js';
 
 /** Starts dev2 unless it runs; true when this call started it (then stop it when done). */
 export function ensureDev2(): boolean {

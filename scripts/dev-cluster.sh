@@ -141,7 +141,10 @@ SlurmdParameters=config_overrides
 SlurmdTimeout=10
 MinJobAge=300
 ReturnToService=1
-SchedulerParameters=bf_interval=2,sched_interval=2
+# The scheduler runs every second and right after each submission (batch_sched_delay=0):
+# with 2 s ticks a job waited ~1 s on average to start or to be released from a dependency
+# (measured from slurmctld's log: 0.2-1.6 s; now 0.1-0.7 s).
+SchedulerParameters=bf_interval=1,sched_interval=1,batch_sched_delay=0
 DependencyParameters=kill_invalid_depend
 JobAcctGatherType=jobacct_gather/none
 $(comm_params NoCtldInAddrAny,NoInAddrAny)

@@ -38,6 +38,12 @@ export const ErrorType = {
   InputInvalid: 'InputInvalid',
   /** A tool ran and exited non-zero, or wrote output that cannot be used. Not retryable. */
   ToolFailed: 'ToolFailed',
+  /**
+   * A job queued behind other jobs (`--dependency=afterok`) can never start: one of them
+   * ended other than COMPLETED (failed, lost its node, cancelled). Not retryable; the caller
+   * submits the step again once its inputs are ready.
+   */
+  DependencyFailed: 'DependencyFailed',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
@@ -53,6 +59,7 @@ export const nonRetryableErrorTypes: readonly ErrorTypeName[] = [
   ErrorType.InputInvalid,
   ErrorType.ToolFailed,
   ErrorType.OutputUnwritable,
+  ErrorType.DependencyFailed,
 ];
 
 /**
@@ -83,4 +90,12 @@ export function innermostMessage(err: unknown): string {
     if (e?.message) message = e.message;
   }
   return message;
+}
+
+/** Whether a failure or any of its causes (child, activity) has error type `type`. */
+export function hasErrorType(err: unknown, type: ErrorTypeName): boolean {
+  for (let e = err as { type?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.type === type) return true;
+  }
+  return false;
 }

@@ -36,6 +36,8 @@ export interface SubmitJobInput {
   readonly requeue?: boolean;
   /** `--exclude`: nodes this job must not run on. */
   readonly exclude?: readonly string[];
+  /** Slurm job ids this job waits for (`--dependency=afterok`, killed if one fails). */
+  readonly afterJobs?: readonly string[];
 }
 
 /** Where a submitted job lives. */
@@ -97,6 +99,7 @@ export function createClusterJobActivities(deps: ActivityDeps) {
         comment: input.comment,
         requeue: input.requeue,
         exclude: input.exclude,
+        afterOk: input.afterJobs,
         environment: input.environment,
         command: input.command,
         resultMarkerPath: paths.markerPath,
@@ -122,6 +125,10 @@ export function createClusterJobActivities(deps: ActivityDeps) {
         // Could not tell whether the job exists, or another try is still submitting it: later.
         if (result.exitCode !== SUBMIT_RETRY_LATER && classifySbatchError(result.exitCode ?? 255, stderr) === 'rejected') {
           const slurmMessage = sbatchErrorText(stderr);
+          // A job it would wait for has already failed (or is gone): not the rung's fault.
+          if (input.afterJobs && input.afterJobs.length > 0 && /dependency/i.test(slurmMessage)) {
+            throw new CryoError(ErrorType.DependencyFailed, `${what}: refused: ${slurmMessage} (queued behind job(s) ${input.afterJobs.join(',')})`, { stderr, slurmMessage, afterJobs: input.afterJobs });
+          }
           throw new CryoError(ErrorType.SubmitRejected, `${what}: refused: ${slurmMessage}`, { stderr, slurmMessage });
         }
         // Transient: the job may exist; the retry looks it up by name before submitting.

@@ -7,8 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { basename } from 'node:path';
 import { CryoError, ErrorType } from '../errors.js';
+import { stagedPath } from '../tools/toolset.js';
 import { shellJoin } from '../shell/quote.js';
 import { exportPrefix } from '../slurm/submit-command.js';
 import { tail } from '../ssh/connection.js';
@@ -59,7 +59,7 @@ export function createStageBinaryActivities(deps: ActivityDeps) {
       return toApplicationFailure(() =>
         whileHeartbeating(async () => {
           const sha256 = await sha256File(input.localPath);
-          const remotePath = `${input.remoteDir.replace(/\/+$/, '')}/${basename(input.localPath)}`;
+          const remotePath = stagedPath(input.remoteDir, input.localPath);
           const existing = await run(input.cluster, ['sh', '-c', REMOTE_SHA, 'sh', remotePath]);
           if (existing === sha256) return { remotePath, sha256, copied: false };
           const tmp = `${remotePath}.tmp-${sha256.slice(0, 12)}-${Date.now()}`;

@@ -34,6 +34,11 @@ export interface SbatchSpec {
   readonly requeue?: boolean;
   /** `--exclude`: nodes this job must not run on (black-hole nodes), one name each. */
   readonly exclude?: readonly string[];
+  /**
+   * `--dependency=afterok:<ids>` with `--kill-on-invalid-dep=yes`: Slurm starts the job the
+   * moment every listed job has COMPLETED, and cancels it if one ends otherwise.
+   */
+  readonly afterOk?: readonly string[];
   /** Variables exported before the command runs; names must match {@link ENV_NAME}. */
   readonly environment?: Readonly<Record<string, string>>;
   /** The command as an argv array; never a shell string. */
@@ -134,6 +139,11 @@ function directives(spec: SbatchSpec): string[] {
   if (spec.exclude !== undefined && spec.exclude.length > 0) {
     for (const node of spec.exclude) assertSafeName(node, 'excluded node');
     lines.push(['exclude', [...new Set(spec.exclude)].join(',')]);
+  }
+  if (spec.afterOk !== undefined && spec.afterOk.length > 0) {
+    const bad = spec.afterOk.find((id) => !/^[0-9]+$/.test(id));
+    if (bad !== undefined) throw invalid(`dependency job id ${JSON.stringify(bad)}: expected a Slurm job id (digits)`, { what: 'dependency job id', value: bad });
+    lines.push(['dependency', `afterok:${[...new Set(spec.afterOk)].join(':')}`], ['kill-on-invalid-dep', 'yes']);
   }
   lines.push(['chdir', spec.workDir], ['output', spec.outputPath]);
   if (spec.comment !== undefined) {

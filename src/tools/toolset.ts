@@ -45,6 +45,11 @@ export function dataPath(layout: CampaignLayout, file: string): string {
 export const REFINE_ROOT = 'Refine3D/run';
 export const POSTPROCESS_ROOT = 'PostProcess/postprocess';
 
+/** Where the staged AreTomo2 lands on the cluster: `<stageDir>/<the local file's name>`. */
+export function stagedPath(stageDir: string, localPath: string): string {
+  return `${stageDir.replace(/\/+$/, '')}/${localPath.slice(localPath.lastIndexOf('/') + 1)}`;
+}
+
 /** The tomogram of one tilt series, relative to the campaign folder. */
 export function tomogramFile(name: string): string {
   return `tomograms/${name}.mrc`;

@@ -12,6 +12,8 @@
  */
 import {
   ApplicationFailure,
+  CancellationScope,
+  type ChildWorkflowHandle,
   condition,
   executeChild,
   isCancellation,
@@ -24,19 +26,36 @@ import {
 } from '@temporalio/workflow';
 import type { CampaignInput } from '../campaign/input.js';
 import { summarizeStep, type StepSummary } from '../campaign/job-summary.js';
-import { ErrorType, innermostMessage } from '../errors.js';
+import { ErrorType, hasErrorType, innermostMessage } from '../errors.js';
 import { describeLadder } from '../slurm/placement.js';
 import { CryoCampaign, CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus, CryoTiltSeries } from '../search-attributes.js';
-import { extractStep, particlePixelSize, POSTPROCESS_ROOT, postprocessStep, REFINE_ROOT, refineCommands, tomogramFile, type Toolset } from '../tools/toolset.js';
-import { clusterJob, type ClusterJobInput } from './cluster-job.js';
+import { extractStep, particlePixelSize, POSTPROCESS_ROOT, postprocessStep, REFINE_ROOT, refineCommands, stagedPath, tomogramFile, type Toolset } from '../tools/toolset.js';
+import { clusterJob, type ClusterJobInput, type ClusterJobResult } from './cluster-job.js';
 import { fileOps, stageOps } from './campaign-activities.js';
 import { tiltSeries, type TiltSeriesResult } from './tilt-series.js';
 import type { CampaignStage, CampaignStatus, RunRecord } from './campaign-status.js';
 import { recordStepUsage } from './metrics.js';
-import { approvePicksUpdate, campaignStatusQuery, nodeExcludedSignal } from './operations.js';
+import { approvePicksUpdate, campaignStatusQuery, jobSubmittedSignal, nodeExcludedSignal, reconstructAfterSignal, type ReconstructAfter } from './operations.js';
 import { mergeExclusions } from '../slurm/node-exclusions.js';
 
 export type { CampaignStage, CampaignStatus, RunRecord } from './campaign-status.js';
+
+type Outcome<T> = { readonly ok: T } | { readonly err: unknown };
+
+/** A step's clusterJob child and how it ends; `after`: the Slurm jobs it was queued behind. */
+interface Launched {
+  readonly suffix: string;
+  readonly workflowId: string;
+  readonly after?: readonly string[];
+  readonly scope: CancellationScope;
+  outcome: Promise<Outcome<ClusterJobResult>>;
+  ended: boolean;
+}
+
+/** Same ids in the same order. */
+function sameIds(a: readonly string[], b: readonly string[] | undefined): boolean {
+  return b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+}
 
 export async function campaign(input: CampaignInput): Promise<RunRecord> {
   const { spec, layout, cluster } = input;
@@ -64,6 +83,12 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
   });
   /** What every clusterJob this campaign starts gets: the nodes to leave out, and whom to tell. */
   const placementContext = (): Pick<ClusterJobInput, 'exclude' | 'reportTo'> => ({ exclude: [...(status.excludedNodes ?? [])], reportTo: id });
+  // The newest Slurm job of every clusterJob (this campaign's steps and the series'
+  // reconstructions), reported by the children as they submit.
+  const jobOf: Record<string, string> = {};
+  setHandler(jobSubmittedSignal, ({ workflowId, jobId }) => {
+    jobOf[workflowId] = jobId;
+  });
   // The gate only opens while the campaign waits at it; a decision before or after is refused.
   let atPicksGate = false;
   setHandler(
@@ -93,6 +118,11 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
   }
 
   async function run(): Promise<RunRecord> {
+    // Each step is queued in Slurm behind the jobs it needs (sbatch --dependency=afterok) as
+    // soon as they have job ids, so it starts the moment they end, not after this workflow
+    // has seen them end and submitted it (the chain's start-up, with our retries).
+    const ahead = patched('queue-steps-ahead');
+    const extractJobFor = (command: readonly string[]): ClusterJobInput => ({ step: 'extract', placement: input.placements.extract, command, cpusPerTask: 1, timeLimitMinutes: 120 });
     const enter = (stage: CampaignStage, details: string) => {
       status.stage = stage;
       upsertSearchAttributes([
@@ -116,19 +146,56 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       status.costUsd = Math.round((status.costUsd + step.costUsd) * 1e6) / 1e6;
       upsertSearchAttributes([{ key: CryoCostUsd, value: status.costUsd }]);
     };
-    /** One cluster step as a clusterJob child; its summary joins the record. */
-    const runStep = async (job: ClusterJobInput, suffix = job.step) => {
-      status.running[suffix] = `${id}/${suffix}`;
-      const result = await executeChild(clusterJob, { ...childOptions(suffix, { summary: `${job.step} · ${describeLadder(job.placement.ladder)}` }), args: [{ ...job, ...placementContext() }] }).finally(() => delete status.running[suffix]);
-      const summary = summarizeStep(result.record, job.placement.ladder, input.gpuPrices, job.command);
-      record(summary);
-      return summary;
+    /** A step's child, started now; with `after`, its job is queued behind those Slurm jobs. */
+    const launch = async (job: ClusterJobInput, suffix: string, after?: readonly string[]): Promise<Launched> => {
+      const scope = new CancellationScope();
+      const args: ClusterJobInput = { ...job, ...placementContext(), ...(after ? { afterJobs: after } : {}) };
+      const handle = await scope.run(() => startChild(clusterJob, { ...childOptions(suffix, { summary: `${job.step} · ${describeLadder(job.placement.ladder)}` }), args: [args] }));
+      status.running[suffix] = handle.workflowId;
+      const run: Launched = { suffix, workflowId: handle.workflowId, ...(after ? { after } : {}), scope, ended: false, outcome: Promise.resolve({ err: undefined }) };
+      run.outcome = handle.result().then(
+        (ok): Outcome<ClusterJobResult> => ({ ok }),
+        (err: unknown): Outcome<ClusterJobResult> => ({ err }),
+      ).finally(() => {
+        run.ended = true;
+        delete status.running[suffix];
+      });
+      return run;
+    };
+    /** The Slurm job a launched step has now (queued or running); undefined when it ended first. */
+    const jobIdOf = async (run: Launched): Promise<string | undefined> => {
+      await condition(() => jobOf[run.workflowId] !== undefined || run.ended);
+      return jobOf[run.workflowId];
+    };
+    const recordStep = (result: ClusterJobResult, job: ClusterJobInput) => record(summarizeStep(result.record, job.placement.ladder, input.gpuPrices, job.command));
+    /**
+     * A launched step's result. A step queued behind jobs other
+     * than those its inputs came from (`inputsFrom`: a job was resubmitted, a series dropped
+     * out) is cancelled; one Slurm cancelled because a job it waited for did not complete
+     * fails with DependencyFailed. Either runs again now that its inputs are ready, as
+     * `<suffix>-again`, after `beforeAgain`.
+     */
+    const finishStep = async (run: Launched, job: ClusterJobInput, inputsFrom?: readonly string[], beforeAgain?: () => Promise<void>): Promise<ClusterJobResult> => {
+      let outcome: Outcome<ClusterJobResult> | undefined;
+      if (run.after && !sameIds(run.after, inputsFrom)) {
+        run.scope.cancel();
+        await run.outcome;
+      } else {
+        outcome = await run.outcome;
+        if ('err' in outcome && !(run.after && hasErrorType(outcome.err, ErrorType.DependencyFailed))) throw outcome.err;
+      }
+      if (outcome === undefined || 'err' in outcome) {
+        if (beforeAgain) await beforeAgain();
+        outcome = await (await launch(job, `${run.suffix}-again`)).outcome;
+        if ('err' in outcome) throw outcome.err;
+      }
+      return outcome.ok;
     };
 
     // 1. Campaign-wide inputs, before anything is staged or submitted.
     enter('inspect', `checking reference and masks under ${layout.dataDir}`);
     const dataPath = (f: string) => (f.startsWith('/') ? f : `${layout.dataDir}/${f}`);
-    await fileOps.inspectMaps({
+    const inspectMaps = () => fileOps.inspectMaps({
       cluster,
       maps: [
         { what: 'reference', path: dataPath(spec.reference) },
@@ -136,31 +203,50 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         ...(spec.masks.fsc ? [{ what: 'masks.fsc', path: dataPath(spec.masks.fsc) }] : []),
       ],
     });
-
     // Output folders: a campaign that cannot write its results says so now, naming the folder.
-    if (patched('check-output-writable')) await fileOps.checkWritable({ cluster, dirs: [layout.dir, input.tools.stageDir] });
+    const checkWritable = () => fileOps.checkWritable({ cluster, dirs: [layout.dir, input.tools.stageDir] });
+    const stageBinary = () => stageOps.stageBinary({ cluster, localPath: input.tools.aretomo2Local, remoteDir: input.tools.stageDir });
+    const aretomo2 = stagedPath(input.tools.stageDir, input.tools.aretomo2Local);
 
-    // 2. Stage the binary and probe it on a node.
-    enter('stage', `staging ${input.tools.aretomo2Local} to ${input.tools.stageDir}`);
-    const binary = await stageOps.stageBinary({ cluster, localPath: input.tools.aretomo2Local, remoteDir: input.tools.stageDir });
-    const tools: Toolset = { profile: input.tools.profile, aretomo2: binary.remotePath, relion: input.tools.relion };
-    enter('probe', `probing ${binary.remotePath} (sha256 ${binary.sha256.slice(0, 12)}, ${binary.copied ? 'copied' : 'already there'})`);
-    await runStep({ step: 'probe', placement: input.placements.probe, command: [binary.remotePath, ...input.tools.probeArgs], timeLimitMinutes: 10 });
-
-    // 3. Every tilt series, in parallel up to the limit; failures are collected, not fatal yet.
-    enter('reconstruct', `${spec.tiltSeries.length} tilt series, ${spec.limits.maxParallelTiltSeries} at a time`);
+    // 3 (declared here: queued ahead, the series start now). Every tilt series, in parallel up
+    // to the limit; failures are collected, not fatal yet. Each child checks its input at once;
+    // one started before the probe's job exists waits for it (signal reconstructAfter) and
+    // queues its reconstruction behind it.
     const done: TiltSeriesResult[] = [];
     const failed: { name: string; error: string }[] = [];
     const queue = spec.tiltSeries.map((ts) => ts.name);
+    let probe: Launched | undefined;
+    let probeJobId: string | undefined;
+    /** What a series started now queues behind; undefined until the probe is submitted. */
+    let released: ReconstructAfter | undefined = ahead ? undefined : {};
+    const waiting: ChildWorkflowHandle<typeof tiltSeries>[] = [];
+    const runSeries = async (name: string, suffix: string): Promise<TiltSeriesResult> => {
+      // The child gets the campaign with its own series only: with the whole list, the
+      // children's inputs grow as N² (500 series overran Temporal's 4 MB message limit).
+      const campaign = patched('tilt-series-child-own-series') ? { ...input, spec: { ...spec, tiltSeries: spec.tiltSeries.filter((ts) => ts.name === name) } } : input;
+      const early = released === undefined;
+      const after = early ? { waitForProbe: true } : probe?.ended || !released!.afterJobs ? {} : { afterJobs: released!.afterJobs };
+      const handle = await startChild(tiltSeries, { ...childOptions(suffix, { tiltSeries: name, summary: `${name} · align+reconstruct · ${describeLadder(input.placements.reconstruct.ladder)}` }), args: [{ campaign, name, aretomo2, ...placementContext(), ...after }] });
+      if (early) {
+        // A child that already ended (bad input) needs no signal; its result says why.
+        if (released) await handle.signal(reconstructAfterSignal, released).catch(() => undefined);
+        else waiting.push(handle);
+      }
+      return await handle.result();
+    };
     const worker = async () => {
       for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
         status.tiltSeries[name] = { status: 'running' };
         status.running[name] = `${id}/${name}/reconstruct`;
         try {
-          // The child gets the campaign with its own series only: with the whole list, the
-          // children's inputs grow as N² (500 series overran Temporal's 4 MB message limit).
-          const campaign = patched('tilt-series-child-own-series') ? { ...input, spec: { ...spec, tiltSeries: spec.tiltSeries.filter((ts) => ts.name === name) } } : input;
-          const result = await executeChild(tiltSeries, { ...childOptions(name, { tiltSeries: name, summary: `${name} · align+reconstruct · ${describeLadder(input.placements.reconstruct.ladder)}` }), args: [{ campaign, name, aretomo2: binary.remotePath, ...placementContext() }] }).finally(() => delete status.running[name]);
+          let result: TiltSeriesResult;
+          try {
+            result = await runSeries(name, name);
+          } catch (err) {
+            // Queued behind a probe job that did not complete: once the probe has passed, again.
+            if (!ahead || !probe || !hasErrorType(err, ErrorType.DependencyFailed) || 'err' in (await probe.outcome)) throw err;
+            result = await runSeries(name, `${name}-again`);
+          }
           done.push(result);
           record(result.step);
           status.tiltSeries[name] = { status: 'done', tomogram: result.tomogram };
@@ -168,12 +254,92 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
           const error = innermostMessage(err);
           failed.push({ name, error });
           status.tiltSeries[name] = { status: 'failed', error };
+        } finally {
+          delete status.running[name];
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(spec.limits.maxParallelTiltSeries, queue.length) }, worker));
+    const reconstructions = new CancellationScope();
+    let allReconstructed = false;
+    let pool: Promise<unknown> = Promise.resolve();
+    const startSeries = () => {
+      pool = reconstructions.run(() => Promise.all(Array.from({ length: Math.min(spec.limits.maxParallelTiltSeries, queue.length) }, worker))).finally(() => {
+        allReconstructed = true;
+      });
+    };
+    if (ahead) startSeries();
+
+    let binary: Awaited<ReturnType<typeof stageBinary>>;
+    let probeJob: ClusterJobInput;
+    try {
+      if (patched('inspect-and-stage-together')) {
+        // The checks and the staging at once (staging is idempotent and submits nothing): any
+        // failure still stops the campaign before the first job.
+        enter('stage', `checking reference, masks and output folders; staging ${input.tools.aretomo2Local} to ${input.tools.stageDir}`);
+        [, , binary] = await Promise.all([inspectMaps(), checkWritable(), stageBinary()]);
+      } else {
+        await inspectMaps();
+        if (patched('check-output-writable')) await checkWritable();
+        // 2. Stage the binary and probe it on a node.
+        enter('stage', `staging ${input.tools.aretomo2Local} to ${input.tools.stageDir}`);
+        binary = await stageBinary();
+      }
+      enter('probe', `probing ${binary.remotePath} (sha256 ${binary.sha256.slice(0, 12)}, ${binary.copied ? 'copied' : 'already there'})`);
+      probeJob = { step: 'probe', placement: input.placements.probe, command: [binary.remotePath, ...input.tools.probeArgs], timeLimitMinutes: 10 };
+      probe = await launch(probeJob, 'probe');
+      if (ahead) {
+        // The reconstructions wait in Slurm for the probe (afterok), not here.
+        probeJobId = await jobIdOf(probe);
+        if (probe.ended) {
+          const probed = await probe.outcome;
+          if ('err' in probed) throw probed.err;
+        }
+        released = probe.ended || probeJobId === undefined ? {} : { afterJobs: [probeJobId] };
+        const go = released;
+        await Promise.all(waiting.splice(0).map((handle) => handle.signal(reconstructAfterSignal, go).catch(() => undefined)));
+      } else {
+        recordStep(await finishStep(probe, probeJob), probeJob);
+      }
+    } catch (err) {
+      // Bad campaign-wide input, staging or the probe failed: the series submitted nothing
+      // (or only jobs queued behind the probe, which Slurm cancels); stop them and say why.
+      reconstructions.cancel();
+      await pool;
+      throw err;
+    }
+    const tools: Toolset = { profile: input.tools.profile, aretomo2: binary.remotePath, relion: input.tools.relion };
+
+    enter('reconstruct', `${spec.tiltSeries.length} tilt series, ${spec.limits.maxParallelTiltSeries} at a time`);
+    if (!ahead) startSeries();
+    if (ahead) {
+      // The probe failed: its queued reconstructions never run; stop them and say why.
+      const probed = await probe.outcome;
+      if ('err' in probed) {
+        reconstructions.cancel();
+        await pool;
+        throw probed.err;
+      }
+      recordStep(probed.ok, probeJob);
+    }
+    // Extraction queued behind every reconstruction, once each has its job (all series at
+    // once, no picks gate in between).
+    let extractRun: Launched | undefined;
+    if (ahead && !spec.approvePicks.required && spec.limits.maxParallelTiltSeries >= spec.tiltSeries.length) {
+      const reconstructJob = (name: string) => jobOf[`${id}/${name}/reconstruct`];
+      await condition(() => allReconstructed || spec.tiltSeries.every((ts) => reconstructJob(ts.name) !== undefined));
+      if (!allReconstructed) {
+        const queued = extractStep(tools, layout, spec, spec.tiltSeries);
+        if (queued.files.length > 0) await fileOps.writeFiles({ cluster, files: queued.files });
+        extractRun = await launch(extractJobFor(queued.command), 'extract', spec.tiltSeries.map((ts) => reconstructJob(ts.name)!));
+      }
+    }
+    await pool;
     const needed = spec.limits.minTiltSeries ?? spec.tiltSeries.length;
     if (done.length < needed) {
+      if (extractRun) {
+        extractRun.scope.cancel();
+        await extractRun.outcome;
+      }
       throw ApplicationFailure.create({
         type: ErrorType.InputInvalid,
         nonRetryable: true,
@@ -204,15 +370,17 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       }
     }
 
-    // 5. Extraction.
+    // 5. Extraction. Queued ahead: the refine waits behind it in Slurm, the postprocess behind the refine.
     enter('extract', `extracting particles from ${series.length} tomograms`);
     const extract = extractStep(tools, layout, spec, series);
-    if (extract.files.length > 0) await fileOps.writeFiles({ cluster, files: extract.files });
-    await runStep({ step: 'extract', placement: input.placements.extract, command: extract.command, cpusPerTask: 1, timeLimitMinutes: 120 });
-    status.particles = await fileOps.countParticles({ cluster, path: `${layout.dir}/${extract.particles}` });
-
-    // 6. Refine, with its progress read from the iteration files while it runs.
-    enter('refine', `${status.particles} particles, ${spec.refine.symmetry}, starting at ${spec.refine.iniHigh} Å`);
+    const extractJob = extractJobFor(extract.command);
+    const writeExtractFiles = async () => {
+      if (extract.files.length > 0) await fileOps.writeFiles({ cluster, files: extract.files });
+    };
+    if (!extractRun) {
+      await writeExtractFiles();
+      extractRun = await launch(extractJob, 'extract');
+    }
     const refine = refineCommands(tools, layout, spec, extract.particles);
     const refineJob: ClusterJobInput = {
       step: 'refine',
@@ -221,10 +389,24 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       resume: { command: refine.resume, fromIteration: { dir: layout.dir, outRoot: REFINE_ROOT } },
       cpusPerTask: 1,
       timeLimitMinutes: spec.refine.timeLimitMinutes,
-      ...placementContext(),
     };
-    const refineChild = await startChild(clusterJob, { ...childOptions('refine', { summary: `refine · ${describeLadder(refineJob.placement.ladder)}` }), args: [refineJob] });
-    status.running['refine'] = refineChild.workflowId;
+    const postprocessJob: ClusterJobInput = { step: 'postprocess', placement: input.placements.postprocess, command: postprocessStep(tools, layout, spec), cpusPerTask: 1, timeLimitMinutes: 60 };
+    let refineRun: Launched | undefined;
+    let postprocessRun: Launched | undefined;
+    if (ahead) {
+      const extractJobId = await jobIdOf(extractRun);
+      if (extractJobId !== undefined) refineRun = await launch(refineJob, 'refine', [extractJobId]);
+      const refineJobId = refineRun && (await jobIdOf(refineRun));
+      if (refineJobId !== undefined) postprocessRun = await launch(postprocessJob, 'postprocess', [refineJobId]);
+    }
+    const inputsFrom = series.map((ts) => done.find((d) => d.name === ts.name)!.step.jobIds.at(-1) ?? '');
+    const extracted = await finishStep(extractRun, extractJob, inputsFrom, writeExtractFiles);
+    recordStep(extracted, extractJob);
+    status.particles = await fileOps.countParticles({ cluster, path: `${layout.dir}/${extract.particles}` });
+
+    // 6. Refine, with its progress read from the iteration files while it runs.
+    enter('refine', `${status.particles} particles, ${spec.refine.symmetry}, starting at ${spec.refine.iniHigh} Å`);
+    if (!refineRun) refineRun = await launch(refineJob, 'refine');
     let refineDone = false;
     const watchProgress = async () => {
       while (!(await condition(() => refineDone, input.progressEveryMs))) {
@@ -240,15 +422,14 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       }
     };
     const progress = watchProgress();
-    let refineResult;
+    let refined: ClusterJobResult;
     try {
-      refineResult = await refineChild.result();
+      refined = await finishStep(refineRun, refineJob, [extracted.job.jobId]);
     } finally {
       refineDone = true;
-      delete status.running['refine'];
     }
     await progress;
-    record(summarizeStep(refineResult.record, refineJob.placement.ladder, input.gpuPrices, refineJob.command));
+    recordStep(refined, refineJob);
     // Every iteration's resolution from its files: the polls above may have skipped some.
     const history = await fileOps.readRefineHistory({ cluster, dir: layout.dir, outRoot: REFINE_ROOT });
     const last = history[history.length - 1];
@@ -256,15 +437,10 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
 
     // 7. Postprocess.
     enter('postprocess', 'masking, FSC and B-factor');
-    await runStep({ step: 'postprocess', placement: input.placements.postprocess, command: postprocessStep(tools, layout, spec), cpusPerTask: 1, timeLimitMinutes: 60 });
-    const post = await fileOps.readPostprocess({ cluster, path: `${layout.dir}/${POSTPROCESS_ROOT}.star` });
-    upsertSearchAttributes([{ key: CryoResolution, value: post.finalResolution }]);
-    status.finalResolution = post.finalResolution;
-    status.bfactor = post.bfactor;
-
-    // 8. Checksums and the run record.
-    enter('record', 'checksums and run record');
-    const outputs = await fileOps.checksumFiles({
+    if (!postprocessRun) postprocessRun = await launch(postprocessJob, 'postprocess');
+    recordStep(await finishStep(postprocessRun, postprocessJob, [refined.job.jobId]), postprocessJob);
+    const readPostprocess = () => fileOps.readPostprocess({ cluster, path: `${layout.dir}/${POSTPROCESS_ROOT}.star` });
+    const checksumOutputs = () => fileOps.checksumFiles({
       cluster,
       paths: [
         ...series.map((ts) => `${layout.dir}/${tomogramFile(ts.name)}`),
@@ -277,6 +453,14 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         `${layout.dir}/${POSTPROCESS_ROOT}.star`,
       ],
     });
+    // 8. Checksums and the run record (the checksums read alongside the postprocess STAR when new).
+    const together = patched('read-results-together');
+    const [post, checksummed] = together ? await Promise.all([readPostprocess(), checksumOutputs()]) : [await readPostprocess(), undefined];
+    upsertSearchAttributes([{ key: CryoResolution, value: post.finalResolution }]);
+    status.finalResolution = post.finalResolution;
+    status.bfactor = post.bfactor;
+    enter('record', 'checksums and run record');
+    const outputs = checksummed ?? (await checksumOutputs());
     const recordPath = `${layout.dir}/run-record.json`;
     const runRecord: RunRecord = {
       campaign: id,

@@ -43,7 +43,7 @@ import { optimiserPath } from '../tools/refine-iterations.js';
 import { detailsText, exhaustedMessage, jobRecordQuery, jobStatusWord, type HungRung, type JobEvent, type JobEventKind, type JobRecord, type RefusedRung } from './job-record.js';
 import { clusterOps, watchOps } from './cluster-job-activities.js';
 import { countReclaimsSurvived, countRelaxed, countSubmitted } from './metrics.js';
-import { nodeExcludedSignal, relaxUpdate, type RelaxRequest, type RelaxResult } from './operations.js';
+import { jobSubmittedSignal, nodeExcludedSignal, relaxUpdate, type RelaxRequest, type RelaxResult } from './operations.js';
 
 /** An operator's `relax` between the update handler and the follow loop. */
 interface RelaxControl {
@@ -74,8 +74,15 @@ export interface ClusterJobInput {
   readonly requeue?: boolean;
   /** Nodes to leave out (from the campaign's black-hole list); expired entries are ignored. */
   readonly exclude?: readonly ExcludedNode[];
-  /** Workflow id told (signal `nodeExcluded`) when this job excludes a node: the campaign. */
+  /** Workflow id told (signals `nodeExcluded`, `jobSubmitted`) when this job excludes a node or submits: the campaign. */
   readonly reportTo?: string;
+  /**
+   * Slurm job ids (on the first rung's cluster) this job waits for: it is queued at once
+   * with `--dependency=afterok` and Slurm starts it the moment they have all COMPLETED.
+   * Used until the job leaves that wait. If one of them ends otherwise, Slurm cancels this
+   * job and the workflow fails with DependencyFailed; the caller runs the step again.
+   */
+  readonly afterJobs?: readonly string[];
   /** Carried across continueAsNew; never set by callers. */
   readonly carried?: ClusterJobState;
 }
@@ -96,6 +103,8 @@ export interface ClusterJobState {
   job?: SubmittedJob;
   /** Set once the current job has lost a node: resubmissions use the resume command. */
   resuming: boolean;
+  /** Set once a job has left the wait for `afterJobs` (ran, or waits for capacity): later submissions need no dependency. */
+  released?: boolean;
 }
 
 /** How the job ended. */
@@ -186,6 +195,7 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
       // finish() reads the result and throws unless both witnesses say success.
       if (outcome.kind === 'done') return await finish(input, s, outcome.seen, record, note);
       if (outcome.kind === 'failed') {
+        if (waitingOnDependencies(input, s) && /Dependency/.test(outcome.seen.reason ?? '')) await dependencyFailed(input, s, outcome.seen, record, note);
         if (!(await retryAfterFailure(input, s, outcome.seen, note))) return await finish(input, s, outcome.seen, record, note);
       } else if (outcome.kind === 'lost') {
         s.reclaims += 1;
@@ -243,6 +253,7 @@ async function submit(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
     cpusPerTask: input.cpusPerTask,
     memMb: input.memMb,
     timeLimitMinutes: scaledTimeLimit(input.timeLimitMinutes, rung, s.timeFactor),
+    ...(waitingOnDependencies(input, s) ? { afterJobs: input.afterJobs } : {}),
     command,
     environment: input.environment,
     comment: `cryoet ${key}`,
@@ -273,8 +284,34 @@ async function submit(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
   const excluding = exclude.length > 0 ? `; excluding ${exclude.join(',')}` : '';
   // Refused rungs made no job: the first job is `submitted` whatever its attempt number.
   const before = s.events.some((e) => e.kind === 'submitted' || e.kind === 'resubmitted' || e.kind === 'reattached');
-  note(job.reattached ? 'reattached' : before ? 'resubmitted' : 'submitted', { note: `${describeRung(rung, s.rung)}: ${jobNameFor(key)}${excluding}` });
+  const behind = waitingOnDependencies(input, s) ? `; queued behind job(s) ${input.afterJobs!.join(',')}` : '';
+  note(job.reattached ? 'reattached' : before ? 'resubmitted' : 'submitted', { note: `${describeRung(rung, s.rung)}: ${jobNameFor(key)}${excluding}${behind}` });
+  // The campaign queues later steps behind this job's id (and learns a resubmission's new id).
+  if (input.reportTo && patched('report-job-submitted')) {
+    await getExternalWorkflowHandle(input.reportTo).signal(jobSubmittedSignal, { workflowId: workflowInfo().workflowId, step: input.step, jobId: job.jobId }).catch(() => undefined);
+  }
   return job;
+}
+
+/** The current job is (or will be) queued behind `afterJobs`, which have not all completed yet. */
+function waitingOnDependencies(input: ClusterJobInput, s: ClusterJobState): boolean {
+  return (input.afterJobs?.length ?? 0) > 0 && s.released !== true;
+}
+
+/**
+ * A job queued behind others that can never start (one of them ended other than
+ * COMPLETED): cancel it if Slurm kept it pending, then fail with DependencyFailed.
+ */
+async function dependencyFailed(input: ClusterJobInput, s: ClusterJobState, seen: JobObservation, record: () => JobRecord, note: Note): Promise<never> {
+  const job = s.job!;
+  if (seen.state === 'PENDING') await clusterOps.cancelJob({ cluster: job.cluster, jobName: job.jobName, jobId: job.jobId });
+  note('failed', { state: seen.state, reason: seen.reason, note: `a job it was queued behind (${input.afterJobs!.join(',')}) did not complete; it never ran` });
+  throw ApplicationFailure.create({
+    type: ErrorType.DependencyFailed,
+    message: `cluster "${job.cluster}": job ${job.jobId} (${input.step}) was queued behind job(s) ${input.afterJobs!.join(',')}, and one of them did not complete (${seen.state}${seen.reason ? `, ${seen.reason}` : ''}); it never ran`,
+    nonRetryable: true,
+    details: [{ job, final: seen, record: record() }],
+  });
 }
 
 /** Slurm's message when `err` is sbatch refusing the job (SubmitRejected), else undefined. */
@@ -392,6 +429,8 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
     ctl.seen = seen;
     const first = changed && firstSight(s, job.jobId);
     if (changed) note('observed', { state: seen.state, reason: seen.reason, node: seen.nodes });
+    // Out of the wait for afterJobs: running, or waiting for capacity like any other job.
+    if (seen.move === 'running' || seen.move === 'hang-candidate' || seen.move === 'done') s.released = true;
     switch (seen.move) {
       case 'done':
         return { kind: 'done', seen };
@@ -406,7 +445,8 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
         break;
       case 'hang-candidate':
         // The first sight of this job is a capacity wait: it has waited since it was submitted.
-        hangSince ??= (first && patched('hang-clock-from-submission') ? submittedAt(s, job.jobId) : undefined) ?? now();
+        // (Not for a job queued behind others: it waited for them first.)
+        hangSince ??= (first && !input.afterJobs?.length && patched('hang-clock-from-submission') ? submittedAt(s, job.jobId) : undefined) ?? now();
         if (detectHang && now() - hangSince >= hangAfterMs) return { kind: 'hung', seen, pendingMs: now() - hangSince };
         break;
       case 'pending':

@@ -4,7 +4,8 @@
  *
  *   campaign:   query `status`, update `approvePicks`
  *   clusterJob: query `jobRecord` (job-record.ts), update `relax`
- *   clusterJob → campaign: signal `nodeExcluded`
+ *   clusterJob → campaign: signals `nodeExcluded`, `jobSubmitted`
+ *   campaign → tiltSeries: signal `reconstructAfter`
  *
  * Cancelling a campaign cancels its children; each clusterJob then runs `scancel`.
  */
@@ -55,3 +56,28 @@ export const approvePicksUpdate = defineUpdate<{ readonly accepted: boolean }, [
  * them out (`sbatch --exclude`) of the steps it starts until each entry's `until`.
  */
 export const nodeExcludedSignal = defineSignal<[readonly ExcludedNode[]]>('nodeExcluded');
+
+/** A clusterJob's newest Slurm job: which workflow, which step, which job id. */
+export interface JobSubmitted {
+  readonly workflowId: string;
+  readonly step: string;
+  readonly jobId: string;
+}
+
+/**
+ * Signal from a clusterJob to its campaign after each submission (first, resubmitted,
+ * re-attached): the campaign queues the next step behind the newest job ids.
+ */
+export const jobSubmittedSignal = defineSignal<[JobSubmitted]>('jobSubmitted');
+
+/** What a tiltSeries child started before the probe queues its reconstruction behind. */
+export interface ReconstructAfter {
+  /** The probe's Slurm job while it has not ended; absent once it has. */
+  readonly afterJobs?: readonly string[];
+}
+
+/**
+ * Signal from a campaign to the tiltSeries children it started while staging: the probe is
+ * submitted, queue the reconstruction (behind the probe's job, when given).
+ */
+export const reconstructAfterSignal = defineSignal<[ReconstructAfter]>('reconstructAfter');

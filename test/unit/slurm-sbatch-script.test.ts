@@ -92,6 +92,8 @@ describe('buildSbatchScript', () => {
     ['no environment: no export lines', {}, /^export /m, false],
     ['exclude: one --exclude with each node once', { exclude: ['n2', 'n1', 'n2'] }, /^#SBATCH --exclude=n2,n1$/m, true],
     ['exclude: empty list writes nothing', { exclude: [] }, /--exclude/, false],
+    ['afterOk: one afterok dependency on every job, each once', { afterOk: ['12', '7', '12'] }, /^#SBATCH --dependency=afterok:12:7\n#SBATCH --kill-on-invalid-dep=yes$/m, true],
+    ['afterOk: empty list writes no dependency', { afterOk: [] }, /--dependency|--kill-on-invalid-dep/, false],
   ];
   for (const [name, extra, pattern, present] of directiveRows) {
     it(name, () => {
@@ -119,6 +121,8 @@ describe('buildSbatchScript', () => {
     ['comment with newline', { comment: 'a\nset -x' }, /^comment /],
     ['excluded node with shell', { exclude: ['n1;id'] }, /^excluded node "n1;id"/],
     ['excluded node list in one name', { exclude: ['n1,n2'] }, /^excluded node "n1,n2"/],
+    ['dependency that is not a job id', { afterOk: ['12;id'] }, /^dependency job id "12;id": expected a Slurm job id/],
+    ['dependency given as a list', { afterOk: ['12:13'] }, /^dependency job id "12:13"/],
     ['cpus 0', { cpusPerTask: 0 }, /^cpus per task 0: expected a positive whole number/],
     ['cpus 1.5', { cpusPerTask: 1.5 }, /^cpus per task 1.5/],
     ['cpus NaN', { cpusPerTask: Number.NaN }, /^cpus per task NaN/],

@@ -21,6 +21,8 @@ import { reclaimDuringRefine, type ReclaimReport } from '../../src/cli/spot-recl
 import { CHECK_TRUTH, EMBEDDED_CAMPAIGN, EMBEDDED_PYTHON, MAKE_DATASET } from '../../src/embedded.js';
 import { CryoIteration, CryoResolution } from '../../src/search-attributes.js';
 import type { RunRecord } from '../../src/workflows/campaign.js';
+import { jobRecordQuery } from '../../src/workflows/job-record.js';
+import { ErrorType, hasErrorType } from '../../src/errors.js';
 import { uniqueId } from '../helpers/env.js';
 import { ladder, startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
 import { describeHits, findSecrets, GENERIC_SECRETS, keyFileSecrets, listHistories } from '../helpers/history-secrets.js';
@@ -132,6 +134,27 @@ describe('campaign on the embedded profile', () => {
     const post = record.steps.find((s) => s.step === 'postprocess')!;
     assert.match(post.events.find((e) => e.kind === 'submitted')?.note ?? '', new RegExp(`excluding ${reclaim.node}$`));
     assert.notEqual(post.node, reclaim.node);
+  });
+
+  test('each step is queued in Slurm behind the jobs it needs; the postprocess queued behind the reclaimed refine job never ran and ran again', async () => {
+    const queuedBehind = (s: RunRecord['steps'][number]) => /queued behind job\(s\) ([0-9,]+)/.exec(s.events.find((e) => e.kind === 'submitted')?.note ?? '')?.[1];
+    const step = (name: string) => record.steps.find((s) => s.step === name)!;
+    const probeJob = step('probe').jobIds.at(-1);
+    const reconstructs = record.steps.filter((s) => s.step === 'reconstruct');
+    assert.ok(reconstructs.some((s) => queuedBehind(s) === probeJob), `no reconstruction queued behind the probe's job ${probeJob}: ${reconstructs.map(queuedBehind).join(' ')}`);
+    assert.equal(queuedBehind(step('refine')), step('extract').jobIds.at(-1));
+    // The first postprocess was queued behind the refine's first job, which lost its node:
+    // Slurm cancelled it before it ran, and the campaign ran the step again once the refine was done.
+    const first = h.env.client.workflow.getHandle(`${input.id}/postprocess`);
+    await assert.rejects(first.result(), (err: unknown) => hasErrorType(err, ErrorType.DependencyFailed));
+    const firstRecord = await first.query(jobRecordQuery);
+    const firstJob = firstRecord.events.find((e) => e.kind === 'submitted')!;
+    assert.match(firstJob.note ?? '', new RegExp(`queued behind job\\(s\\) ${step('refine').jobIds[0]}$`));
+    const [state, start] = (await h.slurm(['sacct', '-X', '-n', '-P', '-j', firstJob.jobId!, '-o', 'State,Start'])).trim().split('|');
+    assert.match(state ?? '', /^CANCELLED/);
+    assert.match(start ?? '', /^(None|Unknown)$/, `the cancelled postprocess started at ${start}`);
+    assert.equal(queuedBehind(step('postprocess')), undefined);
+    assert.ok(!step('postprocess').jobIds.includes(firstJob.jobId!));
   });
 
   test('the refined map matches the ground truth: resolution, correlation and hand', () => {

@@ -9,6 +9,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CryoEtPlugin } from '../../src/plugin.js';
+import { ErrorType, hasErrorType } from '../../src/errors.js';
 import { CryoSlurmJobId } from '../../src/search-attributes.js';
 import type { ClusterJobInput, ClusterJobResult } from '../../src/workflows/cluster-job.js';
 import { buildSqueueArgs } from '../../src/slurm/squeue-format.js';
@@ -120,6 +121,45 @@ describe('clusterJob on the dev cluster', () => {
         assert.match(err.cause.message, /workflow id .*\.v2/);
         return true;
       },
+    );
+  });
+
+  test('a job queued behind another (afterJobs) waits in Slurm for it, is not taken for a hang, and starts once it completed', async () => {
+    const first = await env.client.workflow.start('clusterJob', { taskQueue, workflowId: `cryoet/test/${uniqueId('before')}`, args: [input('before', ['sleep', '4'])] });
+    const firstJob = await waitUntil('the first job to be submitted', async () => (await first.describe()).typedSearchAttributes.get(CryoSlurmJobId));
+    // hangAfter 1 s: the dependency wait lasts longer, and must not count as a capacity wait.
+    const queued = { ...input('behind', ['bash', '-c', 'date +%s.%N']), afterJobs: [firstJob], placement: { ...input('x', []).placement, hangAfterMs: 1000 } };
+    const result: ClusterJobResult = await env.client.workflow.execute('clusterJob', { taskQueue, workflowId: `cryoet/test/${uniqueId('behind')}`, args: [queued] });
+    await first.result();
+    const kinds = result.record.events.map((e) => `${e.kind}${e.reason ? `(${e.reason})` : ''}`);
+    assert.ok(kinds.includes('observed(Dependency)'), kinds.join(' '));
+    assert.ok(!kinds.some((k) => k.startsWith('hung')), kinds.join(' '));
+    assert.match(result.record.events[0]!.note ?? '', new RegExp(`queued behind job\\(s\\) ${firstJob}$`));
+    const rows = (await plugin.resources.pool.get('dev').exec(shellJoin(['sacct', '-X', '-n', '-P', '-j', `${firstJob},${result.job.jobId}`, '-o', 'JobID,State,Start,End']), { timeoutMs: 10_000 })).stdout.trim().split('\n').map((l) => l.split('|'));
+    const [before, behind] = [rows.find((r) => r[0] === firstJob)!, rows.find((r) => r[0] === result.job.jobId)!];
+    assert.equal(before[1], 'COMPLETED');
+    assert.ok(behind[2]! >= before[3]!, `queued job started ${behind[2]}, before the job it waited for ended ${before[3]}`);
+  });
+
+  test('a job queued behind one that fails never runs: the workflow fails with DependencyFailed', async () => {
+    const first = await env.client.workflow.start('clusterJob', { taskQueue, workflowId: `cryoet/test/${uniqueId('fails-first')}`, args: [input('fails-first', ['bash', '-c', 'sleep 2; exit 4'])] });
+    const firstJob = await waitUntil('the first job to be submitted', async () => (await first.describe()).typedSearchAttributes.get(CryoSlurmJobId));
+    const workflowId = `cryoet/test/${uniqueId('orphaned')}`;
+    await assert.rejects(
+      env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args: [{ ...input('orphaned', ['touch', '/tmp/cryoet-must-not-run']), afterJobs: [firstJob] }] }),
+      (err: unknown) => {
+        assert.ok(err instanceof WorkflowFailedError);
+        assert.ok(err.cause instanceof ApplicationFailure);
+        assert.equal(err.cause.type, 'DependencyFailed');
+        assert.match(err.cause.message, new RegExp(`queued behind job\\(s\\) ${firstJob}, and one of them did not complete .*it never ran`));
+        return true;
+      },
+    );
+    await assert.rejects(first.result());
+    // Submitted again behind the failed job, sbatch itself refuses: the same failure, not a refused rung.
+    await assert.rejects(
+      env.client.workflow.execute('clusterJob', { taskQueue, workflowId: `${workflowId}-late`, args: [{ ...input('late', ['true']), afterJobs: [firstJob] }] }),
+      (err: unknown) => err instanceof WorkflowFailedError && hasErrorType(err, ErrorType.DependencyFailed),
     );
   });
 

@@ -280,9 +280,12 @@ async function runOne(spec: RunSpec, boundMs: number, opts: { quiet?: boolean } 
     if (faultToRunningMs !== undefined) faultToRunningMs -= faultAt;
   }
   if (spec.scenario === 'hang') {
+    // From the moment the refine could first have run: its first sbatch, or the extract's
+    // end for a refine queued behind it (afterok).
     const firstRefineSubmit = calls.find((c) => c.command === 'sbatch' && /refine/.test(c.args))?.ms;
+    const extractEnd = events.find((e) => e.step === 'extract' && e.event === 'end')?.ms;
     const ran = events.find((e) => e.step === 'refine' && e.event === 'run-start')?.ms;
-    if (firstRefineSubmit !== undefined && ran !== undefined) faultToRunningMs = ran - firstRefineSubmit;
+    if (firstRefineSubmit !== undefined && ran !== undefined) faultToRunningMs = ran - Math.max(firstRefineSubmit, extractEnd ?? 0);
     fault = 'refine pinned to gpu:a10g:4 (CLOUD node that never boots)';
   }
   const result: RunResult = {

@@ -497,3 +497,6 @@ ${results.filter((r) => r.notes.length || r.othersAtStart || r.otherJobsDuring).
 `;
 writeFileSync(join(repoRoot, '.dev/bench/peers.md'), text);
 console.log(`\n${text}\nwritten to .dev/bench/peers.json and .dev/bench/peers.md`);
+// Everything is written. Exit even if a handle stays open (seen once after a scale-only run:
+// the tables were written and the process waited on, 10 min later still alive).
+process.exit(0);

@@ -12,6 +12,7 @@ import { sameJobState, type JobStateView } from '../slurm/state-table.js';
 import { shellJoin } from '../shell/quote.js';
 import { assertSafeName } from '../slurm/names.js';
 import { tail } from '../ssh/connection.js';
+import { buildEligibleTimeArgs, parseEligibleTime } from '../slurm/squeue-format.js';
 import type { JobObservation } from '../scheduler/watcher.js';
 import { CryoError, ErrorType } from '../errors.js';
 import { parseNodeHealth, type NodeHealth } from '../slurm/node-exclusions.js';
@@ -221,6 +222,19 @@ export function createClusterJobActivities(deps: ActivityDeps) {
     }));
   }
 
+  /**
+   * When a pending job became eligible to start (ms), e.g. the moment the jobs it was queued
+   * behind completed; undefined when Slurm does not say. Measures a hang from then.
+   */
+  async function jobEligibleAt(input: { cluster: string; jobId: string }): Promise<number | undefined> {
+    return toApplicationFailure(() => whileHeartbeating(async () => {
+      const cluster = deps.cluster(input.cluster);
+      const argv = buildEligibleTimeArgs(input.jobId);
+      const result = await deps.pool.get(input.cluster).exec(exportPrefix({ ...cluster.environment, TZ: 'UTC' }) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
+      return result.exitCode === 0 ? parseEligibleTime(result.stdout) : undefined;
+    }));
+  }
+
   /** The state of `nodes` now (`sinfo -N`): tells a job that failed from a node that failed it. */
   async function nodeHealth(input: { cluster: string; nodes: readonly string[] }): Promise<NodeHealth[]> {
     return toApplicationFailure(() => whileHeartbeating(async () => {
@@ -234,5 +248,5 @@ export function createClusterJobActivities(deps: ActivityDeps) {
     }));
   }
 
-  return { submitJob, watchJob, cancelJob, readJobResult, nodeHealth };
+  return { submitJob, watchJob, cancelJob, readJobResult, nodeHealth, jobEligibleAt };
 }

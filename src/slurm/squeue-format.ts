@@ -46,3 +46,26 @@ export function buildSqueueByNameArgs(jobName: string): string[] {
   assertSafeName(jobName, 'job name');
   return ['squeue', '-h', '-t', 'all', '--name', jobName, '-o', SQUEUE_FORMAT];
 }
+
+/**
+ * argv for when a job became eligible to start (its dependencies satisfied, its begin time
+ * passed): `squeue -h -j <id> -O EligibleTime`. Run it with `TZ=UTC`: Slurm prints local
+ * time without a zone. Throws `NameInvalid` for an id outside {@link JOB_ID_PATTERN}.
+ */
+export function buildEligibleTimeArgs(jobId: string): string[] {
+  if (!JOB_ID_PATTERN.test(jobId)) {
+    throw new CryoError(ErrorType.NameInvalid, `job id ${JSON.stringify(jobId)}: expected digits, or digits_digits for an array task`, { jobId });
+  }
+  return ['squeue', '-h', '-j', jobId, '-O', 'EligibleTime:40'];
+}
+
+/**
+ * The eligible time printed by {@link buildEligibleTimeArgs} under `TZ=UTC`, in ms since
+ * the epoch; undefined for `N/A`, `Unknown`, nothing (the job left the queue) or anything else.
+ */
+export function parseEligibleTime(stdout: string): number | undefined {
+  const text = stdout.trim();
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/.test(text)) return undefined;
+  const ms = Date.parse(`${text}Z`);
+  return Number.isNaN(ms) ? undefined : ms;
+}

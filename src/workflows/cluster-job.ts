@@ -424,10 +424,12 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
       continue;
     }
     const seen = raced;
+    const before = known;
     const changed = !sameJobState(known, seen);
     known = seen;
     ctl.seen = seen;
     const first = changed && firstSight(s, job.jobId);
+    const lastSeenAt = lastObservedAt(s, job.jobId);
     if (changed) note('observed', { state: seen.state, reason: seen.reason, node: seen.nodes });
     // Out of the wait for afterJobs: running, or waiting for capacity like any other job.
     if (seen.move === 'running' || seen.move === 'hang-candidate' || seen.move === 'done') s.released = true;
@@ -445,7 +447,13 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
         break;
       case 'hang-candidate':
         // The first sight of this job is a capacity wait: it has waited since it was submitted.
-        // (Not for a job queued behind others: it waited for them first.)
+        // (Not for a job queued behind others: it waited for them first.) Out of that wait,
+        // it has waited for capacity since Slurm released it, which may be a poll ago.
+        if (hangSince === undefined && input.afterJobs?.length && before?.reason === 'Dependency' && patched('hang-clock-from-release')) {
+          const eligibleAt = await clusterOps.jobEligibleAt({ cluster: rung.cluster, jobId: job.jobId }).catch(() => undefined);
+          // Not before we last saw it waiting for them (a cluster clock behind ours).
+          if (eligibleAt !== undefined && eligibleAt <= now()) hangSince = Math.max(eligibleAt, lastSeenAt ?? eligibleAt);
+        }
         hangSince ??= (first && !input.afterJobs?.length && patched('hang-clock-from-submission') ? submittedAt(s, job.jobId) : undefined) ?? now();
         if (detectHang && now() - hangSince >= hangAfterMs) return { kind: 'hung', seen, pendingMs: now() - hangSince };
         break;
@@ -465,6 +473,15 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
 /** No `observed` event for this job yet. */
 function firstSight(s: ClusterJobState, jobId: string): boolean {
   return !s.events.some((e) => e.kind === 'observed' && e.jobId === jobId);
+}
+
+/** When this job was last observed (its newest `observed` event), in ms. */
+function lastObservedAt(s: ClusterJobState, jobId: string): number | undefined {
+  for (let i = s.events.length - 1; i >= 0; i--) {
+    const e = s.events[i]!;
+    if (e.jobId === jobId && e.kind === 'observed') return Date.parse(e.at);
+  }
+  return undefined;
 }
 
 /** When this job id was submitted (its newest `submitted`/`resubmitted` event), in ms. */

@@ -5,7 +5,7 @@ import { CryoError, ErrorType } from '../../src/errors.js';
 import { shellJoin } from '../../src/shell/quote.js';
 import { classifySbatchError, parseSbatchParsable, type SbatchResult } from '../../src/slurm/parse-sbatch.js';
 import { parseSqueue, type SqueueRow } from '../../src/slurm/parse-squeue.js';
-import { buildSqueueArgs, buildSqueueByNameArgs, SQUEUE_FORMAT } from '../../src/slurm/squeue-format.js';
+import { buildEligibleTimeArgs, buildSqueueArgs, buildSqueueByNameArgs, parseEligibleTime, SQUEUE_FORMAT } from '../../src/slurm/squeue-format.js';
 
 function fixture(name: string): string {
   return readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
@@ -190,5 +190,27 @@ describe('parseSqueue', () => {
           err.message.includes(JSON.stringify(line)),
       );
     });
+  }
+});
+
+describe('buildEligibleTimeArgs / parseEligibleTime', () => {
+  it('asks squeue for one job\'s eligible time', () => {
+    assert.deepEqual(buildEligibleTimeArgs('10721'), ['squeue', '-h', '-j', '10721', '-O', 'EligibleTime:40']);
+  });
+  for (const bad of ['', '12,13', '12;id', '-1']) {
+    it(`refuses job id ${JSON.stringify(bad)}`, () => {
+      assert.throws(() => buildEligibleTimeArgs(bad), (err: unknown) => err instanceof CryoError && err.type === ErrorType.NameInvalid);
+    });
+  }
+  const rows: [string, number | undefined][] = [
+    ['2026-11-30T10:44:40                     \n', Date.UTC(2026, 10, 30, 10, 44, 40)],
+    ['N/A                                     \n', undefined],
+    ['Unknown\n', undefined],
+    ['', undefined],
+    ['2026-11-30T10:44:40\n2026-11-30T10:44:41\n', undefined],
+    ['2026-13-40T10:44:40', undefined],
+  ];
+  for (const [text, ms] of rows) {
+    it(`reads ${JSON.stringify(text)} as ${ms}`, () => assert.equal(parseEligibleTime(text), ms));
   }
 });

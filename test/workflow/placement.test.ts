@@ -59,6 +59,22 @@ describe('placement ladder on the dev cluster', () => {
     assert.match(await h.slurm(['squeue', '-h', '-t', 'all', '-j', firstJob, '-o', '%T']), /CANCELLED/);
   });
 
+  test('a job queued behind another times its hang from its release, not its submission', async () => {
+    const first = await start('ahead', { placement: ladder(['gpu:1']), command: ['sleep', '6'] });
+    const firstJob = await waitUntil('the first job to be submitted', async () => (await first.describe()).typedSearchAttributes.get(CryoSlurmJobId));
+    const queued = await start('queued', { placement: ladder(['gpu:a10g:4', 'gpu:4']), command: ['true'], afterJobs: [firstJob] });
+    const [ahead, result] = (await Promise.all([first.result(), queued.result()])) as [ClusterJobResult, ClusterJobResult];
+    const kinds = result.record.events.map((e) => `${e.kind}${e.reason ? `(${e.reason})` : ''}`);
+    assert.ok(kinds.includes('observed(Dependency)'), kinds.join(' '));
+    const at = (r: ClusterJobResult, kind: string) => Date.parse(r.record.events.find((e) => e.kind === kind)!.at);
+    // The dependency wait (6 s) is not a capacity wait; the 3 s run from Slurm's release (its
+    // eligible time, whole seconds), not from a poll that saw it later.
+    const sinceEnd = at(result, 'hung') - at(ahead, 'completed');
+    assert.ok(at(result, 'hung') - at(result, 'submitted') >= 6000, kinds.join(' '));
+    assert.ok(sinceEnd >= 1500 && sinceEnd < 4500, `hung ${sinceEnd} ms after the job it waited for was seen completed (hangAfter 3 s)`);
+    assert.equal(result.record.rung, 1);
+  });
+
   test('a job pending for a non-capacity reason (a future reservation) is not relaxed', async () => {
     await h.slurm(['scontrol', 'create', 'reservation', `ReservationName=${reservation}`, 'StartTime=now+1hour', 'Duration=10', 'Nodes=n1,n2', 'Users=root']);
     const later = ladder(['gpu:t4:1', 'gpu:1'], 2000);

@@ -295,6 +295,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
           if ('err' in probed) throw probed.err;
         }
         released = probe.ended || probeJobId === undefined ? {} : { afterJobs: [probeJobId] };
+        enter('reconstruct', `${spec.tiltSeries.length} tilt series, ${spec.limits.maxParallelTiltSeries} at a time, queued behind the probe`);
         const go = released;
         await Promise.all(waiting.splice(0).map((handle) => handle.signal(reconstructAfterSignal, go).catch(() => undefined)));
       } else {
@@ -309,8 +310,10 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     }
     const tools: Toolset = { profile: input.tools.profile, aretomo2: binary.remotePath, relion: input.tools.relion };
 
-    enter('reconstruct', `${spec.tiltSeries.length} tilt series, ${spec.limits.maxParallelTiltSeries} at a time`);
-    if (!ahead) startSeries();
+    if (!ahead) {
+      enter('reconstruct', `${spec.tiltSeries.length} tilt series, ${spec.limits.maxParallelTiltSeries} at a time`);
+      startSeries();
+    }
     if (ahead) {
       // The probe failed: its queued reconstructions never run; stop them and say why.
       const probed = await probe.outcome;

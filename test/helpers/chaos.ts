@@ -751,7 +751,8 @@ export function checkCampaign(record: RunRecord, jobs: readonly LedgerJob[]): Ca
   const completed = new Map<string, number>();
   for (const j of jobs) {
     if (j.lastState !== 'COMPLETED') continue;
-    const step = j.name.replace(/-\d+$/, '');
+    // `<step>-again` is the same step run again after its queued job never ran.
+    const step = j.name.replace(/-\d+$/, '').replace(/-again(?=\.)/, '');
     completed.set(step, (completed.get(step) ?? 0) + 1);
   }
   const checksumMismatches = record.outputs.filter((out) => !existsSync(out.path) || createHash('sha256').update(readFileSync(out.path)).digest('hex') !== out.sha256).map((out) => out.path);

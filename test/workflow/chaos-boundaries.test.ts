@@ -1,6 +1,6 @@
 /**
  * Chaos against the real stack, part 2: the worker SIGKILLed at every stage boundary of a
- * campaign — the moment a stage was entered and its first step started, or right after a
+ * campaign — the moment a stage was entered and its first step started (or was queued ahead), or right after a
  * step ran and before Temporal heard of it (sbatch done; the run record written). Real
  * Temporal dev server (SQLite), the worker as its own process (test/fixtures/chaos-worker.ts
  * dies at the planned activity; the next worker takes over), the second dev cluster `dev2`,
@@ -46,17 +46,19 @@ const CAMPAIGN_LIMIT_MS = 12 * 60_000;
 interface Boundary extends DiePlan {
   readonly stage: string;
 }
+// Steps are queued ahead: the campaign checks its input while it stages the binary, queues
+// extract while the series reconstruct, and the refine and postprocess while extract runs.
 const FIRST_HALF: Boundary[] = [
-  { label: 'inspect', stage: 'inspect', when: 'start', activity: 'inspectMaps', match: '"reference"' },
+  { label: 'inspect', stage: 'stage', when: 'start', activity: 'inspectMaps', match: '"reference"' },
   { label: 'stage', stage: 'stage', when: 'start', activity: 'stageBinary' },
   // sbatch has run; Temporal never hears of the job: the exactly-once moment.
   { label: 'probe', stage: 'probe', when: 'end', activity: 'submitJob', match: '/probe/probe-1' },
   { label: 'reconstruct', stage: 'reconstruct', when: 'start', activity: 'submitJob', match: '/reconstruct/reconstruct-1' },
-  { label: 'extract', stage: 'extract', when: 'start', activity: 'submitJob', match: '/extract/extract-1' },
+  { label: 'extract', stage: 'reconstruct', when: 'start', activity: 'submitJob', match: '/extract/extract-1' },
 ];
 const SECOND_HALF: Boundary[] = [
-  { label: 'refine', stage: 'refine', when: 'start', activity: 'submitJob', match: '/refine/refine-1' },
-  { label: 'postprocess', stage: 'postprocess', when: 'start', activity: 'submitJob', match: '/postprocess/postprocess-1' },
+  { label: 'refine', stage: 'extract', when: 'start', activity: 'submitJob', match: '/refine/refine-1' },
+  { label: 'postprocess', stage: 'extract', when: 'start', activity: 'submitJob', match: '/postprocess/postprocess-1' },
   { label: 'record', stage: 'record', when: 'start', activity: 'checksumFiles' },
   // The run record is on disk; Temporal has not heard: written again, the same.
   { label: 'done', stage: 'record', when: 'end', activity: 'writeFiles', match: 'run-record.json' },

@@ -458,11 +458,12 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     });
     // 8. Checksums and the run record (the checksums read alongside the postprocess STAR when new).
     const together = patched('read-results-together');
+    if (together) enter('record', 'final resolution, checksums and run record');
     const [post, checksummed] = together ? await Promise.all([readPostprocess(), checksumOutputs()]) : [await readPostprocess(), undefined];
     upsertSearchAttributes([{ key: CryoResolution, value: post.finalResolution }]);
     status.finalResolution = post.finalResolution;
     status.bfactor = post.bfactor;
-    enter('record', 'checksums and run record');
+    if (!together) enter('record', 'checksums and run record');
     const outputs = checksummed ?? (await checksumOutputs());
     const recordPath = `${layout.dir}/run-record.json`;
     const runRecord: RunRecord = {

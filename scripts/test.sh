@@ -11,6 +11,9 @@ cd "$ROOT"
 if [[ -z ${CRYOET_SUBREAPER:-} ]]; then exec python3 scripts/reaper.py run -- bash "$0" "$@"; fi
 
 t0=$SECONDS
+mkdir -p .dev
+failures=.dev/test-failures.txt
+: >"$failures"
 bash scripts/setup.sh
 echo "test: set-up done in $((SECONDS - t0))s"
 npx --no-install tsc --noEmit -p .
@@ -41,6 +44,10 @@ finish() {
       rc=1
     fi
   fi
+  if [[ -s $failures ]]; then
+    echo "test: failed tests:" >&2
+    cat "$failures" >&2
+  fi
   echo "test: total $((SECONDS - t0))s"
   exit $rc
 }
@@ -51,4 +58,8 @@ if ((${#files[@]} == 0)); then
   mapfile -t files < <(ls test/unit/*.test.ts test/integration/*.test.ts test/workflow/*.test.ts test/browser/*.test.ts 2>/dev/null)
 fi
 # Suites share one Slurm cluster and two cores: run files one at a time.
-node --import tsx --test --test-concurrency=1 --test-timeout=300000 "${files[@]}"
+# A second reporter collects the failures; finish() prints them after everything else.
+node --import tsx --test --test-concurrency=1 --test-timeout=300000 \
+  --test-reporter=tap --test-reporter-destination=stdout \
+  --test-reporter=./scripts/test-failures-reporter.mjs --test-reporter-destination="$failures" \
+  "${files[@]}"

@@ -313,8 +313,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     if (!ahead) {
       enter('reconstruct', `${spec.tiltSeries.length} tilt series, ${spec.limits.maxParallelTiltSeries} at a time`);
       startSeries();
-    }
-    if (ahead) {
+    } else {
       // The probe failed: its queued reconstructions never run; stop them and say why.
       const probed = await probe.outcome;
       if ('err' in probed) {

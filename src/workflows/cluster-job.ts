@@ -428,8 +428,8 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
     const changed = !sameJobState(known, seen);
     known = seen;
     ctl.seen = seen;
-    const first = changed && firstSight(s, job.jobId);
-    const lastSeenAt = lastObservedAt(s, job.jobId);
+    const lastSeenAt = newestEventAt(s, job.jobId, OBSERVED);
+    const first = changed && lastSeenAt === undefined;
     if (changed) note('observed', { state: seen.state, reason: seen.reason, node: seen.nodes });
     // Out of the wait for afterJobs: running, or waiting for capacity like any other job.
     if (seen.move === 'running' || seen.move === 'hang-candidate' || seen.move === 'done') s.released = true;
@@ -454,7 +454,7 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
           // Not before we last saw it waiting for them (a cluster clock behind ours).
           if (eligibleAt !== undefined && eligibleAt <= now()) hangSince = Math.max(eligibleAt, lastSeenAt ?? eligibleAt);
         }
-        hangSince ??= (first && !input.afterJobs?.length && patched('hang-clock-from-submission') ? submittedAt(s, job.jobId) : undefined) ?? now();
+        hangSince ??= (first && !input.afterJobs?.length && patched('hang-clock-from-submission') ? newestEventAt(s, job.jobId, SUBMITTED) : undefined) ?? now();
         if (detectHang && now() - hangSince >= hangAfterMs) return { kind: 'hung', seen, pendingMs: now() - hangSince };
         break;
       case 'pending':
@@ -470,25 +470,14 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
   }
 }
 
-/** No `observed` event for this job yet. */
-function firstSight(s: ClusterJobState, jobId: string): boolean {
-  return !s.events.some((e) => e.kind === 'observed' && e.jobId === jobId);
-}
+const OBSERVED: ReadonlySet<string> = new Set(['observed']);
+const SUBMITTED: ReadonlySet<string> = new Set(['submitted', 'resubmitted']);
 
-/** When this job was last observed (its newest `observed` event), in ms. */
-function lastObservedAt(s: ClusterJobState, jobId: string): number | undefined {
+/** When this job id's newest event of one of these kinds happened, in ms; undefined if none. */
+function newestEventAt(s: ClusterJobState, jobId: string, kinds: ReadonlySet<string>): number | undefined {
   for (let i = s.events.length - 1; i >= 0; i--) {
     const e = s.events[i]!;
-    if (e.jobId === jobId && e.kind === 'observed') return Date.parse(e.at);
-  }
-  return undefined;
-}
-
-/** When this job id was submitted (its newest `submitted`/`resubmitted` event), in ms. */
-function submittedAt(s: ClusterJobState, jobId: string): number | undefined {
-  for (let i = s.events.length - 1; i >= 0; i--) {
-    const e = s.events[i]!;
-    if (e.jobId === jobId && (e.kind === 'submitted' || e.kind === 'resubmitted')) return Date.parse(e.at);
+    if (e.jobId === jobId && kinds.has(e.kind)) return Date.parse(e.at);
   }
   return undefined;
 }

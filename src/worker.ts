@@ -11,6 +11,7 @@ import { defaultConfigPath, loadConfig, type CryoConfig } from './config.js';
 import { temporalTarget } from './connection.js';
 import { CryoEtPlugin } from './plugin.js';
 import { prebuiltWorkflowBundle } from './workflow-bundle.js';
+import { applyWorkerV8Flags } from './worker-heap.js';
 
 /** A worker with its connection and plugin, ready to `run()`. */
 export interface CryoWorker {
@@ -63,11 +64,13 @@ export function installRuntime(config: CryoConfig, logLevel: LogLevel = 'INFO'):
 /** Loads the config (bad config never starts a worker), then runs until a shutdown signal. */
 export async function runWorker(configFile: string): Promise<void> {
   const config = await loadConfig(configFile);
+  // Before the workflow thread exists: its heap is sized when it starts.
+  const v8Flags = applyWorkerV8Flags();
   installRuntime(config);
   if (config.metrics.prometheus) console.log(`cryoet worker: Prometheus metrics on http://${config.metrics.prometheus}/metrics`);
   const { worker, connection } = await createWorker(config);
   const target = temporalTarget(config);
-  console.log(`cryoet worker: task queue "${target.taskQueue}" on ${target.connectionOptions.address} (${target.namespace})`);
+  console.log(`cryoet worker: task queue "${target.taskQueue}" on ${target.connectionOptions.address} (${target.namespace})${v8Flags ? `; V8 ${v8Flags}` : ''}`);
   try {
     await worker.run();
   } finally {

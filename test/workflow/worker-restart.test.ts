@@ -44,6 +44,8 @@ describe('worker restart mid-job', () => {
         command: ['bash', '-c', 'sleep 12; echo survived'],
       } satisfies ClusterJobInput],
     });
+    // The long-lived worker sizes its V8 heaps for memory (src/worker-heap.ts) and says so.
+    assert.match(worker1.output(), /cryoet worker: task queue .*; V8 --optimize-for-size --max-semi-space-size=1/);
     const jobId = await waitUntil('the job to be submitted', async () => (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId), 30_000);
 
     const stoppedAt = Date.now();

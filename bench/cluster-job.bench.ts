@@ -116,7 +116,7 @@ report.statusCalls = { ...calls, ratio500to10: calls['500']!.callsPerMinute / ca
 // the TypeScript through tsx (CRYOET_TSX=1) side by side.
 interface Rss { idle: number; peak: number; steady: number; samples: number[] }
 async function workerRss(extraEnv: Record<string, string>): Promise<Rss> {
-  const child = spawn(join(repoRoot, 'bin/cryoet.js'), ['worker', '--config', configFile], {
+  const child = spawn(join(repoRoot, 'bin/cryoet'), ['worker', '--config', configFile], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...extraEnv },

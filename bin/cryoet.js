@@ -1,9 +1,6 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node
-// MALLOC_ARENA_MAX=2: glibc's default of up to 8 malloc arenas per core let a `cryoet worker`
-// (V8's threads, the Temporal core's Rust threads) keep ~50 MB more RSS at 500 tilt series
-// (BENCHMARKS.md). glibc reads it when the process starts, so it is set here, for the
-// command run as `cryoet …`/`npx cryoet …`; `node bin/cryoet.js …` runs without it.
-// The `cryoet` command. Runs the compiled JavaScript in lib/ when it was built from the
+#!/usr/bin/env node
+// The `cryoet` command's program (bin/cryoet, the launcher npm links, runs it under node
+// with MALLOC_ARENA_MAX=2). Runs the compiled JavaScript in lib/ when it was built from the
 // current sources (scripts/setup.sh builds it), else the TypeScript through tsx's loader.
 // lib/ keeps a long-lived worker ~30 MB smaller: tsx's loader runs on a thread of its own.
 // CRYOET_TSX=1 forces the TypeScript path.

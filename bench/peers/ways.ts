@@ -137,8 +137,8 @@ export function oursWay(client: Client, temporalPort: number): Way & { handle(ru
   }
 
   async function spawnWorker(run: RunSpec, file: string): Promise<ChildProcess> {
-    // The command as users run it: its shebang sets MALLOC_ARENA_MAX (bin/cryoet.js).
-    const child = spawn(join(repoRoot, 'bin/cryoet.js'), ['worker', '--config', file], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The command as users run it: bin/cryoet, which sets MALLOC_ARENA_MAX.
+    const child = spawn(join(repoRoot, 'bin/cryoet'), ['worker', '--config', file], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));
     child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));

@@ -7,8 +7,9 @@
  * workflow thread). With V8's defaults for a throughput server (16 MB semi-spaces, heap
  * growth ahead of need) both grew to 90–130 MB while 500 tilt series (1005 workflows)
  * started and finished together, and the worker's RSS peaked at 440–520 MB. With these
- * flags both stayed at 40–47 MB and the peak was 239 MB, at the same orchestration
- * overhead per job (bench/peers.bench.ts, scale 500; BENCHMARKS.md).
+ * flags both stayed at 33–61 MB (peak 298 MB); with bin/cryoet's MALLOC_ARENA_MAX=2 as
+ * well, 243–252 MB, at the same orchestration overhead per job (bench/peers.bench.ts,
+ * scale 500; BENCHMARKS.md).
  *
  * CRYOET_WORKER_V8_FLAGS replaces the flags ("" keeps V8's defaults).
  */

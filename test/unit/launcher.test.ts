@@ -27,7 +27,7 @@ function setup() {
   mkdirSync(dotBin, { recursive: true });
   symlinkSync(relative(dotBin, launcher), join(dotBin, 'cryoet'));
   symlinkSync(join(dotBin, 'cryoet'), join(dir, 'cryoet'));
-  return { dir, fakeBin, viaLinks: join(dir, 'cryoet') };
+  return { fakeBin, viaLinks: join(dir, 'cryoet') };
 }
 
 function run(cmd: string, args: string[], env: Record<string, string | undefined>, fakeBin: string) {

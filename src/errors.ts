@@ -44,6 +44,8 @@ export const ErrorType = {
    * submits the step again once its inputs are ready.
    */
   DependencyFailed: 'DependencyFailed',
+  /** One step of a campaign (`<id>/refine`) was cancelled on its own; the campaign cannot go on without it. Not retryable. */
+  StepCancelled: 'StepCancelled',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
@@ -60,6 +62,7 @@ export const nonRetryableErrorTypes: readonly ErrorTypeName[] = [
   ErrorType.ToolFailed,
   ErrorType.OutputUnwritable,
   ErrorType.DependencyFailed,
+  ErrorType.StepCancelled,
 ];
 
 /**

@@ -14,8 +14,8 @@ import { campaignInput } from '../campaign/input.js';
 import { loadCampaign } from '../campaign/load.js';
 import { startCampaign, workflowUiUrl } from '../client.js';
 import { CryoError } from '../errors.js';
-import { CryoStage } from '../search-attributes.js';
-import type { CampaignStatus, RunRecord } from '../workflows/campaign-status.js';
+import { CryoSlurmJobId, CryoStage } from '../search-attributes.js';
+import type { CampaignCancellation, CampaignStatus, RunRecord } from '../workflows/campaign-status.js';
 import { approvePicksUpdate, campaignStatusQuery, relaxUpdate, type ApprovePicksRequest } from '../workflows/operations.js';
 import { CliError, ExitCode, oneLine, toCliError } from './errors.js';
 import { closedOutcome, failureMessage } from './outcome.js';
@@ -23,6 +23,7 @@ import {
   bounded,
   currentUser,
   describeCampaign,
+  describeWorkflow,
   isRunning,
   loadCliConfig,
   printJson,
@@ -33,7 +34,7 @@ import {
   type CommonOptions,
   type Session,
 } from './session.js';
-import { campaignRow, closedText, defaultCampaignId, fileNameFor, listQuery, listTable, runRecordText, statusText, type CampaignRow } from './tables.js';
+import { campaignRow, cancellationLines, closedText, defaultCampaignId, fileNameFor, listQuery, listTable, runRecordText, statusText, type CampaignRow } from './tables.js';
 import { registerWatch } from './watch.js';
 
 // ---- shared -------------------------------------------------------------------------------
@@ -64,6 +65,12 @@ export function uiLink(config: CryoConfig, id: string, base: string): string {
 function visibleStage(d: WorkflowExecutionDescription): string {
   const stage = d.typedSearchAttributes.get(CryoStage);
   return stage === undefined ? '' : ` (stage ${stage})`;
+}
+
+/** A cancelled campaign's record of what its cancel stopped (its memo), if any. */
+export function cancellationOf(d: WorkflowExecutionDescription): CampaignCancellation | undefined {
+  const c = d.memo?.['cancellation'];
+  return c !== null && typeof c === 'object' ? (c as CampaignCancellation) : undefined;
 }
 
 /** Silent exit with `code` (the output already said why). */
@@ -169,9 +176,10 @@ async function status(id: string, opts: StatusOptions): Promise<void> {
         return;
       }
       const outcome = await closedOutcome(handle);
-      if (opts.json) printJson({ ...common, ...(outcome.record ? { result: outcome.record } : {}), ...(outcome.failure !== undefined ? { failure: outcome.failure } : {}) });
+      const cancellation = cancellationOf(d);
+      if (opts.json) printJson({ ...common, ...(outcome.record ? { result: outcome.record } : {}), ...(outcome.failure !== undefined ? { failure: outcome.failure } : {}), ...(cancellation ? { cancellation } : {}) });
       else if (outcome.record) console.log(`${runRecordText(outcome.record)}\n\nTemporal UI: ${link}`);
-      else console.log(`${closedText(id, d.status.name, outcome.failure, d.closeTime?.toISOString())}\n\nTemporal UI: ${link}`);
+      else console.log(`${closedText(id, d.status.name, outcome.failure, d.closeTime?.toISOString(), cancellation)}\n\nTemporal UI: ${link}`);
       if (!outcome.record) throw exitWith(ExitCode.Failed);
     },
     { workflowId: id },
@@ -179,6 +187,9 @@ async function status(id: string, opts: StatusOptions): Promise<void> {
 }
 
 // ---- cancel --------------------------------------------------------------------------------
+
+/** What `cancel` takes: a campaign, or one of its steps. */
+const CANCELLABLE: ReadonlySet<string> = new Set(['campaign', 'clusterJob', 'tiltSeries']);
 
 interface CancelOptions extends CommonOptions, JsonOption {
   readonly timeout: number;
@@ -209,9 +220,14 @@ async function cancel(id: string, opts: CancelOptions): Promise<void> {
   await withSession(
     opts,
     async (session) => {
-      const { handle, description: d } = await describeCampaign(session, id);
-      if (!isRunning(d)) throw new CliError(ExitCode.Failed, `campaign ${id} is already closed (${d.status.name}): nothing to cancel`);
-      const { running, source } = await runningUnder(session, handle, d, Math.min(opts.timeout, 5000));
+      const { handle, description: d } = await describeWorkflow(session, id);
+      // A campaign, or one step of it (`<id>/refine`, `<id>/TS_01`): its Slurm job is cancelled too.
+      if (!CANCELLABLE.has(d.type)) throw new CliError(ExitCode.Usage, `workflow ${JSON.stringify(id)} is a ${d.type} workflow: expected a campaign or one of its steps`);
+      const what = d.type === 'campaign' ? 'campaign' : 'step';
+      if (!isRunning(d)) throw new CliError(ExitCode.Failed, `${what} ${id} is already closed (${d.status.name}): nothing to cancel`);
+      const { running, source } = d.type === 'campaign'
+        ? await runningUnder(session, handle, d, Math.min(opts.timeout, 5000))
+        : { running: { [d.type]: id }, source: `its Slurm job ${d.typedSearchAttributes.get(CryoSlurmJobId) ?? '(none yet)'}` };
       const runningText = Object.keys(running).length === 0 ? 'nothing' : Object.entries(running).map(([k, v]) => (k === v ? k : `${k} (${v})`)).join(', ');
       if (!opts.json) console.log(`running under ${id}: ${runningText} [from ${source}]`);
       if (opts.terminate) {
@@ -239,8 +255,13 @@ async function cancel(id: string, opts: CancelOptions): Promise<void> {
             `wait longer with --timeout, or end it at once with --terminate (Slurm jobs are then not cancelled)`,
         );
       }
-      if (opts.json) printJson({ id, running, workflowStatus: now.status.name, cancelRequested: true });
-      else console.log(`campaign ${id} ${now.status.name}${now.status.name === 'CANCELLED' ? '' : ' (it closed before the cancel took effect)'}`);
+      const cancellation = cancellationOf(now);
+      if (opts.json) printJson({ id, running, workflowStatus: now.status.name, cancelRequested: true, ...(cancellation ? { cancellation } : {}) });
+      else {
+        console.log(`${what} ${id} ${now.status.name}${now.status.name === 'CANCELLED' ? '' : ' (it closed before the cancel took effect)'}`);
+        const lines = cancellationLines(cancellation);
+        if (lines.length > 0) console.log(lines.slice(1).join('\n'));
+      }
     },
     { workflowId: id },
   );
@@ -330,14 +351,22 @@ async function report(id: string, opts: ReportOptions): Promise<void> {
     opts,
     async (session) => {
       const { handle, description: d } = await describeCampaign(session, id);
-      if (d.status.name !== 'COMPLETED') {
+      const cancellation = cancellationOf(d);
+      let text: string;
+      if (d.status.name === 'CANCELLED' && cancellation && opts.json) {
+        // No run record, but what the cancel stopped: what was running, the jobs cancelled.
+        const { failure } = await closedOutcome(handle);
+        text = `${JSON.stringify({ campaign: id, workflowStatus: d.status.name, closeTime: d.closeTime?.toISOString(), failure, cancellation }, null, 2)}\n`;
+      } else if (d.status.name !== 'COMPLETED') {
         if (isRunning(d)) throw new CliError(ExitCode.Failed, `campaign ${id} is still running${visibleStage(d)}: no run record until it completes`);
         const { failure } = await closedOutcome(handle);
-        throw new CliError(ExitCode.Failed, `campaign ${id} ended ${d.status.name}, not completed: no run record${failure ? ` (${failure})` : ''}`);
+        const hint = cancellation ? '; `cryoet report --json` lists what its cancel stopped' : '';
+        throw new CliError(ExitCode.Failed, `campaign ${id} ended ${d.status.name}, not completed: no run record${failure ? ` (${failure})` : ''}${hint}`);
+      } else {
+        const record = (await handle.result()) as RunRecord;
+        // The HTML renderer loads only here, so the other commands never depend on it.
+        text = opts.json ? `${JSON.stringify(record, null, 2)}\n` : (await import('../report/index.js')).renderReport(record, { generatedAt: new Date().toISOString() });
       }
-      const record = (await handle.result()) as RunRecord;
-      // The HTML renderer loads only here, so the other commands never depend on it.
-      const text = opts.json ? `${JSON.stringify(record, null, 2)}\n` : (await import('../report/index.js')).renderReport(record, { generatedAt: new Date().toISOString() });
       const out = opts.out ?? fileNameFor(id, opts.json ? '-run-record.json' : '-report.html');
       if (out === '-') {
         process.stdout.write(text);
@@ -349,7 +378,7 @@ async function report(id: string, opts: ReportOptions): Promise<void> {
       } catch (err) {
         throw new CliError(ExitCode.Failed, `cannot write ${path}: ${(err as Error).message}`);
       }
-      console.log(`${opts.json ? 'run record' : 'report'} of ${id} written to ${path}`);
+      console.log(`${opts.json ? (cancellation && d.status.name === 'CANCELLED' ? 'cancellation record' : 'run record') : 'report'} of ${id} written to ${path}`);
     },
     { workflowId: id },
   );
@@ -396,8 +425,8 @@ export function registerCampaignCommands(program: Command): void {
     withConfigOption(
       program
         .command('cancel')
-        .description('cancel a campaign (its children cancel their Slurm jobs), wait until it closes, print what was running')
-        .argument('<id>', 'campaign id')
+        .description('cancel a campaign or one of its steps (<id>/refine): their Slurm jobs are cancelled; wait until it closes, print what was running and the jobs cancelled')
+        .argument('<id>', 'campaign id, or one of its steps: <id>/refine, <id>/TS_01')
         .option('--terminate', 'terminate at once instead: for a campaign no worker will pick up again; Slurm jobs are NOT cancelled')
         .option('--json', 'print JSON'),
     ),

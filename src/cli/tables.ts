@@ -8,7 +8,7 @@ import type { ExcludedNode } from '../slurm/node-exclusions.js';
 import type { TypedSearchAttributes } from '@temporalio/common';
 import type { StepSummary } from '../campaign/job-summary.js';
 import { CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus } from '../search-attributes.js';
-import type { CampaignStatus, RunRecord } from '../workflows/campaign-status.js';
+import type { CampaignCancellation, CampaignStatus, RunRecord } from '../workflows/campaign-status.js';
 
 /** Left-aligned columns, two spaces apart, no trailing blanks. */
 export function formatTable(head: readonly string[], rows: readonly (readonly string[])[], indent = ''): string {
@@ -176,7 +176,7 @@ function fields(pairs: readonly (readonly [string, string | undefined])[]): stri
 /** `cryoet status` of a running campaign (the `status` query). */
 export function statusText(s: CampaignStatus, workflowStatus = 'RUNNING'): string {
   const series = Object.entries(s.tiltSeries);
-  const counts = (['waiting', 'running', 'done', 'failed'] as const)
+  const counts = (['waiting', 'running', 'done', 'failed', 'cancelled'] as const)
     .map((state) => [state, series.filter(([, t]) => t.status === state).length] as const)
     .filter(([, n]) => n > 0)
     .map(([state, n]) => `${n} ${state}`)
@@ -209,8 +209,25 @@ export function statusText(s: CampaignStatus, workflowStatus = 'RUNNING'): strin
       ? '  (nothing)'
       : formatTable(['STEP', 'WORKFLOW (relax target)'], Object.entries(s.running).map(([k, v]) => [k, v]), '  '),
     ...excludedLines(s.excludedNodes),
+    ...cancellationLines(s.cancellation),
   ];
   return parts.join('\n');
+}
+
+/** What a cancel stopped: what was running then and the Slurm jobs cancelled; nothing if not cancelled. */
+export function cancellationLines(c: CampaignCancellation | undefined): string[] {
+  if (!c) return [];
+  const running = Object.entries(c.running);
+  return [
+    '',
+    `cancelled at stage ${c.stage} (${formatTime(c.requestedAt)}; everything stopped by ${formatTime(c.endedAt)}), ${c.stepsCompleted} step(s) completed, ${formatCost(c.costUsd)}`,
+    `was running (${running.length})`,
+    running.length === 0 ? '  (nothing)' : formatTable(['STEP', 'WORKFLOW'], running.map(([k, v]) => [k, v]), '  '),
+    `Slurm jobs cancelled (${c.jobsCancelled.length})`,
+    c.jobsCancelled.length === 0
+      ? '  (none)'
+      : formatTable(['STEP', 'JOB', 'CLUSTER', 'WORKFLOW'], c.jobsCancelled.map((j) => [j.step, j.jobId, j.cluster ?? '', j.workflowId]), '  '),
+  ];
 }
 
 /** The black-hole nodes section; nothing when no node was excluded. */
@@ -255,13 +272,16 @@ export function runRecordText(r: RunRecord): string {
 }
 
 /** `cryoet status` of a campaign that ended without a run record. */
-export function closedText(id: string, workflowStatus: string, failure: string | undefined, closeTime?: string): string {
-  return fields([
-    ['campaign', id],
-    ['workflow', workflowStatus],
-    ['closed', formatTime(closeTime)],
-    ['failure', failure],
-  ]);
+export function closedText(id: string, workflowStatus: string, failure: string | undefined, closeTime?: string, cancellation?: CampaignCancellation): string {
+  return [
+    fields([
+      ['campaign', id],
+      ['workflow', workflowStatus],
+      ['closed', formatTime(closeTime)],
+      ['failure', failure],
+    ]),
+    ...cancellationLines(cancellation),
+  ].join('\n');
 }
 
 // ---- watch ------------------------------------------------------------------------------
@@ -297,6 +317,7 @@ export function tiltSeriesBar(state: CampaignStatus['tiltSeries'][string]['statu
     case 'running': return { value: 0.5, label: 'running' };
     case 'done': return { value: 1, label: 'done' };
     case 'failed': return { value: 1, label: 'FAILED' };
+    case 'cancelled': return { value: 1, label: 'cancelled' };
   }
 }
 

@@ -10,7 +10,7 @@ import type { StepSummary } from '../campaign/job-summary.js';
 
 export type CampaignStage = 'inspect' | 'stage' | 'probe' | 'reconstruct' | 'picks' | 'extract' | 'refine' | 'postprocess' | 'record' | 'done';
 
-export type TiltSeriesState = 'waiting' | 'running' | 'done' | 'failed';
+export type TiltSeriesState = 'waiting' | 'running' | 'done' | 'failed' | 'cancelled';
 
 /** One refine iteration: the resolution RELION reached (`_rlnCurrentResolution`, Å). */
 export interface IterationPoint {
@@ -24,6 +24,35 @@ export interface PicksGate {
   by?: string;
   comment?: string;
   decidedAt?: string;
+}
+
+/**
+ * A Slurm job the campaign's cancel stopped: pending or running when the cancel came, it
+ * did not complete (its clusterJob sent scancel, or Slurm ended it with a job it waited for).
+ */
+export interface CancelledJob {
+  /** The clusterJob workflow and its step. */
+  readonly workflowId: string;
+  readonly step: string;
+  readonly jobId: string;
+  readonly cluster?: string;
+}
+
+/**
+ * How a campaign was cancelled: when, at which stage, what was running then (as
+ * `running`), and the Slurm jobs cancelled. Also the workflow's memo `cancellation`, so
+ * `cryoet status` and `cryoet report --json` show it without a worker.
+ */
+export interface CampaignCancellation {
+  /** When the cancel reached the campaign, and when every child had closed. */
+  readonly requestedAt: string;
+  readonly endedAt: string;
+  readonly stage: CampaignStage;
+  readonly running: Record<string, string>;
+  readonly jobsCancelled: readonly CancelledJob[];
+  /** Steps that had completed, and their cost. */
+  readonly stepsCompleted: number;
+  readonly costUsd: number;
 }
 
 /** Live state of a campaign (the `status` query). */
@@ -48,6 +77,8 @@ export interface CampaignStatus {
   finalResolution?: number;
   bfactor?: number;
   error?: string;
+  /** Set once a cancelled campaign has stopped everything it ran. */
+  cancellation?: CampaignCancellation;
 }
 
 /** The run record: what ran where, what it cost, what it produced. */

@@ -13,14 +13,15 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   type ChildWorkflowHandle,
   condition,
-  executeChild,
   isCancellation,
   patched,
   setCurrentDetails,
   setHandler,
   startChild,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -33,23 +34,25 @@ import { extractStep, particlePixelSize, POSTPROCESS_ROOT, postprocessStep, REFI
 import { clusterJob, type ClusterJobInput, type ClusterJobResult } from './cluster-job.js';
 import { fileOps, stageOps } from './campaign-activities.js';
 import { tiltSeries, type TiltSeriesResult } from './tilt-series.js';
-import type { CampaignStage, CampaignStatus, RunRecord } from './campaign-status.js';
+import type { CampaignCancellation, CampaignStage, CampaignStatus, RunRecord } from './campaign-status.js';
+import { TaskGroup, type Outcome, type Task } from './tasks.js';
 import { recordStepUsage } from './metrics.js';
-import { approvePicksUpdate, campaignStatusQuery, jobSubmittedSignal, nodeExcludedSignal, reconstructAfterSignal, type ReconstructAfter } from './operations.js';
+import { approvePicksUpdate, campaignStatusQuery, jobSubmittedSignal, nodeExcludedSignal, reconstructAfterSignal, type JobSubmitted, type ReconstructAfter } from './operations.js';
 import { mergeExclusions } from '../slurm/node-exclusions.js';
 
-export type { CampaignStage, CampaignStatus, RunRecord } from './campaign-status.js';
-
-type Outcome<T> = { readonly ok: T } | { readonly err: unknown };
+export type { CampaignCancellation, CampaignStage, CampaignStatus, RunRecord } from './campaign-status.js';
 
 /** A step's clusterJob child and how it ends; `after`: the Slurm jobs it was queued behind. */
 interface Launched {
   readonly suffix: string;
   readonly workflowId: string;
   readonly after?: readonly string[];
-  readonly scope: CancellationScope;
-  outcome: Promise<Outcome<ClusterJobResult>>;
-  ended: boolean;
+  readonly task: Task<ClusterJobResult>;
+}
+
+/** How a clusterJob child ended, from its result. */
+function endedHow(outcome: Outcome<unknown>): 'completed' | 'failed' | 'cancelled' {
+  return 'ok' in outcome ? 'completed' : isCancellation(outcome.err) ? 'cancelled' : 'failed';
 }
 
 /** Same ids in the same order. */
@@ -86,9 +89,22 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
   // The newest Slurm job of every clusterJob (this campaign's steps and the series'
   // reconstructions), reported by the children as they submit.
   const jobOf: Record<string, string> = {};
-  setHandler(jobSubmittedSignal, ({ workflowId, jobId }) => {
-    jobOf[workflowId] = jobId;
+  const submitted: Record<string, JobSubmitted> = {};
+  setHandler(jobSubmittedSignal, (job) => {
+    jobOf[job.workflowId] = job.jobId;
+    submitted[job.workflowId] = job;
   });
+  // Every branch beside the main line (children, the series pool, the progress poller):
+  // settled at creation, drained before the campaign closes (tasks.ts).
+  const tasks = new TaskGroup();
+  /** How each clusterJob (steps and reconstructions) ended, by workflow id. */
+  const endedAs: Record<string, 'completed' | 'failed' | 'cancelled'> = {};
+  // What was running the moment a cancel reached the campaign, before any child had ended.
+  let cancelRequested: { readonly at: string; readonly stage: CampaignStage; readonly running: Record<string, string> } | undefined;
+  CancellationScope.current().cancelRequested.catch(() => {
+    cancelRequested ??= { at: new Date().toISOString(), stage: status.stage, running: { ...status.running } };
+  });
+  const isCancelled = () => cancelRequested !== undefined || CancellationScope.current().consideredCancelled;
   // The gate only opens while the campaign waits at it; a decision before or after is refused.
   let atPicksGate = false;
   setHandler(
@@ -112,9 +128,43 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
   try {
     return await run();
   } catch (err) {
+    // Whatever ended the run, nothing it started stays running: cancel what is left (their
+    // Slurm jobs with them) and wait until every child has closed.
+    if (patched('campaign-drains-its-tasks')) await tasks.drain();
+    if (isCancelled()) {
+      const cancellation = cancellationOf();
+      status.cancellation = cancellation;
+      status.error = `cancelled at stage ${cancellation.stage}`;
+      upsertMemo({ cancellation });
+      upsertSearchAttributes([{ key: CryoStatus, value: 'cancelled' }]);
+      const jobs = cancellation.jobsCancelled.map((j) => `${j.step} ${j.jobId}`).join(', ') || 'none';
+      setCurrentDetails(`**${spec.name}** (${spec.dataset}) — cancelled at stage ${cancellation.stage}\n\nSlurm jobs cancelled: ${jobs}\n\ncost $${status.costUsd.toFixed(4)}`);
+      // Closes CANCELLED, not FAILED, whatever the interrupted line threw.
+      throw isCancellation(err) ? err : new CancelledFailure(`campaign cancelled at stage ${cancellation.stage}`);
+    }
     status.error = innermostMessage(err);
-    upsertSearchAttributes([{ key: CryoStatus, value: isCancellation(err) ? 'cancelled' : 'failed' }]);
+    upsertSearchAttributes([{ key: CryoStatus, value: 'failed' }]);
     throw err;
+  }
+
+  /** The cancel's record: what was running when it came, and its Slurm jobs that did not complete. */
+  function cancellationOf(): CampaignCancellation {
+    const running = cancelRequested?.running ?? {};
+    const jobsCancelled = Object.values(running).flatMap((workflowId) => {
+      const job = submitted[workflowId];
+      // Cancelled by its clusterJob, or by Slurm as a consequence (queued behind a cancelled job).
+      if (!job || endedAs[workflowId] === undefined || endedAs[workflowId] === 'completed') return [];
+      return [{ workflowId, step: job.step, jobId: job.jobId, ...(job.cluster === undefined ? {} : { cluster: job.cluster }) }];
+    });
+    return {
+      requestedAt: cancelRequested?.at ?? new Date().toISOString(),
+      endedAt: new Date().toISOString(),
+      stage: cancelRequested?.stage ?? status.stage,
+      running,
+      jobsCancelled,
+      stepsCompleted: status.steps.length,
+      costUsd: status.costUsd,
+    };
   }
 
   async function run(): Promise<RunRecord> {
@@ -152,19 +202,27 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       const args: ClusterJobInput = { ...job, ...placementContext(), ...(after ? { afterJobs: after } : {}) };
       const handle = await scope.run(() => startChild(clusterJob, { ...childOptions(suffix, { summary: `${job.step} · ${describeLadder(job.placement.ladder)}` }), args: [args] }));
       status.running[suffix] = handle.workflowId;
-      const run: Launched = { suffix, workflowId: handle.workflowId, ...(after ? { after } : {}), scope, ended: false, outcome: Promise.resolve({ err: undefined }) };
-      run.outcome = handle.result().then(
-        (ok): Outcome<ClusterJobResult> => ({ ok }),
-        (err: unknown): Outcome<ClusterJobResult> => ({ err }),
-      ).finally(() => {
-        run.ended = true;
+      const task = tasks.adopt(suffix, scope, handle.result(), (outcome) => {
+        endedAs[handle.workflowId] = endedHow(outcome);
         delete status.running[suffix];
       });
-      return run;
+      return { suffix, workflowId: handle.workflowId, ...(after ? { after } : {}), task };
+    };
+    /**
+     * A step's own failure as the campaign's: a step cancelled on its own (`cryoet cancel
+     * <id>/refine`, the campaign not cancelled) ends the campaign saying so.
+     */
+    const stepError = (run: Launched, err: unknown): unknown => {
+      if (!isCancellation(err) || isCancelled()) return err;
+      return ApplicationFailure.create({
+        type: ErrorType.StepCancelled,
+        nonRetryable: true,
+        message: `${run.suffix}: cancelled on its own (workflow ${run.workflowId}); its Slurm job was cancelled and the campaign cannot go on without it`,
+      });
     };
     /** The Slurm job a launched step has now (queued or running); undefined when it ended first. */
     const jobIdOf = async (run: Launched): Promise<string | undefined> => {
-      await condition(() => jobOf[run.workflowId] !== undefined || run.ended);
+      await condition(() => jobOf[run.workflowId] !== undefined || run.task.ended);
       return jobOf[run.workflowId];
     };
     const recordStep = (result: ClusterJobResult, job: ClusterJobInput) => record(summarizeStep(result.record, job.placement.ladder, input.gpuPrices, job.command));
@@ -178,16 +236,17 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     const finishStep = async (run: Launched, job: ClusterJobInput, inputsFrom?: readonly string[], beforeAgain?: () => Promise<void>): Promise<ClusterJobResult> => {
       let outcome: Outcome<ClusterJobResult> | undefined;
       if (run.after && !sameIds(run.after, inputsFrom)) {
-        run.scope.cancel();
-        await run.outcome;
+        run.task.scope.cancel();
+        await run.task.outcome;
       } else {
-        outcome = await run.outcome;
-        if ('err' in outcome && !(run.after && hasErrorType(outcome.err, ErrorType.DependencyFailed))) throw outcome.err;
+        outcome = await run.task.outcome;
+        if ('err' in outcome && !(run.after && hasErrorType(outcome.err, ErrorType.DependencyFailed))) throw stepError(run, outcome.err);
       }
       if (outcome === undefined || 'err' in outcome) {
         if (beforeAgain) await beforeAgain();
-        outcome = await (await launch(job, `${run.suffix}-again`)).outcome;
-        if ('err' in outcome) throw outcome.err;
+        const again = await launch(job, `${run.suffix}-again`);
+        outcome = await again.task.outcome;
+        if ('err' in outcome) throw stepError(again, outcome.err);
       }
       return outcome.ok;
     };
@@ -225,7 +284,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       // children's inputs grow as N² (500 series overran Temporal's 4 MB message limit).
       const campaign = patched('tilt-series-child-own-series') ? { ...input, spec: { ...spec, tiltSeries: spec.tiltSeries.filter((ts) => ts.name === name) } } : input;
       const early = released === undefined;
-      const after = early ? { waitForProbe: true } : probe?.ended || !released!.afterJobs ? {} : { afterJobs: released!.afterJobs };
+      const after = early ? { waitForProbe: true } : probe?.task.ended || !released!.afterJobs ? {} : { afterJobs: released!.afterJobs };
       const handle = await startChild(tiltSeries, { ...childOptions(suffix, { tiltSeries: name, summary: `${name} · align+reconstruct · ${describeLadder(input.placements.reconstruct.ladder)}` }), args: [{ campaign, name, aretomo2, ...placementContext(), ...after }] });
       if (early) {
         // A child that already ended (bad input) needs no signal; its result says why.
@@ -236,6 +295,10 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     };
     const worker = async () => {
       for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+        if (isCancelled() || CancellationScope.current().consideredCancelled) {
+          status.tiltSeries[name] = { status: 'cancelled' };
+          continue;
+        }
         status.tiltSeries[name] = { status: 'running' };
         status.running[name] = `${id}/${name}/reconstruct`;
         try {
@@ -244,13 +307,18 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
             result = await runSeries(name, name);
           } catch (err) {
             // Queued behind a probe job that did not complete: once the probe has passed, again.
-            if (!ahead || !probe || !hasErrorType(err, ErrorType.DependencyFailed) || 'err' in (await probe.outcome)) throw err;
+            if (!ahead || !probe || !hasErrorType(err, ErrorType.DependencyFailed) || 'err' in (await probe.task.outcome)) throw err;
             result = await runSeries(name, `${name}-again`);
           }
           done.push(result);
           record(result.step);
           status.tiltSeries[name] = { status: 'done', tomogram: result.tomogram };
         } catch (err) {
+          if (isCancellation(err) && (isCancelled() || CancellationScope.current().consideredCancelled)) {
+            endedAs[`${id}/${name}/reconstruct`] = 'cancelled';
+            status.tiltSeries[name] = { status: 'cancelled' };
+            continue;
+          }
           const error = innermostMessage(err);
           failed.push({ name, error });
           status.tiltSeries[name] = { status: 'failed', error };
@@ -259,13 +327,14 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         }
       }
     };
-    const reconstructions = new CancellationScope();
-    let allReconstructed = false;
-    let pool: Promise<unknown> = Promise.resolve();
+    let pool: Task<unknown> | undefined;
     const startSeries = () => {
-      pool = reconstructions.run(() => Promise.all(Array.from({ length: Math.min(spec.limits.maxParallelTiltSeries, queue.length) }, worker))).finally(() => {
-        allReconstructed = true;
-      });
+      pool = tasks.start('reconstructions', () => Promise.all(Array.from({ length: Math.min(spec.limits.maxParallelTiltSeries, queue.length) }, worker)));
+    };
+    /** Stops the series (none reconstructed is kept) and waits until each child has closed. */
+    const stopSeries = async () => {
+      pool?.scope.cancel();
+      await pool?.outcome;
     };
     if (ahead) startSeries();
 
@@ -290,11 +359,11 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       if (ahead) {
         // The reconstructions wait in Slurm for the probe (afterok), not here.
         probeJobId = await jobIdOf(probe);
-        if (probe.ended) {
-          const probed = await probe.outcome;
+        if (probe.task.ended) {
+          const probed = await probe.task.outcome;
           if ('err' in probed) throw probed.err;
         }
-        released = probe.ended || probeJobId === undefined ? {} : { afterJobs: [probeJobId] };
+        released = probe.task.ended || probeJobId === undefined ? {} : { afterJobs: [probeJobId] };
         enter('reconstruct', `${spec.tiltSeries.length} tilt series, ${spec.limits.maxParallelTiltSeries} at a time, queued behind the probe`);
         const go = released;
         await Promise.all(waiting.splice(0).map((handle) => handle.signal(reconstructAfterSignal, go).catch(() => undefined)));
@@ -304,8 +373,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     } catch (err) {
       // Bad campaign-wide input, staging or the probe failed: the series submitted nothing
       // (or only jobs queued behind the probe, which Slurm cancels); stop them and say why.
-      reconstructions.cancel();
-      await pool;
+      await stopSeries();
       throw err;
     }
     const tools: Toolset = { profile: input.tools.profile, aretomo2: binary.remotePath, relion: input.tools.relion };
@@ -315,10 +383,9 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       startSeries();
     } else {
       // The probe failed: its queued reconstructions never run; stop them and say why.
-      const probed = await probe.outcome;
+      const probed = await probe.task.outcome;
       if ('err' in probed) {
-        reconstructions.cancel();
-        await pool;
+        await stopSeries();
         throw probed.err;
       }
       recordStep(probed.ok, probeJob);
@@ -328,19 +395,22 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     let extractRun: Launched | undefined;
     if (ahead && !spec.approvePicks.required && spec.limits.maxParallelTiltSeries >= spec.tiltSeries.length) {
       const reconstructJob = (name: string) => jobOf[`${id}/${name}/reconstruct`];
-      await condition(() => allReconstructed || spec.tiltSeries.every((ts) => reconstructJob(ts.name) !== undefined));
-      if (!allReconstructed) {
+      await condition(() => pool!.ended || spec.tiltSeries.every((ts) => reconstructJob(ts.name) !== undefined));
+      if (!pool!.ended) {
         const queued = extractStep(tools, layout, spec, spec.tiltSeries);
         if (queued.files.length > 0) await fileOps.writeFiles({ cluster, files: queued.files });
         extractRun = await launch(extractJobFor(queued.command), 'extract', spec.tiltSeries.map((ts) => reconstructJob(ts.name)!));
       }
     }
-    await pool;
+    const reconstructed = await pool!.outcome;
+    if ('err' in reconstructed) throw reconstructed.err;
+    // Cancelled while the series ran: the catch below says so (not "0 of 5 reconstructed").
+    if (isCancelled()) throw new CancelledFailure('campaign cancelled while reconstructing');
     const needed = spec.limits.minTiltSeries ?? spec.tiltSeries.length;
     if (done.length < needed) {
       if (extractRun) {
-        extractRun.scope.cancel();
-        await extractRun.outcome;
+        extractRun.task.scope.cancel();
+        await extractRun.task.outcome;
       }
       throw ApplicationFailure.create({
         type: ErrorType.InputInvalid,
@@ -423,14 +493,15 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         enter('refine', `iteration ${p.newestComplete}${p.resolution === undefined ? '' : `, ${p.resolution.toFixed(2)} Å`}`);
       }
     };
-    const progress = watchProgress();
+    const progress = tasks.start('refine-progress', watchProgress);
     let refined: ClusterJobResult;
     try {
       refined = await finishStep(refineRun, refineJob, [extracted.job.jobId]);
     } finally {
       refineDone = true;
     }
-    await progress;
+    const watched = await progress.outcome;
+    if ('err' in watched) throw watched.err;
     recordStep(refined, refineJob);
     // Every iteration's resolution from its files: the polls above may have skipped some.
     const history = await fileOps.readRefineHistory({ cluster, dir: layout.dir, outRoot: REFINE_ROOT });

@@ -20,6 +20,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
@@ -263,9 +264,13 @@ async function submit(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
   let exclude = activeExclusions(mergeExclusions(input.exclude ?? [], s.excluded), rung.cluster, now());
   let job: SubmittedJob | undefined;
   while (job === undefined) {
+    // Cancelled: submit nothing more. Once sbatch is asked, its answer is awaited even if a
+    // cancel comes meanwhile, so the job id is known and the cancel can scancel it.
+    if (CancellationScope.current().consideredCancelled) throw new CancelledFailure(`${input.step}: cancelled before submitting`);
     key = keyFor(workflowInfo().workflowId, `${input.step}-${s.attempt}`);
     try {
-      job = await request(exclude);
+      const exclusions = exclude;
+      job = await CancellationScope.nonCancellable(() => request(exclusions));
     } catch (err) {
       const refusal = refusalOf(err);
       if (refusal === undefined) throw err;
@@ -288,7 +293,9 @@ async function submit(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
   note(job.reattached ? 'reattached' : before ? 'resubmitted' : 'submitted', { note: `${describeRung(rung, s.rung)}: ${jobNameFor(key)}${excluding}${behind}` });
   // The campaign queues later steps behind this job's id (and learns a resubmission's new id).
   if (input.reportTo && patched('report-job-submitted')) {
-    await getExternalWorkflowHandle(input.reportTo).signal(jobSubmittedSignal, { workflowId: workflowInfo().workflowId, step: input.step, jobId: job.jobId }).catch(() => undefined);
+    const signal = { workflowId: workflowInfo().workflowId, step: input.step, jobId: job.jobId, cluster: job.cluster };
+    // Told even when cancelled meanwhile: the campaign lists the jobs its cancel stopped.
+    await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(input.reportTo!).signal(jobSubmittedSignal, signal)).catch(() => undefined);
   }
   return job;
 }

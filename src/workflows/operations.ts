@@ -62,6 +62,8 @@ export interface JobSubmitted {
   readonly workflowId: string;
   readonly step: string;
   readonly jobId: string;
+  /** The cluster the job is on (absent in signals from before it was added). */
+  readonly cluster?: string;
 }
 
 /**

@@ -2,7 +2,7 @@
  * A real Temporal dev server plus a real worker with CryoEtPlugin on a unique task
  * queue, reaching the dev Slurm cluster over the dev sshd. One per test file.
  */
-import { Runtime, DefaultLogger, Worker, type RuntimeOptions } from '@temporalio/worker';
+import { Runtime, DefaultLogger, Worker, makeTelemetryFilterString, type LogEntry, type RuntimeOptions } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CryoEtPlugin } from '../../src/plugin.js';
 import type { CryoConfig } from '../../src/config.js';
@@ -23,18 +23,36 @@ export interface WorkerHarness {
 
 let runtimeInstalled = false;
 
+/** What the SDK logs when a workflow activation fails (an unhandled rejection, nondeterminism). */
+export const FAILING_WORKFLOW_TASK = /Failing workflow task/;
+
+/** Log lines of this process's worker(s) that name a failed workflow task. */
+const failedWorkflowTasks: string[] = [];
+
+/** Logs at WARN, as before, and keeps every line that names a failed workflow task. */
+const testLogger = new DefaultLogger('WARN', (entry: LogEntry) => {
+  const line = `${entry.level} ${entry.message} ${entry.meta ? JSON.stringify(entry.meta).slice(0, 2000) : ''}`;
+  if (FAILING_WORKFLOW_TASK.test(entry.message)) failedWorkflowTasks.push(line);
+  process.stderr.write(`${line}\n`);
+});
+
+/** The SDK core's own warnings (where "Failing workflow task" is logged) go through testLogger. */
+const forwardCoreLogs: NonNullable<RuntimeOptions['telemetryOptions']>['logging'] = { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }) };
+
 /** Installs this test process's runtime with options of its own (e.g. a metrics exporter); before the harness. */
 export function installTestRuntime(options: Omit<RuntimeOptions, 'logger'>): void {
-  Runtime.install({ logger: new DefaultLogger('WARN'), ...options });
+  Runtime.install({ logger: testLogger, ...options, telemetryOptions: { logging: forwardCoreLogs, ...options.telemetryOptions } });
   runtimeInstalled = true;
+}
+
+/** Throws, listing them, if a worker of this process has failed a workflow task. */
+export function assertNoFailedWorkflowTasks(): void {
+  if (failedWorkflowTasks.length > 0) throw new Error(`a worker failed ${failedWorkflowTasks.length} workflow task(s):\n${failedWorkflowTasks.slice(0, 5).join('\n')}`);
 }
 
 /** Starts the server and a worker; call stop() in `after`. */
 export async function startWorkerHarness(overrides: Partial<CryoConfig> = {}): Promise<WorkerHarness> {
-  if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    runtimeInstalled = true;
-  }
+  if (!runtimeInstalled) installTestRuntime({});
   const [env, base] = await Promise.all([startTemporal(), devConfig()]);
   const config = { ...base, ...overrides };
   const plugin = new CryoEtPlugin({ config, log: () => {} });
@@ -55,6 +73,8 @@ export async function startWorkerHarness(overrides: Partial<CryoConfig> = {}): P
       worker.shutdown();
       await running;
       await env.teardown();
+      // Every suite on this harness fails if a workflow task failed on the way.
+      assertNoFailedWorkflowTasks();
     },
   };
 }

@@ -108,6 +108,7 @@ describe('chaos: the worker SIGKILLed at every stage boundary (dev2)', () => {
       console.log(`chaos campaign ${run.input?.id}: ${run.record ? 'completed' : `failed: ${String(run.failure)}`} in ${run.seconds} s; workers: ${run.supervisor?.lives.map((l) => `${l.end}${l.end === 'plan' ? `:${l.plan!.label}@${l.stage}` : ''}`).join(' ')}`);
     }
     await env?.close();
+    for (const run of runs) run.supervisor?.assertNoFailedWorkflowTasks();
   });
 
   for (const [i, name] of ['first-half', 'second-half'].entries()) {

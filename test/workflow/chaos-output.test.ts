@@ -97,6 +97,7 @@ describe('chaos: the output folder on the cluster unwritable or full (dev2)', ()
     }
     await env?.close();
     rmSync(base, { recursive: true, force: true });
+    supervisor?.assertNoFailedWorkflowTasks();
   });
 
   /** Runs a campaign whose paths.work is `work`; how it ended. */

@@ -204,6 +204,7 @@ describe('chaos: a campaign whose machines disappear (dev2)', () => {
     for (const f of faults) console.log(`  ${String(f.atS).padStart(4)} s  ${f.kind} [${f.stage}]${f.detail ? `: ${f.detail}` : ''}`);
     console.log(`  workers: ${supervisor?.lives.map((l) => l.end).join(' ')}`);
     await env?.close();
+    supervisor?.assertNoFailedWorkflowTasks();
   });
 
   test('the campaign completed and every fault was injected once', () => {
@@ -295,6 +296,7 @@ describe('chaos: SSH cut during a submit while slurmctld is down (dev2)', () => 
     await supervisor?.stop();
     await healDev2().catch(() => undefined);
     await env?.close();
+    supervisor?.assertNoFailedWorkflowTasks();
   });
 
   // The cut leaves the remote submit script running: it must never go on to sbatch a job

@@ -114,7 +114,11 @@ function sleepCampaign(name: string, durations: SleepDurations, change: (spec: C
   };
 }
 
+/** Campaigns this file started: any job of theirs a failed test left behind is cancelled in `after`. */
+const started: string[] = [];
+
 async function start(input: CampaignInput): Promise<WorkflowHandle> {
+  started.push(input.id);
   return startCampaign(env.client, { ...config, temporal: { ...config.temporal, taskQueue } }, input);
 }
 
@@ -191,6 +195,9 @@ describe('cryoet cancel at every stage, with a worker serving the campaign', () 
   after(async () => {
     await stopWorker(5000);
     for (const feeder of feeders) feeder.kill();
+    // A held step sleeps for half an hour: never leave one holding the dev cluster's GPUs.
+    const left = started.flatMap((id) => campaignJobs(id).filter((j) => ACTIVE.test(j.state)).map((j) => j.id));
+    if (left.length > 0) execFileSync('scancel', left, { env: { ...process.env, SLURM_CONF } });
     await env?.teardown();
     const failed = workerLogs.flatMap((log) => log().split('\n').filter((line) => FAILING_WORKFLOW_TASK.test(line)));
     assert.deepEqual(failed, [], 'a worker failed a workflow task');

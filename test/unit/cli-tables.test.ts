@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { StepSummary } from '../../src/campaign/job-summary.js';
 import { CryoCampaign, CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus } from '../../src/search-attributes.js';
-import type { CampaignStatus, RunRecord } from '../../src/workflows/campaign-status.js';
+import type { CampaignCancellation, CampaignStatus, RunRecord } from '../../src/workflows/campaign-status.js';
 import {
   campaignRow,
+  cancellationLines,
   changedLines,
   closedText,
   defaultCampaignId,
@@ -236,6 +237,32 @@ describe('cli tables: status', () => {
   test('closedText: a campaign that ended without a record', () => {
     assert.equal(closedText('c1', 'TERMINATED', 'stuck', '2025-03-01T13:00:00Z'), 'campaign  c1\nworkflow  TERMINATED\nclosed    2025-03-01 13:00:00Z\nfailure   stuck');
     assert.equal(closedText('c1', 'CANCELLED', undefined), 'campaign  c1\nworkflow  CANCELLED');
+  });
+
+  test('closedText: a cancelled campaign lists what was running and the Slurm jobs cancelled', () => {
+    const cancellation: CampaignCancellation = {
+      requestedAt: '2025-03-01T13:00:00Z',
+      endedAt: '2025-03-01T13:00:03Z',
+      stage: 'refine',
+      running: { refine: 'c1/refine', postprocess: 'c1/postprocess' },
+      jobsCancelled: [
+        { workflowId: 'c1/refine', step: 'refine', jobId: '41', cluster: 'dev' },
+        { workflowId: 'c1/postprocess', step: 'postprocess', jobId: '42' },
+      ],
+      stepsCompleted: 6,
+      costUsd: 0.5,
+    };
+    const text = closedText('c1', 'CANCELLED', 'Workflow cancelled', '2025-03-01T13:00:03Z', cancellation);
+    assert.match(text, /^failure   Workflow cancelled$/m);
+    assert.match(text, /^cancelled at stage refine \(2025-03-01 13:00:00Z; everything stopped by 2025-03-01 13:00:03Z\), 6 step\(s\) completed, \$0\.50+$/m);
+    assert.match(text, /^was running \(2\)$/m);
+    assert.match(text, /^ {2}refine +c1\/refine$/m);
+    assert.match(text, /^Slurm jobs cancelled \(2\)$/m);
+    assert.match(text, /^ {2}refine +41 +dev +c1\/refine$/m);
+    assert.match(text, /^ {2}postprocess +42 +c1\/postprocess$/m);
+    assert.deepEqual(cancellationLines(undefined), []);
+    const idle = cancellationLines({ ...cancellation, running: {}, jobsCancelled: [] }).join('\n');
+    assert.match(idle, /was running \(0\)\n {2}\(nothing\)\nSlurm jobs cancelled \(0\)\n {2}\(none\)/);
   });
 });
 

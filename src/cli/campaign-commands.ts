@@ -352,8 +352,9 @@ async function report(id: string, opts: ReportOptions): Promise<void> {
     async (session) => {
       const { handle, description: d } = await describeCampaign(session, id);
       const cancellation = cancellationOf(d);
+      const cancelledRecord = d.status.name === 'CANCELLED' && cancellation !== undefined && opts.json === true;
       let text: string;
-      if (d.status.name === 'CANCELLED' && cancellation && opts.json) {
+      if (cancelledRecord) {
         // No run record, but what the cancel stopped: what was running, the jobs cancelled.
         const { failure } = await closedOutcome(handle);
         text = `${JSON.stringify({ campaign: id, workflowStatus: d.status.name, closeTime: d.closeTime?.toISOString(), failure, cancellation }, null, 2)}\n`;
@@ -367,7 +368,7 @@ async function report(id: string, opts: ReportOptions): Promise<void> {
         // The HTML renderer loads only here, so the other commands never depend on it.
         text = opts.json ? `${JSON.stringify(record, null, 2)}\n` : (await import('../report/index.js')).renderReport(record, { generatedAt: new Date().toISOString() });
       }
-      const out = opts.out ?? fileNameFor(id, opts.json ? '-run-record.json' : '-report.html');
+      const out = opts.out ?? fileNameFor(id, cancelledRecord ? '-cancellation.json' : opts.json ? '-run-record.json' : '-report.html');
       if (out === '-') {
         process.stdout.write(text);
         return;
@@ -378,7 +379,7 @@ async function report(id: string, opts: ReportOptions): Promise<void> {
       } catch (err) {
         throw new CliError(ExitCode.Failed, `cannot write ${path}: ${(err as Error).message}`);
       }
-      console.log(`${opts.json ? (cancellation && d.status.name === 'CANCELLED' ? 'cancellation record' : 'run record') : 'report'} of ${id} written to ${path}`);
+      console.log(`${cancelledRecord ? 'cancellation record' : opts.json ? 'run record' : 'report'} of ${id} written to ${path}`);
     },
     { workflowId: id },
   );

@@ -104,6 +104,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
   CancellationScope.current().cancelRequested.catch(() => {
     cancelRequested ??= { at: new Date().toISOString(), stage: status.stage, running: { ...status.running } };
   });
+  /** The campaign, or the scope the caller runs in (the series pool, stopped), is cancelled. */
   const isCancelled = () => cancelRequested !== undefined || CancellationScope.current().consideredCancelled;
   // The gate only opens while the campaign waits at it; a decision before or after is refused.
   let atPicksGate = false;
@@ -130,8 +131,10 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
   } catch (err) {
     // Whatever ended the run, nothing it started stays running: cancel what is left (their
     // Slurm jobs with them) and wait until every child has closed.
-    if (patched('campaign-drains-its-tasks')) await tasks.drain();
-    if (isCancelled()) {
+    // (Not in histories from before: their campaigns closed without it.)
+    const drains = patched('campaign-drains-its-tasks');
+    if (drains) await tasks.drain();
+    if (drains && isCancelled()) {
       const cancellation = cancellationOf();
       status.cancellation = cancellation;
       status.error = `cancelled at stage ${cancellation.stage}`;
@@ -143,7 +146,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       throw isCancellation(err) ? err : new CancelledFailure(`campaign cancelled at stage ${cancellation.stage}`);
     }
     status.error = innermostMessage(err);
-    upsertSearchAttributes([{ key: CryoStatus, value: 'failed' }]);
+    upsertSearchAttributes([{ key: CryoStatus, value: isCancellation(err) ? 'cancelled' : 'failed' }]);
     throw err;
   }
 
@@ -295,7 +298,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     };
     const worker = async () => {
       for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-        if (isCancelled() || CancellationScope.current().consideredCancelled) {
+        // Cancelled (the campaign, or the series by a failed probe): start no more.
+        if (isCancelled()) {
           status.tiltSeries[name] = { status: 'cancelled' };
           continue;
         }
@@ -314,7 +318,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
           record(result.step);
           status.tiltSeries[name] = { status: 'done', tomogram: result.tomogram };
         } catch (err) {
-          if (isCancellation(err) && (isCancelled() || CancellationScope.current().consideredCancelled)) {
+          if (isCancellation(err) && isCancelled()) {
             endedAs[`${id}/${name}/reconstruct`] = 'cancelled';
             status.tiltSeries[name] = { status: 'cancelled' };
             continue;
@@ -405,7 +409,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     const reconstructed = await pool!.outcome;
     if ('err' in reconstructed) throw reconstructed.err;
     // Cancelled while the series ran: the catch below says so (not "0 of 5 reconstructed").
-    if (isCancelled()) throw new CancelledFailure('campaign cancelled while reconstructing');
+    if (isCancelled() && patched('campaign-drains-its-tasks')) throw new CancelledFailure('campaign cancelled while reconstructing');
     const needed = spec.limits.minTiltSeries ?? spec.tiltSeries.length;
     if (done.length < needed) {
       if (extractRun) {

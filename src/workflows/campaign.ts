@@ -88,12 +88,11 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
   const placementContext = (): Pick<ClusterJobInput, 'exclude' | 'reportTo'> => ({ exclude: [...(status.excludedNodes ?? [])], reportTo: id });
   // The newest Slurm job of every clusterJob (this campaign's steps and the series'
   // reconstructions), reported by the children as they submit.
-  const jobOf: Record<string, string> = {};
   const submitted: Record<string, JobSubmitted> = {};
   setHandler(jobSubmittedSignal, (job) => {
-    jobOf[job.workflowId] = job.jobId;
     submitted[job.workflowId] = job;
   });
+  const jobOf = (workflowId: string): string | undefined => submitted[workflowId]?.jobId;
   // Every branch beside the main line (children, the series pool, the progress poller):
   // settled at creation, drained before the campaign closes (tasks.ts).
   const tasks = new TaskGroup();
@@ -205,7 +204,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       const args: ClusterJobInput = { ...job, ...placementContext(), ...(after ? { afterJobs: after } : {}) };
       const handle = await scope.run(() => startChild(clusterJob, { ...childOptions(suffix, { summary: `${job.step} · ${describeLadder(job.placement.ladder)}` }), args: [args] }));
       status.running[suffix] = handle.workflowId;
-      const task = tasks.adopt(suffix, scope, handle.result(), (outcome) => {
+      const task = tasks.adopt(scope, handle.result(), (outcome) => {
         endedAs[handle.workflowId] = endedHow(outcome);
         delete status.running[suffix];
       });
@@ -225,8 +224,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     };
     /** The Slurm job a launched step has now (queued or running); undefined when it ended first. */
     const jobIdOf = async (run: Launched): Promise<string | undefined> => {
-      await condition(() => jobOf[run.workflowId] !== undefined || run.task.ended);
-      return jobOf[run.workflowId];
+      await condition(() => jobOf(run.workflowId) !== undefined || run.task.ended);
+      return jobOf(run.workflowId);
     };
     const recordStep = (result: ClusterJobResult, job: ClusterJobInput) => record(summarizeStep(result.record, job.placement.ladder, input.gpuPrices, job.command));
     /**
@@ -333,7 +332,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     };
     let pool: Task<unknown> | undefined;
     const startSeries = () => {
-      pool = tasks.start('reconstructions', () => Promise.all(Array.from({ length: Math.min(spec.limits.maxParallelTiltSeries, queue.length) }, worker)));
+      pool = tasks.start(() => Promise.all(Array.from({ length: Math.min(spec.limits.maxParallelTiltSeries, queue.length) }, worker)));
     };
     /** Stops the series (none reconstructed is kept) and waits until each child has closed. */
     const stopSeries = async () => {
@@ -398,7 +397,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     // once, no picks gate in between).
     let extractRun: Launched | undefined;
     if (ahead && !spec.approvePicks.required && spec.limits.maxParallelTiltSeries >= spec.tiltSeries.length) {
-      const reconstructJob = (name: string) => jobOf[`${id}/${name}/reconstruct`];
+      const reconstructJob = (name: string) => jobOf(`${id}/${name}/reconstruct`);
       await condition(() => pool!.ended || spec.tiltSeries.every((ts) => reconstructJob(ts.name) !== undefined));
       if (!pool!.ended) {
         const queued = extractStep(tools, layout, spec, spec.tiltSeries);
@@ -497,7 +496,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         enter('refine', `iteration ${p.newestComplete}${p.resolution === undefined ? '' : `, ${p.resolution.toFixed(2)} Å`}`);
       }
     };
-    const progress = tasks.start('refine-progress', watchProgress);
+    const progress = tasks.start(watchProgress);
     let refined: ClusterJobResult;
     try {
       refined = await finishStep(refineRun, refineJob, [extracted.job.jobId]);

@@ -17,17 +17,8 @@ import { CancellationScope } from '@temporalio/workflow';
 
 export type Outcome<T> = { readonly ok: T } | { readonly err: unknown };
 
-/** `p` as a promise that never rejects. */
-export function settle<T>(p: Promise<T>): Promise<Outcome<T>> {
-  return p.then(
-    (ok): Outcome<T> => ({ ok }),
-    (err: unknown): Outcome<T> => ({ err }),
-  );
-}
-
 /** One branch: its scope, whether it has ended, and how (never rejects). */
 export interface Task<T> {
-  readonly name: string;
   readonly scope: CancellationScope;
   readonly outcome: Promise<Outcome<T>>;
   readonly ended: boolean;
@@ -37,18 +28,22 @@ export class TaskGroup {
   readonly #tasks: Task<unknown>[] = [];
 
   /** Runs `body` now in a scope of its own, a child of the current scope. */
-  start<T>(name: string, body: () => Promise<T>, onEnd?: (outcome: Outcome<T>) => void): Task<T> {
+  start<T>(body: () => Promise<T>): Task<T> {
     const scope = new CancellationScope();
-    return this.adopt(name, scope, scope.run(body), onEnd);
+    return this.adopt(scope, scope.run(body));
   }
 
   /**
    * Tracks `result`, already running in `scope` (e.g. a started child's result). `onEnd`
    * runs as it ends, before anyone reading `outcome` (an error it throws becomes the outcome).
    */
-  adopt<T>(name: string, scope: CancellationScope, result: Promise<T>, onEnd?: (outcome: Outcome<T>) => void): Task<T> {
-    const task = { name, scope, ended: false, outcome: undefined as unknown as Promise<Outcome<T>> };
-    task.outcome = settle(result).then((outcome): Outcome<T> => {
+  adopt<T>(scope: CancellationScope, result: Promise<T>, onEnd?: (outcome: Outcome<T>) => void): Task<T> {
+    const task = { scope, ended: false, outcome: undefined as unknown as Promise<Outcome<T>> };
+    const settled = result.then(
+      (ok): Outcome<T> => ({ ok }),
+      (err: unknown): Outcome<T> => ({ err }),
+    );
+    task.outcome = settled.then((outcome): Outcome<T> => {
       task.ended = true;
       try {
         onEnd?.(outcome);

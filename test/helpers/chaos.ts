@@ -33,7 +33,7 @@ import { JOB_NAME_PREFIX } from '../../src/slurm/job-key.js';
 import { refineProgress, type RefineProgress } from '../../src/tools/refine-iterations.js';
 import { freePort, repoRoot } from './env.js';
 import { spawnWorkerProcess, type WorkerProcess } from './worker-process.js';
-import { FAILING_WORKFLOW_TASK } from './worker.js';
+import { failedWorkflowTaskLines } from './worker.js';
 
 const run = promisify(execFile);
 
@@ -654,11 +654,8 @@ export class WorkerSupervisor {
    * nondeterminism: the SDK core logs it to the worker's stderr). Last in `after`.
    */
   assertNoFailedWorkflowTasks(): void {
-    const failed = this.lives.filter((l) => FAILING_WORKFLOW_TASK.test(l.output));
-    if (failed.length > 0) {
-      const lines = failed.flatMap((l) => l.output.split('\n').filter((line) => FAILING_WORKFLOW_TASK.test(line))).slice(0, 5);
-      throw new Error(`${failed.length} worker(s) of this run failed a workflow task:\n${lines.join('\n')}`);
-    }
+    const lines = this.lives.flatMap((l) => failedWorkflowTaskLines(l.output));
+    if (lines.length > 0) throw new Error(`a worker of this run failed ${lines.length} workflow task(s):\n${lines.slice(0, 5).join('\n')}`);
   }
 }
 

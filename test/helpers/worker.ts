@@ -26,6 +26,11 @@ let runtimeInstalled = false;
 /** What the SDK logs when a workflow activation fails (an unhandled rejection, nondeterminism). */
 export const FAILING_WORKFLOW_TASK = /Failing workflow task/;
 
+/** The lines of a worker's log that name a failed workflow task. */
+export function failedWorkflowTaskLines(log: string): string[] {
+  return log.split('\n').filter((line) => FAILING_WORKFLOW_TASK.test(line));
+}
+
 /** Log lines of this process's worker(s) that name a failed workflow task. */
 const failedWorkflowTasks: string[] = [];
 

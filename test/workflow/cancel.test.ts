@@ -30,7 +30,7 @@ import { sleepSpec } from '../../bench/peers/pipeline.js';
 import { writeSleepDataset, writeSleepTools, type SleepDurations } from '../../bench/peers/sleep-tools.js';
 import { freePort, repoRoot, startTemporal, uniqueId, waitUntil, writeTestConfig } from '../helpers/env.js';
 import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
-import { FAILING_WORKFLOW_TASK, ladder } from '../helpers/worker.js';
+import { failedWorkflowTaskLines, ladder } from '../helpers/worker.js';
 
 /** Seconds a held step sleeps: far past any test here. */
 const HOLD = 1800;
@@ -199,7 +199,7 @@ describe('cryoet cancel at every stage, with a worker serving the campaign', () 
     const left = started.flatMap((id) => campaignJobs(id).filter((j) => ACTIVE.test(j.state)).map((j) => j.id));
     if (left.length > 0) execFileSync('scancel', left, { env: { ...process.env, SLURM_CONF } });
     await env?.teardown();
-    const failed = workerLogs.flatMap((log) => log().split('\n').filter((line) => FAILING_WORKFLOW_TASK.test(line)));
+    const failed = workerLogs.flatMap((log) => failedWorkflowTaskLines(log()));
     assert.deepEqual(failed, [], 'a worker failed a workflow task');
   });
 

@@ -11,6 +11,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 # 1. Debian packages for the embedded cluster.
 APT_PACKAGES=(slurm-wlm slurmdbd mariadb-server munge openssh-server openssh-client
   relion openmpi-bin python3-numpy  # the embedded science tools (RELION 3.1 on CPU)
+  libopenmpi-dev                    # mpi.h, to build embedded/mpi_nap (below)
   chromium)                         # the browser tests (playwright-core drives /usr/bin/chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -50,4 +51,19 @@ if [[ ! -x $VENV/bin/temporal ]] || ! "$VENV/bin/temporal" --version >/dev/null 
     $(printf -- '-r %s ' scripts/requirements-*.txt)
 fi
 ln -sfn "$VENV" .venv
+
+# 4. embedded/mpi_nap: blocking MPI calls sleep instead of spinning (its header says why),
+# preloaded into the embedded refine's ranks (temporal.yaml tools.mpiPreload). Cached
+# outside the clone, keyed by the source's and mpicc's hash; built to a temporary name and
+# moved into place, so an interrupted build never leaves a library that later runs trust.
+nap_hash=$(cat embedded/mpi_nap/mpi_nap.c "$(command -v mpicc)" | sha256sum | cut -c1-16)
+NAP=$CACHE/mpi-nap-$nap_hash/libmpi_nap.so
+if [[ ! -f $NAP ]]; then
+  log "building $NAP"
+  mkdir -p "$(dirname "$NAP")"
+  mpicc -O2 -shared -fPIC -Wall -Werror -o "$NAP.tmp.$$" embedded/mpi_nap/mpi_nap.c
+  mv -f "$NAP.tmp.$$" "$NAP"
+fi
+mkdir -p .dev/lib
+ln -sfn "$NAP" .dev/lib/libmpi_nap.so
 log "ready: $(.venv/bin/temporal --version)"

@@ -6,12 +6,13 @@
  * heartbeat-fail cleanly and retry on the next worker), then SSH links close.
  */
 import { pathToFileURL } from 'node:url';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { defaultConfigPath, loadConfig, type CryoConfig } from './config.js';
 import { temporalTarget } from './connection.js';
 import { CryoEtPlugin } from './plugin.js';
 import { prebuiltWorkflowBundle } from './workflow-bundle.js';
 import { applyWorkerV8Flags } from './worker-heap.js';
+import { conciseLogger, logLevelFromEnv } from './worker-log.js';
 
 /** A worker with its connection and plugin, ready to `run()`. */
 export interface CryoWorker {
@@ -56,7 +57,7 @@ export async function createWorker(config: CryoConfig, overrides: Partial<Worker
 export function installRuntime(config: CryoConfig, logLevel: LogLevel = 'INFO'): void {
   const bindAddress = config.metrics.prometheus;
   Runtime.install({
-    logger: new DefaultLogger(logLevel),
+    logger: conciseLogger(logLevelFromEnv(logLevel)),
     ...(bindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {}),
   });
 }

@@ -131,6 +131,8 @@ export function oursWay(client: Client, temporalPort: number): Way & { handle(ru
     doc.setIn(['tools', 'aretomo2'], v.aretomo2);
     doc.setIn(['tools', 'stageDir'], v.stageDir);
     doc.setIn(['tools', 'mpirun'], [...v.mpirun]);
+    // The peers run the same refine line (stepCommands): without the preload, as they do.
+    doc.deleteIn(['tools', 'mpiPreload']);
     if (v.relionBinDir) doc.setIn(['tools', 'relionBinDir'], v.relionBinDir);
     writeFileSync(file, doc.toString());
     return file;

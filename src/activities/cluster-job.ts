@@ -13,6 +13,7 @@ import { shellJoin } from '../shell/quote.js';
 import { assertSafeName } from '../slurm/names.js';
 import { tail } from '../ssh/connection.js';
 import { buildEligibleTimeArgs, parseEligibleTime } from '../slurm/squeue-format.js';
+import { buildDependencyUpdateArgs, parseDependencyUpdate, type DependencyUpdate } from '../slurm/dependency.js';
 import type { JobObservation } from '../scheduler/watcher.js';
 import { CryoError, ErrorType } from '../errors.js';
 import { parseNodeHealth, type NodeHealth } from '../slurm/node-exclusions.js';
@@ -39,6 +40,8 @@ export interface SubmitJobInput {
   readonly exclude?: readonly string[];
   /** Slurm job ids this job waits for (`--dependency=afterok`, killed if one fails). */
   readonly afterJobs?: readonly string[];
+  /** Keep the job pending if one of `afterJobs` fails, to be re-pointed (`--kill-on-invalid-dep=no`). */
+  readonly keepOnFailedDependency?: boolean;
 }
 
 /** Where a submitted job lives. */
@@ -101,6 +104,7 @@ export function createClusterJobActivities(deps: ActivityDeps) {
         requeue: input.requeue,
         exclude: input.exclude,
         afterOk: input.afterJobs,
+        ...(input.keepOnFailedDependency ? { keepOnFailedDependency: true } : {}),
         environment: input.environment,
         command: input.command,
         resultMarkerPath: paths.markerPath,
@@ -235,6 +239,23 @@ export function createClusterJobActivities(deps: ActivityDeps) {
     }));
   }
 
+  /**
+   * Re-points a pending job's dependency at the jobs now given (one of those it was queued
+   * behind was replaced): `updated`, or `ended` when Slurm no longer has it pending.
+   */
+  async function updateDependency(input: { cluster: string; jobId: string; afterJobs: readonly string[] }): Promise<DependencyUpdate> {
+    return toApplicationFailure(() => whileHeartbeating(async () => {
+      const cluster = deps.cluster(input.cluster);
+      const argv = buildDependencyUpdateArgs(input.jobId, input.afterJobs);
+      const result = await deps.pool.get(input.cluster).exec(exportPrefix(cluster.environment) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
+      const answer = parseDependencyUpdate(result.exitCode ?? -1, result.stderr);
+      if (answer === undefined) {
+        throw new CryoError(ErrorType.StatusQueryFailed, `cluster "${input.cluster}": ${argv.join(' ')} exited ${result.exitCode}: ${tail(result.stderr)}`);
+      }
+      return answer;
+    }));
+  }
+
   /** The state of `nodes` now (`sinfo -N`): tells a job that failed from a node that failed it. */
   async function nodeHealth(input: { cluster: string; nodes: readonly string[] }): Promise<NodeHealth[]> {
     return toApplicationFailure(() => whileHeartbeating(async () => {
@@ -248,5 +269,5 @@ export function createClusterJobActivities(deps: ActivityDeps) {
     }));
   }
 
-  return { submitJob, watchJob, cancelJob, readJobResult, nodeHealth, jobEligibleAt };
+  return { submitJob, watchJob, cancelJob, readJobResult, nodeHealth, jobEligibleAt, updateDependency };
 }

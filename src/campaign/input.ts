@@ -77,10 +77,16 @@ export function campaignInput(config: CryoConfig, spec: CampaignSpec, id: string
       aretomo2Local: t.aretomo2 ?? defaultAretomo2,
       stageDir: t.stageDir ?? `${config.paths.work}/bin`,
       probeArgs: t.probeArgs,
-      relion: { ...(t.relionBinDir === undefined ? {} : { binDir: t.relionBinDir }), mpirun: t.mpirun, gpu: t.profile === 'production', threads: t.threads },
+      relion: relionRuntime(t),
     },
     placements: Object.fromEntries(stages.map((s) => [s, placementFor(config, s)])) as Record<StageName, Placement>,
     gpuPrices: config.gpuPrices,
     progressEveryMs: config.polling.maxInterval,
   };
+}
+
+/** How RELION runs, from temporal.yaml `tools`: the MPI launcher (with the preload), GPUs or threads. */
+export function relionRuntime(t: CryoConfig['tools']): RelionRuntime {
+  const mpirun = t.mpiPreload === undefined ? t.mpirun : [...t.mpirun, '-x', `LD_PRELOAD=${t.mpiPreload}`];
+  return { ...(t.relionBinDir === undefined ? {} : { binDir: t.relionBinDir }), mpirun, gpu: t.profile === 'production', threads: t.threads };
 }

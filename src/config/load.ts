@@ -102,6 +102,7 @@ function resolvePaths(config: CryoConfig, baseDir: string): CryoConfig {
       ...config.tools,
       ...(config.tools.aretomo2 === undefined ? {} : { aretomo2: abs(config.tools.aretomo2) }),
       ...(config.tools.stageDir === undefined ? {} : { stageDir: abs(config.tools.stageDir) }),
+      ...(config.tools.mpiPreload === undefined ? {} : { mpiPreload: abs(config.tools.mpiPreload) }),
     },
   };
 }

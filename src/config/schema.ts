@@ -184,6 +184,14 @@ export const toolsSchema = z
     relionBinDir: remotePath.optional(),
     /** MPI launcher and its options. */
     mpirun: z.array(z.string().min(1)).min(1, 'expected the launcher, e.g. [mpirun]').default(['mpirun']),
+    /**
+     * A shared library on the cluster preloaded into every MPI rank (`mpirun -x
+     * LD_PRELOAD=…`). The embedded profile uses embedded/mpi_nap (built by setup): waiting
+     * ranks sleep instead of spinning, so RELION's leader leaves the CPU to the ranks at work.
+     */
+    mpiPreload: remotePath
+      .refine((p) => !/[\s:]/.test(p), 'expected a path without spaces or colons (LD_PRELOAD splits on them)')
+      .optional(),
     /** CPU threads per RELION rank (`--j`) on the embedded profile. */
     threads: z.number().int('expected a whole number').positive('expected a positive number').default(1),
   })

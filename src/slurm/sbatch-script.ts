@@ -39,6 +39,11 @@ export interface SbatchSpec {
    * moment every listed job has COMPLETED, and cancels it if one ends otherwise.
    */
   readonly afterOk?: readonly string[];
+  /**
+   * `--kill-on-invalid-dep=no` instead (whatever the site's kill_invalid_depend): the job
+   * stays pending (DependencyNeverSatisfied) so its dependency can be re-pointed.
+   */
+  readonly keepOnFailedDependency?: boolean;
   /** Variables exported before the command runs; names must match {@link ENV_NAME}. */
   readonly environment?: Readonly<Record<string, string>>;
   /** The command as an argv array; never a shell string. */
@@ -143,7 +148,7 @@ function directives(spec: SbatchSpec): string[] {
   if (spec.afterOk !== undefined && spec.afterOk.length > 0) {
     const bad = spec.afterOk.find((id) => !/^[0-9]+$/.test(id));
     if (bad !== undefined) throw invalid(`dependency job id ${JSON.stringify(bad)}: expected a Slurm job id (digits)`, { what: 'dependency job id', value: bad });
-    lines.push(['dependency', `afterok:${[...new Set(spec.afterOk)].join(':')}`], ['kill-on-invalid-dep', 'yes']);
+    lines.push(['dependency', `afterok:${[...new Set(spec.afterOk)].join(':')}`], ['kill-on-invalid-dep', spec.keepOnFailedDependency ? 'no' : 'yes']);
   }
   lines.push(['chdir', spec.workDir], ['output', spec.outputPath]);
   if (spec.comment !== undefined) {

@@ -16,6 +16,7 @@ import {
   CancelledFailure,
   type ChildWorkflowHandle,
   condition,
+  getExternalWorkflowHandle,
   isCancellation,
   patched,
   setCurrentDetails,
@@ -37,7 +38,7 @@ import { tiltSeries, type TiltSeriesResult } from './tilt-series.js';
 import type { CampaignCancellation, CampaignStage, CampaignStatus, RunRecord } from './campaign-status.js';
 import { TaskGroup, type Outcome, type Task } from './tasks.js';
 import { recordStepUsage } from './metrics.js';
-import { approvePicksUpdate, campaignStatusQuery, jobSubmittedSignal, nodeExcludedSignal, reconstructAfterSignal, type JobSubmitted, type ReconstructAfter } from './operations.js';
+import { approvePicksUpdate, campaignStatusQuery, dependencyMovedSignal, jobSubmittedSignal, nodeExcludedSignal, reconstructAfterSignal, type DependencyMoved, type JobSubmitted, type ReconstructAfter } from './operations.js';
 import { mergeExclusions } from '../slurm/node-exclusions.js';
 
 export type { CampaignCancellation, CampaignStage, CampaignStatus, RunRecord } from './campaign-status.js';
@@ -46,7 +47,8 @@ export type { CampaignCancellation, CampaignStage, CampaignStatus, RunRecord } f
 interface Launched {
   readonly suffix: string;
   readonly workflowId: string;
-  readonly after?: readonly string[];
+  /** The Slurm jobs its job is queued behind now (moves applied). */
+  after?: readonly string[];
   readonly task: Task<ClusterJobResult>;
 }
 
@@ -89,8 +91,13 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
   // The newest Slurm job of every clusterJob (this campaign's steps and the series'
   // reconstructions), reported by the children as they submit.
   const submitted: Record<string, JobSubmitted> = {};
+  // A step's job replaced by a new one (relaxed, reclaimed, TIMEOUT): the steps queued
+  // behind the old job are moved behind the new one (forwardMoves, below).
+  const moves: DependencyMoved[] = [];
   setHandler(jobSubmittedSignal, (job) => {
+    const before = submitted[job.workflowId]?.jobId;
     submitted[job.workflowId] = job;
+    if (before !== undefined && before !== job.jobId) moves.push({ from: before, to: job.jobId });
   });
   const jobOf = (workflowId: string): string | undefined => submitted[workflowId]?.jobId;
   // Every branch beside the main line (children, the series pool, the progress poller):
@@ -174,6 +181,21 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     // soon as they have job ids, so it starts the moment they end, not after this workflow
     // has seen them end and submitted it (the chain's start-up, with our retries).
     const ahead = patched('queue-steps-ahead');
+    // Steps queued behind others follow a replaced job instead of failing and running again.
+    const follow = patched('dependencies-follow-replaced-jobs');
+    const queuedBehind: Launched[] = [];
+    const forwardMoves = async () => {
+      for (;;) {
+        await condition(() => moves.length > 0);
+        const move = moves.shift()!;
+        for (const run of queuedBehind) {
+          if (run.task.ended || !run.after?.includes(move.from)) continue;
+          run.after = run.after.map((jobId) => (jobId === move.from ? move.to : jobId));
+          await getExternalWorkflowHandle(run.workflowId).signal(dependencyMovedSignal, move).catch(() => undefined);
+        }
+      }
+    };
+    if (follow) tasks.start(forwardMoves);
     const extractJobFor = (command: readonly string[]): ClusterJobInput => ({ step: 'extract', placement: input.placements.extract, command, cpusPerTask: 1, timeLimitMinutes: 120 });
     const enter = (stage: CampaignStage, details: string) => {
       status.stage = stage;
@@ -201,14 +223,16 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     /** A step's child, started now; with `after`, its job is queued behind those Slurm jobs. */
     const launch = async (job: ClusterJobInput, suffix: string, after?: readonly string[]): Promise<Launched> => {
       const scope = new CancellationScope();
-      const args: ClusterJobInput = { ...job, ...placementContext(), ...(after ? { afterJobs: after } : {}) };
+      const args: ClusterJobInput = { ...job, ...placementContext(), ...(after ? { afterJobs: after, ...(follow ? { followMovedDependencies: true } : {}) } : {}) };
       const handle = await scope.run(() => startChild(clusterJob, { ...childOptions(suffix, { summary: `${job.step} · ${describeLadder(job.placement.ladder)}` }), args: [args] }));
       status.running[suffix] = handle.workflowId;
       const task = tasks.adopt(scope, handle.result(), (outcome) => {
         endedAs[handle.workflowId] = endedHow(outcome);
         delete status.running[suffix];
       });
-      return { suffix, workflowId: handle.workflowId, ...(after ? { after } : {}), task };
+      const run: Launched = { suffix, workflowId: handle.workflowId, ...(after ? { after } : {}), task };
+      if (after && follow) queuedBehind.push(run);
+      return run;
     };
     /**
      * A step's own failure as the campaign's: a step cancelled on its own (`cryoet cancel

@@ -44,7 +44,7 @@ import { optimiserPath } from '../tools/refine-iterations.js';
 import { detailsText, exhaustedMessage, jobRecordQuery, jobStatusWord, type HungRung, type JobEvent, type JobEventKind, type JobRecord, type RefusedRung } from './job-record.js';
 import { clusterOps, watchOps } from './cluster-job-activities.js';
 import { countReclaimsSurvived, countRelaxed, countSubmitted } from './metrics.js';
-import { jobSubmittedSignal, nodeExcludedSignal, relaxUpdate, type RelaxRequest, type RelaxResult } from './operations.js';
+import { dependencyMovedSignal, jobSubmittedSignal, nodeExcludedSignal, relaxUpdate, type RelaxRequest, type RelaxResult } from './operations.js';
 
 /** An operator's `relax` between the update handler and the follow loop. */
 interface RelaxControl {
@@ -80,10 +80,20 @@ export interface ClusterJobInput {
   /**
    * Slurm job ids (on the first rung's cluster) this job waits for: it is queued at once
    * with `--dependency=afterok` and Slurm starts it the moment they have all COMPLETED.
-   * Used until the job leaves that wait. If one of them ends otherwise, Slurm cancels this
-   * job and the workflow fails with DependencyFailed; the caller runs the step again.
+   * Used until the job leaves that wait. If one of them ends otherwise, the workflow fails
+   * with DependencyFailed (its job cancelled, if Slurm kept it pending); the caller runs the
+   * step again. With `followMovedDependencies`, see there.
    */
   readonly afterJobs?: readonly string[];
+  /**
+   * The caller (the campaign) signals `dependencyMoved` when a job in `afterJobs` is
+   * replaced. The job is queued with `--kill-on-invalid-dep=no`, so it stays pending when
+   * the old job ends, and is re-pointed at the new one (`scontrol update`): the same Slurm
+   * job runs (submitted again behind it only if Slurm ended it anyway). A dependency that
+   * can no longer be satisfied is waited on, not failed, until the move comes or the
+   * caller cancels the step. No FAILED workflow, no second step.
+   */
+  readonly followMovedDependencies?: boolean;
   /** Carried across continueAsNew; never set by callers. */
   readonly carried?: ClusterJobState;
 }
@@ -106,6 +116,10 @@ export interface ClusterJobState {
   resuming: boolean;
   /** Set once a job has left the wait for `afterJobs` (ran, or waits for capacity): later submissions need no dependency. */
   released?: boolean;
+  /** The jobs to wait for now: `afterJobs` with every `dependencyMoved` applied. */
+  after?: string[];
+  /** The jobs the current Slurm job is queued behind (as submitted or last re-pointed). */
+  jobAfter?: string[];
 }
 
 /** How the job ended. */
@@ -116,10 +130,14 @@ export interface ClusterJobResult {
   readonly record: JobRecord;
 }
 
-type FollowOutcome = { kind: 'done' | 'failed' | 'lost' | 'hung'; seen: JobObservation; pendingMs?: number; operator?: RelaxRequest };
+type FollowOutcome =
+  | { kind: 'done' | 'failed' | 'lost' | 'hung'; seen: JobObservation; pendingMs?: number; operator?: RelaxRequest }
+  /** A job this one is queued behind was replaced (`dependencyMoved`). */
+  | { kind: 'moved' };
 type Note = (kind: JobEventKind, fields?: Partial<JobEvent>) => void;
 
 const WAITING_MOVES = new Set(['pending', 'hang-candidate']);
+const MOVED = 'moved' as const;
 
 /** Workflow time; deterministic inside the sandbox (replayed from history). */
 const now = (): number => new Date().getTime();
@@ -136,6 +154,9 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
     step: input.step, rung: s.rung, attempt: s.attempt, reclaims: s.reclaims, hung: s.hung, refused: s.refused, timeouts: s.timeouts, excluded: s.excluded, events: s.events,
   });
   setHandler(jobRecordQuery, record);
+  setHandler(dependencyMovedSignal, ({ from, to }) => {
+    s.after = afterOf(input, s).map((jobId) => (jobId === from ? to : jobId));
+  });
   const ctl: RelaxControl = {};
   setHandler(
     relaxUpdate,
@@ -192,11 +213,21 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
           continue;
         }
       }
-      const outcome = await follow(input, s, rung, note, ctl);
-      // finish() reads the result and throws unless both witnesses say success.
-      if (outcome.kind === 'done') return await finish(input, s, outcome.seen, record, note);
-      if (outcome.kind === 'failed') {
-        if (waitingOnDependencies(input, s) && /Dependency/.test(outcome.seen.reason ?? '')) await dependencyFailed(input, s, outcome.seen, record, note);
+      let outcome = await follow(input, s, rung, note, ctl);
+      if (outcome.kind === 'failed' && waitingOnDependencies(input, s) && /Dependency/.test(outcome.seen.reason ?? '')) {
+        if (!input.followMovedDependencies) await dependencyFailed(input, s, outcome.seen, record, note);
+        // A job it waits for was replaced, or failed for good: the campaign moves the
+        // dependency (dependencyMoved) or cancels this step.
+        await condition(() => dependencyMoved(s));
+        outcome = { kind: 'moved' };
+      }
+      if (outcome.kind === 'moved') {
+        if (await repoint(s, note)) continue;
+        // Slurm no longer has the job: submitted again below, behind the new job(s).
+      } else if (outcome.kind === 'done') {
+        // finish() reads the result and throws unless both witnesses say success.
+        return await finish(input, s, outcome.seen, record, note);
+      } else if (outcome.kind === 'failed') {
         if (!(await retryAfterFailure(input, s, outcome.seen, note))) return await finish(input, s, outcome.seen, record, note);
       } else if (outcome.kind === 'lost') {
         s.reclaims += 1;
@@ -254,7 +285,7 @@ async function submit(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
     cpusPerTask: input.cpusPerTask,
     memMb: input.memMb,
     timeLimitMinutes: scaledTimeLimit(input.timeLimitMinutes, rung, s.timeFactor),
-    ...(waitingOnDependencies(input, s) ? { afterJobs: input.afterJobs } : {}),
+    ...(waitingOnDependencies(input, s) ? { afterJobs: afterOf(input, s), ...(input.followMovedDependencies ? { keepOnFailedDependency: true } : {}) } : {}),
     command,
     environment: input.environment,
     comment: `cryoet ${key}`,
@@ -286,10 +317,11 @@ async function submit(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
     }
   }
   s.job = job;
+  s.jobAfter = waitingOnDependencies(input, s) ? [...afterOf(input, s)] : undefined;
   const excluding = exclude.length > 0 ? `; excluding ${exclude.join(',')}` : '';
   // Refused rungs made no job: the first job is `submitted` whatever its attempt number.
   const before = s.events.some((e) => e.kind === 'submitted' || e.kind === 'resubmitted' || e.kind === 'reattached');
-  const behind = waitingOnDependencies(input, s) ? `; queued behind job(s) ${input.afterJobs!.join(',')}` : '';
+  const behind = waitingOnDependencies(input, s) ? `; queued behind job(s) ${afterOf(input, s).join(',')}` : '';
   note(job.reattached ? 'reattached' : before ? 'resubmitted' : 'submitted', { note: `${describeRung(rung, s.rung)}: ${jobNameFor(key)}${excluding}${behind}` });
   // The campaign queues later steps behind this job's id (and learns a resubmission's new id).
   if (input.reportTo && patched('report-job-submitted')) {
@@ -302,7 +334,35 @@ async function submit(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
 
 /** The current job is (or will be) queued behind `afterJobs`, which have not all completed yet. */
 function waitingOnDependencies(input: ClusterJobInput, s: ClusterJobState): boolean {
-  return (input.afterJobs?.length ?? 0) > 0 && s.released !== true;
+  return afterOf(input, s).length > 0 && s.released !== true;
+}
+
+/** The jobs this one waits for now: `afterJobs` with every `dependencyMoved` applied. */
+function afterOf(input: ClusterJobInput, s: ClusterJobState): readonly string[] {
+  return s.after ?? input.afterJobs ?? [];
+}
+
+/** The current job is still queued behind a job that has since been replaced. */
+function dependencyMoved(s: ClusterJobState): boolean {
+  return s.job !== undefined && s.released !== true && s.after !== undefined && s.jobAfter !== undefined && s.after.join(',') !== s.jobAfter.join(',');
+}
+
+/**
+ * Re-points the pending job at the jobs it waits for now; false when Slurm no longer has
+ * it (ended although queued with --kill-on-invalid-dep=no, or purged).
+ */
+async function repoint(s: ClusterJobState, note: Note): Promise<boolean> {
+  const job = s.job!;
+  const after = s.after!;
+  const was = s.jobAfter!.join(',');
+  const answer = await clusterOps.updateDependency({ cluster: job.cluster, jobId: job.jobId, afterJobs: after });
+  if (answer === 'updated') {
+    s.jobAfter = [...after];
+    note('moved', { note: `queued behind job(s) ${after.join(',')} now, not ${was}: a job it waited for was replaced` });
+    return true;
+  }
+  note('moved', { note: `Slurm ended job ${job.jobId} when job(s) ${was} did not complete; submitting again behind ${after.join(',')}` });
+  return false;
 }
 
 /**
@@ -312,10 +372,11 @@ function waitingOnDependencies(input: ClusterJobInput, s: ClusterJobState): bool
 async function dependencyFailed(input: ClusterJobInput, s: ClusterJobState, seen: JobObservation, record: () => JobRecord, note: Note): Promise<never> {
   const job = s.job!;
   if (seen.state === 'PENDING') await clusterOps.cancelJob({ cluster: job.cluster, jobName: job.jobName, jobId: job.jobId });
-  note('failed', { state: seen.state, reason: seen.reason, note: `a job it was queued behind (${input.afterJobs!.join(',')}) did not complete; it never ran` });
+  const after = afterOf(input, s).join(',');
+  note('failed', { state: seen.state, reason: seen.reason, note: `a job it was queued behind (${after}) did not complete; it never ran` });
   throw ApplicationFailure.create({
     type: ErrorType.DependencyFailed,
-    message: `cluster "${job.cluster}": job ${job.jobId} (${input.step}) was queued behind job(s) ${input.afterJobs!.join(',')}, and one of them did not complete (${seen.state}${seen.reason ? `, ${seen.reason}` : ''}); it never ran`,
+    message: `cluster "${job.cluster}": job ${job.jobId} (${input.step}) was queued behind job(s) ${after}, and one of them did not complete (${seen.state}${seen.reason ? `, ${seen.reason}` : ''}); it never ran`,
     nonRetryable: true,
     details: [{ job, final: seen, record: record() }],
   });
@@ -420,9 +481,11 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
           ...(patched('watch-result-marker') ? { markerPath: job.markerPath } : {}),
         }),
         condition(() => ctl.request !== undefined).then(() => undefined),
+        ...(input.followMovedDependencies ? [condition(() => dependencyMoved(s)).then(() => MOVED)] : []),
       ]),
     );
     scope.cancel();
+    if (raced === MOVED) return { kind: 'moved' };
     if (raced === undefined) {
       const request = ctl.request!;
       ctl.request = undefined;

@@ -17,7 +17,9 @@ export type JobEventKind =
   /** The job reached its time limit and goes back with a longer one. */
   | 'timeout'
   /** A node failed the job; later submissions leave it out (`--exclude`). */
-  | 'excluded';
+  | 'excluded'
+  /** A job it was queued behind was replaced; its dependency now names the new job. */
+  | 'moved';
 
 /** One transition. */
 export interface JobEvent {
@@ -87,6 +89,7 @@ export function jobStatusWord(event: Pick<JobEvent, 'kind' | 'state' | 'reason'>
     case 'submitted':
     case 'reattached':
     case 'resubmitted':
+    case 'moved':
       return 'pending';
     case 'hung':
     case 'relaxed':

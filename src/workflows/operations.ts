@@ -72,6 +72,19 @@ export interface JobSubmitted {
  */
 export const jobSubmittedSignal = defineSignal<[JobSubmitted]>('jobSubmitted');
 
+/** One job of those a step is queued behind was replaced: `from` is now `to`. */
+export interface DependencyMoved {
+  readonly from: string;
+  readonly to: string;
+}
+
+/**
+ * Signal from a campaign to a step it queued behind others (`followMovedDependencies`):
+ * a job it waits for was replaced (relaxed, resubmitted after a reclaim or a TIMEOUT), so
+ * the step's pending job is re-pointed at the new one (`scontrol update … Dependency=`).
+ */
+export const dependencyMovedSignal = defineSignal<[DependencyMoved]>('dependencyMoved');
+
 /** What a tiltSeries child started before the probe queues its reconstruction behind. */
 export interface ReconstructAfter {
   /** The probe's Slurm job while it has not ended; absent once it has. */

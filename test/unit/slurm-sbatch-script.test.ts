@@ -94,6 +94,7 @@ describe('buildSbatchScript', () => {
     ['exclude: empty list writes nothing', { exclude: [] }, /--exclude/, false],
     ['afterOk: one afterok dependency on every job, each once', { afterOk: ['12', '7', '12'] }, /^#SBATCH --dependency=afterok:12:7\n#SBATCH --kill-on-invalid-dep=yes$/m, true],
     ['afterOk: empty list writes no dependency', { afterOk: [] }, /--dependency|--kill-on-invalid-dep/, false],
+    ['keepOnFailedDependency: the job stays pending to be re-pointed', { afterOk: ['12'], keepOnFailedDependency: true }, /^#SBATCH --dependency=afterok:12\n#SBATCH --kill-on-invalid-dep=no$/m, true],
   ];
   for (const [name, extra, pattern, present] of directiveRows) {
     it(name, () => {

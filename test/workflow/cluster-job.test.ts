@@ -16,6 +16,7 @@ import { buildSqueueArgs } from '../../src/slurm/squeue-format.js';
 import { parseSqueue } from '../../src/slurm/parse-squeue.js';
 import { shellJoin } from '../../src/shell/quote.js';
 import { devConfig, startTemporal, uniqueId, waitUntil } from '../helpers/env.js';
+import { dependencyMovedSignal } from '../../src/workflows/operations.js';
 import type { CryoConfig } from '../../src/config.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -161,6 +162,32 @@ describe('clusterJob on the dev cluster', () => {
       env.client.workflow.execute('clusterJob', { taskQueue, workflowId: `${workflowId}-late`, args: [{ ...input('late', ['true']), afterJobs: [firstJob] }] }),
       (err: unknown) => err instanceof WorkflowFailedError && hasErrorType(err, ErrorType.DependencyFailed),
     );
+  });
+
+  test('a job queued behind one that is replaced follows the new one: re-pointed in Slurm, the same job, COMPLETED', async () => {
+    const sh = async (argv: string[]) => (await plugin.resources.pool.get('dev').exec(shellJoin(argv), { timeoutMs: 10_000 })).stdout.trim();
+    // The job it waits for, held so it cannot end before the follower is queued behind it.
+    const old = await sh(['sbatch', '--parsable', '--hold', '-p', 'gpu', '-o', '/dev/null', '--wrap', 'true']);
+    const workflowId = `cryoet/test/${uniqueId('follows')}`;
+    const args: ClusterJobInput = { ...input('follows', ['true']), afterJobs: [old], followMovedDependencies: true };
+    const handle = await env.client.workflow.start('clusterJob', { taskQueue, workflowId, args: [args] });
+    const jobId = await waitUntil('the follower to be queued', async () => (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId));
+    // Replaced, as a relaxed or reclaimed step's job is: Slurm can never satisfy afterok:<old>.
+    await sh(['scancel', old]);
+    const reason = () => sh(['squeue', '-h', '-j', jobId, '-o', '%r']);
+    await waitUntil('DependencyNeverSatisfied', async () => ((await reason()) === 'DependencyNeverSatisfied' ? true : undefined));
+    const replacement = await sh(['sbatch', '--parsable', '-p', 'gpu', '-o', '/dev/null', '--wrap', 'sleep 1']);
+    await handle.signal(dependencyMovedSignal, { from: old, to: replacement });
+    const result: ClusterJobResult = await handle.result();
+    assert.equal(result.job.jobId, jobId, 'the same Slurm job ran');
+    assert.equal(result.final.state, 'COMPLETED');
+    const moved = result.record.events.filter((e) => e.kind === 'moved');
+    assert.equal(moved.length, 1);
+    assert.match(moved[0]!.note ?? '', new RegExp(`queued behind job\\(s\\) ${replacement} now, not ${old}`));
+    assert.equal(result.record.events.filter((e) => e.kind === 'submitted' || e.kind === 'resubmitted').length, 1);
+    const rows = (await sh(['sacct', '-X', '-n', '-P', '-j', `${replacement},${jobId}`, '-o', 'JobID,Start,End'])).split('\n').map((l) => l.split('|'));
+    const times = Object.fromEntries(rows.map(([id, start, end]) => [id, { start: start!, end: end! }]));
+    assert.ok(times[jobId]!.start >= times[replacement]!.end, `the follower started ${times[jobId]!.start}, before the replacement ended ${times[replacement]!.end}`);
   });
 
   test('cancelling the workflow cancels the Slurm job', async () => {

@@ -241,12 +241,13 @@ export function createClusterJobActivities(deps: ActivityDeps) {
 
   /**
    * Re-points a pending job's dependency at the jobs now given (one of those it was queued
-   * behind was replaced): `updated`, or `ended` when Slurm no longer has it pending.
+   * behind was replaced), leaving out `exclude`: `updated`, or `ended` when Slurm no longer
+   * has it pending.
    */
-  async function updateDependency(input: { cluster: string; jobId: string; afterJobs: readonly string[] }): Promise<DependencyUpdate> {
+  async function updateDependency(input: { cluster: string; jobId: string; afterJobs: readonly string[]; exclude?: readonly string[] }): Promise<DependencyUpdate> {
     return toApplicationFailure(() => whileHeartbeating(async () => {
       const cluster = deps.cluster(input.cluster);
-      const argv = buildDependencyUpdateArgs(input.jobId, input.afterJobs);
+      const argv = buildDependencyUpdateArgs(input.jobId, input.afterJobs, input.exclude);
       const result = await deps.pool.get(input.cluster).exec(exportPrefix(cluster.environment) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
       const answer = parseDependencyUpdate(result.exitCode ?? -1, result.stderr);
       if (answer === undefined) {

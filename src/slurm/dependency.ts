@@ -9,6 +9,7 @@
  */
 import { CryoError, ErrorType } from '../errors.js';
 import { JOB_ID_PATTERN } from './squeue-format.js';
+import { assertSafeName } from './names.js';
 
 function checkedId(jobId: string): string {
   if (!JOB_ID_PATTERN.test(jobId)) {
@@ -17,10 +18,19 @@ function checkedId(jobId: string): string {
   return jobId;
 }
 
-/** `scontrol update JobId=<job> Dependency=afterok:<a>:<b>`; no ids clears the dependency. */
-export function buildDependencyUpdateArgs(jobId: string, afterJobs: readonly string[]): string[] {
+/**
+ * `scontrol update JobId=<job> Dependency=afterok:<a>:<b> [ExcNodeList=<nodes>]`; no ids
+ * clears the dependency. `exclude`: the nodes found bad since the job was queued (left
+ * out as a new submission would); none leaves the job's list as it is.
+ */
+export function buildDependencyUpdateArgs(jobId: string, afterJobs: readonly string[], exclude: readonly string[] = []): string[] {
   const ids = afterJobs.map(checkedId);
-  return ['scontrol', 'update', `JobId=${checkedId(jobId)}`, `Dependency=${ids.length > 0 ? `afterok:${ids.join(':')}` : ''}`];
+  for (const node of exclude) assertSafeName(node, 'excluded node');
+  return [
+    'scontrol', 'update', `JobId=${checkedId(jobId)}`,
+    `Dependency=${ids.length > 0 ? `afterok:${ids.join(':')}` : ''}`,
+    ...(exclude.length > 0 ? [`ExcNodeList=${[...new Set(exclude)].join(',')}`] : []),
+  ];
 }
 
 /** What the update did: `updated`, or `ended` (the job is no longer pending: submit it again). */

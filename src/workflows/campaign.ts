@@ -191,7 +191,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         for (const run of queuedBehind) {
           if (run.task.ended || !run.after?.includes(move.from)) continue;
           run.after = run.after.map((jobId) => (jobId === move.from ? move.to : jobId));
-          await getExternalWorkflowHandle(run.workflowId).signal(dependencyMovedSignal, move).catch(() => undefined);
+          const exclude = [...(status.excludedNodes ?? [])];
+          await getExternalWorkflowHandle(run.workflowId).signal(dependencyMovedSignal, { ...move, exclude }).catch(() => undefined);
         }
       }
     };

@@ -120,6 +120,8 @@ export interface ClusterJobState {
   after?: string[];
   /** The jobs the current Slurm job is queued behind (as submitted or last re-pointed). */
   jobAfter?: string[];
+  /** The campaign's black-hole nodes as its newest `dependencyMoved` gave them; else `input.exclude`. */
+  exclude?: ExcludedNode[];
 }
 
 /** How the job ended. */
@@ -154,8 +156,9 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
     step: input.step, rung: s.rung, attempt: s.attempt, reclaims: s.reclaims, hung: s.hung, refused: s.refused, timeouts: s.timeouts, excluded: s.excluded, events: s.events,
   });
   setHandler(jobRecordQuery, record);
-  setHandler(dependencyMovedSignal, ({ from, to }) => {
+  setHandler(dependencyMovedSignal, ({ from, to, exclude }) => {
     s.after = afterOf(input, s).map((jobId) => (jobId === from ? to : jobId));
+    if (exclude) s.exclude = mergeExclusions(s.exclude ?? input.exclude ?? [], exclude);
   });
   const ctl: RelaxControl = {};
   setHandler(
@@ -222,7 +225,7 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
         outcome = { kind: 'moved' };
       }
       if (outcome.kind === 'moved') {
-        if (await repoint(s, note)) continue;
+        if (await repoint(input, s, note)) continue;
         // Slurm no longer has the job: submitted again below, behind the new job(s).
       } else if (outcome.kind === 'done') {
         // finish() reads the result and throws unless both witnesses say success.
@@ -292,7 +295,7 @@ async function submit(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
     ...(input.requeue ? { requeue: true } : {}),
     ...(exclude.length > 0 ? { exclude } : {}),
   });
-  let exclude = activeExclusions(mergeExclusions(input.exclude ?? [], s.excluded), rung.cluster, now());
+  let exclude = excludedNow(input, s, rung.cluster);
   let job: SubmittedJob | undefined;
   while (job === undefined) {
     // Cancelled: submit nothing more. Once sbatch is asked, its answer is awaited even if a
@@ -347,18 +350,26 @@ function dependencyMoved(s: ClusterJobState): boolean {
   return s.job !== undefined && s.released !== true && s.after !== undefined && s.jobAfter !== undefined && s.after.join(',') !== s.jobAfter.join(',');
 }
 
+/** The nodes a submission on `cluster` leaves out now: the campaign's and this job's own. */
+function excludedNow(input: ClusterJobInput, s: ClusterJobState, cluster: string): string[] {
+  return activeExclusions(mergeExclusions(s.exclude ?? input.exclude ?? [], s.excluded), cluster, now());
+}
+
 /**
- * Re-points the pending job at the jobs it waits for now; false when Slurm no longer has
- * it (ended although queued with --kill-on-invalid-dep=no, or purged).
+ * Re-points the pending job at the jobs it waits for now, leaving out the nodes found bad
+ * meanwhile; false when Slurm no longer has it (ended although queued with
+ * --kill-on-invalid-dep=no, or purged).
  */
-async function repoint(s: ClusterJobState, note: Note): Promise<boolean> {
+async function repoint(input: ClusterJobInput, s: ClusterJobState, note: Note): Promise<boolean> {
   const job = s.job!;
   const after = s.after!;
   const was = s.jobAfter!.join(',');
-  const answer = await clusterOps.updateDependency({ cluster: job.cluster, jobId: job.jobId, afterJobs: after });
+  const exclude = excludedNow(input, s, job.cluster);
+  const answer = await clusterOps.updateDependency({ cluster: job.cluster, jobId: job.jobId, afterJobs: after, ...(exclude.length > 0 ? { exclude } : {}) });
   if (answer === 'updated') {
     s.jobAfter = [...after];
-    note('moved', { note: `queued behind job(s) ${after.join(',')} now, not ${was}: a job it waited for was replaced` });
+    const excluding = exclude.length > 0 ? `; excluding ${exclude.join(',')}` : '';
+    note('moved', { note: `queued behind job(s) ${after.join(',')} now, not ${was}: a job it waited for was replaced${excluding}` });
     return true;
   }
   note('moved', { note: `Slurm ended job ${job.jobId} when job(s) ${was} did not complete; submitting again behind ${after.join(',')}` });

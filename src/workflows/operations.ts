@@ -76,6 +76,8 @@ export const jobSubmittedSignal = defineSignal<[JobSubmitted]>('jobSubmitted');
 export interface DependencyMoved {
   readonly from: string;
   readonly to: string;
+  /** The campaign's black-hole nodes now (a reclaimed node among them): the job leaves them out. */
+  readonly exclude?: readonly ExcludedNode[];
 }
 
 /**

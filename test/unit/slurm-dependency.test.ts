@@ -9,6 +9,11 @@ describe('buildDependencyUpdateArgs', () => {
     assert.deepEqual(buildDependencyUpdateArgs('17', ['18', '19_2']), ['scontrol', 'update', 'JobId=17', 'Dependency=afterok:18:19_2']);
   });
 
+  it('leaves out the nodes given (found bad since the job was queued), each once', () => {
+    assert.deepEqual(buildDependencyUpdateArgs('17', ['18'], ['n1', 'n2', 'n1']), ['scontrol', 'update', 'JobId=17', 'Dependency=afterok:18', 'ExcNodeList=n1,n2']);
+    assert.throws(() => buildDependencyUpdateArgs('17', ['18'], ['n1;reboot']), CryoError);
+  });
+
   it('clears the dependency when no job is left', () => {
     assert.deepEqual(buildDependencyUpdateArgs('17', []), ['scontrol', 'update', 'JobId=17', 'Dependency=']);
   });

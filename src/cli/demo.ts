@@ -64,12 +64,19 @@ export async function runDemo(config: CryoConfig, now: Date = new Date()): Promi
   try {
     const handle = await startCampaign(client, config, input);
     let lastStage = '';
+    const printed = new Set<string>();
+    const say = (line: string) => console.log(`  ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s  ${line}`);
     const ticker = setInterval(() => {
       handle
         .query<CampaignStatus>('status')
         .then((s) => {
+          // One line per event (a hang relaxed, a job replaced, a node left out, a step moved), once.
+          for (const e of s.events ?? []) {
+            if (!printed.has(`${e.at}:${e.text}`)) say(e.text);
+            printed.add(`${e.at}:${e.text}`);
+          }
           const line = `${s.stage}${s.stage === 'refine' && s.refine.iteration !== undefined ? ` (iteration ${s.refine.iteration}${s.refine.resolution ? `, ${s.refine.resolution.toFixed(1)} Å` : ''})` : ''}`;
-          if (line !== lastStage) console.log(`  ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s  ${line}`);
+          if (line !== lastStage) say(line);
           lastStage = line;
         })
         .catch(() => {});
@@ -82,7 +89,7 @@ export async function runDemo(config: CryoConfig, now: Date = new Date()): Promi
       campaignDir: input.layout.dir,
       atIteration: 2,
       timeoutMs: 15 * 60_000,
-      log: (line) => console.log(`  ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s  ${line}`),
+      log: say,
     }).then((r) => (reclaim = r), (err: Error) => console.log(`  (no reclaim injected: ${err.message})`));
     let record: RunRecord;
     try {

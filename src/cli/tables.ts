@@ -299,6 +299,8 @@ export function watchFacts(s: CampaignStatus): Map<string, string> {
   for (const [step, workflowId] of Object.entries(s.running)) facts.set(`run:${step}`, `running ${step} (${workflowId})`);
   if (s.finalResolution !== undefined) facts.set('final', `final ${formatResolution(s.finalResolution)}${s.bfactor === undefined ? '' : `, B-factor ${s.bfactor.toFixed(0)} Å²`}`);
   if (s.error !== undefined) facts.set('error', `error ${s.error}`);
+  // Each event once: a hang relaxed, a job lost and resubmitted, a node left out, a step moved.
+  for (const e of s.events ?? []) facts.set(`event:${e.at}:${e.text}`, e.text);
   return facts;
 }
 

@@ -79,7 +79,23 @@ export interface CampaignStatus {
   error?: string;
   /** Set once a cancelled campaign has stopped everything it ran. */
   cancellation?: CampaignCancellation;
+  /**
+   * What the campaign's steps lived through, one line each, oldest first (the newest
+   * {@link CAMPAIGN_EVENTS_KEPT}): a job replaced (relaxed, lost, TIMEOUT), a node left out,
+   * a queued step moved behind a replacement. `cryoet watch` and the demo print them.
+   */
+  events?: CampaignEvent[];
 }
+
+/** One thing a step lived through, for the operator. */
+export interface CampaignEvent {
+  readonly at: string;
+  readonly step: string;
+  readonly text: string;
+}
+
+/** How many events the status keeps. */
+export const CAMPAIGN_EVENTS_KEPT = 100;
 
 /** The run record: what ran where, what it cost, what it produced. */
 export interface RunRecord {

@@ -35,7 +35,7 @@ import { extractStep, particlePixelSize, POSTPROCESS_ROOT, postprocessStep, REFI
 import { clusterJob, type ClusterJobInput, type ClusterJobResult } from './cluster-job.js';
 import { fileOps, stageOps } from './campaign-activities.js';
 import { tiltSeries, type TiltSeriesResult } from './tilt-series.js';
-import type { CampaignCancellation, CampaignStage, CampaignStatus, RunRecord } from './campaign-status.js';
+import { CAMPAIGN_EVENTS_KEPT, type CampaignCancellation, type CampaignStage, type CampaignStatus, type RunRecord } from './campaign-status.js';
 import { TaskGroup, type Outcome, type Task } from './tasks.js';
 import { recordStepUsage } from './metrics.js';
 import { approvePicksUpdate, campaignStatusQuery, dependencyMovedSignal, jobSubmittedSignal, nodeExcludedSignal, reconstructAfterSignal, type DependencyMoved, type JobSubmitted, type ReconstructAfter } from './operations.js';
@@ -83,8 +83,12 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
   };
   setHandler(campaignStatusQuery, () => status);
   // Black-hole nodes reported by any step; the steps started later leave them out.
+  const event = (step: string, text: string) => {
+    status.events = [...(status.events ?? []), { at: new Date().toISOString(), step, text }].slice(-CAMPAIGN_EVENTS_KEPT);
+  };
   setHandler(nodeExcludedSignal, (nodes) => {
     status.excludedNodes = mergeExclusions(status.excludedNodes ?? [], nodes);
+    for (const n of nodes) event(n.step ?? '', `${n.step ?? 'a step'}: node ${n.node} left out of later jobs until ${n.until} (${n.reason})`);
   });
   /** What every clusterJob this campaign starts gets: the nodes to leave out, and whom to tell. */
   const placementContext = (): Pick<ClusterJobInput, 'exclude' | 'reportTo'> => ({ exclude: [...(status.excludedNodes ?? [])], reportTo: id });
@@ -97,7 +101,10 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
   setHandler(jobSubmittedSignal, (job) => {
     const before = submitted[job.workflowId]?.jobId;
     submitted[job.workflowId] = job;
-    if (before !== undefined && before !== job.jobId) moves.push({ from: before, to: job.jobId });
+    if (before !== undefined && before !== job.jobId) {
+      moves.push({ from: before, to: job.jobId });
+      event(job.step, `${job.step}: job ${before} replaced by job ${job.jobId}${job.because ? ` (${job.because})` : ''}`);
+    }
   });
   const jobOf = (workflowId: string): string | undefined => submitted[workflowId]?.jobId;
   // Every branch beside the main line (children, the series pool, the progress poller):
@@ -193,6 +200,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
           run.after = run.after.map((jobId) => (jobId === move.from ? move.to : jobId));
           const exclude = [...(status.excludedNodes ?? [])];
           await getExternalWorkflowHandle(run.workflowId).signal(dependencyMovedSignal, { ...move, exclude }).catch(() => undefined);
+          event(run.suffix, `${run.suffix}: queued behind job ${move.to} now, not ${move.from}`);
         }
       }
     };

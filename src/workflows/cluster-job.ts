@@ -140,6 +140,8 @@ type Note = (kind: JobEventKind, fields?: Partial<JobEvent>) => void;
 
 const WAITING_MOVES = new Set(['pending', 'hang-candidate']);
 const MOVED = 'moved' as const;
+/** Events that send a job back to be submitted again: a resubmission's reason. */
+const REPLACING: ReadonlySet<string> = new Set(['relaxed', 'lost', 'timeout', 'requeued', 'moved']);
 
 /** Workflow time; deterministic inside the sandbox (replayed from history). */
 const now = (): number => new Date().getTime();
@@ -328,7 +330,9 @@ async function submit(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
   note(job.reattached ? 'reattached' : before ? 'resubmitted' : 'submitted', { note: `${describeRung(rung, s.rung)}: ${jobNameFor(key)}${excluding}${behind}` });
   // The campaign queues later steps behind this job's id (and learns a resubmission's new id).
   if (input.reportTo && patched('report-job-submitted')) {
-    const signal = { workflowId: workflowInfo().workflowId, step: input.step, jobId: job.jobId, cluster: job.cluster };
+    const why = [...s.events].reverse().find((e) => REPLACING.has(e.kind));
+    const because = before && why ? { because: `${why.kind}${why.note ? `: ${why.note}` : ''}` } : {};
+    const signal = { workflowId: workflowInfo().workflowId, step: input.step, jobId: job.jobId, cluster: job.cluster, ...because };
     // Told even when cancelled meanwhile: the campaign lists the jobs its cancel stopped.
     await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(input.reportTo!).signal(jobSubmittedSignal, signal)).catch(() => undefined);
   }

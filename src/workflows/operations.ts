@@ -64,6 +64,8 @@ export interface JobSubmitted {
   readonly jobId: string;
   /** The cluster the job is on (absent in signals from before it was added). */
   readonly cluster?: string;
+  /** Why a job replaced the previous one: the event that sent it back, e.g. `relaxed: now rung 2 …`. */
+  readonly because?: string;
 }
 
 /**

@@ -291,6 +291,16 @@ describe('cli tables: watch', () => {
     assert.deepEqual(changedLines(first, later), ['TS_43 done', 'refine iteration 4, 27.10 Å', 'finished TS_43']);
   });
 
+  test('watchFacts + changedLines: each campaign event once, in order (a hang relaxed, a step moved)', () => {
+    const relaxed = { at: '2025-03-01T12:01:00.000Z', step: 'refine', text: 'refine: job 8 replaced by job 10 (relaxed: now rung 2 (dev/gpu, gpu:4))' };
+    const moved = { at: '2025-03-01T12:01:01.000Z', step: 'postprocess', text: 'postprocess: queued behind job 10 now, not 8' };
+    const one = watchFacts(status({ events: [relaxed] }));
+    const two = watchFacts(status({ events: [relaxed, moved] }));
+    assert.deepEqual(changedLines(watchFacts(status()), one), [relaxed.text]);
+    assert.deepEqual(changedLines(one, two), [moved.text]);
+    assert.deepEqual(changedLines(two, watchFacts(status({ events: [relaxed, moved] }))), []);
+  });
+
   test('plainView prints a line per change, and "unavailable" once per reason', () => {
     const out: string[] = [];
     const view = plainView((l) => out.push(l), () => '12:00:00');

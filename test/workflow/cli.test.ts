@@ -46,7 +46,7 @@ function cryoet(args: string[], opts: { env?: Record<string, string>; timeoutMs?
 
 const withConfig = (...args: string[]) => [...args, '--config', configFile];
 
-describe('cryoet campaign commands (dev server, no worker)', { timeout: 300_000 }, () => {
+describe('cryoet campaign commands (dev server, no worker)', { timeout: 900_000 }, () => {
   const id = uniqueId('cli-campaign');
 
   before(async () => {

@@ -43,7 +43,7 @@ function firstIpv4(name: string): string | undefined {
   }
 }
 
-describe('local servers listen on loopback only', { timeout: 120_000 }, () => {
+describe('local servers listen on loopback only', { timeout: 360_000 }, () => {
   const cleanups: Array<() => Promise<void> | void> = [];
   after(async () => {
     for (const c of cleanups.reverse()) await c();

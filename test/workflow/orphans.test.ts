@@ -35,7 +35,7 @@ interface JsonJob {
   why: string;
 }
 
-describe('cryoet orphans on the dev cluster', { timeout: 120_000 }, () => {
+describe('cryoet orphans on the dev cluster', { timeout: 360_000 }, () => {
   let h: WorkerHarness;
   let configFile: string;
   let owned: WorkflowHandle | undefined;

@@ -115,7 +115,7 @@ function tlsConfigFile(port: number, taskQueue: string, tls: { serverCaFile: str
   return file;
 }
 
-describe('Temporal over mTLS from temporal.yaml temporal.tls', { timeout: 180_000 }, () => {
+describe('Temporal over mTLS from temporal.yaml temporal.tls', { timeout: 540_000 }, () => {
   let dir: string;
   let files: ReturnType<typeof makeCertificates>;
   let env: TestWorkflowEnvironment;

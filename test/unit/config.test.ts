@@ -14,6 +14,7 @@ import {
   type CryoConfig,
 } from '../../src/config.js';
 import { CryoError, ErrorType } from '../../src/errors.js';
+import { relionRuntime } from '../../src/campaign/input.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/config/', import.meta.url));
 const fixture = (name: string): string => join(FIXTURES, name);
@@ -78,6 +79,18 @@ describe('valid configs', () => {
       mpirun: ['mpirun', '--bind-to', 'none'],
       threads: 1,
     });
+  });
+
+  test('tools.mpiPreload resolves against baseDir and preloads into every rank; a path LD_PRELOAD would split is refused', () => {
+    const text = readFileSync(fixture('minimal.yaml'), 'utf8');
+    const withTools = (value: string) => `${text.replace(/^tools:.*$/m, '')}\ntools:\n  profile: embedded\n  mpirun: [mpirun, --oversubscribe]\n  mpiPreload: ${value}\n`;
+    const config = parseOk(withTools('.dev/lib/libmpi_nap.so'));
+    assert.equal(config.tools.mpiPreload, '/cfg/.dev/lib/libmpi_nap.so');
+    assert.deepEqual(relionRuntime(config.tools).mpirun, ['mpirun', '--oversubscribe', '-x', 'LD_PRELOAD=/cfg/.dev/lib/libmpi_nap.so']);
+    assert.deepEqual(relionRuntime({ ...config.tools, mpiPreload: undefined }).mpirun, ['mpirun', '--oversubscribe']);
+    for (const bad of ['"/opt/my libs/nap.so"', '/a.so:/b.so']) {
+      assert.deepEqual(parseIssues(withTools(bad)).map((i) => [i.path, i.message]), [['tools.mpiPreload', 'expected a path without spaces or colons (LD_PRELOAD splits on them)']]);
+    }
   });
 
   test('minimal.yaml gets every default and resolves relative paths against baseDir', () => {
@@ -167,7 +180,7 @@ const brokenRows: BrokenRow[] = [
   {
     name: 'unknown tools key',
     edit: (t) => { t.tools = { relion: '/opt/relion' }; },
-    expect: [['tools.relion', 'expected one of profile, aretomo2, probeArgs, stageDir, relionBinDir, mpirun, threads']],
+    expect: [['tools.relion', 'expected one of profile, aretomo2, probeArgs, stageDir, relionBinDir, mpirun, mpiPreload, threads']],
   },
   { name: 'gres without count', edit: (t) => { t.placement.ladder[0].gres = 'gpu:a10g'; }, expect: [['placement.ladder[0].gres', 'expected "gpu[:type]:N"']] },
   { name: 'gres count 0', edit: (t) => { t.placement.ladder[0].gres = 'gpu:0'; }, expect: [['placement.ladder[0].gres', 'expected "gpu[:type]:N"']] },

@@ -297,7 +297,7 @@ describe('relion: embedded profile variants', () => {
       '--o', 'Refine3D/run', '--auto_refine', '--split_random_halves',
       '--i', 'Extract/particles.star', '--ref', 'reference.mrc',
       '--particle_diameter', '260', '--sym', 'C6', '--ini_high', '60', '--healpix_order', '1',
-      '--pad', '2', '--auto_local_healpix_order', '3', '--offset_range', '3', '--offset_step', '1.5',
+      '--pad', '2', '--auto_local_healpix_order', '2', '--offset_range', '3', '--offset_step', '1.5',
       '--low_resol_join_halves', '40', '--flatten_solvent', '--zero_mask', '--norm', '--scale',
       '--random_seed', '10164', '--j', '2',
     ]);

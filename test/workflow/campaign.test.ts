@@ -20,6 +20,7 @@ import { startCampaign } from '../../src/client.js';
 import { reclaimDuringRefine, type ReclaimReport } from '../../src/cli/spot-reclaim.js';
 import { CHECK_TRUTH, EMBEDDED_CAMPAIGN, EMBEDDED_PYTHON, MAKE_DATASET } from '../../src/embedded.js';
 import { CryoIteration, CryoResolution } from '../../src/search-attributes.js';
+import { campaignStatusQuery } from '../../src/workflows/operations.js';
 import type { RunRecord } from '../../src/workflows/campaign.js';
 import { uniqueId } from '../helpers/env.js';
 import { ladder, startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
@@ -167,6 +168,19 @@ describe('campaign on the embedded profile', () => {
     assert.deepEqual(notCompleted.map(([id, status]) => `${id} ${status}`).sort(), bad.map((id) => `${id} FAILED`).sort());
     assert.ok(!Object.keys(statuses).some((id) => id.endsWith('-again')), `a step ran again: ${Object.keys(statuses).join(', ')}`);
     assert.equal(statuses[`${input.id}/postprocess`], 'COMPLETED');
+    // What the operator reads (cryoet watch, the demo): one line per event, in order.
+    const status = await h.env.client.workflow.getHandle(input.id).query(campaignStatusQuery);
+    const [a, b, c] = record.steps.find((s) => s.step === 'refine')!.jobIds;
+    const lines = (status.events ?? []).map((e) => e.text);
+    const expected = [
+      new RegExp(`^refine: job ${a} replaced by job ${b} \\(relaxed: now rung 2`),
+      new RegExp(`^postprocess: queued behind job ${b} now, not ${a}$`),
+      new RegExp(`^refine: node ${reclaim.node} left out of later jobs until .* \\(NODE_FAIL`),
+      new RegExp(`^refine: job ${b} replaced by job ${c} \\(lost: `),
+      new RegExp(`^postprocess: queued behind job ${c} now, not ${b}$`),
+    ];
+    assert.equal(lines.length, expected.length, lines.join('\n'));
+    expected.forEach((pattern, i) => assert.match(lines[i]!, pattern));
   });
 
   test('the refined map matches the ground truth: resolution, correlation and hand', () => {

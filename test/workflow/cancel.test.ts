@@ -194,7 +194,14 @@ describe('cryoet cancel at every stage, with a worker serving the campaign', () 
 
   after(async () => {
     await stopWorker(5000);
-    for (const feeder of feeders) feeder.kill();
+    // The whole group: the loop's forked child may sit in open() on the FIFO, not the loop itself.
+    for (const feeder of feeders) {
+      try {
+        process.kill(-feeder.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     // A held step sleeps for half an hour: never leave one holding the dev cluster's GPUs.
     const left = started.flatMap((id) => campaignJobs(id).filter((j) => ACTIVE.test(j.state)).map((j) => j.id));
     if (left.length > 0) execFileSync('scancel', left, { env: { ...process.env, SLURM_CONF } });
@@ -327,7 +334,7 @@ describe('cryoet cancel at every stage, with a worker serving the campaign', () 
     } finally {
       // Let the blocked upload finish (it reads the file twice: its sha256, then the copy),
       // or the worker could not stop. Its result is no longer wanted.
-      feeders.push(spawn('bash', ['-c', 'while :; do cat -- "$0" >"$1" || exit; done', input.tools.aretomo2Local, fifo], { stdio: 'ignore' }));
+      feeders.push(spawn('bash', ['-c', 'while :; do cat -- "$0" >"$1" || exit; done', input.tools.aretomo2Local, fifo], { stdio: 'ignore', detached: true }));
     }
   });
 });

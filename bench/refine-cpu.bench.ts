@@ -97,7 +97,10 @@ async function main(): Promise<void> {
     const t = { ...config.tools, ...(v?.preload === false ? { mpiPreload: undefined } : {}), threads: v?.threads ?? 1 };
     return { profile: 'embedded', aretomo2: standin, relion: relionRuntime(t) };
   };
-  for (const ts of base.tiltSeries) execFileSync(reconstructCommand(tools(), layout, base, ts)[0]!, reconstructCommand(tools(), layout, base, ts).slice(1), { stdio: 'ignore' });
+  for (const ts of base.tiltSeries) {
+    const [program, ...args] = reconstructCommand(tools(), layout, base, ts);
+    execFileSync(program!, args, { stdio: 'ignore' });
+  }
   const extract = extractStep(tools(), layout, base, base.tiltSeries);
   for (const f of extract.files) {
     mkdirSync(dirname(f.path), { recursive: true });

@@ -11,7 +11,8 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 # 1. Debian packages for the embedded cluster.
 APT_PACKAGES=(slurm-wlm slurmdbd mariadb-server munge openssh-server openssh-client
   relion openmpi-bin python3-numpy  # the embedded science tools (RELION 3.1 on CPU)
-  libopenmpi-dev                    # mpi.h, to build embedded/mpi_nap (below)
+  libopenmpi-dev                    # mpi.h, to build embedded/mpi_nap and RELION 5 (below)
+  cmake g++ libfftw3-dev libtiff-dev libpng-dev libjpeg-dev zlib1g-dev  # RELION 5 (below)
   chromium)                         # the browser tests (playwright-core drives /usr/bin/chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -66,4 +67,10 @@ if [[ ! -f $NAP ]]; then
 fi
 mkdir -p .dev/lib
 ln -sfn "$NAP" .dev/lib/libmpi_nap.so
-log "ready: $(.venv/bin/temporal --version)"
+
+# 5. RELION 5.0.1 for CPU from ../shared/vendor (scripts/build-relion.sh: cached outside the
+# clone by the tarball's sha256 and the build flags; 20-30 min the first time on 2 cores,
+# instant after). .dev/relion5 points at its prefix; temporal.yaml's relion5 profile uses it.
+RELION5=$(bash scripts/build-relion.sh --print-prefix)
+ln -sfn "$RELION5" .dev/relion5
+log "ready: $(.venv/bin/temporal --version); $(sed -n 1p .dev/relion5/BUILD-STAMP)"

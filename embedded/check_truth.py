@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """Compares embedded-profile results with the synthetic dataset's ground truth; prints JSON.
 
-  check_truth.py tomogram --recon TS_01.mrc --truth truth/TS_01_tomogram.mrc [--lowpass 40]
+  check_truth.py tomogram --recon TS_01.mrc --truth truth/TS_01_tomogram.mrc [--lowpass 40] [--contrast dark]
       correlation of the reconstruction with the noise-free truth tomogram, both low-passed,
       and with the truth flipped in Z (what a wrong tilt sign would give).
-  check_truth.py map --map run_class001.mrc --truth truth/particle_refine.mrc
-      the refined map against the truth particle after an integer-shift search: FSC per shell
-      and the resolutions where it falls below 0.5 and 0.143; and the hand check: the best
+  check_truth.py map --map run_class001.mrc --truth truth/particle_refine.mrc [--model atoms]
+      the refined map against the truth particle after an integer-shift search (ccTruth); FSC
+      per shell against the truth fitted to the map (best turn about the symmetry axis in 1
+      degree steps, then integer shift) and the resolutions where it falls below 0.5 and 0.143;
+      and the hand check: the best
       correlation with the particle and with its mirror image (enantiomer), each searched over
       turns about the symmetry axis (2 degree steps over the 60 degrees C6 leaves distinct).
 """
@@ -35,6 +37,8 @@ def check_tomogram(args):
     if recon.shape != truth.shape:
         raise SystemExit(f"check_truth: {args.recon} is {recon.shape[::-1]} but {args.truth} is {truth.shape[::-1]}")
     r, t = lowpass(recon, apix, args.lowpass), lowpass(truth, apix, args.lowpass)
+    if args.contrast == "dark":
+        t = -t  # raw-contrast data (make_relion5_dataset.py): density shows dark
     return {"cc": cc(r, t), "ccFlippedZ": cc(r, t[::-1]), "lowpass": args.lowpass, "pixelSize": apix}
 
 
@@ -87,14 +91,22 @@ def check_map(args):
     mask = soft_sphere(n, args.mask_radius or n // 2 - 3)
     value, shift = best_shift(volume, truth, mask)
     aligned_map = np.roll(volume, shift, axis=(0, 1, 2))
-    turns = np.arange(0.0, 60.0, 2.0)
-    hand = [max(cc(aligned_map * mask, render_box(n, apix, mirror, t) * mask) for t in turns) for mirror in (False, True)]
+    turns = np.arange(0.0, 60.0, 1.0)
+    fits = [max((cc(aligned_map * mask, render_box(n, apix, mirror, t, args.model) * mask), t) for t in turns) for mirror in (False, True)]
+    hand = [fit[0] for fit in fits]
+    # The FSC against the truth fitted to the map: turned about the symmetry axis and shifted,
+    # the two freedoms a refinement does not pin (its reference fixes them only to its own
+    # resolution), so resolution is not lost to a misfit of a degree or a voxel.
+    turn = fits[0][1]
+    fitted = render_box(n, apix, False, turn, args.model)
+    _, shift = best_shift(volume, fitted, mask, reach=2)
     aligned = np.roll(volume, shift, axis=(0, 1, 2)) * mask
-    curve = fsc(aligned, truth * mask)
+    curve = fsc(aligned, fitted * mask)
     return {
         "pixelSize": apix,
         "box": n,
         "shift": list(shift),
+        "turn": float(turn),
         "ccTruth": value,
         "handTruth": hand[0],
         "handMirror": hand[1],
@@ -111,10 +123,12 @@ def main():
     t.add_argument("--recon", required=True)
     t.add_argument("--truth", required=True)
     t.add_argument("--lowpass", type=float, default=40.0)
+    t.add_argument("--contrast", choices=["bright", "dark"], default="bright", help="dark: the tilt images show density dark")
     m = sub.add_parser("map")
     m.add_argument("--map", required=True)
     m.add_argument("--truth", required=True)
     m.add_argument("--mask-radius", type=float)
+    m.add_argument("--model", choices=["blobs", "atoms"], default="blobs", help="the particle: blobs (make_dataset.py) or atoms (make_relion5_dataset.py)")
     args = parser.parse_args()
     result = check_tomogram(args) if args.what == "tomogram" else check_map(args)
     print(json.dumps(result))

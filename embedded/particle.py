@@ -36,16 +36,17 @@ def euler_matrix(rot, tilt, psi):
     )
 
 
-def render(shape, centres_px, apix, sigma_a=BLOB_SIGMA_A, mirror=False):
+def render(shape, centres_px, apix, sigma_a=BLOB_SIGMA_A, mirror=False, points=None):
     """A volume [nz, ny, nx] holding one particle per (x, y, z, A) in centres_px (voxels, A a 3x3
     rotation), each blob a Gaussian of sigma_a Angstrom. mirror=True renders the mirror image
     through the YZ plane, which contains the symmetry axis: same rings and heights, opposite
-    twist between the rings (the enantiomer; no rotation turns it into the particle)."""
+    twist between the rings (the enantiomer; no rotation turns it into the particle).
+    points: rows of (x, y, z, amplitude) in Angstrom; default the blobs above."""
     volume = np.zeros(shape, dtype=np.float64)
     nz, ny, nx = shape
     sigma = sigma_a / apix
     reach = int(np.ceil(4 * sigma))
-    points = blobs()
+    points = blobs() if points is None else points
     if mirror:
         points = points * np.array([-1, 1, 1, 1])
     for x0, y0, z0, rotation in centres_px:
@@ -68,10 +69,15 @@ def z_rotation(degrees):
     return np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
 
 
-def render_box(box, apix, mirror=False, turn=0.0):
+def render_box(box, apix, mirror=False, turn=0.0, model="blobs"):
     """The particle alone, centred at index box // 2 of a box^3 volume (RELION's centre),
-    turned by `turn` degrees about its symmetry axis."""
+    turned by `turn` degrees about its symmetry axis. model: "blobs" (above) or "atoms"
+    (particle_atoms.py, the RELION 5 dataset's particle)."""
     c = box // 2
+    if model == "atoms":
+        from particle_atoms import SIGMA_A, atoms
+
+        return render((box, box, box), [(c, c, c, z_rotation(turn))], apix, SIGMA_A, mirror, atoms())
     return render((box, box, box), [(c, c, c, z_rotation(turn))], apix, mirror=mirror)
 
 

@@ -10,7 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { defaultConfigPath, loadConfig } from './config.js';
 import { runWorker } from './worker.js';
 import { temporalTarget } from './connection.js';
-import { runDemo } from './cli/demo.js';
+import { demoConfig, runDemo } from './cli/demo.js';
 import { registerCampaignCommands } from './cli/campaign-commands.js';
 import { registerOrphansCommand } from './cli/orphans.js';
 import { CliError } from './cli/errors.js';
@@ -53,8 +53,9 @@ export function buildCli(): Command {
     .command('demo')
     .description('run the demo on the embedded cluster and print the Temporal UI address')
     .option('-c, --config <file>', 'temporal.yaml path', defaultConfigPath())
-    .action(async (opts: { config: string }) => {
-      const ok = await runDemo(await loadConfig(opts.config));
+    .option('--profile <name>', 'tool profile: embedded (RELION 3.1) or relion5 (RELION 5 production lines on CPU); default: the config\'s')
+    .action(async (opts: { config: string; profile?: string }) => {
+      const ok = await runDemo(demoConfig(await loadConfig(opts.config), opts.profile));
       if (!ok) process.exitCode = 1;
     });
 

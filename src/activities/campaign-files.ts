@@ -10,7 +10,8 @@ import { exportPrefix } from '../slurm/submit-command.js';
 import { tail } from '../ssh/connection.js';
 import { MRC_HEADER_BYTES, parseMrcHeader, type MrcHeader } from '../tools/mrc.js';
 import { checkTiltSeries, parseRawtlt } from '../tools/rawtlt.js';
-import { half1ModelPath, refineProgress, type RefineProgress } from '../tools/refine-iterations.js';
+import { parseRelionVersion, type RelionVersion } from '../tools/relion.js';
+import { half1ModelPath, refineProgress, type RefineProgress, type RelionGeneration } from '../tools/refine-iterations.js';
 import { parseStar, starBlock, starNumber, starNumberColumn } from '../tools/star.js';
 import type { StepFile } from '../tools/toolset.js';
 import { toApplicationFailure } from './failures.js';
@@ -159,7 +160,7 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
     },
 
     /** Where a refine stands (iteration files in `<dir>/<outRoot>`'s folder) and its current resolution. */
-    async readRefineProgress(input: { cluster: string; dir: string; outRoot: string }): Promise<RefineStatus> {
+    async readRefineProgress(input: { cluster: string; dir: string; outRoot: string; relion?: RelionGeneration }): Promise<RefineStatus> {
       return toApplicationFailure(async () => {
         const { folder, root } = refineFolder(input.dir, input.outRoot);
         let names: string[];
@@ -169,7 +170,7 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
           if (err instanceof CryoError && err.type === ErrorType.OutputMissing) return { started: [], partial: [], finished: false };
           throw err;
         }
-        const progress = refineProgress(names, root);
+        const progress = refineProgress(names, root, input.relion);
         if (progress.newestComplete === undefined) return progress;
         const modelPath = `${input.dir}/${half1ModelPath(input.outRoot, progress.newestComplete)}`;
         try {
@@ -186,10 +187,10 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
      * `_rlnCurrentResolution` of every complete iteration, oldest first (iteration 0, the
      * reference, has none and is left out). For the run record and the report's plot.
      */
-    async readRefineHistory(input: { cluster: string; dir: string; outRoot: string }): Promise<{ iteration: number; resolution: number }[]> {
+    async readRefineHistory(input: { cluster: string; dir: string; outRoot: string; relion?: RelionGeneration }): Promise<{ iteration: number; resolution: number }[]> {
       return toApplicationFailure(async () => {
         const { folder, root } = refineFolder(input.dir, input.outRoot);
-        const progress = refineProgress(await sftp(input.cluster).listDir(folder), root);
+        const progress = refineProgress(await sftp(input.cluster).listDir(folder), root, input.relion);
         const partial = new Set(progress.partial);
         const points: { iteration: number; resolution: number }[] = [];
         for (const iteration of progress.started) {
@@ -234,6 +235,20 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
           bfactor: starNumber(general, 'rlnBfactorUsedForSharpening', input.path),
           fsc: resolution.map((r, i) => ({ resolution: r, fsc: fsc[i]! })),
         };
+      });
+    },
+
+    /**
+     * The RELION the campaign ran: `<program> --version` on the cluster (the same binary the
+     * jobs run, on the shared filesystem or PATH). A program that does not answer is recorded
+     * as `unknown` with its error: the run record is written either way.
+     */
+    async readRelionVersion(input: { cluster: string; program: string }): Promise<RelionVersion & { error?: string }> {
+      return toApplicationFailure(async () => {
+        const result = await run(input.cluster, [input.program, '--version']);
+        const parsed = parseRelionVersion(result.stdout, input.program);
+        if (result.exitCode === 0 && parsed.version !== 'unknown') return parsed;
+        return { ...parsed, error: `exit ${result.exitCode}: ${tail(result.stderr || result.stdout)}` };
       });
     },
 

@@ -85,8 +85,14 @@ export function campaignInput(config: CryoConfig, spec: CampaignSpec, id: string
   };
 }
 
+/** The RELION folder of the configured profile: the one folder, or the profile's entry. */
+export function relionBinDirFor(t: CryoConfig['tools']): string | undefined {
+  return typeof t.relionBinDir === 'string' ? t.relionBinDir : t.relionBinDir?.[t.profile];
+}
+
 /** How RELION runs, from temporal.yaml `tools`: the MPI launcher (with the preload), GPUs or threads. */
 export function relionRuntime(t: CryoConfig['tools']): RelionRuntime {
   const mpirun = t.mpiPreload === undefined ? t.mpirun : [...t.mpirun, '-x', `LD_PRELOAD=${t.mpiPreload}`];
-  return { ...(t.relionBinDir === undefined ? {} : { binDir: t.relionBinDir }), mpirun, gpu: t.profile === 'production', threads: t.threads };
+  const binDir = relionBinDirFor(t);
+  return { ...(binDir === undefined ? {} : { binDir }), mpirun, gpu: t.profile === 'production', threads: t.threads };
 }

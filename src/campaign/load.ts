@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { collectYamlIssues, formatConfigIssues, type ConfigIssue, type FoundIssue } from '../config/issues.js';
 import { CryoError, ErrorType } from '../errors.js';
-import type { ToolProfileName } from '../tools/toolset.js';
+import { runsRelion5, type ToolProfileName } from '../tools/toolset.js';
 import { campaignSchema, type CampaignSpec } from './schema.js';
 
 export type ParseCampaignResult = { ok: true; spec: CampaignSpec } | { ok: false; issues: ConfigIssue[] };
@@ -25,8 +25,8 @@ function profileIssues(raw: unknown, profile: ToolProfileName): FoundIssue[] {
   const root = record(raw);
   if (!root) return []; // the schema already says what the top level should be
   const found: FoundIssue[] = [];
-  if (profile === 'production' && root.relion5 === undefined) {
-    found.push({ segments: ['relion5'], message: 'missing: the production profile extracts with relion_tomo_subtomo, which needs relion5.particles and relion5.tomograms' });
+  if (runsRelion5(profile) && root.relion5 === undefined) {
+    found.push({ segments: ['relion5'], message: `missing: the ${profile} profile extracts with relion_tomo_subtomo, which needs relion5.particles and relion5.tomograms` });
   }
   const masks = record(root.masks);
   const post = record(root.postprocess);

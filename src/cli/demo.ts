@@ -13,7 +13,8 @@ import { campaignInput } from '../campaign/input.js';
 import { loadCampaign } from '../campaign/load.js';
 import type { StepSummary } from '../campaign/job-summary.js';
 import { connectClient, startCampaign, workflowUiUrl } from '../client.js';
-import { EMBEDDED_CAMPAIGN, EMBEDDED_PYTHON, MAKE_DATASET } from '../embedded.js';
+import { EMBEDDED_CAMPAIGN, EMBEDDED_PYTHON, MAKE_DATASET, MAKE_RELION5_DATASET, RELION5_CAMPAIGN } from '../embedded.js';
+import { CliError } from './errors.js';
 import { WorkerResources } from '../worker-resources.js';
 import { createWorker, installRuntime } from '../worker.js';
 import type { CampaignStatus, RunRecord } from '../workflows/campaign.js';
@@ -43,14 +44,42 @@ function tiltSeriesOf(record: RunRecord, step: StepSummary): string {
   return match?.[1] ?? record.tiltSeries.find((t) => t.tomogram && step.command.join(' ').includes(t.name))?.name ?? '';
 }
 
+/** The demo's config with `--profile` applied; only the two CPU profiles have a demo dataset. */
+export function demoConfig(config: CryoConfig, profile: string | undefined): CryoConfig {
+  if (profile === undefined) return config;
+  if (profile !== 'embedded' && profile !== 'relion5') {
+    throw new CliError(2, `demo --profile ${profile}: expected embedded or relion5 (the CPU profiles; production needs GPUs and real data)`);
+  }
+  return { ...config, tools: { ...config.tools, profile } };
+}
+
+/** Per profile: the dataset generator and folder, the campaign file, how the tools are described. */
+const DEMOS = {
+  embedded: {
+    generator: [MAKE_DATASET],
+    folder: 'synthetic-10164',
+    campaign: EMBEDDED_CAMPAIGN,
+    tools: 'AreTomo2 STAND-IN: CPU weighted back-projection; RELION 3.1 on CPU',
+  },
+  relion5: {
+    generator: [MAKE_RELION5_DATASET, '--series', '5', '--particles', '8'],
+    folder: 'synthetic-10164-relion5',
+    campaign: RELION5_CAMPAIGN,
+    tools: "AreTomo2 STAND-IN; RELION 5.0.1 on CPU running the production lines (--j, not --gpu)",
+  },
+} as const;
+
 /** Runs the demo; true when the campaign completed. */
 export async function runDemo(config: CryoConfig, now: Date = new Date()): Promise<boolean> {
   const label = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
   installRuntime(config, 'WARN');
-  const dataDir = `${config.paths.data}/synthetic-10164`;
+  const profile = config.tools.profile;
+  if (profile === 'production') throw new CliError(2, 'demo: the production profile needs GPUs and real data; run it with --profile embedded or relion5');
+  const demo = DEMOS[profile];
+  const dataDir = `${config.paths.data}/${demo.folder}`;
   console.log(`dataset: SYNTHETIC EMPIAR-10164-like tilt series with ground truth → ${dataDir}`);
-  execFileSync(EMBEDDED_PYTHON, [MAKE_DATASET, '--out', dataDir], { stdio: 'inherit' });
-  const spec = await loadCampaign(EMBEDDED_CAMPAIGN, config.tools.profile);
+  execFileSync(EMBEDDED_PYTHON, [...demo.generator, '--out', dataDir], { stdio: 'inherit' });
+  const spec = await loadCampaign(demo.campaign, profile);
   const id = `${spec.name}-${label}`;
   const input = campaignInput(config, spec, id);
   const { worker, connection } = await createWorker(config);
@@ -58,7 +87,7 @@ export async function runDemo(config: CryoConfig, now: Date = new Date()): Promi
   const faults = new WorkerResources(config, () => {});
   console.log(`Temporal UI: ${config.temporal.ui}`);
   console.log(`campaign:    ${workflowUiUrl(config, id)}`);
-  console.log(`tools:       ${config.tools.profile} profile${config.tools.profile === 'embedded' ? ' (AreTomo2 STAND-IN: CPU weighted back-projection; RELION 3.1 on CPU)' : ''}`);
+  console.log(`tools:       ${profile} profile (${demo.tools})`);
   console.log(`injected:    capacity hang (refine rung 1 pins ${input.placements.refine.ladder[0]!.gres}, spot pool empty) and a FAKE spot reclaim at refine iteration 2`);
   const started = Date.now();
   try {
@@ -88,7 +117,8 @@ export async function runDemo(config: CryoConfig, now: Date = new Date()): Promi
       campaignId: id,
       campaignDir: input.layout.dir,
       atIteration: 2,
-      timeoutMs: 15 * 60_000,
+      ...(profile === 'relion5' ? { relion: '5' as const } : {}),
+      timeoutMs: 30 * 60_000,
       log: say,
     }).then((r) => (reclaim = r), (err: Error) => console.log(`  (no reclaim injected: ${err.message})`));
     let record: RunRecord;

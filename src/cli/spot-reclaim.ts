@@ -8,7 +8,7 @@
 import type { SshPool } from '../ssh/pool.js';
 import { shellJoin } from '../shell/quote.js';
 import { JOB_NAME_PREFIX } from '../slurm/job-key.js';
-import { refineProgress } from '../tools/refine-iterations.js';
+import { refineProgress, type RelionGeneration } from '../tools/refine-iterations.js';
 
 export interface ReclaimReport {
   readonly node: string;
@@ -26,6 +26,8 @@ interface Options {
   readonly campaignId: string;
   readonly campaignDir: string;
   readonly atIteration: number;
+  /** Which RELION writes the refine folder (its iteration files differ); default 3.1. */
+  readonly relion?: RelionGeneration;
   readonly timeoutMs: number;
   readonly log?: (line: string) => void;
 }
@@ -59,7 +61,7 @@ export async function reclaimDuringRefine(o: Options): Promise<ReclaimReport> {
       } catch {
         // not created yet
       }
-      const progress = refineProgress(names, 'run');
+      const progress = refineProgress(names, 'run', o.relion);
       if (progress.finished) throw new Error('spot reclaim: the refine finished before the reclaim');
       if ((progress.newestComplete ?? -1) >= o.atIteration) {
         await run(['scontrol', 'update', `NodeName=${job.node}`, 'State=DOWN', 'Reason=spot-reclaim']);

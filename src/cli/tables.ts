@@ -7,6 +7,7 @@
 import type { ExcludedNode } from '../slurm/node-exclusions.js';
 import type { TypedSearchAttributes } from '@temporalio/common';
 import type { StepSummary } from '../campaign/job-summary.js';
+import { relionText } from '../report/format.js';
 import { CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus } from '../search-attributes.js';
 import type { CampaignCancellation, CampaignStatus, RunRecord } from '../workflows/campaign-status.js';
 
@@ -247,6 +248,7 @@ export function runRecordText(r: RunRecord): string {
     fields([
       ['campaign', r.campaign],
       ['name', `${r.name} · ${r.dataset} · ${r.profile} profile`],
+      ...(r.relion ? [['relion', `${relionText(r.relion)} · ${r.relion.program}`] as [string, string]] : []),
       ['workflow', 'COMPLETED'],
       ['started', formatTime(r.startedAt)],
       ['ended', formatTime(r.endedAt)],

@@ -103,6 +103,12 @@ function resolvePaths(config: CryoConfig, baseDir: string): CryoConfig {
       ...(config.tools.aretomo2 === undefined ? {} : { aretomo2: abs(config.tools.aretomo2) }),
       ...(config.tools.stageDir === undefined ? {} : { stageDir: abs(config.tools.stageDir) }),
       ...(config.tools.mpiPreload === undefined ? {} : { mpiPreload: abs(config.tools.mpiPreload) }),
+      ...(config.tools.relionBinDir === undefined ? {} : { relionBinDir: absBinDirs(config.tools.relionBinDir, abs) }),
     },
   };
+}
+
+function absBinDirs(dirs: string | Partial<Record<string, string>>, abs: (p: string) => string): string | Partial<Record<string, string>> {
+  if (typeof dirs === 'string') return abs(dirs);
+  return Object.fromEntries(Object.entries(dirs).map(([profile, dir]) => [profile, abs(dir!)]));
 }

@@ -167,21 +167,29 @@ export const gpuPricesSchema = z.record(
   z.number().nonnegative('expected a price ≥ 0 ($ per GPU-hour)').finite(),
 );
 
+/** The tool profiles (src/tools/toolset.ts). */
+export const TOOL_PROFILES = ['production', 'relion5', 'embedded'] as const;
+const profileSchema = z.enum(TOOL_PROFILES, { error: 'expected "production", "relion5" or "embedded"' });
+
 /**
- * The tool set: `production` (AreTomo2 + RELION 5 on GPUs) or `embedded` (the CPU AreTomo2
- * stand-in + RELION 3.1 on CPU). Same campaign steps, different command lines.
+ * The tool set: `production` (AreTomo2 + RELION 5 on GPUs), `relion5` (RELION 5's same lines
+ * on CPU: `--j` instead of `--gpu`) or `embedded` (RELION 3.1 on CPU). The CPU profiles run the
+ * AreTomo2 stand-in. Same campaign steps, same command path.
  */
 export const toolsSchema = z
   .object({
-    profile: z.enum(['production', 'embedded'], { error: 'expected "production" or "embedded"' }).default('production'),
+    profile: profileSchema.default('production'),
     /** AreTomo2 binary on this machine; the campaign stages it to the cluster (stageDir). */
     aretomo2: localFile.optional(),
     /** Arguments of the probe run on a node after staging (AreTomo2 prints its usage without any). */
     probeArgs: z.array(z.string()).default([]),
     /** Where staged binaries go on the cluster's shared filesystem; default `<paths.work>/bin`. */
     stageDir: remotePath.optional(),
-    /** Folder of the RELION binaries on the cluster; unset: the remote PATH. */
-    relionBinDir: remotePath.optional(),
+    /**
+     * Folder of the RELION binaries on the cluster; unset: the remote PATH. Either one folder,
+     * or one per profile (`{ relion5: /opt/relion-5.0.1/bin }`; a profile not named uses PATH).
+     */
+    relionBinDir: z.union([remotePath, z.partialRecord(profileSchema, remotePath)]).optional(),
     /** MPI launcher and its options. */
     mpirun: z.array(z.string().min(1)).min(1, 'expected the launcher, e.g. [mpirun]').default(['mpirun']),
     /**

@@ -98,3 +98,9 @@ export function commandLine(argv: readonly string[] | undefined): string {
     .map((a) => (a === '' ? "''" : SAFE_WORD.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`))
     .join(' ');
 }
+
+/** `RELION 5.0.1 (BASE=double)`, or why the version is not known. */
+export function relionText(r: { version: string; precision?: string; program: string; error?: string }): string {
+  if (r.version === 'unknown') return `RELION version unknown (${r.program}: ${r.error ?? 'no version line'})`;
+  return `RELION ${r.version}${r.precision ? ` (${r.precision})` : ''}`;
+}

@@ -4,7 +4,7 @@
  */
 import type { RunRecord } from '../workflows/campaign-status.js';
 import { costPlot } from './cost-plot.js';
-import { NONE, angstrom, dateTime, duration, groupThousands, parseTime, usd } from './format.js';
+import { NONE, angstrom, dateTime, duration, groupThousands, parseTime, relionText, usd } from './format.js';
 import { fscPlot } from './fsc-plot.js';
 import { iterationsPlot } from './iterations-plot.js';
 import { esc } from './svg.js';
@@ -98,7 +98,7 @@ function header(record: RunRecord): string {
   const bf = groupThousands(record.bfactor);
   return [
     `<header><h1>${esc(record.name || record.campaign)}</h1>`,
-    `<p class="sub">campaign <code class="campaign-id">${esc(record.campaign)}</code> · dataset <span class="dataset">${esc(record.dataset)}</span> · profile <span class="profile">${esc(record.profile)}</span></p>`,
+    `<p class="sub">campaign <code class="campaign-id">${esc(record.campaign)}</code> · dataset <span class="dataset">${esc(record.dataset)}</span> · profile <span class="profile">${esc(record.profile)}</span>${record.relion ? ` · <span class="relion">${esc(relionText(record.relion))}</span>` : ''}</p>`,
     '<dl class="facts">',
     fact('started', dateTime(record.startedAt), record.startedAt),
     fact('ended', dateTime(record.endedAt), record.endedAt),
@@ -156,3 +156,4 @@ export function page(record: RunRecord, generatedAt?: string): string {
     '',
   ].join('\n');
 }
+

@@ -1,7 +1,7 @@
 /**
- * RELION command lines, built from typed parameters: production RELION 5
- * (`relion_tomo_subtomo`, `relion_refine_mpi` on GPUs, `relion_postprocess`) and, for the
- * embedded CPU profile, RELION 3.1's `relion_preprocess` (3D subtomogram extraction; 3.1
+ * RELION command lines, built from typed parameters: RELION 5 (`relion_tomo_subtomo`,
+ * `relion_refine_mpi --ios`, `relion_postprocess`; on GPUs in production, on CPU in the
+ * relion5 profile) and, for the embedded CPU profile, RELION 3.1's `relion_preprocess` (3D subtomogram extraction; 3.1
  * has no relion_tomo_* tools). Refine and postprocess lines are the same for both; only
  * the runtime (MPI launcher, `--gpu` or `--j`) differs.
  */
@@ -82,6 +82,12 @@ export interface RefineFiles {
   readonly outRoot: string;
 }
 
+/**
+ * The one flag RELION on CPU cannot take is `--gpu`: a build without CUDA warns "you do NOT
+ * have support for GPUs" and drops it, or stops with "GPU usage requested, but RELION was
+ * compiled without CUDA" (src/ml_optimiser.cpp), and it would leave `--j` at 1. CPU runs get
+ * `--j N` threads per rank instead. Everything else is the same line.
+ */
 function runtimeTail(rt: RelionRuntime): string[] {
   return rt.gpu ? ['--gpu'] : ['--j', num(rt.threads)];
 }
@@ -158,4 +164,21 @@ export function postprocessCommand(rt: RelionRuntime, files: { half1: string; ma
 /** MPI ranks for a rung with `gpus` GPUs: one leader plus one rank per GPU, never fewer than 3. */
 export function mpiRanksFor(gpus: number): number {
   return Math.max(3, gpus + 1);
+}
+
+/** What `relion_refine_mpi --version` says: the RELION that ran, for the run record. */
+export interface RelionVersion {
+  /** `5.0.1`, `3.1.3`, …; `unknown` when the output had no version line. */
+  readonly version: string;
+  /** `BASE=double` (CPU builds) or `BASE=float`, when printed. */
+  readonly precision?: string;
+  /** The program asked. */
+  readonly program: string;
+}
+
+/** Parses `RELION version: 5.0.1 \nPrecision: BASE=double` (RELION 3.1 and 5 print the same). */
+export function parseRelionVersion(text: string, program: string): RelionVersion {
+  const version = /RELION version:\s*(\S+)/.exec(text)?.[1] ?? 'unknown';
+  const precision = /Precision:\s*(\S+)/.exec(text)?.[1];
+  return { version, ...(precision === undefined ? {} : { precision }), program };
 }

@@ -1,8 +1,10 @@
 /**
- * One campaign, two tool sets, one code path: the commands of every cluster step for the
- * `production` profile (AreTomo2 + RELION 5 on GPUs) and the `embedded` profile (the CPU
- * AreTomo2 STAND-IN + RELION 3.1 on CPU, for machines without GPUs), chosen by
- * temporal.yaml `tools.profile`. Same steps, same folder layout, different lines. Pure.
+ * One campaign, three tool sets, one code path: the commands of every cluster step for the
+ * `production` profile (AreTomo2 + RELION 5 on GPUs), the `relion5` profile (the same
+ * RELION 5 lines with the runtime swapped: `--j N` ranks on CPU instead of `--gpu`) and the
+ * `embedded` profile (RELION 3.1 on CPU, which has no relion_tomo_* tools, so it extracts 3D
+ * subtomograms with relion_preprocess), chosen by temporal.yaml `tools.profile`. The two
+ * CPU profiles run the CPU AreTomo2 STAND-IN. Same steps, same folder layout. Pure.
  */
 import type { CampaignSpec, TiltSeriesSpec } from '../campaign/schema.js';
 import { aretomoCommand } from './aretomo.js';
@@ -18,9 +20,20 @@ import {
   subtomoCommand,
   type RelionRuntime,
 } from './relion.js';
+import type { RelionGeneration } from './refine-iterations.js';
 import { formatStarLoop } from './star.js';
 
-export type ToolProfileName = 'production' | 'embedded';
+export type ToolProfileName = 'production' | 'relion5' | 'embedded';
+
+/** Profiles whose extract, refine and postprocess are RELION 5's (relion_tomo_subtomo, --ios). */
+export function runsRelion5(profile: ToolProfileName): boolean {
+  return profile !== 'embedded';
+}
+
+/** The RELION whose refine folder a profile writes (its iteration files differ). */
+export function relionGeneration(profile: ToolProfileName): RelionGeneration {
+  return runsRelion5(profile) ? '5' : '3.1';
+}
 
 /** The tools as one campaign uses them (resolved from temporal.yaml by the client). */
 export interface Toolset {
@@ -67,7 +80,7 @@ export function tomogramPixelSize(spec: CampaignSpec, ts: TiltSeriesSpec): numbe
  */
 export function particlePixelSize(tools: Toolset, spec: CampaignSpec): number {
   const ts = spec.tiltSeries[0]!;
-  if (tools.profile === 'production') return ts.pixelSize * spec.extraction.bin;
+  if (runsRelion5(tools.profile)) return ts.pixelSize * spec.extraction.bin;
   return (tomogramPixelSize(spec, ts) * spec.extraction.box) / spec.extraction.crop;
 }
 
@@ -94,11 +107,17 @@ export function extractStep(
   layout: CampaignLayout,
   spec: CampaignSpec,
   series: readonly TiltSeriesSpec[],
-): { command: string[]; files: StepFile[]; particles: string } {
-  if (tools.profile === 'production') {
-    if (!spec.relion5) throw new Error('the production profile needs relion5.particles and relion5.tomograms in the campaign file');
-    const command = subtomoCommand(tools.relion, { particles: dataPath(layout, spec.relion5.particles), tomograms: dataPath(layout, spec.relion5.tomograms), outDir: 'Extract' }, spec.extraction);
-    return { command: commandsIn(layout.dir, [['mkdir', '-p', 'Extract'], command]), files: [], particles: 'Extract/optimisation_set.star' };
+): { command: string[]; files: StepFile[]; particles: string; particlesTable: string } {
+  if (runsRelion5(tools.profile)) {
+    if (!spec.relion5) throw new Error(`the ${tools.profile} profile needs relion5.particles and relion5.tomograms in the campaign file`);
+    const files = { particles: dataPath(layout, spec.relion5.particles), tomograms: dataPath(layout, spec.relion5.tomograms), outDir: 'Extract' };
+    const command = subtomoCommand(tools.relion, files, spec.extraction);
+    return {
+      command: commandsIn(layout.dir, [['mkdir', '-p', 'Extract'], command]),
+      files: [],
+      particles: 'Extract/optimisation_set.star',
+      particlesTable: 'Extract/particles.star',
+    };
   }
   const micrographs = `${layout.dir}/Extract/tomograms.star`;
   const optics = formatStarLoop(
@@ -117,16 +136,17 @@ export function extractStep(
     command: commandsIn(layout.dir, [['mkdir', '-p', 'Extract/coords/tomograms'], ...copies, extract]),
     files: [{ path: micrographs, text: optics + list }],
     particles: 'Extract/particles.star',
+    particlesTable: 'Extract/particles.star',
   };
 }
 
 /** Step: gold-standard auto-refine, and the line that resumes it from an iteration. */
 export function refineStep(tools: Toolset, spec: CampaignSpec, particles: string): { command: string[]; resume: string[] } {
-  // Production: one rank per granted GPU plus the leader (filled in per rung). Embedded CPU:
-  // the minimum, a leader and one rank per half-set.
+  // Production: one rank per granted GPU plus the leader (filled in per rung). On CPU: the
+  // minimum, a leader and one rank per half-set.
   const ranks = tools.profile === 'production' ? MPI_RANKS : '3';
   const files = {
-    input: { kind: tools.profile === 'production' ? ('ios' as const) : ('i' as const), path: particles },
+    input: { kind: runsRelion5(tools.profile) ? ('ios' as const) : ('i' as const), path: particles },
     reference: spec.reference,
     ...(spec.masks.solvent === undefined ? {} : { solventMask: spec.masks.solvent }),
     outRoot: REFINE_ROOT,

@@ -7,6 +7,7 @@ import type { ExcludedNode } from '../slurm/node-exclusions.js';
 import type { FileChecksum, PostprocessResult } from '../activities/campaign-files.js';
 import type { CampaignInput } from '../campaign/input.js';
 import type { StepSummary } from '../campaign/job-summary.js';
+import type { RelionVersion } from '../tools/relion.js';
 
 export type CampaignStage = 'inspect' | 'stage' | 'probe' | 'reconstruct' | 'picks' | 'extract' | 'refine' | 'postprocess' | 'record' | 'done';
 
@@ -103,6 +104,8 @@ export interface RunRecord {
   readonly name: string;
   readonly dataset: string;
   readonly profile: string;
+  /** The RELION that ran (`relion_refine_mpi --version` on the cluster). Absent in older records. */
+  readonly relion?: RelionVersion & { readonly error?: string };
   readonly campaignDir: string;
   readonly startedAt: string;
   readonly endedAt: string;

@@ -31,7 +31,8 @@ import { summarizeStep, type StepSummary } from '../campaign/job-summary.js';
 import { ErrorType, hasErrorType, innermostMessage } from '../errors.js';
 import { describeLadder } from '../slurm/placement.js';
 import { CryoCampaign, CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus, CryoTiltSeries } from '../search-attributes.js';
-import { extractStep, particlePixelSize, POSTPROCESS_ROOT, postprocessStep, REFINE_ROOT, refineCommands, stagedPath, tomogramFile, type Toolset } from '../tools/toolset.js';
+import { relionBinary } from '../tools/relion.js';
+import { extractStep, particlePixelSize, POSTPROCESS_ROOT, postprocessStep, REFINE_ROOT, refineCommands, relionGeneration, stagedPath, tomogramFile, type Toolset } from '../tools/toolset.js';
 import { clusterJob, type ClusterJobInput, type ClusterJobResult } from './cluster-job.js';
 import { fileOps, stageOps } from './campaign-activities.js';
 import { tiltSeries, type TiltSeriesResult } from './tilt-series.js';
@@ -490,11 +491,12 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       extractRun = await launch(extractJob, 'extract');
     }
     const refine = refineCommands(tools, layout, spec, extract.particles);
+    const refineFolder = { dir: layout.dir, outRoot: REFINE_ROOT, relion: relionGeneration(tools.profile) };
     const refineJob: ClusterJobInput = {
       step: 'refine',
       placement: input.placements.refine,
       command: refine.command,
-      resume: { command: refine.resume, fromIteration: { dir: layout.dir, outRoot: REFINE_ROOT } },
+      resume: { command: refine.resume, fromIteration: refineFolder },
       cpusPerTask: 1,
       timeLimitMinutes: spec.refine.timeLimitMinutes,
     };
@@ -510,7 +512,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     const inputsFrom = series.map((ts) => done.find((d) => d.name === ts.name)!.step.jobIds.at(-1) ?? '');
     const extracted = await finishStep(extractRun, extractJob, inputsFrom, writeExtractFiles);
     recordStep(extracted, extractJob);
-    status.particles = await fileOps.countParticles({ cluster, path: `${layout.dir}/${extract.particles}` });
+    status.particles = await fileOps.countParticles({ cluster, path: `${layout.dir}/${extract.particlesTable}` });
 
     // 6. Refine, with its progress read from the iteration files while it runs.
     enter('refine', `${status.particles} particles, ${spec.refine.symmetry}, starting at ${spec.refine.iniHigh} Å`);
@@ -518,7 +520,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     let refineDone = false;
     const watchProgress = async () => {
       while (!(await condition(() => refineDone, input.progressEveryMs))) {
-        const p = await fileOps.readRefineProgress({ cluster, dir: layout.dir, outRoot: REFINE_ROOT });
+        const p = await fileOps.readRefineProgress({ cluster, ...refineFolder });
         if (p.newestComplete === undefined || p.newestComplete === status.refine.iteration) continue;
         if (p.resolution !== undefined) status.refine.history.push({ iteration: p.newestComplete, resolution: p.resolution });
         status.refine = { ...status.refine, iteration: p.newestComplete, ...(p.resolution === undefined ? {} : { resolution: p.resolution }), finished: p.finished };
@@ -540,7 +542,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     if ('err' in watched) throw watched.err;
     recordStep(refined, refineJob);
     // Every iteration's resolution from its files: the polls above may have skipped some.
-    const history = await fileOps.readRefineHistory({ cluster, dir: layout.dir, outRoot: REFINE_ROOT });
+    const history = await fileOps.readRefineHistory({ cluster, ...refineFolder });
     const last = history[history.length - 1];
     status.refine = { ...(last ? { iteration: last.iteration, resolution: last.resolution } : {}), finished: true, history };
 
@@ -565,7 +567,9 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     // 8. Checksums and the run record (the checksums read alongside the postprocess STAR when new).
     const together = patched('read-results-together');
     if (together) enter('record', 'final resolution, checksums and run record');
+    const relionAsked = fileOps.readRelionVersion({ cluster, program: relionBinary(tools.relion, 'relion_refine_mpi') });
     const [post, checksummed] = together ? await Promise.all([readPostprocess(), checksumOutputs()]) : [await readPostprocess(), undefined];
+    const relion = await relionAsked;
     upsertSearchAttributes([{ key: CryoResolution, value: post.finalResolution }]);
     status.finalResolution = post.finalResolution;
     status.bfactor = post.bfactor;
@@ -577,6 +581,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       name: spec.name,
       dataset: spec.dataset,
       profile: tools.profile,
+      relion,
       campaignDir: layout.dir,
       startedAt,
       endedAt: new Date().toISOString(),

@@ -40,7 +40,7 @@ import { CryoCluster, CryoGpuType, CryoRung, CryoSlurmJobId, CryoStage, CryoStat
 import { CryoError, ErrorType } from '../errors.js';
 import { sameJobState } from '../slurm/state-table.js';
 import { commandForRung, continueFrom } from '../tools/rung-command.js';
-import { optimiserPath } from '../tools/refine-iterations.js';
+import { optimiserPath, type RelionGeneration } from '../tools/refine-iterations.js';
 import { detailsText, exhaustedMessage, jobRecordQuery, jobStatusWord, type HungRung, type JobEvent, type JobEventKind, type JobRecord, type RefusedRung } from './job-record.js';
 import { clusterOps, watchOps } from './cluster-job-activities.js';
 import { countReclaimsSurvived, countRelaxed, countSubmitted } from './metrics.js';
@@ -65,7 +65,10 @@ export interface ClusterJobInput {
    * the newest complete RELION iteration under `<dir>/<outRoot>` fills in `{{continue_from}}`
    * (none complete: the original command runs again).
    */
-  readonly resume?: { readonly command: readonly string[]; readonly fromIteration?: { readonly dir: string; readonly outRoot: string } };
+  readonly resume?: {
+    readonly command: readonly string[];
+    readonly fromIteration?: { readonly dir: string; readonly outRoot: string; readonly relion?: RelionGeneration };
+  };
   readonly cpusPerTask?: number;
   readonly memMb?: number;
   /** Time limit on the first rung; each rung scales it by its timeScale. */
@@ -458,8 +461,8 @@ async function excludeNodes(input: ClusterJobInput, s: ClusterJobState, seen: Jo
 async function resumeCommand(input: ClusterJobInput, rung: PlacementRung, note: Note): Promise<readonly string[]> {
   const resume = input.resume!;
   if (!resume.fromIteration) return resume.command;
-  const { dir, outRoot } = resume.fromIteration;
-  const progress = await clusterOps.readRefineProgress({ cluster: rung.cluster, dir, outRoot });
+  const { dir, outRoot, relion } = resume.fromIteration;
+  const progress = await clusterOps.readRefineProgress({ cluster: rung.cluster, dir, outRoot, ...(relion === undefined ? {} : { relion }) });
   if (progress.newestComplete === undefined) {
     note('resumed', { redone: progress.partial, note: `no complete iteration yet; starting over (${progress.partial.length} partial redone)` });
     return input.command;

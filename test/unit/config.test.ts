@@ -93,6 +93,18 @@ describe('valid configs', () => {
     }
   });
 
+  test('tools.relionBinDir: one folder for every profile, or one per profile (resolved against baseDir); others use PATH', () => {
+    const text = readFileSync(fixture('minimal.yaml'), 'utf8');
+    const withTools = (profile: string, dirs: string) => `${text.replace(/^tools:.*$/m, '')}\ntools:\n  profile: ${profile}\n  relionBinDir: ${dirs}\n`;
+    assert.equal(relionRuntime(parseOk(withTools('relion5', '{ relion5: .dev/relion5/bin }')).tools).binDir, '/cfg/.dev/relion5/bin');
+    assert.equal(relionRuntime(parseOk(withTools('embedded', '{ relion5: .dev/relion5/bin }')).tools).binDir, undefined);
+    assert.equal(relionRuntime(parseOk(withTools('embedded', '/opt/relion/bin')).tools).binDir, '/opt/relion/bin');
+    const relion5 = relionRuntime(parseOk(withTools('relion5', '/opt/relion5/bin')).tools);
+    assert.deepEqual([relion5.gpu, relion5.threads], [false, 1]);
+    assert.match(JSON.stringify(parseIssues(withTools('relion6', '/opt/r'))), /expected \\"production\\", \\"relion5\\" or \\"embedded\\"/);
+    assert.ok(parseIssues(withTools('relion5', '{ relion6: /opt/r }')).some((i) => i.path.startsWith('tools.relionBinDir')));
+  });
+
   test('minimal.yaml gets every default and resolves relative paths against baseDir', () => {
     const config = parseOk(readFileSync(fixture('minimal.yaml'), 'utf8'));
     // address and namespace stay unset: connection.ts falls back to a profile, then the dev server.

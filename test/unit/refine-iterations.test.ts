@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { half1ModelPath, optimiserPath, refineProgress } from '../../src/tools/refine-iterations.js';
+import { readFileSync } from 'node:fs';
+import { half1ModelPath, iterationParts, optimiserPath, refineProgress } from '../../src/tools/refine-iterations.js';
 
 /** The six files that make an iteration complete. */
 const PARTS = ['optimiser.star', 'data.star', 'half1_model.star', 'half2_model.star', 'half1_class001.mrc', 'half2_class001.mrc'];
@@ -133,5 +134,42 @@ describe('iteration file paths', () => {
     const names = iteration('run', 7).map((n) => `Refine3D/${n}`);
     assert.ok(names.includes(optimiserPath('Refine3D/run', 7)));
     assert.ok(names.includes(half1ModelPath('Refine3D/run', 7)));
+  });
+});
+
+describe('refineProgress on RELION 5 (the file names of a real RELION 5.0.1 auto-refine)', () => {
+  const listing = readFileSync(new URL('../fixtures/relion5-refine-listing.txt', import.meta.url), 'utf8').trim().split('\n');
+  const suffixes = (n: number) => listing.filter((f) => f.startsWith(`run_it${it3(n)}_`)).map((f) => f.slice('run_itNNN_'.length)).sort();
+
+  it('the rule is exactly what RELION 5 writes per iteration: ten files for iteration 0, twelve after', () => {
+    assert.deepEqual(suffixes(0), [...iterationParts('5', 0)].sort());
+    for (let n = 1; n <= 19; n++) assert.deepEqual(suffixes(n), [...iterationParts('5', n)].sort(), `iteration ${n}`);
+  });
+
+  it('the converged folder: iterations 0..19 complete, finished; the last pass wrote only its unfiltered half maps as 20', () => {
+    const p = refineProgress(listing, 'run', '5');
+    assert.equal(p.newestComplete, 19);
+    assert.deepEqual(p.partial, [20]);
+    assert.equal(p.finished, true);
+  });
+
+  for (const missing of iterationParts('5', 7)) {
+    it(`iteration 7 without ${missing} (killed mid-write) is partial; 6 is the newest complete`, () => {
+      const cut = listing.filter((f) => f.startsWith('run_it') && f.slice(6, 9) <= '007' && f !== `run_it007_${missing}`);
+      const p = refineProgress(cut, 'run', '5');
+      assert.equal(p.newestComplete, 6);
+      assert.deepEqual(p.partial, [7]);
+      assert.equal(p.finished, false);
+    });
+  }
+
+  it('a folder that has the last iteration but not yet the final sampling.star is not finished', () => {
+    assert.equal(refineProgress(listing.filter((f) => f !== 'run_sampling.star'), 'run', '5').finished, false);
+  });
+
+  it('the RELION 3.1 rule would call an iteration complete that RELION 5 has not finished writing', () => {
+    const cut = listing.filter((f) => f.slice(6, 9) <= '007' && f.startsWith('run_it') && f !== 'run_it007_optimisation_set.star');
+    assert.equal(refineProgress(cut, 'run', '3.1').newestComplete, 7);
+    assert.equal(refineProgress(cut, 'run', '5').newestComplete, 6);
   });
 });

@@ -16,6 +16,7 @@ import {
   maskCreateCommand,
   MPI_RANKS,
   mpiRanksFor,
+  parseRelionVersion,
   postprocessCommand,
   preprocessExtractCommand,
   refineCommand,
@@ -41,7 +42,7 @@ import {
 
 const ROOT = new URL('../../', import.meta.url);
 
-function loadSpec(file: string, profile: 'production' | 'embedded'): CampaignSpec {
+function loadSpec(file: string, profile: 'production' | 'relion5' | 'embedded'): CampaignSpec {
   const result = parseCampaign(readFileSync(new URL(file, ROOT), 'utf8'), profile);
   if (!result.ok) assert.fail(`${file} does not parse: ${JSON.stringify(result.issues)}`);
   return result.spec;
@@ -49,6 +50,7 @@ function loadSpec(file: string, profile: 'production' | 'embedded'): CampaignSpe
 
 const PRODUCTION = loadSpec('campaigns/empiar-10164.yaml', 'production');
 const EMBEDDED = loadSpec('campaigns/embedded-10164.yaml', 'embedded');
+const RELION5 = loadSpec('campaigns/relion5-10164.yaml', 'relion5');
 
 /**
  * The seed study's command lines, copied from /work/shared/seed/000_d73e982e3a05a24f.txt
@@ -286,6 +288,58 @@ describe('relion: MPI ranks and rung placeholders', () => {
       'mpirun', '--allow-run-as-root', '--oversubscribe', '-n', '3', '/usr/bin/relion_refine_mpi',
       '--continue', 'Refine3D/run_it012_optimiser.star', '--o', 'Refine3D/run', '--j', '2',
     ]);
+  });
+});
+
+describe('relion: the relion5 profile is the production lines with the runtime swapped', () => {
+  const RELION5_TOOLS: Toolset = { profile: 'relion5', aretomo2: '/work/bin/aretomo2_standin.py', relion: { ...CPU_RUNTIME, binDir: '/opt/relion5/bin', threads: 1 } };
+  const LAYOUT: CampaignLayout = { dir: '/work/relion5-10164', dataDir: '/data/synthetic-10164-relion5' };
+  /** The production toolset on the same binaries: only the runtime differs. */
+  const AS_PRODUCTION: Toolset = { ...RELION5_TOOLS, profile: 'production', relion: { ...RELION5_TOOLS.relion, mpirun: ['mpirun'], gpu: true } };
+  const swapRuntime = (line: string) =>
+    line.replace(/^mpirun -n '?\{\{mpi_ranks\}\}'?/, "mpirun --allow-run-as-root --oversubscribe -n 3").replace(/ --gpu$/, ' --j 1');
+
+  it('extract: the same relion_tomo_subtomo line, seed flags, counted from Extract/particles.star', () => {
+    const cpu = extractStep(RELION5_TOOLS, LAYOUT, RELION5, RELION5.tiltSeries);
+    const gpu = extractStep(AS_PRODUCTION, LAYOUT, RELION5, RELION5.tiltSeries);
+    assert.deepEqual(cpu, gpu);
+    assert.equal(cpu.particles, 'Extract/optimisation_set.star');
+    assert.equal(cpu.particlesTable, 'Extract/particles.star');
+    assert.equal(scriptLines(cpu.command).at(-1),
+      '/opt/relion5/bin/relion_tomo_subtomo --p /data/synthetic-10164-relion5/relion5/particles.star ' +
+        '--t /data/synthetic-10164-relion5/relion5/tomograms.star --o Extract/ --b 48 --crop 32 --bin 1 --max_dose 60 --float16 --stack2d --j 1');
+  });
+
+  it('refine: --ios, 3 ranks (a leader and one per half-set), --j instead of --gpu; nothing else differs', () => {
+    const cpu = refineCommands(RELION5_TOOLS, LAYOUT, RELION5, 'Extract/optimisation_set.star');
+    const gpu = refineCommands(AS_PRODUCTION, LAYOUT, RELION5, 'Extract/optimisation_set.star');
+    const last = (argv: readonly string[]) => scriptLines(argv).at(-1)!;
+    assert.equal(swapRuntime(last(gpu.command)), last(cpu.command));
+    assert.match(last(cpu.command), /-n 3 \/opt\/relion5\/bin\/relion_refine_mpi --o Refine3D\/run --auto_refine --split_random_halves --ios Extract\/optimisation_set.star /);
+    assert.match(last(cpu.command), / --sym C6 --ini_high 60 --healpix_order 2 --ctf --solvent_correct_fsc --pad 2 /);
+    assert.equal(swapRuntime(last(gpu.resume)), last(cpu.resume));
+    assert.equal(particlePixelSize(RELION5_TOOLS, RELION5), 6);
+  });
+
+  it('postprocess: the FSC mask, --auto_bfac, at the tilt-series pixel size x bin', () => {
+    assert.deepEqual(postprocessStep(RELION5_TOOLS, LAYOUT, RELION5), postprocessStep(AS_PRODUCTION, LAYOUT, RELION5));
+    assert.equal(scriptLines(postprocessStep(RELION5_TOOLS, LAYOUT, RELION5)).at(-1),
+      '/opt/relion5/bin/relion_postprocess --i Refine3D/run_half1_class001_unfil.mrc --mask /data/synthetic-10164-relion5/masks/mask_fsc.mrc ' +
+        '--angpix 6 --auto_bfac --autob_lowres 30 --o PostProcess/postprocess');
+  });
+
+  it('the relion5 campaign file without relion5 inputs is refused, naming the field', () => {
+    const text = readFileSync(new URL('campaigns/relion5-10164.yaml', ROOT), 'utf8').replace(/^relion5:.*$/m, '');
+    const result = parseCampaign(text, 'relion5');
+    assert.ok(!result.ok);
+    assert.match(JSON.stringify(result.issues), /relion5.*missing: the relion5 profile extracts with relion_tomo_subtomo/);
+  });
+
+  it('parseRelionVersion: what relion_refine_mpi --version prints (3.1 and 5 alike)', () => {
+    assert.deepEqual(parseRelionVersion('RELION version: 5.0.1 \nPrecision: BASE=double\n\n', '/opt/relion5/bin/relion_refine_mpi'),
+      { version: '5.0.1', precision: 'BASE=double', program: '/opt/relion5/bin/relion_refine_mpi' });
+    assert.deepEqual(parseRelionVersion('RELION version: 3.1.3 \n', 'relion_refine_mpi'), { version: '3.1.3', program: 'relion_refine_mpi' });
+    assert.deepEqual(parseRelionVersion('bash: relion_refine_mpi: command not found', 'relion_refine_mpi'), { version: 'unknown', program: 'relion_refine_mpi' });
   });
 });
 

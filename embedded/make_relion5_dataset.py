@@ -1,0 +1,264 @@
+#!/usr/bin/python3
+"""Makes the SYNTHETIC dataset of the relion5 profile, in RELION 5's own formats, with a CTF,
+and its ground truth beside it.
+
+Tilt series of tomograms holding copies of the pseudo-atomic chiral C6 particle
+(particle_atoms.py) at known positions and orientations. The forward model is RELION 5's own
+(src/jaz/tomography/tomogram.cpp, src/ctf.h, src/jaz/optics/damage.cpp):
+- tilt f projects tomogram voxel x to image pixel Rz(ZRot) Ry(YTilt) (x - int(size/2)) +
+  int(image/2) + shift / pixel size (ZRot 0, shifts 0 here; the tilt axis is the image Y);
+- each particle's image is modulated by the CTF at its own defocus: the tilt's defocus plus
+  hand x pixel size x its depth in the tilted frame (rlnTomoHand +1, slope 1), with
+  CTF = -sin(gamma), gamma = -pi lambda dz k^2 + pi/2 Cs lambda^3 k^4 - atan(Q0/sqrt(1-Q0^2)),
+  and attenuated by the dose it has had (exp(-dose / (2 (0.245 k^-1.665 + 2.81))));
+- the image is the negated sum (particles dark, as in real data) plus Gaussian noise of one
+  level for every tilt (the signal fades with dose, the noise does not).
+Dose-symmetric order: the tilts are acquired in order of |tilt|, positive first.
+
+Written under --out:
+  TS_NN.mrc, TS_NN.rawtlt, TS_NN_picks.star    stack (for AreTomo2), angles, picks in voxels
+  relion5/tomograms.star                       data_global: one row per tomogram
+  relion5/tilt_series/TS_NN.star               data_TS_NN: one row per tilt (CTF, geometry, dose)
+  relion5/particles.star                       picks: rlnTomoName + centred coordinates in Å
+  reference.mrc, masks/mask_align.mrc, masks/mask_fsc.mrc
+  truth/: noise-free tomograms (no CTF, positive density), the particle at refine sampling,
+          truth/particles.star with the true orientations, the true defocus per tilt
+  dataset.json: all of the above and the parameters; a second run with the same parameters
+  finds it and does nothing.
+Paths inside the STAR files are absolute (RELION resolves relative paths against its working
+folder, which is the campaign's, not this one).
+
+usage: make_relion5_dataset.py --out DIR [--series 2] [--size 192,192,48] [--particles 16]
+                               [--seed 5005] [--snr 0.5]
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from aretomo2_standin import write_mrc  # noqa: E402
+from particle import euler_matrix, lowpass, render, render_box  # noqa: E402
+from particle_atoms import DIAMETER_A, SIGMA_A, atoms  # noqa: E402
+
+NAMES = ["TS_01", "TS_03", "TS_43", "TS_45", "TS_54"]
+TILTS = np.arange(-60.0, 60.0 + 1e-9, 3.0)
+APIX = 6.0
+BOX = 48  # relion_tomo_subtomo --b
+CROP = 32  # --crop: the refine's box
+DOSE_PER_TILT = 3.0
+VOLTAGE_KV = 300.0
+CS_MM = 2.7
+Q0 = 0.07
+DEFOCUS_A = (20000.0, 30000.0)  # per series, uniform; then +-500 per tilt
+HAND = 1
+REFERENCE_LOWPASS_A = 60.0
+PATCH = 64  # px around each particle's projection, for its own CTF
+MASK_RADIUS_PX, MASK_EDGE_PX = 14, 2
+VERSION = 1
+
+
+def wavelength_a(kv):
+    volts = kv * 1e3
+    return 12.2643247 / np.sqrt(volts * (1.0 + volts * 0.978466e-6))
+
+
+def ctf(k2, defocus_a):
+    """RELION's CTF (src/ctf.h) without astigmatism, at squared spatial frequencies k2 (1/Å²)."""
+    lam = wavelength_a(VOLTAGE_KV)
+    k1, k2c, k3 = np.pi * lam, np.pi / 2 * CS_MM * 1e7 * lam**3, np.arctan(Q0 / np.sqrt(1 - Q0 * Q0))
+    return -np.sin(-k1 * defocus_a * k2 + k2c * k2 * k2 - k3)
+
+
+def dose_weight(k, dose):
+    """RELION's Grant-Grigorieff weight (src/jaz/optics/damage.cpp), k in 1/Å."""
+    with np.errstate(divide="ignore"):
+        return np.where(k > 0, np.exp(-0.5 * dose / (0.245 * np.power(np.maximum(k, 1e-9), -1.665) + 2.81)), 1.0)
+
+
+def pre_exposures(tilts):
+    order = sorted(range(len(tilts)), key=lambda i: (abs(tilts[i]), -tilts[i]))
+    dose = np.zeros(len(tilts))
+    for rank, i in enumerate(order):
+        dose[i] = rank * DOSE_PER_TILT
+    return dose
+
+
+def place_particles(rng, shape, count, min_distance=27):
+    nz, ny, nx = shape
+    margin_xy, margin_z = BOX // 2, 16
+    centres = []
+    for _ in range(50000):
+        if len(centres) == count:
+            break
+        c = np.array([rng.integers(margin_xy, nx - margin_xy), rng.integers(margin_xy, ny - margin_xy), rng.integers(margin_z, nz - margin_z)])
+        if all(np.linalg.norm(c - o) >= min_distance for o in centres):
+            centres.append(c)
+    if len(centres) < count:
+        raise SystemExit(f"make_relion5_dataset: only {len(centres)} of {count} particles fit {nx}x{ny}x{nz} at {min_distance} px apart")
+    angles = [(rng.uniform(0, 360), np.rad2deg(np.arccos(rng.uniform(-1, 1))), rng.uniform(0, 360)) for _ in centres]
+    return centres, angles
+
+
+def y_tilt(degrees):
+    t = np.deg2rad(degrees)
+    return np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]])
+
+
+def patch_image(points_px, origin, sigma):
+    """Projected Gaussians (analytic: a 3D Gaussian projects to a 2D one) on a PATCH² grid;
+    points_px rows are (x, y, amplitude) in image pixels."""
+    grid = np.arange(PATCH)
+    gx = np.exp(-((grid[None, :] + origin[0] - points_px[:, 0:1]) ** 2) / (2 * sigma**2))
+    gy = np.exp(-((grid[None, :] + origin[1] - points_px[:, 1:2]) ** 2) / (2 * sigma**2))
+    return (gy * points_px[:, 2:3] * sigma * np.sqrt(2 * np.pi)).T @ gx
+
+
+def project_series(shape, centres, rotations, tilts, defocus, dose, rng, snr):
+    """The noisy tilt stack [n, ny, nx] and the noise-free, CTF-free zero-tilt image."""
+    nz, ny, nx = shape
+    centre = np.array([nx // 2, ny // 2, nz // 2], dtype=float)
+    image_centre = np.array([nx // 2, ny // 2], dtype=float)
+    sigma = SIGMA_A / APIX
+    model = atoms()
+    freqs = np.fft.fftfreq(PATCH) / APIX
+    kx, ky = np.meshgrid(freqs, freqs)
+    k2 = kx**2 + ky**2
+    images = np.zeros((len(tilts), ny, nx))
+    plain = np.zeros((ny, nx))
+    for f, t in enumerate(tilts):
+        tilt = y_tilt(t)
+        weight = dose_weight(np.sqrt(k2), dose[f])
+        for c, rotation in zip(centres, rotations):
+            local = tilt @ (c - centre)
+            depth = local[2]
+            at = local[:2] + image_centre
+            rel = (tilt @ rotation @ (model[:, :3].T / APIX)).T
+            origin = np.floor(at).astype(int) - PATCH // 2
+            clean = patch_image(np.column_stack([rel[:, :2] + at, model[:, 3]]), origin, sigma)
+            modulated = np.real(np.fft.ifft2(np.fft.fft2(clean) * ctf(k2, defocus[f] + HAND * APIX * depth) * weight))
+            ys, xs = slice(max(origin[1], 0), min(origin[1] + PATCH, ny)), slice(max(origin[0], 0), min(origin[0] + PATCH, nx))
+            py, px = slice(ys.start - origin[1], ys.stop - origin[1]), slice(xs.start - origin[0], xs.stop - origin[0])
+            images[f, ys, xs] -= modulated[py, px]
+            if t == 0:
+                plain[ys, xs] += clean[py, px]
+    noise_sd = np.sqrt(plain.var() / snr)
+    return images + rng.normal(size=images.shape) * noise_sd, noise_sd
+
+
+def star_loop(block, columns, rows):
+    lines = ["", f"data_{block}", "", "loop_"] + [f"_{name} #{i + 1}" for i, name in enumerate(columns)]
+    lines += [" ".join(str(v) for v in row) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_text(path, text):
+    with open(f"{path}.tmp", "w") as f:
+        f.write(text)
+    os.replace(f"{path}.tmp", path)
+
+
+def soft_sphere(n, radius, edge):
+    c = n // 2
+    z, y, x = np.meshgrid(*(np.arange(n) - c,) * 3, indexing="ij")
+    r = np.sqrt(x**2 + y**2 + z**2)
+    return np.clip(0.5 + 0.5 * np.cos(np.pi * np.clip(r - radius, 0, edge) / edge), 0, 1) * (r <= radius + edge)
+
+
+def tilt_series_star(name, tilts, defocus, dose):
+    columns = ["rlnTomoNominalStageTiltAngle", "rlnTomoNominalTiltAxisAngle", "rlnMicrographPreExposure", "rlnDefocusU", "rlnDefocusV",
+               "rlnDefocusAngle", "rlnTomoXTilt", "rlnTomoYTilt", "rlnTomoZRot", "rlnTomoXShiftAngst", "rlnTomoYShiftAngst"]
+    rows = [(f"{t:.2f}", "0.00", f"{d:.2f}", f"{z:.1f}", f"{z:.1f}", "0.0", "0.0", f"{t:.2f}", "0.0", "0.0", "0.0")
+            for t, z, d in zip(tilts, defocus, dose)]
+    return star_loop(name, columns, rows)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--series", type=int, default=2, help=f"tilt series (at most {len(NAMES)})")
+    parser.add_argument("--size", default="192,192,48", help="tomogram nx,ny,nz in voxels")
+    parser.add_argument("--particles", type=int, default=16, help="particles per tomogram")
+    parser.add_argument("--seed", type=int, default=5005)
+    parser.add_argument("--snr", type=float, default=0.5, help="variance of the zero-tilt CTF-free projection over the noise's")
+    args = parser.parse_args()
+    if not 1 <= args.series <= len(NAMES):
+        raise SystemExit(f"make_relion5_dataset: --series {args.series}: expected 1 to {len(NAMES)}")
+    nx, ny, nz = (int(v) for v in args.size.split(","))
+    shape = (nz, ny, nx)
+    params = {"series": args.series, "size": [nx, ny, nz], "particles": args.particles, "seed": args.seed, "snr": args.snr, "version": VERSION}
+    out = os.path.abspath(args.out)
+    manifest_path = os.path.join(out, "dataset.json")
+    if os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            if json.load(f).get("parameters") == params:
+                print(f"make_relion5_dataset: {out} already holds this dataset (dataset.json matches); nothing to do")
+                return 0
+    started = time.time()
+    for sub in ("truth", "masks", "relion5/tilt_series"):
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
+    dose = pre_exposures(TILTS)
+    tomo_rows, pick_rows, truth_rows, series = [], [], [], []
+    for index, name in enumerate(NAMES[: args.series]):
+        rng = np.random.default_rng(args.seed * 100 + index)
+        centres, angles = place_particles(rng, shape, args.particles)
+        rotations = [euler_matrix(*a) for a in angles]
+        defocus = rng.uniform(*DEFOCUS_A) + rng.uniform(-500, 500, len(TILTS))
+        truth = render(shape, [(c[0], c[1], c[2], r) for c, r in zip(centres, rotations)], APIX, SIGMA_A, points=atoms())
+        write_mrc(os.path.join(out, "truth", f"{name}_tomogram.mrc"), truth, APIX)
+        noisy, noise_sd = project_series(shape, centres, rotations, TILTS, defocus, dose, rng, args.snr)
+        stack = os.path.join(out, f"{name}.mrc")
+        write_mrc(stack, noisy, APIX, is_stack=True)
+        write_text(os.path.join(out, f"{name}.rawtlt"), "".join(f"{t:.2f}\n" for t in TILTS))
+        write_text(os.path.join(out, f"{name}_picks.star"),
+                   star_loop("", ["rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ"], [tuple(int(v) for v in c) for c in centres]))
+        ts_star = os.path.join(out, "relion5", "tilt_series", f"{name}.star")
+        write_text(ts_star, tilt_series_star(name, TILTS, defocus, dose))
+        tomo_rows.append((name, VOLTAGE_KV, CS_MM, Q0, APIX, HAND, APIX, DOSE_PER_TILT, nx, ny, nz, stack, len(TILTS), ts_star))
+        for c, a in zip(centres, angles):
+            centred = [f"{(v - s / 2.0) * APIX:.2f}" for v, s in zip(c, (nx, ny, nz))]
+            pick_rows.append((name, *centred))
+            truth_rows.append((name, *centred, *(f"{v:.3f}" for v in a)))
+        series.append({"name": name, "stack": f"{name}.mrc", "angles": f"{name}.rawtlt", "picks": f"{name}_picks.star",
+                       "truthTomogram": f"truth/{name}_tomogram.mrc", "particles": len(centres),
+                       "defocus": {"min": float(defocus.min()), "max": float(defocus.max())}, "noiseSd": float(noise_sd)})
+        print(f"make_relion5_dataset: {name}: {len(centres)} particles, {len(TILTS)} tilts ({time.time() - started:.1f} s)", flush=True)
+    write_text(os.path.join(out, "relion5", "tomograms.star"), star_loop("global", [
+        "rlnTomoName", "rlnVoltage", "rlnSphericalAberration", "rlnAmplitudeContrast", "rlnMicrographOriginalPixelSize",
+        "rlnTomoHand", "rlnTomoTiltSeriesPixelSize", "rlnTomoImportFractionalDose", "rlnTomoSizeX", "rlnTomoSizeY",
+        "rlnTomoSizeZ", "rlnTomoTiltSeriesName", "rlnTomoFrameCount", "rlnTomoTiltSeriesStarFile"], tomo_rows))
+    coords = ["rlnTomoName", "rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst", "rlnCenteredCoordinateZAngst"]
+    write_text(os.path.join(out, "relion5", "particles.star"), star_loop("particles", coords, pick_rows))
+    write_text(os.path.join(out, "truth", "particles.star"),
+               star_loop("particles", coords + ["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"], truth_rows))
+    refine_truth = render_box(CROP, APIX, model="atoms")
+    write_mrc(os.path.join(out, "truth", "particle_refine.mrc"), refine_truth, APIX)
+    write_mrc(os.path.join(out, "reference.mrc"), lowpass(refine_truth, APIX, REFERENCE_LOWPASS_A), APIX)
+    mask = soft_sphere(CROP, MASK_RADIUS_PX, MASK_EDGE_PX)
+    write_mrc(os.path.join(out, "masks", "mask_align.mrc"), mask, APIX)
+    write_mrc(os.path.join(out, "masks", "mask_fsc.mrc"), mask, APIX)
+    manifest = {
+        "description": "SYNTHETIC dataset in RELION 5 formats with a CTF, for the relion5 profile (embedded/make_relion5_dataset.py)",
+        "parameters": params,
+        "pixelSize": APIX,
+        "dosePerTilt": DOSE_PER_TILT,
+        "contrast": "dark",
+        "ctf": {"voltage": VOLTAGE_KV, "cs": CS_MM, "amplitudeContrast": Q0, "defocusRange": list(DEFOCUS_A), "hand": HAND},
+        "tilts": {"min": float(TILTS[0]), "max": float(TILTS[-1]), "step": 3.0, "count": len(TILTS), "order": "dose-symmetric"},
+        "tomogram": {"nx": nx, "ny": ny, "nz": nz},
+        "particle": {"model": "atoms", "symmetry": "C6", "diameter": DIAMETER_A, "atomSigma": SIGMA_A, "box": BOX, "crop": CROP},
+        "reference": {"file": "reference.mrc", "lowpass": REFERENCE_LOWPASS_A},
+        "masks": {"radiusPx": MASK_RADIUS_PX, "softEdgePx": MASK_EDGE_PX},
+        "relion5": {"tomograms": "relion5/tomograms.star", "particles": "relion5/particles.star"},
+        "tiltSeries": series,
+    }
+    write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
+    print(f"make_relion5_dataset: wrote {out} in {time.time() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -21,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from aretomo2_standin import read_mrc  # noqa: E402
+from dataset_files import soft_sphere  # noqa: E402
 from particle import lowpass, render_box  # noqa: E402
 
 
@@ -40,13 +41,6 @@ def check_tomogram(args):
     if args.contrast == "dark":
         t = -t  # raw-contrast data (make_relion5_dataset.py): density shows dark
     return {"cc": cc(r, t), "ccFlippedZ": cc(r, t[::-1]), "lowpass": args.lowpass, "pixelSize": apix}
-
-
-def soft_sphere(n, radius, edge=2.0):
-    c = n // 2
-    z, y, x = np.meshgrid(*(np.arange(n) - c,) * 3, indexing="ij")
-    r = np.sqrt(x**2 + y**2 + z**2)
-    return np.clip(0.5 + 0.5 * np.cos(np.pi * np.clip(r - radius, 0, edge) / edge), 0, 1) * (r <= radius + edge)
 
 
 def best_shift(volume, truth, mask, reach=3):

@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from aretomo2_standin import write_mrc  # noqa: E402
+from dataset_files import place_particles, star_loop, write_text  # noqa: E402
 from particle import BLOB_SIGMA_A, DIAMETER_A, blobs, euler_matrix, lowpass, render, render_box  # noqa: E402
 
 NAMES = ["TS_01", "TS_03", "TS_43", "TS_45", "TS_54"]
@@ -34,22 +35,6 @@ BOX = 32
 REFINE_BOX = 24
 DOSE_PER_TILT = 3.0
 REFERENCE_LOWPASS_A = 60.0
-
-
-def place_particles(rng, shape, count, min_distance=26):
-    nz, ny, nx = shape
-    margin_xy, margin_z = BOX // 2 + 2, 14
-    centres = []
-    for _ in range(20000):
-        if len(centres) == count:
-            break
-        c = np.array([rng.integers(margin_xy, nx - margin_xy), rng.integers(margin_xy, ny - margin_xy), rng.integers(margin_z, nz - margin_z)])
-        if all(np.linalg.norm(c - o) >= min_distance for o in centres):
-            centres.append(c)
-    if len(centres) < count:
-        raise SystemExit(f"make_dataset: only {len(centres)} of {count} particles fit {nx}x{ny}x{nz} at {min_distance} px apart")
-    angles = [(rng.uniform(0, 360), np.rad2deg(np.arccos(rng.uniform(-1, 1))), rng.uniform(0, 360)) for _ in centres]
-    return centres, angles
 
 
 def project(shape, centres, rotations, angles_deg):
@@ -78,18 +63,6 @@ def project(shape, centres, rotations, angles_deg):
     return images
 
 
-def star_table(columns, rows):
-    lines = ["", "data_", "", "loop_"] + [f"_{name} #{i + 1}" for i, name in enumerate(columns)]
-    lines += [" ".join(str(v) for v in row) for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def write_text(path, text):
-    with open(f"{path}.tmp", "w") as f:
-        f.write(text)
-    os.replace(f"{path}.tmp", path)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True)
@@ -113,7 +86,7 @@ def main():
     series = []
     for index, name in enumerate(NAMES):
         rng = np.random.default_rng(args.seed * 100 + index)
-        centres, angles = place_particles(rng, shape, args.particles)
+        centres, angles = place_particles(rng, shape, args.particles, BOX // 2 + 2, 14, 26, 20000, "make_dataset")
         rotations = [euler_matrix(*a) for a in angles]
         truth = render(shape, [(c[0], c[1], c[2], r) for c, r in zip(centres, rotations)], APIX)
         write_mrc(os.path.join(args.out, "truth", f"{name}_tomogram.mrc"), truth, APIX)
@@ -125,11 +98,12 @@ def main():
         write_text(os.path.join(args.out, f"{name}.rawtlt"), "".join(f"{t:.2f}\n" for t in TILTS))
         write_text(
             os.path.join(args.out, f"{name}_picks.star"),
-            star_table(["rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ"], [tuple(int(v) for v in c) for c in centres]),
+            star_loop("", ["rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ"], [tuple(int(v) for v in c) for c in centres]),
         )
         write_text(
             os.path.join(args.out, "truth", f"{name}_particles.star"),
-            star_table(
+            star_loop(
+                "",
                 ["rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ", "rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"],
                 [(*(int(v) for v in c), *(f"{v:.3f}" for v in a)) for c, a in zip(centres, angles)],
             ),

@@ -41,6 +41,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from aretomo2_standin import write_mrc  # noqa: E402
+from dataset_files import place_particles, soft_sphere, star_loop, write_text  # noqa: E402
 from particle import euler_matrix, lowpass, render, render_box  # noqa: E402
 from particle_atoms import DIAMETER_A, SIGMA_A, atoms  # noqa: E402
 
@@ -85,22 +86,6 @@ def pre_exposures(tilts):
     for rank, i in enumerate(order):
         dose[i] = rank * DOSE_PER_TILT
     return dose
-
-
-def place_particles(rng, shape, count, min_distance=27):
-    nz, ny, nx = shape
-    margin_xy, margin_z = BOX // 2, 16
-    centres = []
-    for _ in range(50000):
-        if len(centres) == count:
-            break
-        c = np.array([rng.integers(margin_xy, nx - margin_xy), rng.integers(margin_xy, ny - margin_xy), rng.integers(margin_z, nz - margin_z)])
-        if all(np.linalg.norm(c - o) >= min_distance for o in centres):
-            centres.append(c)
-    if len(centres) < count:
-        raise SystemExit(f"make_relion5_dataset: only {len(centres)} of {count} particles fit {nx}x{ny}x{nz} at {min_distance} px apart")
-    angles = [(rng.uniform(0, 360), np.rad2deg(np.arccos(rng.uniform(-1, 1))), rng.uniform(0, 360)) for _ in centres]
-    return centres, angles
 
 
 def y_tilt(degrees):
@@ -149,25 +134,6 @@ def project_series(shape, centres, rotations, tilts, defocus, dose, rng, snr):
     return images + rng.normal(size=images.shape) * noise_sd, noise_sd
 
 
-def star_loop(block, columns, rows):
-    lines = ["", f"data_{block}", "", "loop_"] + [f"_{name} #{i + 1}" for i, name in enumerate(columns)]
-    lines += [" ".join(str(v) for v in row) for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def write_text(path, text):
-    with open(f"{path}.tmp", "w") as f:
-        f.write(text)
-    os.replace(f"{path}.tmp", path)
-
-
-def soft_sphere(n, radius, edge):
-    c = n // 2
-    z, y, x = np.meshgrid(*(np.arange(n) - c,) * 3, indexing="ij")
-    r = np.sqrt(x**2 + y**2 + z**2)
-    return np.clip(0.5 + 0.5 * np.cos(np.pi * np.clip(r - radius, 0, edge) / edge), 0, 1) * (r <= radius + edge)
-
-
 def tilt_series_star(name, tilts, defocus, dose):
     columns = ["rlnTomoNominalStageTiltAngle", "rlnTomoNominalTiltAxisAngle", "rlnMicrographPreExposure", "rlnDefocusU", "rlnDefocusV",
                "rlnDefocusAngle", "rlnTomoXTilt", "rlnTomoYTilt", "rlnTomoZRot", "rlnTomoXShiftAngst", "rlnTomoYShiftAngst"]
@@ -204,7 +170,7 @@ def main():
     tomo_rows, pick_rows, truth_rows, series = [], [], [], []
     for index, name in enumerate(NAMES[: args.series]):
         rng = np.random.default_rng(args.seed * 100 + index)
-        centres, angles = place_particles(rng, shape, args.particles)
+        centres, angles = place_particles(rng, shape, args.particles, BOX // 2, 16, 27, 50000, "make_relion5_dataset")
         rotations = [euler_matrix(*a) for a in angles]
         defocus = rng.uniform(*DEFOCUS_A) + rng.uniform(-500, 500, len(TILTS))
         truth = render(shape, [(c[0], c[1], c[2], r) for c, r in zip(centres, rotations)], APIX, SIGMA_A, points=atoms())

@@ -44,15 +44,6 @@ function tiltSeriesOf(record: RunRecord, step: StepSummary): string {
   return match?.[1] ?? record.tiltSeries.find((t) => t.tomogram && step.command.join(' ').includes(t.name))?.name ?? '';
 }
 
-/** The demo's config with `--profile` applied; only the two CPU profiles have a demo dataset. */
-export function demoConfig(config: CryoConfig, profile: string | undefined): CryoConfig {
-  if (profile === undefined) return config;
-  if (profile !== 'embedded' && profile !== 'relion5') {
-    throw new CliError(2, `demo --profile ${profile}: expected embedded or relion5 (the CPU profiles; production needs GPUs and real data)`);
-  }
-  return { ...config, tools: { ...config.tools, profile } };
-}
-
 /** Per profile: the dataset generator and folder, the campaign file, how the tools are described. */
 const DEMOS = {
   embedded: {
@@ -68,6 +59,20 @@ const DEMOS = {
     tools: "AreTomo2 STAND-IN; RELION 5.0.1 on CPU running the production lines (--j, not --gpu)",
   },
 } as const;
+
+function isDemoProfile(name: string): name is keyof typeof DEMOS {
+  return Object.hasOwn(DEMOS, name);
+}
+
+/** The demo's config with `--profile` applied; only the two CPU profiles have a demo dataset. */
+export function demoConfig(config: CryoConfig, profile: string | undefined): CryoConfig {
+  if (profile === undefined) return config;
+  if (!isDemoProfile(profile)) {
+    throw new CliError(2, `demo --profile ${profile}: expected embedded or relion5 (the CPU profiles; production needs GPUs and real data)`);
+  }
+  return { ...config, tools: { ...config.tools, profile } };
+}
+
 
 /** Runs the demo; true when the campaign completed. */
 export async function runDemo(config: CryoConfig, now: Date = new Date()): Promise<boolean> {

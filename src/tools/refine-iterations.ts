@@ -8,7 +8,8 @@
  * mid-iteration leaves a partial one. The finished refine has `<root>_model.star` and
  * `<root>_half1_class001_unfil.mrc`.
  *
- * RELION 5.0.1 (listed from its own refine folders, test/workflow/campaign-relion5.test.ts):
+ * RELION 5.0.1 (the listing of a real refine, test/fixtures/relion5-refine-listing.txt, checked
+ * in test/unit/refine-iterations.test.ts):
  * every iteration also writes `<root>_itNNN_optimisation_set.star` (new in 5: the particles
  * and tomograms the next iteration reads) and `_half{1,2}_class001_angdist.bild`, and from
  * iteration 1 on `_half{1,2}_class001_unfil.mrc`: ten files for iteration 0, twelve after.

@@ -11,6 +11,11 @@
       and the hand check: the best
       correlation with the particle and with its mirror image (enantiomer), each searched over
       turns about the symmetry axis (2 degree steps over the 60 degrees C6 leaves distinct).
+  check_truth.py alignment --truth truth/TS_01_alignment.json (--aln TS_01.aln | --star TS_01.star --apix 6)
+      a tilt-series alignment (AreTomo2's .aln, or a RELION 5 per-tilt STAR) against the true
+      one: tilt-axis error (degrees) and the per-tilt shift error RMS and maximum (px), after
+      removing the part no alignment can know, a translation of the whole specimen (dx, dy, dz:
+      shifts dx cos(tilt) + dz sin(tilt) across and dy along the axis), which is reported.
 """
 import argparse
 import json
@@ -110,6 +115,49 @@ def check_map(args):
     }
 
 
+def read_alignment(args):
+    """(tilt axis per tilt, tilts, shifts [n, 2] px) in stack-section order."""
+    if args.aln:
+        with open(args.aln) as f:
+            rows = [line.split() for line in f if line.strip() and not line.startswith("#")]
+        rows = sorted(rows, key=lambda r: int(r[0]))
+        return (np.array([float(r[1]) for r in rows]), np.array([float(r[9]) for r in rows]),
+                np.array([[float(r[3]), float(r[4])] for r in rows]))
+    with open(args.star) as f:
+        lines = [line.strip() for line in f]
+    columns = [line.split()[0][1:] for line in lines if line.startswith("_")]
+    rows = [line.split() for line in lines if line and not line.startswith(("_", "#", "data_", "loop_"))]
+    col = {name: i for i, name in enumerate(columns)}
+    get = lambda name: np.array([float(r[col[name]]) for r in rows])  # noqa: E731
+    shifts = np.column_stack([get("rlnTomoXShiftAngst"), get("rlnTomoYShiftAngst")]) / args.apix
+    return get("rlnTomoZRot"), get("rlnTomoYTilt"), shifts
+
+
+def check_alignment(args):
+    with open(args.truth) as f:
+        truth = json.load(f)
+    rot, tilts, shifts = read_alignment(args)
+    true_tilts, true_shifts = np.array(truth["tilts"]), np.array(truth["shiftsPx"])
+    if len(tilts) != len(true_tilts) or np.abs(tilts - true_tilts).max() > 0.5:
+        raise SystemExit(f"check_truth: the alignment's {len(tilts)} tilts do not match the truth's {len(true_tilts)}")
+    axis = np.deg2rad(truth["tiltAxis"])
+    back = np.array([[np.cos(axis), np.sin(axis)], [-np.sin(axis), np.cos(axis)]])  # R(-axis)
+    error = (shifts - true_shifts) @ back.T  # in the frame with the tilt axis along Y
+    t = np.deg2rad(true_tilts)
+    design = np.column_stack([np.cos(t), np.sin(t)])
+    (dx, dz), *_ = np.linalg.lstsq(design, error[:, 0], rcond=None)
+    dy = float(error[:, 1].mean())
+    residual = error - np.column_stack([design @ [dx, dz], np.full(len(t), dy)])
+    norms = np.linalg.norm(residual, axis=1)
+    return {
+        "tiltAxis": float(np.mean(rot)), "trueTiltAxis": truth["tiltAxis"],
+        "axisErrorDeg": round(float(np.mean(rot) - truth["tiltAxis"]), 4),
+        "shiftRmsPx": round(float(np.sqrt((norms**2).mean())), 4), "shiftMaxPx": round(float(norms.max()), 4),
+        "rawShiftRmsPx": round(float(np.sqrt((np.linalg.norm(shifts - true_shifts, axis=1) ** 2).mean())), 4),
+        "specimenOffsetPx": {"dx": round(float(dx), 3), "dy": round(dy, 3), "dz": round(float(dz), 3)},
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description="compare embedded results with ground truth")
     sub = parser.add_subparsers(dest="what", required=True)
@@ -123,8 +171,16 @@ def main():
     m.add_argument("--truth", required=True)
     m.add_argument("--mask-radius", type=float)
     m.add_argument("--model", choices=["blobs", "atoms"], default="blobs", help="the particle: blobs (make_dataset.py) or atoms (make_relion5_dataset.py)")
+    a = sub.add_parser("alignment")
+    a.add_argument("--truth", required=True)
+    a.add_argument("--aln")
+    a.add_argument("--star")
+    a.add_argument("--apix", type=float, default=1.0, help="Å per pixel of the tilt series (for --star)")
     args = parser.parse_args()
-    result = check_tomogram(args) if args.what == "tomogram" else check_map(args)
+    if args.what == "alignment" and not (args.aln or args.star):
+        raise SystemExit("check_truth: alignment needs --aln FILE or --star FILE")
+    checks = {"tomogram": check_tomogram, "map": check_map, "alignment": check_alignment}
+    result = checks[args.what](args)
     print(json.dumps(result))
     return 0
 

@@ -6,7 +6,10 @@ Tilt series of tomograms holding copies of the pseudo-atomic chiral C6 particle
 (particle_atoms.py) at known positions and orientations. The forward model is RELION 5's own
 (src/jaz/tomography/tomogram.cpp, src/ctf.h, src/jaz/optics/damage.cpp):
 - tilt f projects tomogram voxel x to image pixel Rz(ZRot) Ry(YTilt) (x - int(size/2)) +
-  int(image/2) + shift / pixel size (ZRot 0, shifts 0 here; the tilt axis is the image Y);
+  int(image/2) + shift / pixel size; with --tilt-axis A the tilt axis is at ZRot = A (else the
+  image Y) and with --shift-max S every tilt but the zero tilt has a random shift of up to S
+  pixels (the stage drifts; the microscope re-centres the target at zero tilt), as a real
+  tilt series has (EMPIAR-10164's axis is ~85 degrees);
 - each particle's image is modulated by the CTF at its own defocus: the tilt's defocus plus
   hand x pixel size x its depth in the tilted frame (rlnTomoHand +1, slope 1), with
   CTF = -sin(gamma), gamma = -pi lambda dz k^2 + pi/2 Cs lambda^3 k^4 - atan(Q0/sqrt(1-Q0^2)),
@@ -18,11 +21,16 @@ Dose-symmetric order: the tilts are acquired in order of |tilt|, positive first.
 Written under --out:
   TS_NN.mrc, TS_NN.rawtlt, TS_NN_picks.star    stack (for AreTomo2), angles, picks in voxels
   relion5/tomograms.star                       data_global: one row per tomogram
-  relion5/tilt_series/TS_NN.star               data_TS_NN: one row per tilt (CTF, geometry, dose)
+  relion5/tilt_series/TS_NN.star               data_TS_NN: one row per tilt (CTF, geometry, dose):
+                                               the "published" alignment (the true one)
+  relion5/ctf/tomograms.star, ctf/tilt_series/ the same before alignment (RELION's import + CTF
+                                               jobs' output: no ZRot, shifts or YTilt columns),
+                                               what a campaign aligns itself
   relion5/particles.star                       picks: rlnTomoName + centred coordinates in Å
   reference.mrc, masks/mask_align.mrc, masks/mask_fsc.mrc
   truth/: noise-free tomograms (no CTF, positive density), the particle at refine sampling,
-          truth/particles.star with the true orientations, the true defocus per tilt
+          truth/particles.star with the true orientations, truth/TS_NN_alignment.json with
+          the true tilt axis and per-tilt shifts (px)
   dataset.json: all of the above and the parameters; a second run with the same parameters
   finds it and does nothing.
 Paths inside the STAR files are absolute (RELION resolves relative paths against its working
@@ -56,6 +64,7 @@ CS_MM = 2.7
 Q0 = 0.07
 DEFOCUS_A = (20000.0, 30000.0)  # per series, uniform; then +-500 per tilt
 HAND = 1
+NOMINAL_AXIS_OFFSET_DEG = 0.7  # the microscope's metadata (rlnTomoNominalTiltAxisAngle) is off by this
 REFERENCE_LOWPASS_A = 60.0
 PATCH = 64  # px around each particle's projection, for its own CTF
 MASK_RADIUS_PX, MASK_EDGE_PX = 14, 2
@@ -93,6 +102,11 @@ def y_tilt(degrees):
     return np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]])
 
 
+def z_rot(degrees):
+    t = np.deg2rad(degrees)
+    return np.array([[np.cos(t), -np.sin(t), 0], [np.sin(t), np.cos(t), 0], [0, 0, 1]])
+
+
 def patch_image(points_px, origin, sigma):
     """Projected Gaussians (analytic: a 3D Gaussian projects to a 2D one) on a PATCH² grid;
     points_px rows are (x, y, amplitude) in image pixels."""
@@ -102,8 +116,9 @@ def patch_image(points_px, origin, sigma):
     return (gy * points_px[:, 2:3] * sigma * np.sqrt(2 * np.pi)).T @ gx
 
 
-def project_series(shape, centres, rotations, tilts, defocus, dose, rng, snr):
-    """The noisy tilt stack [n, ny, nx] and the noise-free, CTF-free zero-tilt image."""
+def project_series(shape, centres, rotations, tilts, axis_deg, shifts, defocus, dose, rng, snr):
+    """The noisy tilt stack [n, ny, nx] and the noise-free, CTF-free zero-tilt image;
+    shifts [n, 2] in pixels, in the image plane (after the tilt-axis rotation)."""
     nz, ny, nx = shape
     centre = np.array([nx // 2, ny // 2, nz // 2], dtype=float)
     image_centre = np.array([nx // 2, ny // 2], dtype=float)
@@ -114,13 +129,14 @@ def project_series(shape, centres, rotations, tilts, defocus, dose, rng, snr):
     k2 = kx**2 + ky**2
     images = np.zeros((len(tilts), ny, nx))
     plain = np.zeros((ny, nx))
+    axis = z_rot(axis_deg)
     for f, t in enumerate(tilts):
-        tilt = y_tilt(t)
+        tilt = axis @ y_tilt(t)
         weight = dose_weight(np.sqrt(k2), dose[f])
         for c, rotation in zip(centres, rotations):
             local = tilt @ (c - centre)
             depth = local[2]
-            at = local[:2] + image_centre
+            at = local[:2] + image_centre + shifts[f]
             rel = (tilt @ rotation @ (model[:, :3].T / APIX)).T
             origin = np.floor(at).astype(int) - PATCH // 2
             clean = patch_image(np.column_stack([rel[:, :2] + at, model[:, 3]]), origin, sigma)
@@ -134,11 +150,17 @@ def project_series(shape, centres, rotations, tilts, defocus, dose, rng, snr):
     return images + rng.normal(size=images.shape) * noise_sd, noise_sd
 
 
-def tilt_series_star(name, tilts, defocus, dose):
+def tilt_series_star(name, tilts, defocus, dose, axis, shifts=None):
+    """The per-tilt table; with `shifts` (px) also the alignment: XTilt 0, YTilt = the tilt,
+    ZRot = the tilt axis, shifts in Å (what RELION's AreTomo2 import writes)."""
     columns = ["rlnTomoNominalStageTiltAngle", "rlnTomoNominalTiltAxisAngle", "rlnMicrographPreExposure", "rlnDefocusU", "rlnDefocusV",
-               "rlnDefocusAngle", "rlnTomoXTilt", "rlnTomoYTilt", "rlnTomoZRot", "rlnTomoXShiftAngst", "rlnTomoYShiftAngst"]
-    rows = [(f"{t:.2f}", "0.00", f"{d:.2f}", f"{z:.1f}", f"{z:.1f}", "0.0", "0.0", f"{t:.2f}", "0.0", "0.0", "0.0")
-            for t, z, d in zip(tilts, defocus, dose)]
+               "rlnDefocusAngle"]
+    nominal = axis + NOMINAL_AXIS_OFFSET_DEG if axis else 0.0
+    rows = [[f"{t:.2f}", f"{nominal:.2f}", f"{d:.2f}", f"{z:.1f}", f"{z:.1f}", "0.0"] for t, z, d in zip(tilts, defocus, dose)]
+    if shifts is not None:
+        columns += ["rlnTomoXTilt", "rlnTomoYTilt", "rlnTomoZRot", "rlnTomoXShiftAngst", "rlnTomoYShiftAngst"]
+        for row, t, s in zip(rows, tilts, shifts):
+            row += ["0.0", f"{t:.2f}", f"{axis:.3f}" if axis else "0.0"] + [f"{v * APIX:.3f}" if axis or v else "0.0" for v in s]
     return star_loop(name, columns, rows)
 
 
@@ -150,12 +172,16 @@ def main():
     parser.add_argument("--particles", type=int, default=16, help="particles per tomogram")
     parser.add_argument("--seed", type=int, default=5005)
     parser.add_argument("--snr", type=float, default=0.5, help="variance of the zero-tilt CTF-free projection over the noise's")
+    parser.add_argument("--tilt-axis", type=float, default=0.0, help="the true tilt axis, degrees (RELION ZRot); 0: the image Y")
+    parser.add_argument("--shift-max", type=float, default=0.0, help="random per-tilt shifts up to this many pixels")
     args = parser.parse_args()
     if not 1 <= args.series <= len(NAMES):
         raise SystemExit(f"make_relion5_dataset: --series {args.series}: expected 1 to {len(NAMES)}")
     nx, ny, nz = (int(v) for v in args.size.split(","))
     shape = (nz, ny, nx)
     params = {"series": args.series, "size": [nx, ny, nz], "particles": args.particles, "seed": args.seed, "snr": args.snr, "version": VERSION}
+    if args.tilt_axis or args.shift_max:
+        params.update({"tiltAxis": args.tilt_axis, "shiftMax": args.shift_max})
     out = os.path.abspath(args.out)
     manifest_path = os.path.join(out, "dataset.json")
     if os.path.exists(manifest_path):
@@ -164,26 +190,37 @@ def main():
                 print(f"make_relion5_dataset: {out} already holds this dataset (dataset.json matches); nothing to do")
                 return 0
     started = time.time()
-    for sub in ("truth", "masks", "relion5/tilt_series"):
+    for sub in ("truth", "masks", "relion5/tilt_series", "relion5/ctf/tilt_series"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
     dose = pre_exposures(TILTS)
-    tomo_rows, pick_rows, truth_rows, series = [], [], [], []
+    tomo_rows, ctf_rows, pick_rows, truth_rows, series = [], [], [], [], []
     for index, name in enumerate(NAMES[: args.series]):
         rng = np.random.default_rng(args.seed * 100 + index)
-        centres, angles = place_particles(rng, shape, args.particles, BOX // 2, 16, 27, 50000, "make_relion5_dataset")
+        centres, angles = place_particles(rng, shape, args.particles, BOX // 2 + (8 if args.tilt_axis else 0), 16, 27, 50000, "make_relion5_dataset")
         rotations = [euler_matrix(*a) for a in angles]
         defocus = rng.uniform(*DEFOCUS_A) + rng.uniform(-500, 500, len(TILTS))
+        # Their own generator: the particles, defocus and noise are those of the aligned dataset.
+        shifts = np.random.default_rng(args.seed * 100 + index + 50000).uniform(-args.shift_max, args.shift_max, (len(TILTS), 2))
+        shifts[np.argmin(np.abs(TILTS))] = 0.0
         truth = render(shape, [(c[0], c[1], c[2], r) for c, r in zip(centres, rotations)], APIX, SIGMA_A, points=atoms())
         write_mrc(os.path.join(out, "truth", f"{name}_tomogram.mrc"), truth, APIX)
-        noisy, noise_sd = project_series(shape, centres, rotations, TILTS, defocus, dose, rng, args.snr)
+        noisy, noise_sd = project_series(shape, centres, rotations, TILTS, args.tilt_axis, shifts, defocus, dose, rng, args.snr)
         stack = os.path.join(out, f"{name}.mrc")
         write_mrc(stack, noisy, APIX, is_stack=True)
         write_text(os.path.join(out, f"{name}.rawtlt"), "".join(f"{t:.2f}\n" for t in TILTS))
         write_text(os.path.join(out, f"{name}_picks.star"),
                    star_loop("", ["rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ"], [tuple(int(v) for v in c) for c in centres]))
         ts_star = os.path.join(out, "relion5", "tilt_series", f"{name}.star")
-        write_text(ts_star, tilt_series_star(name, TILTS, defocus, dose))
-        tomo_rows.append((name, VOLTAGE_KV, CS_MM, Q0, APIX, HAND, APIX, DOSE_PER_TILT, nx, ny, nz, stack, len(TILTS), ts_star))
+        write_text(ts_star, tilt_series_star(name, TILTS, defocus, dose, args.tilt_axis, shifts))
+        ctf_star = os.path.join(out, "relion5", "ctf", "tilt_series", f"{name}.star")
+        write_text(ctf_star, tilt_series_star(name, TILTS, defocus, dose, args.tilt_axis))
+        optics = (name, VOLTAGE_KV, CS_MM, Q0, APIX, HAND, APIX, DOSE_PER_TILT, nx, ny, nz, stack, len(TILTS))
+        tomo_rows.append((*optics, ts_star))
+        ctf_rows.append((*optics, ctf_star))
+        write_text(os.path.join(out, "truth", f"{name}_alignment.json"), json.dumps({
+            "tiltAxis": args.tilt_axis, "tilts": [float(t) for t in TILTS],
+            "shiftsPx": [[round(float(v), 4) for v in s] for s in shifts],
+            "convention": "RELION 5: image px = Rz(tiltAxis) Ry(tilt) (x - int(size/2)) + int(image/2) + shift"}, indent=1) + "\n")
         for c, a in zip(centres, angles):
             centred = [f"{(v - s / 2.0) * APIX:.2f}" for v, s in zip(c, (nx, ny, nz))]
             pick_rows.append((name, *centred))
@@ -192,10 +229,12 @@ def main():
                        "truthTomogram": f"truth/{name}_tomogram.mrc", "particles": len(centres),
                        "defocus": {"min": float(defocus.min()), "max": float(defocus.max())}, "noiseSd": float(noise_sd)})
         print(f"make_relion5_dataset: {name}: {len(centres)} particles, {len(TILTS)} tilts ({time.time() - started:.1f} s)", flush=True)
-    write_text(os.path.join(out, "relion5", "tomograms.star"), star_loop("global", [
+    global_columns = [
         "rlnTomoName", "rlnVoltage", "rlnSphericalAberration", "rlnAmplitudeContrast", "rlnMicrographOriginalPixelSize",
         "rlnTomoHand", "rlnTomoTiltSeriesPixelSize", "rlnTomoImportFractionalDose", "rlnTomoSizeX", "rlnTomoSizeY",
-        "rlnTomoSizeZ", "rlnTomoTiltSeriesName", "rlnTomoFrameCount", "rlnTomoTiltSeriesStarFile"], tomo_rows))
+        "rlnTomoSizeZ", "rlnTomoTiltSeriesName", "rlnTomoFrameCount", "rlnTomoTiltSeriesStarFile"]
+    write_text(os.path.join(out, "relion5", "tomograms.star"), star_loop("global", global_columns, tomo_rows))
+    write_text(os.path.join(out, "relion5", "ctf", "tomograms.star"), star_loop("global", global_columns, ctf_rows))
     coords = ["rlnTomoName", "rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst", "rlnCenteredCoordinateZAngst"]
     write_text(os.path.join(out, "relion5", "particles.star"), star_loop("particles", coords, pick_rows))
     write_text(os.path.join(out, "truth", "particles.star"),
@@ -214,11 +253,15 @@ def main():
         "contrast": "dark",
         "ctf": {"voltage": VOLTAGE_KV, "cs": CS_MM, "amplitudeContrast": Q0, "defocusRange": list(DEFOCUS_A), "hand": HAND},
         "tilts": {"min": float(TILTS[0]), "max": float(TILTS[-1]), "step": 3.0, "count": len(TILTS), "order": "dose-symmetric"},
+        "alignment": {"tiltAxis": args.tilt_axis, "nominalTiltAxis": args.tilt_axis + NOMINAL_AXIS_OFFSET_DEG if args.tilt_axis else 0.0,
+                      "shiftMaxPx": args.shift_max,
+                      "truth": "truth/TS_NN_alignment.json"},
         "tomogram": {"nx": nx, "ny": ny, "nz": nz},
         "particle": {"model": "atoms", "symmetry": "C6", "diameter": DIAMETER_A, "atomSigma": SIGMA_A, "box": BOX, "crop": CROP},
         "reference": {"file": "reference.mrc", "lowpass": REFERENCE_LOWPASS_A},
         "masks": {"radiusPx": MASK_RADIUS_PX, "softEdgePx": MASK_EDGE_PX},
-        "relion5": {"tomograms": "relion5/tomograms.star", "particles": "relion5/particles.star"},
+        "relion5": {"tomograms": "relion5/tomograms.star", "particles": "relion5/particles.star",
+                    "beforeAlignment": "relion5/ctf/tomograms.star"},
         "tiltSeries": series,
     }
     write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")

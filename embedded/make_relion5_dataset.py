@@ -37,7 +37,8 @@ Paths inside the STAR files are absolute (RELION resolves relative paths against
 folder, which is the campaign's, not this one).
 
 usage: make_relion5_dataset.py --out DIR [--series 2] [--size 192,192,48] [--particles 16]
-                               [--seed 5005] [--snr 0.5]
+                               [--seed 5005] [--snr 0.5] [--tilt-axis 84.3] [--shift-max 6] [--gold 10]
+(--tilt-axis 0 --shift-max 0 --gold 0: series aligned by construction, as before the alignment existed)
 """
 import argparse
 import json
@@ -64,6 +65,8 @@ CS_MM = 2.7
 Q0 = 0.07
 DEFOCUS_A = (20000.0, 30000.0)  # per series, uniform; then +-500 per tilt
 HAND = 1
+GOLD_SIGMA_A = 25.0  # a 10 nm colloidal gold bead, as a Gaussian
+GOLD_MASS = 30.0  # its integrated scattering, in particles: 524 nm³ of gold (~30× protein per volume) vs a ~400 nm³ hexamer
 NOMINAL_AXIS_OFFSET_DEG = 0.7  # the microscope's metadata (rlnTomoNominalTiltAxisAngle) is off by this
 REFERENCE_LOWPASS_A = 60.0
 PATCH = 64  # px around each particle's projection, for its own CTF
@@ -116,9 +119,32 @@ def patch_image(points_px, origin, sigma):
     return (gy * points_px[:, 2:3] * sigma * np.sqrt(2 * np.pi)).T @ gx
 
 
-def project_series(shape, centres, rotations, tilts, axis_deg, shifts, defocus, dose, rng, snr):
+def gold_amplitude(model):
+    """Peak amplitude of a bead whose integral is GOLD_MASS particles' (Gaussians of sigma^3)."""
+    return GOLD_MASS * model[:, 3].sum() * (SIGMA_A / GOLD_SIGMA_A) ** 3
+
+
+def place_gold(rng, shape, count, centres, who):
+    """Gold fiducials on the slab's two surfaces (alternately), clear of the particles and of
+    each other."""
+    nz, ny, nx = shape
+    beads = []
+    for _ in range(20000):
+        if len(beads) == count:
+            break
+        b = np.array([rng.uniform(16, nx - 16), rng.uniform(16, ny - 16), (4.0, nz - 4.0)[len(beads) % 2]])
+        if all(np.linalg.norm(b - c) >= 30 for c in centres) and all(np.linalg.norm(b - o) >= 16 for o in beads):
+            beads.append(b)
+    if len(beads) < count:
+        raise SystemExit(f"{who}: only {len(beads)} of {count} gold fiducials fit clear of the particles")
+    return beads
+
+
+def project_series(shape, centres, rotations, tilts, axis_deg, shifts, defocus, dose, rng, snr, gold=()):
     """The noisy tilt stack [n, ny, nx] and the noise-free, CTF-free zero-tilt image;
-    shifts [n, 2] in pixels, in the image plane (after the tilt-axis rotation)."""
+    shifts [n, 2] in pixels, in the image plane (after the tilt-axis rotation). `gold`:
+    fiducial centres (voxels), 10 nm beads imaged like the particles (the noise level is set
+    by the particles alone)."""
     nz, ny, nx = shape
     centre = np.array([nx // 2, ny // 2, nz // 2], dtype=float)
     image_centre = np.array([nx // 2, ny // 2], dtype=float)
@@ -130,21 +156,23 @@ def project_series(shape, centres, rotations, tilts, axis_deg, shifts, defocus, 
     images = np.zeros((len(tilts), ny, nx))
     plain = np.zeros((ny, nx))
     axis = z_rot(axis_deg)
+    bead = np.array([[0.0, 0.0, 0.0, gold_amplitude(model)]])
+    things = [(c, r, model, sigma, True) for c, r in zip(centres, rotations)] + [(g, np.eye(3), bead, GOLD_SIGMA_A / APIX, False) for g in gold]
     for f, t in enumerate(tilts):
         tilt = axis @ y_tilt(t)
         weight = dose_weight(np.sqrt(k2), dose[f])
-        for c, rotation in zip(centres, rotations):
+        for c, rotation, points, width, is_particle in things:
             local = tilt @ (c - centre)
             depth = local[2]
             at = local[:2] + image_centre + shifts[f]
-            rel = (tilt @ rotation @ (model[:, :3].T / APIX)).T
+            rel = (tilt @ rotation @ (points[:, :3].T / APIX)).T
             origin = np.floor(at).astype(int) - PATCH // 2
-            clean = patch_image(np.column_stack([rel[:, :2] + at, model[:, 3]]), origin, sigma)
+            clean = patch_image(np.column_stack([rel[:, :2] + at, points[:, 3]]), origin, width)
             modulated = np.real(np.fft.ifft2(np.fft.fft2(clean) * ctf(k2, defocus[f] + HAND * APIX * depth) * weight))
             ys, xs = slice(max(origin[1], 0), min(origin[1] + PATCH, ny)), slice(max(origin[0], 0), min(origin[0] + PATCH, nx))
             py, px = slice(ys.start - origin[1], ys.stop - origin[1]), slice(xs.start - origin[0], xs.stop - origin[0])
             images[f, ys, xs] -= modulated[py, px]
-            if t == 0:
+            if t == 0 and is_particle:
                 plain[ys, xs] += clean[py, px]
     noise_sd = np.sqrt(plain.var() / snr)
     return images + rng.normal(size=images.shape) * noise_sd, noise_sd
@@ -172,16 +200,17 @@ def main():
     parser.add_argument("--particles", type=int, default=16, help="particles per tomogram")
     parser.add_argument("--seed", type=int, default=5005)
     parser.add_argument("--snr", type=float, default=0.5, help="variance of the zero-tilt CTF-free projection over the noise's")
-    parser.add_argument("--tilt-axis", type=float, default=0.0, help="the true tilt axis, degrees (RELION ZRot); 0: the image Y")
-    parser.add_argument("--shift-max", type=float, default=0.0, help="random per-tilt shifts up to this many pixels")
+    parser.add_argument("--tilt-axis", type=float, default=84.3, help="the true tilt axis, degrees (RELION ZRot); 0: the image Y")
+    parser.add_argument("--shift-max", type=float, default=6.0, help="random per-tilt shifts up to this many pixels")
+    parser.add_argument("--gold", type=int, default=10, help="10 nm gold fiducials per tomogram (EMPIAR-10164 has them)")
     args = parser.parse_args()
     if not 1 <= args.series <= len(NAMES):
         raise SystemExit(f"make_relion5_dataset: --series {args.series}: expected 1 to {len(NAMES)}")
     nx, ny, nz = (int(v) for v in args.size.split(","))
     shape = (nz, ny, nx)
     params = {"series": args.series, "size": [nx, ny, nz], "particles": args.particles, "seed": args.seed, "snr": args.snr, "version": VERSION}
-    if args.tilt_axis or args.shift_max:
-        params.update({"tiltAxis": args.tilt_axis, "shiftMax": args.shift_max})
+    if args.tilt_axis or args.shift_max or args.gold:
+        params.update({"tiltAxis": args.tilt_axis, "shiftMax": args.shift_max, "gold": args.gold})
     out = os.path.abspath(args.out)
     manifest_path = os.path.join(out, "dataset.json")
     if os.path.exists(manifest_path):
@@ -202,9 +231,14 @@ def main():
         # Their own generator: the particles, defocus and noise are those of the aligned dataset.
         shifts = np.random.default_rng(args.seed * 100 + index + 50000).uniform(-args.shift_max, args.shift_max, (len(TILTS), 2))
         shifts[np.argmin(np.abs(TILTS))] = 0.0
+        gold = place_gold(np.random.default_rng(args.seed * 100 + index + 60000), shape, args.gold, centres, "make_relion5_dataset")
         truth = render(shape, [(c[0], c[1], c[2], r) for c, r in zip(centres, rotations)], APIX, SIGMA_A, points=atoms())
+        if gold:
+            # The beads are part of the specimen (the tomogram's truth holds them too).
+            bead = np.array([[0.0, 0.0, 0.0, gold_amplitude(atoms())]])
+            truth += render(shape, [(g[0], g[1], g[2], np.eye(3)) for g in gold], APIX, GOLD_SIGMA_A, points=bead)
         write_mrc(os.path.join(out, "truth", f"{name}_tomogram.mrc"), truth, APIX)
-        noisy, noise_sd = project_series(shape, centres, rotations, TILTS, args.tilt_axis, shifts, defocus, dose, rng, args.snr)
+        noisy, noise_sd = project_series(shape, centres, rotations, TILTS, args.tilt_axis, shifts, defocus, dose, rng, args.snr, gold)
         stack = os.path.join(out, f"{name}.mrc")
         write_mrc(stack, noisy, APIX, is_stack=True)
         write_text(os.path.join(out, f"{name}.rawtlt"), "".join(f"{t:.2f}\n" for t in TILTS))

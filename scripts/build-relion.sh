@@ -21,9 +21,9 @@ RECIPE=1
 # ../shared/notes/relion5.md). FETCH_WEIGHTS=OFF: the default downloads model weights.
 CMAKE_FLAGS=(-DCMAKE_BUILD_TYPE=Release -DGUI=OFF -DCUDA=OFF -DALTCPU=OFF -DFETCH_WEIGHTS=OFF -DBUILD_SHARED_LIBS=OFF)
 # make targets (without the relion_ prefix) → the programs we run.
-TARGETS=(subtomo refine_mpi postprocess mask_create reconstruct_tomogram image_handler)
+TARGETS=(subtomo refine_mpi postprocess mask_create reconstruct_tomogram image_handler reconstruct_particle)
 PROGRAMS=(relion_tomo_subtomo relion_refine_mpi relion_postprocess relion_mask_create
-  relion_tomo_reconstruct_tomogram relion_image_handler)
+  relion_tomo_reconstruct_tomogram relion_image_handler relion_tomo_reconstruct_particle)
 
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/cryoet-temporal
 key=$(printf '%s\n' "$TARBALL_SHA256" "${CMAKE_FLAGS[*]}" "${TARGETS[*]}" "$RECIPE" | sha256sum | cut -c1-16)

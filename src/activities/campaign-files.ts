@@ -13,6 +13,17 @@ import { checkTiltSeries, parseRawtlt } from '../tools/rawtlt.js';
 import { parseRelionVersion, type RelionVersion } from '../tools/relion.js';
 import { half1ModelPath, refineProgress, type RefineProgress, type RelionGeneration } from '../tools/refine-iterations.js';
 import { parseStar, starBlock, starNumber, starNumberColumn } from '../tools/star.js';
+import {
+  importAlignment,
+  importedTomograms,
+  parseAln,
+  particlesStar,
+  picksToParticles,
+  tiltSeriesTablePath,
+  withAbsoluteImages,
+  type ImportAlignmentsInput,
+  type ImportedAlignment,
+} from '../tools/aretomo-alignment.js';
 import type { StepFile } from '../tools/toolset.js';
 import { toApplicationFailure } from './failures.js';
 import { whileHeartbeating } from './heartbeat.js';
@@ -82,6 +93,18 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
     }
   }
 
+  async function writeAll(cluster: string, files: readonly StepFile[]): Promise<void> {
+    for (const file of files) {
+      const dir = file.path.slice(0, file.path.lastIndexOf('/')) || '/';
+      const made = await run(cluster, ['mkdir', '-p', '--', dir]);
+      if (made.exitCode !== 0) throw new CryoError(ErrorType.OutputMissing, `cluster "${cluster}": cannot create ${dir}: ${tail(made.stderr)}`);
+      const tmp = `${file.path}.tmp`;
+      await sftp(cluster).writeFile(tmp, file.text);
+      const moved = await run(cluster, ['mv', '-f', '--', tmp, file.path]);
+      if (moved.exitCode !== 0) throw new CryoError(ErrorType.OutputMissing, `cluster "${cluster}": cannot write ${file.path}: ${tail(moved.stderr)}`);
+    }
+  }
+
   async function mrcHeader(cluster: string, path: string, what: string): Promise<MrcHeader> {
     let head: { head: Buffer; size: number };
     try {
@@ -146,16 +169,36 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
 
     /** Writes step input files (e.g. a STAR list) atomically: temporary name, then rename. */
     async writeFiles(input: { cluster: string; files: readonly StepFile[] }): Promise<void> {
+      return toApplicationFailure(() => writeAll(input.cluster, input.files));
+    },
+
+    /**
+     * Imports each tilt series' AreTomo2 alignment into RELION 5 (tools/aretomo-alignment.ts):
+     * reads the tables before alignment, the .aln files and the picks, and writes the
+     * campaign's per-tilt STAR files, tomograms.star and particles.star. All are read and
+     * checked before any is written; a bad file is InputInvalid naming it.
+     */
+    async importAlignments(input: ImportAlignmentsInput): Promise<ImportedAlignment[]> {
       return toApplicationFailure(async () => {
-        for (const file of input.files) {
-          const dir = file.path.slice(0, file.path.lastIndexOf('/')) || '/';
-          const made = await run(input.cluster, ['mkdir', '-p', '--', dir]);
-          if (made.exitCode !== 0) throw new CryoError(ErrorType.OutputMissing, `cluster "${input.cluster}": cannot create ${dir}: ${tail(made.stderr)}`);
-          const tmp = `${file.path}.tmp`;
-          await sftp(input.cluster).writeFile(tmp, file.text);
-          const moved = await run(input.cluster, ['mv', '-f', '--', tmp, file.path]);
-          if (moved.exitCode !== 0) throw new CryoError(ErrorType.OutputMissing, `cluster "${input.cluster}": cannot write ${file.path}: ${tail(moved.stderr)}`);
+        const c = input.cluster;
+        const table = starBlock(parseStar(await readInput(c, input.tomograms, 'relion5.tomograms'), input.tomograms), 'global', input.tomograms);
+        const files: StepFile[] = [];
+        const summary: ImportedAlignment[] = [];
+        const rows: string[][] = [];
+        for (const ts of input.series) {
+          const tablePath = tiltSeriesTablePath(table, input.tomograms, input.project, ts.name);
+          const perTilt = withAbsoluteImages(starBlock(parseStar(await readInput(c, tablePath, `${ts.name}: tilt-series table`), tablePath), ts.name, tablePath), input.project);
+          const aln = parseAln(await readInput(c, ts.aln, `${ts.name}: AreTomo2 alignment`), ts.aln);
+          files.push({ path: ts.star, text: importAlignment({ name: ts.name, table: perTilt, tableSource: tablePath, aln, alnSource: ts.aln, pixelSize: ts.pixelSize }) });
+          const picks = parseStar(await readInput(c, ts.picks, `${ts.name}: picks`), ts.picks).blocks.find((b) => b.loop) ?? { name: '', values: {} };
+          rows.push(...picksToParticles({ name: ts.name, picks, source: ts.picks, size: ts.binned, voxelSize: ts.voxelSize }));
+          const shift = Math.max(...aln.rows.map((r) => Math.hypot(r.tx, r.ty)));
+          summary.push({ name: ts.name, tiltAxis: aln.rows[0]!.rot, maxShiftAngst: Math.round(shift * ts.pixelSize * 100) / 100, tilts: aln.rows.length });
         }
+        files.push({ path: input.out.tomograms, text: importedTomograms({ table, source: input.tomograms, project: input.project, series: input.series }) });
+        files.push({ path: input.out.particles, text: particlesStar(rows, input.randomAngles) });
+        await writeAll(c, files);
+        return summary;
       });
     },
 

@@ -26,7 +26,19 @@ function profileIssues(raw: unknown, profile: ToolProfileName): FoundIssue[] {
   if (!root) return []; // the schema already says what the top level should be
   const found: FoundIssue[] = [];
   if (runsRelion5(profile) && root.relion5 === undefined) {
-    found.push({ segments: ['relion5'], message: `missing: the ${profile} profile extracts with relion_tomo_subtomo, which needs relion5.particles and relion5.tomograms` });
+    found.push({ segments: ['relion5'], message: `missing: the ${profile} profile extracts with relion_tomo_subtomo, which needs relion5.tomograms` });
+  }
+  if (runsRelion5(profile) && root.alignment === 'published' && record(root.relion5) && record(root.relion5)!.particles === undefined) {
+    found.push({ segments: ['relion5', 'particles'], message: 'missing: alignment: published takes the particles from relion5.particles (the published picks)' });
+  }
+  if (record(root.refine)?.startFrom === 'featureless' && (!runsRelion5(profile) || root.alignment === 'published')) {
+    found.push({
+      segments: ['refine', 'startFrom'],
+      message: 'featureless needs a RELION 5 profile and alignment: aretomo2 (the import gives the particles their random orientations)',
+    });
+  }
+  if (record(root.refine)?.startFrom !== 'featureless' && root.reference === undefined) {
+    found.push({ segments: ['reference'], message: 'missing: give the starting map (reference), or refine.startFrom: featureless' });
   }
   const masks = record(root.masks);
   const post = record(root.postprocess);

@@ -48,6 +48,13 @@ export const reconstructionSchema = z
     volZ: count('volume thickness in pixels'),
     /** Binning of the output volume (`-OutBin`). */
     outBin: count('output binning'),
+    /**
+     * The microscope's tilt-axis angle, degrees (`-TiltAxis`; the .mdoc's TiltAxisAngle, ~85
+     * for EMPIAR-10164). AreTomo2 refines it within ±10° unless `refineTiltAxis` is false.
+     * Unset: AreTomo2 searches the whole half-turn (the CPU stand-in takes the series as aligned).
+     */
+    tiltAxis: z.number().min(-180).max(180).refine((a) => a !== 0, 'expected a non-zero angle (AreTomo2 reads 0 as "search")').optional(),
+    refineTiltAxis: z.boolean().default(true),
     /** Local patches `-Patch X Y`; 0 0 is global alignment only. */
     patch: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]).default([0, 0]),
     /** Weighted back-projection (`-Wbp 1`) rather than SART. */
@@ -90,6 +97,14 @@ export const refineSchema = z
     scaleCorrection: z.boolean().default(false),
     zeroMask: z.boolean().default(false),
     randomSeed: z.number().int().nonnegative().optional(),
+    /**
+     * The refine's starting reference: `reference` (the campaign's reference file) or
+     * `featureless`: the particles averaged at random orientations by RELION 5 in the refine
+     * job, low-passed to iniHigh (tools/toolset.ts featurelessCommands). Nothing of the answer
+     * goes in, so the hand the map comes out with is the data's. RELION 5 profiles with
+     * `alignment: aretomo2` (the import gives the particles their random orientations).
+     */
+    startFrom: z.enum(['reference', 'featureless']).default('reference'),
     /** Time limit of one refine job on the first rung, minutes. */
     timeLimitMinutes: count('minutes').default(24 * 60),
   })
@@ -111,14 +126,25 @@ export const campaignSchema = z
     dataset: z.string().min(1).max(200),
     dataDir: dataFile,
     tiltSeries: z.array(tiltSeriesSchema).min(1, 'expected at least one tilt series'),
-    reference: dataFile,
+    /** The refine's starting map (unless refine.startFrom is featureless). */
+    reference: dataFile.optional(),
     masks: z.object({ solvent: dataFile.optional(), fsc: dataFile.optional() }).strict().default({}),
     reconstruction: reconstructionSchema,
     extraction: extractionSchema,
     refine: refineSchema,
     postprocess: postprocessSchema.default({}),
-    /** Production extraction inputs (RELION 5 particles.star / tomograms.star); embedded builds its own. */
-    relion5: z.object({ particles: dataFile, tomograms: dataFile }).strict().optional(),
+    /**
+     * Where RELION 5's tilt-series geometry comes from (RELION 5 profiles): `aretomo2`, the
+     * campaign's own AreTomo2 alignment imported into `relion5.tomograms` (the tables before
+     * alignment: import + CTF), with particles from each series' picks; or `published`, the
+     * given `relion5.tomograms` and `relion5.particles` as they are (a published workspace).
+     */
+    alignment: z.enum(['aretomo2', 'published']).default('aretomo2'),
+    /**
+     * RELION 5 extraction inputs: tomograms.star (before alignment, or aligned with
+     * `alignment: published`) and, for `published`, particles.star. Embedded builds its own.
+     */
+    relion5: z.object({ particles: dataFile.optional(), tomograms: dataFile }).strict().optional(),
     limits: z
       .object({
         /** Tilt series aligned at once. */

@@ -7,7 +7,7 @@
 import type { ExcludedNode } from '../slurm/node-exclusions.js';
 import type { TypedSearchAttributes } from '@temporalio/common';
 import type { StepSummary } from '../campaign/job-summary.js';
-import { relionText } from '../report/format.js';
+import { alignmentText, relionText, startText } from '../report/format.js';
 import { CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus } from '../search-attributes.js';
 import type { CampaignCancellation, CampaignStatus, RunRecord } from '../workflows/campaign-status.js';
 
@@ -253,6 +253,8 @@ export function runRecordText(r: RunRecord): string {
       ['started', formatTime(r.startedAt)],
       ['ended', formatTime(r.endedAt)],
       ['picks', picksText(r.picks)],
+      ...(r.alignment ? [['alignment', alignmentText(r.alignment)] as [string, string]] : []),
+      ...(r.start ? [['start', startText(r.start)] as [string, string]] : []),
       ['particles', `${r.particles} at ${r.pixelSize} Å/px`],
       ['refine', `${r.iterations.length} iteration(s)${r.iterations.length ? `, last ${formatResolution(r.iterations[r.iterations.length - 1]!.resolution)}` : ''}`],
       ['final', `${formatResolution(r.finalResolution)} (FSC 0.143), B-factor ${r.bfactor.toFixed(0)} Å²`],

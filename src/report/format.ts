@@ -104,3 +104,20 @@ export function relionText(r: { version: string; precision?: string; program: st
   if (r.version === 'unknown') return `RELION version unknown (${r.program}: ${r.error ?? 'no version line'})`;
   return `RELION ${r.version}${r.precision ? ` (${r.precision})` : ''}`;
 }
+
+/**
+ * Where the tilt-series geometry came from: `own AreTomo2 alignment (TS_01 84.41°, TS_03 84.52°)`
+ * or `published tables`; empty for records without it (embedded profile, older records).
+ */
+export function alignmentText(a: { source: string; series?: readonly { name: string; tiltAxis: number }[] } | undefined): string {
+  if (!a) return '';
+  if (a.source === 'published') return 'published tables (relion5.tomograms as given)';
+  const axes = (a.series ?? []).map((s) => `${s.name} ${Number(s.tiltAxis).toFixed(2)}°`).join(', ');
+  return `own AreTomo2 alignment, imported${axes ? ` (tilt axis ${axes})` : ''}`;
+}
+
+/** The refine's start: `featureless sphere` or `reference reference.mrc`; empty when unknown. */
+export function startText(s: { from: string; reference?: string } | undefined): string {
+  if (!s) return '';
+  return s.from === 'featureless' ? 'featureless sphere (no reference)' : `reference ${s.reference ?? '?'}`;
+}

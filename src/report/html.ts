@@ -4,7 +4,7 @@
  */
 import type { RunRecord } from '../workflows/campaign-status.js';
 import { costPlot } from './cost-plot.js';
-import { NONE, angstrom, dateTime, duration, groupThousands, parseTime, relionText, usd } from './format.js';
+import { NONE, alignmentText, angstrom, dateTime, duration, groupThousands, parseTime, relionText, startText, usd } from './format.js';
 import { fscPlot } from './fsc-plot.js';
 import { iterationsPlot } from './iterations-plot.js';
 import { esc } from './svg.js';
@@ -108,6 +108,8 @@ function header(record: RunRecord): string {
     fact('total cost', usd(record.costUsd)),
     fact('particles', groupThousands(record.particles)),
     fact('tilt series', `${ok} of ${ts.length} reconstructed`),
+    ...(record.alignment ? [fact('alignment', alignmentText(record.alignment))] : []),
+    ...(record.start ? [fact('refine start', startText(record.start))] : []),
     fact('cluster steps', String(Array.isArray(record.steps) ? record.steps.length : 0)),
     '</dl></header>',
   ].join('\n');

@@ -184,3 +184,145 @@ export function importAlignment(args: {
   });
   return formatStarLoop(args.name, [...kept, ...GEOMETRY_COLUMNS], rows);
 }
+
+/** Resolves a path in a RELION table against the project folder (RELION's working folder). */
+function resolveIn(project: string, path: string): string {
+  const at = /^\d+@/.exec(path)?.[0] ?? '';
+  const file = path.slice(at.length);
+  return file.startsWith('/') ? path : `${at}${project.replace(/\/+$/, '')}/${file}`;
+}
+
+/**
+ * The campaign's tomograms.star: the rows of its tilt series from the table before alignment,
+ * each pointing at the campaign's aligned per-tilt STAR, with the tomogram size the campaign
+ * reconstructs (bin-1 pixels) and paths made absolute against the project folder.
+ */
+export function importedTomograms(args: {
+  readonly table: StarBlock;
+  readonly source: string;
+  /** Folder the table's relative paths are relative to (RELION's project folder). */
+  readonly project: string;
+  readonly series: readonly { readonly name: string; readonly star: string; readonly size: readonly [number, number, number] }[];
+}): string {
+  const loop = args.table.loop;
+  if (loop === undefined) throw invalid(`${args.source}: data_${args.table.name} has no loop_ (one row per tomogram expected)`);
+  const at = (c: string) => loop.columns.indexOf(c);
+  if (at('rlnTomoName') < 0) throw invalid(`${args.source}: data_${args.table.name} has no column _rlnTomoName`);
+  const replaced = ['rlnTomoTiltSeriesStarFile', 'rlnTomoSizeX', 'rlnTomoSizeY', 'rlnTomoSizeZ'];
+  const kept = loop.columns.filter((c) => !replaced.includes(c));
+  const rows = args.series.map((ts) => {
+    const row = loop.rows.find((r) => r[at('rlnTomoName')] === ts.name);
+    if (row === undefined) throw invalid(`${args.source} has no row for tilt series ${ts.name} (rlnTomoName)`);
+    const values = kept.map((c) => (c === 'rlnTomoTiltSeriesName' ? resolveIn(args.project, row[at(c)]!) : row[at(c)]!));
+    return [...values, ts.star, ...ts.size.map(String)];
+  });
+  return formatStarLoop(args.table.name, [...kept, ...replaced], rows);
+}
+
+/** The per-tilt table's own tilt-series STAR path for one tomogram (absolute). */
+export function tiltSeriesTablePath(table: StarBlock, source: string, project: string, name: string): string {
+  const loop = table.loop;
+  const col = loop?.columns.indexOf('rlnTomoTiltSeriesStarFile') ?? -1;
+  const nameCol = loop?.columns.indexOf('rlnTomoName') ?? -1;
+  if (loop === undefined || col < 0 || nameCol < 0) throw invalid(`${source}: expected columns _rlnTomoName and _rlnTomoTiltSeriesStarFile`);
+  const row = loop.rows.find((r) => r[nameCol] === name);
+  if (row === undefined) throw invalid(`${source} has no row for tilt series ${name} (rlnTomoName)`);
+  return resolveIn(project, row[col]!);
+}
+
+/** Makes a per-tilt table's image paths (rlnMicrographName, `N@file` or a file) absolute. */
+export function withAbsoluteImages(table: StarBlock, project: string): StarBlock {
+  const loop = table.loop;
+  const col = loop?.columns.indexOf('rlnMicrographName') ?? -1;
+  if (loop === undefined || col < 0) return table;
+  return { ...table, loop: { ...loop, rows: loop.rows.map((r) => r.map((v, i) => (i === col ? resolveIn(project, v) : v))) } };
+}
+
+/**
+ * Picks made on the campaign's own tomogram (rlnCoordinateX/Y/Z, voxels of the binned
+ * tomogram AreTomo2 wrote) as RELION 5 rows: rlnTomoName and centred coordinates in Å,
+ * (voxel − size/2) × voxel size. Both centres are the tomogram's, so binning moves nothing.
+ */
+export function picksToParticles(args: {
+  readonly name: string;
+  readonly picks: StarBlock;
+  readonly source: string;
+  /** The binned tomogram's size in voxels and its voxel size in Å. */
+  readonly size: readonly [number, number, number];
+  readonly voxelSize: number;
+}): string[][] {
+  const loop = args.picks.loop;
+  const axes = ['rlnCoordinateX', 'rlnCoordinateY', 'rlnCoordinateZ'];
+  const cols = axes.map((c) => loop?.columns.indexOf(c) ?? -1);
+  if (loop === undefined || cols.some((c) => c < 0)) throw invalid(`${args.source}: expected a loop with _rlnCoordinateX, _rlnCoordinateY and _rlnCoordinateZ (voxels)`);
+  return loop.rows.map((row, r) => {
+    const centred = cols.map((c, k) => {
+      const v = Number(row[c]);
+      if (!Number.isFinite(v) || v < 0 || v > args.size[k]!) {
+        throw invalid(`${args.source} row ${r + 1}: _${axes[k]} ${row[c]} is outside the ${args.size.join('×')} tomogram`);
+      }
+      return fixed((v - args.size[k]! / 2) * args.voxelSize, 2);
+    });
+    return [args.name, ...centred];
+  });
+}
+
+/** A small seeded generator (mulberry32): the same orientations for the same seed, every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Orientations uniform over the rotations (rot, psi uniform; cos tilt uniform), degrees. */
+export function randomAngles(count: number, seed: number): [string, string, string][] {
+  const next = seeded(seed);
+  return Array.from({ length: count }, () => {
+    const rot = next() * 360;
+    const tilt = (Math.acos(2 * next() - 1) * 180) / Math.PI;
+    return [fixed(rot, 2), fixed(tilt, 2), fixed(next() * 360, 2)];
+  });
+}
+
+/** RELION 5's particles.star from rows of {@link picksToParticles}; with a seed, random orientations too. */
+export function particlesStar(rows: readonly string[][], angleSeed?: number): string {
+  const columns = ['rlnTomoName', 'rlnCenteredCoordinateXAngst', 'rlnCenteredCoordinateYAngst', 'rlnCenteredCoordinateZAngst'];
+  if (angleSeed === undefined) return formatStarLoop('particles', columns, rows.map((r) => [...r]));
+  const angles = randomAngles(rows.length, angleSeed);
+  return formatStarLoop('particles', [...columns, 'rlnAngleRot', 'rlnAngleTilt', 'rlnAnglePsi'], rows.map((r, i) => [...r, ...angles[i]!]));
+}
+
+export interface ImportAlignmentsInput {
+  readonly cluster: string;
+  /** The tables before alignment (relion5.tomograms) and the folder their relative paths are in. */
+  readonly tomograms: string;
+  readonly project: string;
+  readonly series: readonly {
+    readonly name: string;
+    /** Absolute paths: AreTomo2's .aln, the picks, and the per-tilt STAR to write. */
+    readonly aln: string;
+    readonly picks: string;
+    readonly star: string;
+    /** Å per pixel of the stack; the tomogram in bin-1 pixels; the binned tomogram and its voxel size. */
+    readonly pixelSize: number;
+    readonly size: readonly [number, number, number];
+    readonly binned: readonly [number, number, number];
+    readonly voxelSize: number;
+  }[];
+  readonly out: { readonly tomograms: string; readonly particles: string };
+  /** Seed: give every particle a random orientation (rlnAngleRot/Tilt/Psi), for a featureless start. */
+  readonly randomAngles?: number;
+}
+
+/** What one tilt series' imported alignment says, for the run record. */
+export interface ImportedAlignment {
+  readonly name: string;
+  /** AreTomo2's tilt axis (rlnTomoZRot), degrees. */
+  readonly tiltAxis: number;
+  readonly maxShiftAngst: number;
+  readonly tilts: number;
+}

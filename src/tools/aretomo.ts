@@ -16,7 +16,8 @@ const flag = (on: boolean): string => (on ? '1' : '0');
 
 /**
  * `AreTomo2 -InMrc TS_01.mrc -OutMrc TS_01_aretomo.mrc -AngFile TS_01.rawtlt -VolZ 2000
- * -OutBin 6 -Patch 0 0 -Gpu 0 -Wbp 1 -PixSize 1.35 -FlipVol 1 -OutImod 1`, as argv.
+ * -OutBin 6 -Patch 0 0 -Gpu 0 -Wbp 1 -PixSize 1.35 -FlipVol 1 -OutImod 1 [-TiltAxis 85 [-1]]`, as
+ * argv (`-1`: keep the given axis, do not refine it).
  */
 export function aretomoCommand(binary: string, files: AreTomoFiles, params: ReconstructionParams, pixelSize: number): string[] {
   return [
@@ -32,5 +33,6 @@ export function aretomoCommand(binary: string, files: AreTomoFiles, params: Reco
     '-PixSize', String(pixelSize),
     '-FlipVol', flag(params.flipVol),
     '-OutImod', flag(params.outImod),
+    ...(params.tiltAxis === undefined ? [] : ['-TiltAxis', String(params.tiltAxis), ...(params.refineTiltAxis ? [] : ['-1'])]),
   ];
 }

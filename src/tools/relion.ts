@@ -135,6 +135,28 @@ export function refineContinueCommand(rt: RelionRuntime, outRoot: string, optimi
   return [...rt.mpirun, '-n', ranks, relionBinary(rt, 'relion_refine_mpi'), '--continue', optimiser, '--o', outRoot, ...runtimeTail(rt)];
 }
 
+/**
+ * `relion_tomo_reconstruct_particle --i <optimisation set> --o <dir>/ --b --crop --bin --j`:
+ * a map from the particles at their rlnAngle* orientations, straight from the tilt series
+ * (contrast inverted, like relion_tomo_subtomo); it writes `<dir>/merged.mrc`.
+ */
+export function reconstructParticleCommand(rt: RelionRuntime, files: { optimisationSet: string; outDir: string }, p: ExtractionParams): string[] {
+  return [
+    relionBinary(rt, 'relion_tomo_reconstruct_particle'),
+    '--i', files.optimisationSet,
+    '--o', files.outDir.endsWith('/') ? files.outDir : `${files.outDir}/`,
+    '--b', num(p.box),
+    '--crop', num(p.crop),
+    '--bin', num(p.bin),
+    '--j', num(rt.threads),
+  ];
+}
+
+/** `relion_image_handler --i in.mrc --o out.mrc --lowpass Å`. */
+export function lowpassCommand(rt: RelionRuntime, files: { input: string; output: string }, angstrom: number): string[] {
+  return [relionBinary(rt, 'relion_image_handler'), '--i', files.input, '--o', files.output, '--lowpass', num(angstrom)];
+}
+
 /** `relion_mask_create --denovo`: a soft spherical mask for postprocess. */
 export function maskCreateCommand(rt: RelionRuntime, m: { box: number; pixelSize: number; outerRadiusPx: number; softEdgePx: number; out: string }): string[] {
   return [

@@ -8,15 +8,18 @@
  */
 import type { CampaignSpec, TiltSeriesSpec } from '../campaign/schema.js';
 import { aretomoCommand } from './aretomo.js';
+import type { ImportAlignmentsInput } from './aretomo-alignment.js';
 import { commandsIn } from './job-script.js';
 import {
   CONTINUE_FROM,
+  lowpassCommand,
   maskCreateCommand,
   MPI_RANKS,
   postprocessCommand,
   preprocessExtractCommand,
   refineCommand,
   refineContinueCommand,
+  reconstructParticleCommand,
   subtomoCommand,
   type RelionRuntime,
 } from './relion.js';
@@ -95,6 +98,63 @@ export function reconstructCommand(tools: Toolset, layout: CampaignLayout, spec:
   return commandsIn(layout.dir, [['mkdir', '-p', 'tomograms'], line]);
 }
 
+/**
+ * AreTomo2's alignment of one tilt series: `<OutMrc folder>/<InMrc name>.aln`, the .mrc in the
+ * name replaced (MrcUtil/CSaveAlnFile.cpp), relative to the campaign folder.
+ */
+export function alnFile(ts: TiltSeriesSpec): string {
+  const name = ts.stack.slice(ts.stack.lastIndexOf('/') + 1);
+  const at = name.indexOf('.mrc');
+  return `tomograms/${at < 0 ? `${name}.aln` : `${name.slice(0, at)}.aln`}`;
+}
+
+/** What the campaign writes from its own alignment, relative to the campaign folder. */
+export const ALIGNED = {
+  tomograms: 'Alignment/tomograms.star',
+  particles: 'Alignment/particles.star',
+  tiltSeries: (name: string) => `Alignment/tilt_series/${name}.star`,
+} as const;
+
+/** Whether this campaign's extraction reads the campaign's own AreTomo2 alignment. */
+export function importsAlignment(tools: Pick<Toolset, 'profile'>, spec: CampaignSpec): boolean {
+  return runsRelion5(tools.profile) && spec.alignment === 'aretomo2';
+}
+
+/** What the alignment import reads and writes for these tilt series (absolute paths). */
+export function alignmentImport(
+  layout: CampaignLayout,
+  spec: CampaignSpec,
+  series: readonly TiltSeriesSpec[],
+  stacks: readonly { readonly name: string; readonly nx: number; readonly ny: number }[],
+  cluster: string,
+): ImportAlignmentsInput {
+  if (!spec.relion5) throw new Error('importing the alignment needs relion5.tomograms (the tables before alignment)');
+  const bin = spec.reconstruction.outBin;
+  const at = (file: string) => `${layout.dir}/${file}`;
+  return {
+    cluster,
+    tomograms: dataPath(layout, spec.relion5.tomograms),
+    project: layout.dataDir,
+    series: series.map((ts) => {
+      const stack = stacks.find((s) => s.name === ts.name);
+      if (!stack) throw new Error(`no stack facts for ${ts.name}`);
+      const size = [stack.nx, stack.ny, spec.reconstruction.volZ] as const;
+      return {
+        name: ts.name,
+        aln: at(alnFile(ts)),
+        picks: dataPath(layout, ts.picks),
+        star: at(ALIGNED.tiltSeries(ts.name)),
+        pixelSize: ts.pixelSize,
+        size,
+        binned: [Math.floor(size[0] / bin), Math.floor(size[1] / bin), Math.floor(size[2] / bin)] as const,
+        voxelSize: tomogramPixelSize(spec, ts),
+      };
+    }),
+    out: { tomograms: at(ALIGNED.tomograms), particles: at(ALIGNED.particles) },
+    ...(spec.refine.startFrom === 'featureless' ? { randomAngles: spec.refine.randomSeed ?? 1 } : {}),
+  };
+}
+
 /** A file the campaign writes on the cluster before a step runs. */
 export interface StepFile {
   readonly path: string;
@@ -109,8 +169,12 @@ export function extractStep(
   series: readonly TiltSeriesSpec[],
 ): { command: string[]; files: StepFile[]; particles: string; particlesTable: string } {
   if (runsRelion5(tools.profile)) {
-    if (!spec.relion5) throw new Error(`the ${tools.profile} profile needs relion5.particles and relion5.tomograms in the campaign file`);
-    const files = { particles: dataPath(layout, spec.relion5.particles), tomograms: dataPath(layout, spec.relion5.tomograms), outDir: 'Extract' };
+    if (!spec.relion5) throw new Error(`the ${tools.profile} profile needs relion5.tomograms in the campaign file`);
+    const own = importsAlignment(tools, spec);
+    if (!own && spec.relion5.particles === undefined) throw new Error('alignment: published needs relion5.particles in the campaign file');
+    const files = own
+      ? { particles: `${layout.dir}/${ALIGNED.particles}`, tomograms: `${layout.dir}/${ALIGNED.tomograms}`, outDir: 'Extract' }
+      : { particles: dataPath(layout, spec.relion5.particles!), tomograms: dataPath(layout, spec.relion5.tomograms), outDir: 'Extract' };
     const command = subtomoCommand(tools.relion, files, spec.extraction);
     return {
       command: commandsIn(layout.dir, [['mkdir', '-p', 'Extract'], command]),
@@ -140,6 +204,31 @@ export function extractStep(
   };
 }
 
+/** The featureless start (refine.startFrom: featureless), made in the refine job. */
+export const FEATURELESS_REFERENCE = 'Refine3D/featureless_start.mrc';
+
+/** The refine's starting map: the campaign's reference, or the featureless sphere. */
+function startingReference(spec: CampaignSpec): string {
+  if (spec.refine.startFrom === 'featureless') return FEATURELESS_REFERENCE;
+  if (spec.reference === undefined) throw new Error('the refine needs a reference, or refine.startFrom: featureless');
+  return spec.reference;
+}
+
+/**
+ * The featureless start, made in the refine job from the data alone: every particle at a random
+ * orientation (the import gives them random rlnAngle*), averaged by RELION 5 straight from the
+ * tilt series, low-passed to `iniHigh`. A sphere would not do: its every orientation fits a
+ * particle equally, so the refine's first average is a sphere again (measured: 38.4 Å for 22
+ * iterations); the random average is as uninformed but not symmetric, so the refine can start.
+ */
+export function featurelessCommands(tools: Toolset, spec: CampaignSpec): string[][] {
+  const dir = 'Refine3D/featureless_start';
+  return [
+    reconstructParticleCommand(tools.relion, { optimisationSet: 'Extract/optimisation_set.star', outDir: dir }, spec.extraction),
+    lowpassCommand(tools.relion, { input: `${dir}/merged.mrc`, output: FEATURELESS_REFERENCE }, spec.refine.iniHigh),
+  ];
+}
+
 /** Step: gold-standard auto-refine, and the line that resumes it from an iteration. */
 export function refineStep(tools: Toolset, spec: CampaignSpec, particles: string): { command: string[]; resume: string[] } {
   // Production: one rank per granted GPU plus the leader (filled in per rung). On CPU: the
@@ -147,7 +236,7 @@ export function refineStep(tools: Toolset, spec: CampaignSpec, particles: string
   const ranks = tools.profile === 'production' ? MPI_RANKS : '3';
   const files = {
     input: { kind: runsRelion5(tools.profile) ? ('ios' as const) : ('i' as const), path: particles },
-    reference: spec.reference,
+    reference: startingReference(spec),
     ...(spec.masks.solvent === undefined ? {} : { solventMask: spec.masks.solvent }),
     outRoot: REFINE_ROOT,
   };
@@ -161,14 +250,15 @@ export function refineStep(tools: Toolset, spec: CampaignSpec, particles: string
 export function refineCommands(tools: Toolset, layout: CampaignLayout, spec: CampaignSpec, particles: string): { command: string[]; resume: string[] } {
   const withData: CampaignSpec = {
     ...spec,
-    reference: dataPath(layout, spec.reference),
+    ...(spec.reference === undefined ? {} : { reference: dataPath(layout, spec.reference) }),
     masks: {
       ...(spec.masks.solvent === undefined ? {} : { solvent: dataPath(layout, spec.masks.solvent) }),
       ...(spec.masks.fsc === undefined ? {} : { fsc: dataPath(layout, spec.masks.fsc) }),
     },
   };
   const { command, resume } = refineStep(tools, withData, particles);
-  return { command: commandsIn(layout.dir, [['mkdir', '-p', 'Refine3D'], command]), resume: commandsIn(layout.dir, [resume]) };
+  const start = spec.refine.startFrom === 'featureless' ? featurelessCommands(tools, spec) : [];
+  return { command: commandsIn(layout.dir, [['mkdir', '-p', 'Refine3D'], ...start, command]), resume: commandsIn(layout.dir, [resume]) };
 }
 
 /** Step: postprocess (with a de-novo mask when the campaign gives no FSC mask). */

@@ -8,6 +8,7 @@ import type { FileChecksum, PostprocessResult } from '../activities/campaign-fil
 import type { CampaignInput } from '../campaign/input.js';
 import type { StepSummary } from '../campaign/job-summary.js';
 import type { RelionVersion } from '../tools/relion.js';
+import type { ImportedAlignment } from '../tools/aretomo-alignment.js';
 
 export type CampaignStage = 'inspect' | 'stage' | 'probe' | 'reconstruct' | 'picks' | 'extract' | 'refine' | 'postprocess' | 'record' | 'done';
 
@@ -112,6 +113,13 @@ export interface RunRecord {
   readonly binary: { readonly remotePath: string; readonly sha256: string; readonly copied: boolean };
   readonly tiltSeries: readonly { readonly name: string; readonly tomogram?: string; readonly error?: string }[];
   readonly picks: PicksGate;
+  /**
+   * Where the tilt-series geometry came from (RELION 5 profiles): the campaign's own AreTomo2
+   * alignment, imported (per series: tilt axis, largest shift), or the published tables.
+   */
+  readonly alignment?: { readonly source: 'aretomo2' | 'published'; readonly series?: readonly ImportedAlignment[] };
+  /** The refine's start: the campaign's reference file, or the featureless sphere. */
+  readonly start?: { readonly from: 'reference' | 'featureless'; readonly reference?: string };
   readonly particles: number;
   readonly pixelSize: number;
   readonly steps: readonly StepSummary[];

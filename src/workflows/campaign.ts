@@ -32,7 +32,22 @@ import { ErrorType, hasErrorType, innermostMessage } from '../errors.js';
 import { describeLadder } from '../slurm/placement.js';
 import { CryoCampaign, CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus, CryoTiltSeries } from '../search-attributes.js';
 import { relionBinary } from '../tools/relion.js';
-import { extractStep, particlePixelSize, POSTPROCESS_ROOT, postprocessStep, REFINE_ROOT, refineCommands, relionGeneration, stagedPath, tomogramFile, type Toolset } from '../tools/toolset.js';
+import {
+  alignmentImport,
+  extractStep,
+  importsAlignment,
+  particlePixelSize,
+  POSTPROCESS_ROOT,
+  postprocessStep,
+  REFINE_ROOT,
+  refineCommands,
+  relionGeneration,
+  runsRelion5,
+  stagedPath,
+  tomogramFile,
+  type Toolset,
+} from '../tools/toolset.js';
+import type { ImportedAlignment } from '../tools/aretomo-alignment.js';
 import { clusterJob, type ClusterJobInput, type ClusterJobResult } from './cluster-job.js';
 import { fileOps, stageOps } from './campaign-activities.js';
 import { tiltSeries, type TiltSeriesResult } from './tilt-series.js';
@@ -293,7 +308,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     const inspectMaps = () => fileOps.inspectMaps({
       cluster,
       maps: [
-        { what: 'reference', path: dataPath(spec.reference) },
+        ...(spec.reference === undefined || spec.refine.startFrom === 'featureless' ? [] : [{ what: 'reference', path: dataPath(spec.reference) }]),
         ...(spec.masks.solvent ? [{ what: 'masks.solvent', path: dataPath(spec.masks.solvent) }] : []),
         ...(spec.masks.fsc ? [{ what: 'masks.fsc', path: dataPath(spec.masks.fsc) }] : []),
       ],
@@ -430,7 +445,10 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     // Extraction queued behind every reconstruction, once each has its job (all series at
     // once, no picks gate in between).
     let extractRun: Launched | undefined;
-    if (ahead && !spec.approvePicks.required && spec.limits.maxParallelTiltSeries >= spec.tiltSeries.length) {
+    // (Not when extraction reads the campaign's own alignment: that is imported once the
+    // reconstructions are done, and the extract job must not start before it.)
+    const ownAlignment = importsAlignment(tools, spec);
+    if (ahead && !ownAlignment && !spec.approvePicks.required && spec.limits.maxParallelTiltSeries >= spec.tiltSeries.length) {
       const reconstructJob = (name: string) => jobOf(`${id}/${name}/reconstruct`);
       await condition(() => pool!.ended || spec.tiltSeries.every((ts) => reconstructJob(ts.name) !== undefined));
       if (!pool!.ended) {
@@ -480,6 +498,14 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     }
 
     // 5. Extraction. Queued ahead: the refine waits behind it in Slurm, the postprocess behind the refine.
+    let aligned: ImportedAlignment[] | undefined;
+    if (ownAlignment) {
+      enter('extract', `importing AreTomo2's alignment of ${series.length} tilt series into RELION 5`);
+      aligned = await fileOps.importAlignments(alignmentImport(layout, spec, series, done.map((d) => d.facts), cluster));
+      status.events = [...(status.events ?? []), ...aligned.map((a) => ({
+        at: new Date().toISOString(), step: 'align', text: `${a.name}: AreTomo2 tilt axis ${a.tiltAxis.toFixed(2)}°, shifts up to ${a.maxShiftAngst.toFixed(1)} Å, ${a.tilts} tilts imported`,
+      }))].slice(-CAMPAIGN_EVENTS_KEPT);
+    }
     enter('extract', `extracting particles from ${series.length} tomograms`);
     const extract = extractStep(tools, layout, spec, series);
     const extractJob = extractJobFor(extract.command);
@@ -592,6 +618,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         return { name: ts.name, ...(ok ? { tomogram: ok.tomogram } : {}), ...(bad ? { error: bad.error } : {}) };
       }),
       picks: status.picks,
+      ...(runsRelion5(tools.profile) ? { alignment: { source: spec.alignment, ...(aligned ? { series: aligned } : {}) } } : {}),
+      start: spec.refine.startFrom === 'featureless' ? { from: 'featureless' } : { from: 'reference', ...(spec.reference ? { reference: spec.reference } : {}) },
       particles: status.particles,
       pixelSize: particlePixelSize(tools, spec),
       steps: status.steps,

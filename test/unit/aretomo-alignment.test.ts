@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { importAlignment, parseAln, parseXf, xfToAlignment } from '../../src/tools/aretomo-alignment.js';
+import {
+  importAlignment,
+  importedTomograms,
+  parseAln,
+  parseXf,
+  particlesStar,
+  picksToParticles,
+  tiltSeriesTablePath,
+  withAbsoluteImages,
+  xfToAlignment,
+} from '../../src/tools/aretomo-alignment.js';
 import { parseStar, starBlock, starNumberColumn } from '../../src/tools/star.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`../fixtures/aretomo2/${name}`, import.meta.url), 'utf8');
@@ -92,5 +102,37 @@ describe('importing AreTomo2 into RELION 5', () => {
     assert.throws(() => importAlignment({ ...args, aln: { ...aln, rows: aln.rows.slice(1) } }), /TS_01\.aln aligns 40 of 41 sections but ctf\.star has 41 tilts/);
     const reversed = { ...aln, rows: aln.rows.map((row, i) => ({ ...row, tilt: aln.rows[aln.rows.length - 1 - i]!.tilt })) };
     assert.throws(() => importAlignment({ ...args, aln: reversed }), /ctf\.star row 1 is at -60\.00° but TS_01\.aln section 0 at 60°: .*section order/);
+  });
+});
+
+describe('the campaign\'s own tomograms.star and particles.star', () => {
+  const GLOBAL = [
+    'data_global', 'loop_', '_rlnTomoName #1', '_rlnTomoHand #2', '_rlnTomoSizeX #3', '_rlnTomoTiltSeriesName #4', '_rlnTomoTiltSeriesStarFile #5',
+    'TS_01 -1 1 tilt_series/TS_01.mrc CtfFind/job003/tilt_series/TS_01.star',
+    'TS_03 -1 1 /abs/TS_03.mrc CtfFind/job003/tilt_series/TS_03.star',
+  ].join('\n');
+
+  it('keeps the campaign\'s series, points them at the aligned tables, sets the size, makes paths absolute', () => {
+    const table = starBlock(parseStar(GLOBAL, 'g.star'), 'global', 'g.star');
+    assert.equal(tiltSeriesTablePath(table, 'g.star', '/proj', 'TS_03'), '/proj/CtfFind/job003/tilt_series/TS_03.star');
+    const text = importedTomograms({ table, source: 'g.star', project: '/proj/', series: [{ name: 'TS_03', star: '/c/Alignment/tilt_series/TS_03.star', size: [4096, 4096, 2000] }] });
+    const out = starBlock(parseStar(text, 'o'), 'global', 'o');
+    assert.deepEqual(out.loop!.columns, ['rlnTomoName', 'rlnTomoHand', 'rlnTomoTiltSeriesName', 'rlnTomoTiltSeriesStarFile', 'rlnTomoSizeX', 'rlnTomoSizeY', 'rlnTomoSizeZ']);
+    assert.deepEqual(out.loop!.rows, [['TS_03', '-1', '/abs/TS_03.mrc', '/c/Alignment/tilt_series/TS_03.star', '4096', '4096', '2000']]);
+    assert.throws(() => importedTomograms({ table, source: 'g.star', project: '/p', series: [{ name: 'TS_99', star: 's', size: [1, 1, 1] }] }), /g\.star has no row for tilt series TS_99/);
+  });
+
+  it('per-tilt image paths (N@file) are made absolute against the project folder', () => {
+    const table = starBlock(parseStar('data_TS_01\nloop_\n_rlnMicrographName #1\n1@MotionCorr/TS_01.mrcs\n2@/abs/TS_01.mrcs\n', 't'), 'TS_01', 't');
+    assert.deepEqual(withAbsoluteImages(table, '/proj').loop!.rows, [['1@/proj/MotionCorr/TS_01.mrcs'], ['2@/abs/TS_01.mrcs']]);
+  });
+
+  it('picks in binned tomogram voxels become centred Å; one outside the tomogram is refused', () => {
+    const picks = starBlock(parseStar('data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n_rlnCoordinateZ #3\n96 0 24\n100.5 192 0\n', 'p'), '', 'p');
+    const rows = picksToParticles({ name: 'TS_01', picks, source: 'p.star', size: [192, 192, 48], voxelSize: 6 });
+    assert.deepEqual(rows, [['TS_01', '0.00', '-576.00', '0.00'], ['TS_01', '27.00', '576.00', '-144.00']]);
+    assert.match(particlesStar(rows), /data_particles\n\nloop_\n_rlnTomoName #1\n_rlnCenteredCoordinateXAngst #2/);
+    const bad = starBlock(parseStar('data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n_rlnCoordinateZ #3\n96 0 60\n', 'p'), '', 'p');
+    assert.throws(() => picksToParticles({ name: 'TS_01', picks: bad, source: 'p.star', size: [192, 192, 48], voxelSize: 6 }), /p\.star row 1: _rlnCoordinateZ 60 is outside the 192×192×48 tomogram/);
   });
 });

@@ -32,7 +32,7 @@ function issuesOf(text: string, profile: 'production' | 'embedded' = 'production
   return result.issues;
 }
 
-const RELION5_LINE = 'relion5: { particles: relion5/particles.star, tomograms: relion5/tomograms.star }\n';
+const RELION5_LINE = 'relion5: { tomograms: relion5/ctf/tilt_series_ctf.star, particles: relion5/particles.star }\n';
 const TS_LINES = /tiltSeries:\n(  - .*\n)+/;
 
 describe('shipped campaign files', () => {
@@ -53,9 +53,10 @@ describe('shipped campaign files', () => {
     });
     assert.equal(spec.reference, 'reference/half1.mrc');
     assert.deepEqual(spec.masks, { solvent: 'masks/mask_align.mrc', fsc: 'masks/mask_fsc.mrc' });
-    assert.deepEqual(spec.reconstruction, { volZ: 2000, outBin: 6, patch: [0, 0], wbp: true, flipVol: true, outImod: true });
+    assert.deepEqual(spec.reconstruction, { volZ: 2000, outBin: 6, patch: [0, 0], refineTiltAxis: true, wbp: true, flipVol: true, outImod: true });
+    assert.equal(spec.alignment, 'aretomo2');
     assert.deepEqual(spec.extraction, { box: 512, crop: 192, bin: 1, maxDose: 50, float16: true, stack2d: true });
-    assert.deepEqual(spec.relion5, { particles: 'relion5/particles.star', tomograms: 'relion5/tomograms.star' });
+    assert.deepEqual(spec.relion5, { particles: 'relion5/particles.star', tomograms: 'relion5/ctf/tilt_series_ctf.star' });
     assert.deepEqual(spec.refine, {
       symmetry: 'C6',
       particleDiameter: 230,
@@ -68,6 +69,7 @@ describe('shipped campaign files', () => {
       normCorrection: false,
       scaleCorrection: false,
       zeroMask: false,
+      startFrom: 'reference',
       timeLimitMinutes: 480,
     });
     assert.deepEqual(spec.postprocess, {});
@@ -99,7 +101,7 @@ describe('shipped campaign files', () => {
     assert.deepEqual(issuesOf(EMBEDDED, 'production'), [
       {
         path: 'relion5',
-        message: 'missing: the production profile extracts with relion_tomo_subtomo, which needs relion5.particles and relion5.tomograms',
+        message: 'missing: the production profile extracts with relion_tomo_subtomo, which needs relion5.tomograms',
         line: lineOf(EMBEDDED, 'name: embedded-10164'),
       },
     ]);
@@ -210,11 +212,22 @@ describe('campaign file errors name the field and its line', () => {
     assert.deepEqual(issuesOf(text), [
       {
         path: 'relion5',
-        message: 'missing: the production profile extracts with relion_tomo_subtomo, which needs relion5.particles and relion5.tomograms',
+        message: 'missing: the production profile extracts with relion_tomo_subtomo, which needs relion5.tomograms',
         line: lineOf(text, 'name: empiar-10164'),
       },
     ]);
     assert.equal(parseCampaign(text, 'embedded').ok, true);
+  });
+
+  it('alignment: published needs the published particles; a featureless start needs no reference', () => {
+    const published = edit(edit(PRODUCTION, '\nalignment: aretomo2\n', '\nalignment: published\n'), RELION5_LINE, 'relion5: { tomograms: relion5/tomograms.star }\n');
+    assert.deepEqual(issuesOf(published).map((i) => [i.path, i.message]), [
+      ['relion5.particles', 'missing: alignment: published takes the particles from relion5.particles (the published picks)'],
+    ]);
+    const noReference = edit(PRODUCTION, 'reference: reference/half1.mrc\n', '');
+    assert.deepEqual(issuesOf(noReference).map((i) => i.path), ['reference']);
+    const featureless = edit(noReference, '  healpixOrder: 4\n', '  healpixOrder: 4\n  startFrom: featureless\n');
+    assert.equal(parseCampaign(featureless, 'production').ok, true);
   });
 
   it('a relion5 section missing tomograms, or empty', () => {
@@ -234,7 +247,7 @@ describe('campaign file errors name the field and its line', () => {
     assert.deepEqual(issuesOf(top), [
       { path: 'extra', message: `unknown key (expected one of ${Object.keys(campaignSchema.shape).join(', ')})`, line: lineOf(top, 'extra: 1') },
     ]);
-    assert.ok(Object.keys(campaignSchema.shape).join(', ').startsWith('name, dataset, dataDir, tiltSeries, reference, masks, reconstruction, extraction, refine, postprocess, relion5, limits'));
+    assert.ok(Object.keys(campaignSchema.shape).join(', ').startsWith('name, dataset, dataDir, tiltSeries, reference, masks, reconstruction, extraction, refine, postprocess, alignment, relion5, limits'));
     const inSeries = edit(PRODUCTION, 'picks: picks/TS_03.star }', 'picks: picks/TS_03.star, dose: 3 }');
     assert.deepEqual(issuesOf(inSeries).map((i) => [i.path, i.line]), [['tiltSeries[1].dose', lineOf(inSeries, 'TS_03.mrc')]]);
   });

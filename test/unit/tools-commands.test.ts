@@ -27,6 +27,7 @@ import {
 } from '../../src/tools/relion.js';
 import { commandForRung, continueFrom, GPUS } from '../../src/tools/rung-command.js';
 import {
+  alignmentImport,
   dataPath,
   extractStep,
   particlePixelSize,
@@ -95,7 +96,7 @@ function run(argv: readonly string[], cwd?: string): { status: number | null; st
 
 describe('campaign parameters (campaigns/empiar-10164.yaml)', () => {
   it('are the seed study parameters', () => {
-    assert.deepEqual(PRODUCTION.reconstruction, { volZ: 2000, outBin: 6, patch: [0, 0], wbp: true, flipVol: true, outImod: true });
+    assert.deepEqual(PRODUCTION.reconstruction, { volZ: 2000, outBin: 6, patch: [0, 0], refineTiltAxis: true, wbp: true, flipVol: true, outImod: true });
     assert.deepEqual(PRODUCTION.extraction, { box: 512, crop: 192, bin: 1, maxDose: 50, float16: true, stack2d: true });
     assert.equal(PRODUCTION.tiltSeries[0]!.name, 'TS_01');
     assert.equal(PRODUCTION.tiltSeries[0]!.pixelSize, 1.35);
@@ -114,10 +115,17 @@ describe('aretomoCommand', () => {
     const argv = aretomoCommand(
       'A',
       { inMrc: 'i.mrc', outMrc: 'o.mrc', angFile: 'a.rawtlt' },
-      { volZ: 64, outBin: 1, patch: [5, 4], wbp: false, flipVol: false, outImod: true },
+      { volZ: 64, outBin: 1, patch: [5, 4], wbp: false, flipVol: false, outImod: true, refineTiltAxis: true },
       10,
     );
     assert.deepEqual(argv, ['A', '-InMrc', 'i.mrc', '-OutMrc', 'o.mrc', '-AngFile', 'a.rawtlt', '-VolZ', '64', '-OutBin', '1', '-Patch', '5', '4', '-Gpu', '0', '-Wbp', '0', '-PixSize', '10', '-FlipVol', '0', '-OutImod', '1']);
+  });
+
+  it('passes the nominal tilt axis as -TiltAxis, with -1 when it is not to be refined', () => {
+    const files = { inMrc: 'i.mrc', outMrc: 'o.mrc', angFile: 'a.rawtlt' };
+    const params = { volZ: 64, outBin: 1, patch: [0, 0] as [number, number], wbp: true, flipVol: true, outImod: true, tiltAxis: 85.3, refineTiltAxis: true };
+    assert.deepEqual(aretomoCommand('A', files, params, 10).slice(-2), ['-TiltAxis', '85.3']);
+    assert.deepEqual(aretomoCommand('A', files, { ...params, refineTiltAxis: false }, 10).slice(-3), ['-TiltAxis', '85.3', '-1']);
   });
 
   it('reconstructCommand: the seed line with the staged binary and paths under the data/campaign folders', () => {
@@ -178,7 +186,7 @@ describe('relion: production commands (seed study)', () => {
     assert.deepEqual(argv, ['relion_tomo_subtomo', '--p', 'p.star', '--t', 't.star', '--o', 'Out/', '--b', '64', '--crop', '64', '--bin', '2', '--j', '2']);
   });
 
-  it('extractStep (production): relion_tomo_subtomo on the relion5 inputs, in the campaign folder', () => {
+  it('extractStep (production): relion_tomo_subtomo on the campaign\'s own imported alignment, in the campaign folder', () => {
     const step = extractStep(PRODUCTION_TOOLS, PRODUCTION_LAYOUT, PRODUCTION, PRODUCTION.tiltSeries);
     assert.deepEqual(step.files, []);
     assert.equal(step.particles, 'Extract/optimisation_set.star');
@@ -187,14 +195,36 @@ describe('relion: production commands (seed study)', () => {
       'mkdir -p -- /shared/work/empiar-10164',
       'cd -- /shared/work/empiar-10164',
       'mkdir -p Extract',
-      'relion_tomo_subtomo --p /shared/empiar-10164/relion5/particles.star --t /shared/empiar-10164/relion5/tomograms.star --o Extract/ ' +
-        '--b 512 --crop 192 --bin 1 --max_dose 50 --float16 --stack2d --j 1',
+      'relion_tomo_subtomo --p /shared/work/empiar-10164/Alignment/particles.star --t /shared/work/empiar-10164/Alignment/tomograms.star ' +
+        '--o Extract/ --b 512 --crop 192 --bin 1 --max_dose 50 --float16 --stack2d --j 1',
     ]);
+  });
+
+  it('extractStep (production, alignment: published): the published tables as they are', () => {
+    const published = { ...PRODUCTION, alignment: 'published' as const, relion5: { particles: 'relion5/particles.star', tomograms: 'relion5/tomograms.star' } };
+    const step = extractStep(PRODUCTION_TOOLS, PRODUCTION_LAYOUT, published, PRODUCTION.tiltSeries);
+    assert.match(scriptLines(step.command).at(-1)!, /^relion_tomo_subtomo --p \/shared\/empiar-10164\/relion5\/particles.star --t \/shared\/empiar-10164\/relion5\/tomograms.star /);
   });
 
   it('extractStep (production) without relion5 inputs throws', () => {
     const { relion5: _dropped, ...rest } = PRODUCTION;
-    assert.throws(() => extractStep(PRODUCTION_TOOLS, PRODUCTION_LAYOUT, rest, PRODUCTION.tiltSeries), /relion5\.particles and relion5\.tomograms/);
+    assert.throws(() => extractStep(PRODUCTION_TOOLS, PRODUCTION_LAYOUT, rest, PRODUCTION.tiltSeries), /needs relion5\.tomograms/);
+  });
+
+  it('alignmentImport: the .aln AreTomo2 writes beside each tomogram, the picks, and where the STAR files go', () => {
+    const plan = alignmentImport(PRODUCTION_LAYOUT, PRODUCTION, PRODUCTION.tiltSeries.slice(0, 1), [{ name: 'TS_01', nx: 4096, ny: 4096 }], 'aws');
+    assert.equal(plan.tomograms, '/shared/empiar-10164/relion5/ctf/tilt_series_ctf.star');
+    assert.deepEqual(plan.series[0], {
+      name: 'TS_01',
+      aln: '/shared/work/empiar-10164/tomograms/TS_01.aln',
+      picks: '/shared/empiar-10164/picks/TS_01.star',
+      star: '/shared/work/empiar-10164/Alignment/tilt_series/TS_01.star',
+      pixelSize: 1.35,
+      size: [4096, 4096, 2000],
+      binned: [682, 682, 333],
+      voxelSize: 1.35 * 6,
+    });
+    assert.deepEqual(plan.out, { tomograms: '/shared/work/empiar-10164/Alignment/tomograms.star', particles: '/shared/work/empiar-10164/Alignment/particles.star' });
   });
 
   it('refineCommand: the seed refine line, token for token, plus the output root', () => {
@@ -306,8 +336,8 @@ describe('relion: the relion5 profile is the production lines with the runtime s
     assert.equal(cpu.particles, 'Extract/optimisation_set.star');
     assert.equal(cpu.particlesTable, 'Extract/particles.star');
     assert.equal(scriptLines(cpu.command).at(-1),
-      '/opt/relion5/bin/relion_tomo_subtomo --p /data/synthetic-10164-relion5/relion5/particles.star ' +
-        '--t /data/synthetic-10164-relion5/relion5/tomograms.star --o Extract/ --b 48 --crop 32 --bin 1 --max_dose 60 --float16 --stack2d --j 1');
+      '/opt/relion5/bin/relion_tomo_subtomo --p /work/relion5-10164/Alignment/particles.star ' +
+        '--t /work/relion5-10164/Alignment/tomograms.star --o Extract/ --b 48 --crop 32 --bin 1 --max_dose 60 --float16 --stack2d --j 1');
   });
 
   it('refine: --ios, 3 ranks (a leader and one per half-set), --j instead of --gpu; nothing else differs', () => {

@@ -37,8 +37,8 @@ Paths inside the STAR files are absolute (RELION resolves relative paths against
 folder, which is the campaign's, not this one).
 
 usage: make_relion5_dataset.py --out DIR [--series 2] [--size 192,192,48] [--particles 16]
-                               [--seed 5005] [--snr 0.5] [--tilt-axis 84.3] [--shift-max 6] [--gold 10]
-(--tilt-axis 0 --shift-max 0 --gold 0: series aligned by construction, as before the alignment existed)
+                               [--seed 5005] [--snr 0.5] [--tilt-axis 0] [--shift-max 0] [--gold 0]
+(the alignment test: --tilt-axis 84.3 --shift-max 6 --gold 10)
 """
 import argparse
 import json
@@ -66,12 +66,13 @@ Q0 = 0.07
 DEFOCUS_A = (20000.0, 30000.0)  # per series, uniform; then +-500 per tilt
 HAND = 1
 GOLD_SIGMA_A = 25.0  # a 10 nm colloidal gold bead, as a Gaussian
+GOLD_CLEARANCE_PX = 30  # distance of a bead from any particle's centre
 GOLD_MASS = 30.0  # its integrated scattering, in particles: 524 nm³ of gold (~30× protein per volume) vs a ~400 nm³ hexamer
 NOMINAL_AXIS_OFFSET_DEG = 0.7  # the microscope's metadata (rlnTomoNominalTiltAxisAngle) is off by this
 REFERENCE_LOWPASS_A = 60.0
 PATCH = 64  # px around each particle's projection, for its own CTF
 MASK_RADIUS_PX, MASK_EDGE_PX = 14, 2
-VERSION = 1
+VERSION = 2  # 2: tilt axis, shifts and gold fiducials
 
 
 def wavelength_a(kv):
@@ -133,7 +134,7 @@ def place_gold(rng, shape, count, centres, who):
         if len(beads) == count:
             break
         b = np.array([rng.uniform(16, nx - 16), rng.uniform(16, ny - 16), (4.0, nz - 4.0)[len(beads) % 2]])
-        if all(np.linalg.norm(b - c) >= 30 for c in centres) and all(np.linalg.norm(b - o) >= 16 for o in beads):
+        if all(np.linalg.norm(b - c) >= GOLD_CLEARANCE_PX for c in centres) and all(np.linalg.norm(b - o) >= 16 for o in beads):
             beads.append(b)
     if len(beads) < count:
         raise SystemExit(f"{who}: only {len(beads)} of {count} gold fiducials fit clear of the particles")
@@ -200,9 +201,9 @@ def main():
     parser.add_argument("--particles", type=int, default=16, help="particles per tomogram")
     parser.add_argument("--seed", type=int, default=5005)
     parser.add_argument("--snr", type=float, default=0.5, help="variance of the zero-tilt CTF-free projection over the noise's")
-    parser.add_argument("--tilt-axis", type=float, default=84.3, help="the true tilt axis, degrees (RELION ZRot); 0: the image Y")
-    parser.add_argument("--shift-max", type=float, default=6.0, help="random per-tilt shifts up to this many pixels")
-    parser.add_argument("--gold", type=int, default=10, help="10 nm gold fiducials per tomogram (EMPIAR-10164 has them)")
+    parser.add_argument("--tilt-axis", type=float, default=0.0, help="the true tilt axis, degrees (RELION ZRot); 0: the image Y")
+    parser.add_argument("--shift-max", type=float, default=0.0, help="random per-tilt shifts up to this many pixels")
+    parser.add_argument("--gold", type=int, default=0, help="10 nm gold fiducials per tomogram (EMPIAR-10164 has them)")
     args = parser.parse_args()
     if not 1 <= args.series <= len(NAMES):
         raise SystemExit(f"make_relion5_dataset: --series {args.series}: expected 1 to {len(NAMES)}")

@@ -387,10 +387,15 @@ def imod_files(prefix, rot, shifts, angles):
 
 
 def write_text(path, text):
-    with open(f"{path}.tmp", "w") as f:
-        f.write(text)
     import os
 
+    try:
+        with open(f"{path}.tmp", "w") as f:
+            f.write(text)
+    except OSError:
+        if os.path.exists(f"{path}.tmp"):
+            os.remove(f"{path}.tmp")
+        raise
     os.replace(f"{path}.tmp", path)
 
 
@@ -469,6 +474,11 @@ def main(argv):
         # stand-in then takes the series as aligned (the embedded profile's datasets are).
         rot, shifts = axis[0], np.zeros((len(angles), 2))
         print("alignment: none (no -TiltAxis given; the series is taken as aligned)", flush=True)
+    aligned = stack if rot == 0 and not shifts.any() else np.array([aligned_image(im, rot, s) for im, s in zip(stack, shifts)])
+    binned = bin_images(aligned, out_bin)
+    volume = back_project(ramp_filter(binned), angles, vol_z // out_bin)
+    write_mrc(out_mrc, volume, apix * out_bin)
+    # The alignment files after the tomogram: a failed write leaves nothing behind it.
     aln, imod_dir, name = alignment_paths(in_mrc, out_mrc)
     write_text(aln, aln_text(stack.shape, rot, shifts, angles))
     if one("OutImod", 0, int) == 1:
@@ -477,10 +487,6 @@ def main(argv):
         os.makedirs(imod_dir, exist_ok=True)
         for file, text in imod_files(name, rot, shifts, angles).items():
             write_text(os.path.join(imod_dir, file), text)
-    aligned = stack if rot == 0 and not shifts.any() else np.array([aligned_image(im, rot, s) for im, s in zip(stack, shifts)])
-    binned = bin_images(aligned, out_bin)
-    volume = back_project(ramp_filter(binned), angles, vol_z // out_bin)
-    write_mrc(out_mrc, volume, apix * out_bin)
     nz, ny, nx = volume.shape
     print(f"wrote {out_mrc}: {nx} x {ny} x {nz} at {apix * out_bin:.3f} A/px from {len(angles)} tilts in {time.time() - started:.1f} s", flush=True)
     return 0

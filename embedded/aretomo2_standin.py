@@ -25,6 +25,7 @@ The file is self-contained (numpy only) because the campaign stages it to the cl
 single executable, the way production stages the AreTomo2 binary. The MRC helpers below are
 also imported by the dataset generator and the truth check.
 """
+import os
 import struct
 import sys
 import time
@@ -77,8 +78,6 @@ def write_mrc(path, data, apix, is_stack=False):
     header[212:216] = bytes([0x44, 0x44, 0, 0])
     struct.pack_into("<f", header, 216, float(data.std()))
     tmp = f"{path}.tmp"
-    import os
-
     try:
         with open(tmp, "wb") as f:
             f.write(header)
@@ -387,8 +386,6 @@ def imod_files(prefix, rot, shifts, angles):
 
 
 def write_text(path, text):
-    import os
-
     try:
         with open(f"{path}.tmp", "w") as f:
             f.write(text)
@@ -402,8 +399,6 @@ def write_text(path, text):
 def alignment_paths(in_mrc, out_mrc):
     """Where AreTomo2 writes its alignment: the .aln beside -OutMrc, named for -InMrc
     (CSaveAlnFile::DoIt), and the IMOD folder <out folder>/<in name>_Imod/ (CImodUtil)."""
-    import os
-
     folder = os.path.dirname(out_mrc)
     stem = os.path.basename(in_mrc)
     stem = stem[: stem.index(".mrc")] if ".mrc" in stem else stem
@@ -482,8 +477,6 @@ def main(argv):
     aln, imod_dir, name = alignment_paths(in_mrc, out_mrc)
     write_text(aln, aln_text(stack.shape, rot, shifts, angles))
     if one("OutImod", 0, int) == 1:
-        import os
-
         os.makedirs(imod_dir, exist_ok=True)
         for file, text in imod_files(name, rot, shifts, angles).items():
             write_text(os.path.join(imod_dir, file), text)

@@ -502,9 +502,9 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     if (ownAlignment) {
       enter('extract', `importing AreTomo2's alignment of ${series.length} tilt series into RELION 5`);
       aligned = await fileOps.importAlignments(alignmentImport(layout, spec, series, done.map((d) => d.facts), cluster));
-      status.events = [...(status.events ?? []), ...aligned.map((a) => ({
-        at: new Date().toISOString(), step: 'align', text: `${a.name}: AreTomo2 tilt axis ${a.tiltAxis.toFixed(2)}°, shifts up to ${a.maxShiftAngst.toFixed(1)} Å, ${a.tilts} tilts imported`,
-      }))].slice(-CAMPAIGN_EVENTS_KEPT);
+      for (const a of aligned) {
+        event('align', `${a.name}: AreTomo2 tilt axis ${a.tiltAxis.toFixed(2)}°, shifts up to ${a.maxShiftAngst.toFixed(1)} Å, ${a.tilts} tilts imported`);
+      }
     }
     enter('extract', `extracting particles from ${series.length} tomograms`);
     const extract = extractStep(tools, layout, spec, series);

@@ -76,10 +76,15 @@ def fsc(a, b):
 
 
 def crossing(curve, threshold, n, apix):
-    """Resolution (Angstrom) of the last shell before the curve first falls below threshold."""
-    for k, value in enumerate(curve, start=1):
-        if value < threshold:
-            return n * apix / (k - 1) if k > 1 else None
+    """Resolution (Angstrom) of the last shell before the curve falls below threshold, counted
+    from the first shell at or above it: the first shell (the box's own scale) can sit low
+    when a map's solvent was flattened, and is no resolution. None if no shell reaches it."""
+    above = [k for k, value in enumerate(curve, start=1) if value >= threshold]
+    if not above:
+        return None
+    for k in range(above[0], len(curve) + 1):
+        if curve[k - 1] < threshold:
+            return n * apix / (k - 1)
     return n * apix / len(curve)
 
 

@@ -37,8 +37,8 @@ Paths inside the STAR files are absolute (RELION resolves relative paths against
 folder, which is the campaign's, not this one).
 
 usage: make_relion5_dataset.py --out DIR [--series 2] [--size 192,192,48] [--particles 16]
-                               [--seed 5005] [--snr 0.5] [--tilt-axis 0] [--shift-max 0] [--gold 0]
-(the alignment test: --tilt-axis 84.3 --shift-max 6 --gold 10)
+                               [--seed 5005] [--snr 0.5] [--tilt-axis 84.3] [--shift-max 6] [--gold 10]
+(--tilt-axis 0 --shift-max 0 --gold 0: a series aligned by construction, the tilt axis on Y)
 """
 import argparse
 import json
@@ -72,7 +72,7 @@ NOMINAL_AXIS_OFFSET_DEG = 0.7  # the microscope's metadata (rlnTomoNominalTiltAx
 REFERENCE_LOWPASS_A = 60.0
 PATCH = 64  # px around each particle's projection, for its own CTF
 MASK_RADIUS_PX, MASK_EDGE_PX = 14, 2
-VERSION = 2  # 2: tilt axis, shifts and gold fiducials
+VERSION = 3  # 2: tilt axis, shifts and gold fiducials; 3: those by default
 
 
 def wavelength_a(kv):
@@ -201,9 +201,9 @@ def main():
     parser.add_argument("--particles", type=int, default=16, help="particles per tomogram")
     parser.add_argument("--seed", type=int, default=5005)
     parser.add_argument("--snr", type=float, default=0.5, help="variance of the zero-tilt CTF-free projection over the noise's")
-    parser.add_argument("--tilt-axis", type=float, default=0.0, help="the true tilt axis, degrees (RELION ZRot); 0: the image Y")
-    parser.add_argument("--shift-max", type=float, default=0.0, help="random per-tilt shifts up to this many pixels")
-    parser.add_argument("--gold", type=int, default=0, help="10 nm gold fiducials per tomogram (EMPIAR-10164 has them)")
+    parser.add_argument("--tilt-axis", type=float, default=84.3, help="the true tilt axis, degrees (RELION ZRot); 0: the image Y")
+    parser.add_argument("--shift-max", type=float, default=6.0, help="random per-tilt shifts up to this many pixels")
+    parser.add_argument("--gold", type=int, default=10, help="10 nm gold fiducials per tomogram (EMPIAR-10164 has them)")
     args = parser.parse_args()
     if not 1 <= args.series <= len(NAMES):
         raise SystemExit(f"make_relion5_dataset: --series {args.series}: expected 1 to {len(NAMES)}")

@@ -59,9 +59,10 @@ if ((${#files[@]} == 0)); then
 fi
 # Suites share one Slurm cluster and two cores: run files one at a time.
 # A second reporter collects the failures; finish() prints them after everything else.
-# The per-file limit is a ceiling for a hung file, not a clock: 15 min, over 3x the longest
-# file measured here (chaos-boundaries, 258 s alone; it ran past the old 300 s in a full run).
-node --import tsx --test --test-concurrency=1 --test-timeout=900000 \
+# The per-file limit is a ceiling for a hung file, not a clock: 40 min, over 3x the longest
+# file measured here (the relion5 campaign, 720 s alone since its series are aligned by the
+# campaign itself; it ran past the old 15 min with a second campaign in the same file).
+node --import tsx --test --test-concurrency=1 --test-timeout=2400000 \
   --test-reporter=tap --test-reporter-destination=stdout \
   --test-reporter=./scripts/test-failures-reporter.mjs --test-reporter-destination="$failures" \
   "${files[@]}"

@@ -14,6 +14,8 @@ import { demoConfig, runDemo } from './cli/demo.js';
 import { registerCampaignCommands } from './cli/campaign-commands.js';
 import { registerOrphansCommand } from './cli/orphans.js';
 import { CliError } from './cli/errors.js';
+import { withSession } from './cli/session.js';
+import { setupAttributes } from './namespace-setup.js';
 import { CryoError, ErrorType } from './errors.js';
 
 /** Builds the command tree (exported for tests). */
@@ -42,6 +44,18 @@ export function buildCli(): Command {
       console.log(`${path}: ok — ${Object.keys(c.clusters).length} cluster(s) (${Object.keys(c.clusters).join(', ')}), ` +
         `${c.placement.ladder.length} placement rung(s), Temporal ${target.connectionOptions.address} / ${target.namespace} / ${target.taskQueue}`);
     });
+
+  program
+    .command('setup')
+    .description("register cryoet's search attributes on the configured namespace (operator API); idempotent")
+    .option('-c, --config <file>', 'temporal.yaml path', defaultConfigPath())
+    .action(async (opts: { config: string }) =>
+      withSession(opts, async (session) => {
+        const done = await setupAttributes(session.client.connection.operatorService, session.namespace);
+        const list = (names: string[]) => (names.length ? names.join(', ') : 'none');
+        console.log(`namespace "${session.namespace}" at ${session.address}: added ${list(done.added)}; already there: ${list(done.present)}`);
+      }),
+    );
 
   program
     .command('worker')

@@ -9,6 +9,8 @@ import { pathToFileURL } from 'node:url';
 import { NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { defaultConfigPath, loadConfig, type CryoConfig } from './config.js';
 import { temporalTarget } from './connection.js';
+import { requireAttributes } from './namespace-setup.js';
+import { connectClient } from './client.js';
 import { CryoEtPlugin } from './plugin.js';
 import { prebuiltWorkflowBundle } from './workflow-bundle.js';
 import { applyWorkerV8Flags } from './worker-heap.js';
@@ -69,8 +71,16 @@ export async function runWorker(configFile: string): Promise<void> {
   const v8Flags = applyWorkerV8Flags();
   installRuntime(config);
   if (config.metrics.prometheus) console.log(`cryoet worker: Prometheus metrics on http://${config.metrics.prometheus}/metrics`);
-  const { worker, connection } = await createWorker(config);
   const target = temporalTarget(config);
+  // Before any worker exists: a namespace without our search attributes would fail every
+  // workflow task, so stop now, naming cryoet setup.
+  const checked = await connectClient(config);
+  try {
+    await requireAttributes(checked.client.connection.operatorService, target.namespace, configFile);
+  } finally {
+    await checked.close();
+  }
+  const { worker, connection } = await createWorker(config);
   console.log(`cryoet worker: task queue "${target.taskQueue}" on ${target.connectionOptions.address} (${target.namespace})${v8Flags ? `; V8 ${v8Flags}` : ''}`);
   try {
     await worker.run();

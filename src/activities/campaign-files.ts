@@ -54,7 +54,11 @@ export interface RefineStatus extends RefineProgress {
 }
 
 export interface PostprocessResult {
-  readonly finalResolution: number;
+  /**
+   * `_rlnFinalResolution` (Å); null when RELION found none (it writes `inf`: the masked half
+   * maps agree at no shell, so the refine produced no structure).
+   */
+  readonly finalResolution: number | null;
   readonly bfactor: number;
   readonly fsc: readonly { readonly resolution: number; readonly fsc: number }[];
 }
@@ -273,8 +277,9 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
         const fscBlock = starBlock(star, 'fsc', input.path);
         const resolution = starNumberColumn(fscBlock, 'rlnAngstromResolution', input.path);
         const fsc = starNumberColumn(fscBlock, 'rlnFourierShellCorrelationCorrected', input.path);
+        const noResolution = /^\+?inf$/i.test((general.values['rlnFinalResolution'] ?? '').trim());
         return {
-          finalResolution: starNumber(general, 'rlnFinalResolution', input.path),
+          finalResolution: noResolution ? null : starNumber(general, 'rlnFinalResolution', input.path),
           bfactor: starNumber(general, 'rlnBfactorUsedForSharpening', input.path),
           fsc: resolution.map((r, i) => ({ resolution: r, fsc: fsc[i]! })),
         };

@@ -3,10 +3,16 @@ import type { ActivityDeps } from './deps.js';
 import { createCampaignFileActivities } from './campaign-files.js';
 import { createClusterJobActivities } from './cluster-job.js';
 import { createStageBinaryActivities } from './stage-binary.js';
+import { createTruthCheckActivities } from './truth-check.js';
 
 /** All activities the plugin registers. */
 export function createActivities(deps: ActivityDeps) {
-  return { ...createClusterJobActivities(deps), ...createStageBinaryActivities(deps), ...createCampaignFileActivities(deps) };
+  return {
+    ...createClusterJobActivities(deps),
+    ...createStageBinaryActivities(deps),
+    ...createCampaignFileActivities(deps),
+    ...createTruthCheckActivities(deps),
+  };
 }
 
 /** The activity interface workflows proxy (`import type` only). */

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { collectYamlIssues, formatConfigIssues, type ConfigIssue, type FoundIssue } from '../config/issues.js';
 import { CryoError, ErrorType } from '../errors.js';
 import { runsRelion5, type ToolProfileName } from '../tools/toolset.js';
-import { campaignSchema, type CampaignSpec } from './schema.js';
+import { campaignSchema, RELION_AUTO_LOCAL_HEALPIX_ORDER, type CampaignSpec } from './schema.js';
 
 export type ParseCampaignResult = { ok: true; spec: CampaignSpec } | { ok: false; issues: ConfigIssue[] };
 
@@ -35,6 +35,16 @@ function profileIssues(raw: unknown, profile: ToolProfileName): FoundIssue[] {
     found.push({
       segments: ['refine', 'startFrom'],
       message: 'featureless needs a RELION 5 profile and alignment: aretomo2 (the import gives the particles their random orientations)',
+    });
+  }
+  const refine = record(root.refine);
+  const localFrom = typeof refine?.autoLocalHealpixOrder === 'number' ? refine.autoLocalHealpixOrder : RELION_AUTO_LOCAL_HEALPIX_ORDER;
+  if (refine?.startFrom === 'featureless' && typeof refine.healpixOrder === 'number' && refine.healpixOrder >= localFrom) {
+    found.push({
+      segments: ['refine', 'healpixOrder'],
+      message:
+        `featureless needs a global search first: healpixOrder ${refine.healpixOrder} must be below autoLocalHealpixOrder ${localFrom}` +
+        ' (RELION searches locally from iteration 1 otherwise, around orientations a featureless start does not know)',
     });
   }
   if (record(root.refine)?.startFrom !== 'featureless' && root.reference === undefined) {

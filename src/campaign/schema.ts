@@ -77,6 +77,13 @@ export const extractionSchema = z
   .strict()
   .refine((e) => e.crop <= e.box, { path: ['crop'], message: 'expected crop ≤ box' });
 
+/**
+ * RELION's `--auto_local_healpix_order` when not given (src/ml_optimiser.cpp). A refine whose
+ * healpixOrder is at or above it searches locally from iteration 1, around each particle's
+ * prior orientation.
+ */
+export const RELION_AUTO_LOCAL_HEALPIX_ORDER = 4;
+
 /** Gold-standard auto-refine. The optional fields tune small CPU runs (embedded profile). */
 export const refineSchema = z
   .object({
@@ -154,6 +161,12 @@ export const campaignSchema = z
       })
       .strict()
       .default({ maxParallelTiltSeries: 5 }),
+    /**
+     * SYNTHETIC data only: the particle the data was made from, at the refine's sampling, and
+     * its model (for the mirror image). The campaign compares its final map with it (cc, hand
+     * margin over the mirror, FSC 0.5) and puts the figures in the run record and report.
+     */
+    truth: z.object({ map: dataFile, model: z.enum(['atoms', 'blobs']) }).strict().optional(),
     /**
      * Human-in-the-loop gate before extraction: the campaign waits for the `approvePicks`
      * update (`cryoet approve`). After `timeout` it goes on (`onTimeout: continue`) or

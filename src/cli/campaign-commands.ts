@@ -36,6 +36,7 @@ import {
 } from './session.js';
 import { campaignRow, cancellationLines, closedText, defaultCampaignId, fileNameFor, listQuery, listTable, runRecordText, statusText, type CampaignRow } from './tables.js';
 import { registerWatch } from './watch.js';
+import { requireAttributes } from '../namespace-setup.js';
 
 // ---- shared -------------------------------------------------------------------------------
 
@@ -105,6 +106,7 @@ async function start(file: string, opts: StartOptions): Promise<void> {
   await withClient(
     config,
     async (session) => {
+      await requireAttributes(session.client.connection.operatorService, session.namespace, opts.config);
       const handle = await startCampaign(session.client, config, input);
       const link = uiLink(config, input.id, ui);
       if (opts.json && !opts.wait) {

@@ -15,6 +15,8 @@ import type { StepSummary } from '../campaign/job-summary.js';
 import { connectClient, startCampaign, workflowUiUrl } from '../client.js';
 import { EMBEDDED_CAMPAIGN, EMBEDDED_PYTHON, MAKE_DATASET, MAKE_RELION5_DATASET, RELION5_CAMPAIGN } from '../embedded.js';
 import { CliError } from './errors.js';
+import { startText, truthText } from '../report/format.js';
+import { formatResolution } from './tables.js';
 import { WorkerResources } from '../worker-resources.js';
 import { createWorker, installRuntime } from '../worker.js';
 import type { CampaignStatus, RunRecord } from '../workflows/campaign.js';
@@ -139,11 +141,12 @@ export async function runDemo(config: CryoConfig, now: Date = new Date()): Promi
     console.log(`\ncampaign ${id} completed in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
     console.log(summaryTable(record));
     console.log(`\ntotal cost: $${record.costUsd.toFixed(4)} (GPU-hours × gpuPrices in temporal.yaml)`);
-    console.log(`final resolution: ${record.finalResolution.toFixed(2)} Å (FSC 0.143), B-factor ${record.bfactor.toFixed(0)} Å²; ${record.particles} particles`);
+    console.log(`final resolution: ${formatResolution(record.finalResolution)} (FSC 0.143), B-factor ${record.bfactor.toFixed(0)} Å²; ${record.particles} particles`);
     if (reclaim) {
       const resumed = record.steps.find((s) => s.step === 'refine')?.events.find((e) => e.kind === 'resumed');
       console.log(`spot reclaim: ${reclaim.node} lost at iteration ${reclaim.iteration}; back on ${reclaim.newNode} after ${(reclaim.backMs / 1000).toFixed(1)} s; ${resumed?.note ?? ''}`);
     }
+    if (record.truth) console.log(`vs truth:    ${truthText(record.truth)} (${startText(record.start)})`);
     console.log(`run record:  ${record.recordPath}`);
     console.log(`tomograms:   ${record.campaignDir}/tomograms/`);
     console.log(`maps:        ${record.campaignDir}/Refine3D/run_class001.mrc, ${record.campaignDir}/PostProcess/postprocess.mrc`);

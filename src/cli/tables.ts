@@ -7,7 +7,7 @@
 import type { ExcludedNode } from '../slurm/node-exclusions.js';
 import type { TypedSearchAttributes } from '@temporalio/common';
 import type { StepSummary } from '../campaign/job-summary.js';
-import { alignmentText, relionText, startText } from '../report/format.js';
+import { alignmentText, fixed, relionText, startText, truthText } from '../report/format.js';
 import { CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus } from '../search-attributes.js';
 import type { CampaignCancellation, CampaignStatus, RunRecord } from '../workflows/campaign-status.js';
 
@@ -32,7 +32,8 @@ export function formatCost(usd: number | undefined): string {
 }
 
 /** `12.34 Å`. */
-export function formatResolution(angstrom: number | undefined): string {
+export function formatResolution(angstrom: number | null | undefined): string {
+  if (angstrom === null) return 'none (the half maps agree at no shell)';
   return angstrom === undefined ? '' : `${angstrom.toFixed(2)} Å`;
 }
 
@@ -255,7 +256,8 @@ export function runRecordText(r: RunRecord): string {
       ['picks', picksText(r.picks)],
       ...(r.alignment ? [['alignment', alignmentText(r.alignment)] as [string, string]] : []),
       ...(r.start ? [['start', startText(r.start)] as [string, string]] : []),
-      ['particles', `${r.particles} at ${r.pixelSize} Å/px`],
+      ...(r.truth ? [['truth', truthText(r.truth)] as [string, string]] : []),
+      ['particles', `${r.particles} at ${fixed(r.pixelSize, 3)} Å/px`],
       ['refine', `${r.iterations.length} iteration(s)${r.iterations.length ? `, last ${formatResolution(r.iterations[r.iterations.length - 1]!.resolution)}` : ''}`],
       ['final', `${formatResolution(r.finalResolution)} (FSC 0.143), B-factor ${r.bfactor.toFixed(0)} Å²`],
       ['cost', formatCost(r.costUsd)],

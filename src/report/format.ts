@@ -116,8 +116,21 @@ export function alignmentText(a: { source: string; series?: readonly { name: str
   return `own AreTomo2 alignment, imported${axes ? ` (tilt axis ${axes})` : ''}`;
 }
 
-/** The refine's start: `featureless sphere` or `reference reference.mrc`; empty when unknown. */
+/** The refine's start: featureless (no reference) or `reference reference.mrc`; empty when unknown. */
 export function startText(s: { from: string; reference?: string } | undefined): string {
   if (!s) return '';
-  return s.from === 'featureless' ? 'featureless sphere (no reference)' : `reference ${s.reference ?? '?'}`;
+  return s.from === 'featureless' ? 'featureless: the particles averaged at random orientations (no reference)' : `reference ${s.reference ?? '?'}`;
+}
+
+/**
+ * The known-answer check of a synthetic campaign: `cc 0.901 with the truth; hand: truth 0.915
+ * vs mirror 0.706 (margin +0.209); FSC vs truth 0.5 at 12.8 Å`, or why it failed.
+ */
+export function truthText(t: { truth: string; error?: string; ccTruth?: number; handTruth?: number; handMirror?: number; handMargin?: number; resolutionAtFsc05?: number | null }): string {
+  if (t.error !== undefined) return `check against ${t.truth} failed: ${t.error}`;
+  const f = (v: number | undefined) => (v === undefined ? '?' : v.toFixed(3));
+  const margin = t.handMargin === undefined ? '?' : `${t.handMargin >= 0 ? '+' : ''}${t.handMargin.toFixed(3)}`;
+  const hand = `hand: truth ${f(t.handTruth)} vs mirror ${f(t.handMirror)} (margin ${margin})`;
+  const at = typeof t.resolutionAtFsc05 === 'number' ? `${t.resolutionAtFsc05.toFixed(1)} Å` : 'never (below 0.5 at every shell)';
+  return `cc ${f(t.ccTruth)} with the truth; ${hand}; FSC vs truth 0.5 at ${at}`;
 }

@@ -4,7 +4,7 @@
  */
 import type { RunRecord } from '../workflows/campaign-status.js';
 import { costPlot } from './cost-plot.js';
-import { NONE, alignmentText, angstrom, dateTime, duration, groupThousands, parseTime, relionText, startText, usd } from './format.js';
+import { NONE, alignmentText, angstrom, dateTime, duration, groupThousands, parseTime, relionText, startText, truthText, usd } from './format.js';
 import { fscPlot } from './fsc-plot.js';
 import { iterationsPlot } from './iterations-plot.js';
 import { esc } from './svg.js';
@@ -94,7 +94,7 @@ function header(record: RunRecord): string {
   const took = start !== undefined && end !== undefined ? duration((end - start) / 1000) : NONE;
   const ts = Array.isArray(record.tiltSeries) ? record.tiltSeries : [];
   const ok = ts.filter((t) => t.tomogram && !t.error).length;
-  const res = angstrom(record.finalResolution);
+  const res = angstrom(record.finalResolution ?? undefined);
   const bf = groupThousands(record.bfactor);
   return [
     `<header><h1>${esc(record.name || record.campaign)}</h1>`,
@@ -110,6 +110,7 @@ function header(record: RunRecord): string {
     fact('tilt series', `${ok} of ${ts.length} reconstructed`),
     ...(record.alignment ? [fact('alignment', alignmentText(record.alignment))] : []),
     ...(record.start ? [fact('refine start', startText(record.start))] : []),
+    ...(record.truth ? [fact('vs truth (synthetic)', truthText(record.truth))] : []),
     fact('cluster steps', String(Array.isArray(record.steps) ? record.steps.length : 0)),
     '</dl></header>',
   ].join('\n');
@@ -126,7 +127,7 @@ function figure(caption: string, plot: string): string {
 /** The whole page. */
 export function page(record: RunRecord, generatedAt?: string): string {
   const title = `${record.name || record.campaign} — cryo-ET campaign report`;
-  const fin = angstrom(record.finalResolution);
+  const fin = angstrom(record.finalResolution ?? undefined);
   return [
     '<!DOCTYPE html>',
     '<html lang="en">',

@@ -207,7 +207,7 @@ export function extractStep(
 /** The featureless start (refine.startFrom: featureless), made in the refine job. */
 export const FEATURELESS_REFERENCE = 'Refine3D/featureless_start.mrc';
 
-/** The refine's starting map: the campaign's reference, or the featureless sphere. */
+/** The refine's starting map: the campaign's reference, or the featureless average (random orientations). */
 function startingReference(spec: CampaignSpec): string {
   if (spec.refine.startFrom === 'featureless') return FEATURELESS_REFERENCE;
   if (spec.reference === undefined) throw new Error('the refine needs a reference, or refine.startFrom: featureless');

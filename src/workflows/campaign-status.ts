@@ -9,6 +9,7 @@ import type { CampaignInput } from '../campaign/input.js';
 import type { StepSummary } from '../campaign/job-summary.js';
 import type { RelionVersion } from '../tools/relion.js';
 import type { ImportedAlignment } from '../tools/aretomo-alignment.js';
+import type { TruthCheck } from '../tools/truth.js';
 
 export type CampaignStage = 'inspect' | 'stage' | 'probe' | 'reconstruct' | 'picks' | 'extract' | 'refine' | 'postprocess' | 'record' | 'done';
 
@@ -118,8 +119,10 @@ export interface RunRecord {
    * alignment, imported (per series: tilt axis, largest shift), or the published tables.
    */
   readonly alignment?: { readonly source: 'aretomo2' | 'published'; readonly series?: readonly ImportedAlignment[] };
-  /** The refine's start: the campaign's reference file, or the featureless sphere. */
+  /** The refine's start: the campaign's reference file, or the featureless average (random orientations). */
   readonly start?: { readonly from: 'reference' | 'featureless'; readonly reference?: string };
+  /** Synthetic data (campaign file `truth`): the final map against the known answer. */
+  readonly truth?: TruthCheck | { readonly truth: string; readonly error: string };
   readonly particles: number;
   readonly pixelSize: number;
   readonly steps: readonly StepSummary[];
@@ -128,7 +131,8 @@ export interface RunRecord {
   readonly excludedNodes?: readonly ExcludedNode[];
   /** Resolution per refine iteration, read from the iteration files. */
   readonly iterations: readonly IterationPoint[];
-  readonly finalResolution: number;
+  /** Postprocess's resolution (Å); null when RELION found none (`inf`: no structure). */
+  readonly finalResolution: number | null;
   readonly bfactor: number;
   readonly fsc: PostprocessResult['fsc'];
   readonly outputs: readonly FileChecksum[];

@@ -311,6 +311,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         ...(spec.reference === undefined || spec.refine.startFrom === 'featureless' ? [] : [{ what: 'reference', path: dataPath(spec.reference) }]),
         ...(spec.masks.solvent ? [{ what: 'masks.solvent', path: dataPath(spec.masks.solvent) }] : []),
         ...(spec.masks.fsc ? [{ what: 'masks.fsc', path: dataPath(spec.masks.fsc) }] : []),
+        ...(spec.truth ? [{ what: 'truth.map', path: dataPath(spec.truth.map) }] : []),
       ],
     });
     // Output folders: a campaign that cannot write its results says so now, naming the folder.
@@ -576,6 +577,12 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     enter('postprocess', 'masking, FSC and B-factor');
     if (!postprocessRun) postprocessRun = await launch(postprocessJob, 'postprocess');
     recordStep(await finishStep(postprocessRun, postprocessJob, [refined.job.jobId]), postprocessJob);
+    // Synthetic data: the map against the known answer; a failed check is noted, not fatal.
+    const checkTruth = async (t: NonNullable<typeof spec.truth>, map: string) =>
+      fileOps.checkTruth({ cluster, map, truth: dataPath(t.map), model: t.model }).then(
+        (check) => ({ ...check, truth: t.map }),
+        (err: unknown) => ({ truth: t.map, error: innermostMessage(err) }),
+      );
     const readPostprocess = () => fileOps.readPostprocess({ cluster, path: `${layout.dir}/${POSTPROCESS_ROOT}.star` });
     const checksumOutputs = () => fileOps.checksumFiles({
       cluster,
@@ -596,8 +603,11 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     const relionAsked = fileOps.readRelionVersion({ cluster, program: relionBinary(tools.relion, 'relion_refine_mpi') });
     const [post, checksummed] = together ? await Promise.all([readPostprocess(), checksumOutputs()]) : [await readPostprocess(), undefined];
     const relion = await relionAsked;
-    upsertSearchAttributes([{ key: CryoResolution, value: post.finalResolution }]);
-    status.finalResolution = post.finalResolution;
+    const truth = spec.truth ? await checkTruth(spec.truth, `${layout.dir}/${REFINE_ROOT}_class001.mrc`) : undefined;
+    if (post.finalResolution !== null) {
+      upsertSearchAttributes([{ key: CryoResolution, value: post.finalResolution }]);
+      status.finalResolution = post.finalResolution;
+    }
     status.bfactor = post.bfactor;
     if (!together) enter('record', 'checksums and run record');
     const outputs = checksummed ?? (await checksumOutputs());
@@ -620,6 +630,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       picks: status.picks,
       ...(runsRelion5(tools.profile) ? { alignment: { source: spec.alignment, ...(aligned ? { series: aligned } : {}) } } : {}),
       start: spec.refine.startFrom === 'featureless' ? { from: 'featureless' } : { from: 'reference', ...(spec.reference ? { reference: spec.reference } : {}) },
+      ...(truth ? { truth } : {}),
       particles: status.particles,
       pixelSize: particlePixelSize(tools, spec),
       steps: status.steps,
@@ -634,7 +645,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       recordPath,
     };
     await fileOps.writeFiles({ cluster, files: [{ path: recordPath, text: JSON.stringify(runRecord, null, 2) + '\n' }] });
-    enter('done', `final resolution ${post.finalResolution.toFixed(2)} Å, B-factor ${post.bfactor.toFixed(0)} Å², record ${recordPath}`);
+    const final = post.finalResolution === null ? 'none (RELION: inf, the half maps agree at no shell)' : `${post.finalResolution.toFixed(2)} Å`;
+    enter('done', `final resolution ${final}, B-factor ${post.bfactor.toFixed(0)} Å², record ${recordPath}`);
     return runRecord;
   }
 }

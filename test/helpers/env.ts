@@ -34,15 +34,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A real Temporal dev server on 127.0.0.1 with the project's search attributes. */
-export async function startTemporal(port?: number): Promise<TestWorkflowEnvironment> {
+/** A real Temporal dev server on 127.0.0.1 with the project's search attributes (or none: `bare`). */
+export async function startTemporal(port?: number, bare = false): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: join(repoRoot, '.venv', 'bin', 'temporal') },
       ip: '127.0.0.1',
       port,
       ui: false,
-      searchAttributes: [...cryoSearchAttributes],
+      searchAttributes: bare ? [] : [...cryoSearchAttributes],
       extraArgs: ['--http-port', String(await freePort()), '--metrics-port', String(await freePort()), '--log-level', 'error'],
     },
   });

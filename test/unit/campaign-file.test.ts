@@ -226,8 +226,20 @@ describe('campaign file errors name the field and its line', () => {
     ]);
     const noReference = edit(PRODUCTION, 'reference: reference/half1.mrc\n', '');
     assert.deepEqual(issuesOf(noReference).map((i) => i.path), ['reference']);
-    const featureless = edit(noReference, '  healpixOrder: 4\n', '  healpixOrder: 4\n  startFrom: featureless\n');
+    const featureless = edit(noReference, '  healpixOrder: 4\n', '  healpixOrder: 2\n  startFrom: featureless\n');
     assert.equal(parseCampaign(featureless, 'production').ok, true);
+  });
+
+  it('a featureless start needs a global search first (healpixOrder below autoLocalHealpixOrder, RELION default 4)', () => {
+    const noReference = edit(PRODUCTION, 'reference: reference/half1.mrc\n', '');
+    const local = edit(noReference, '  healpixOrder: 4\n', '  healpixOrder: 4\n  startFrom: featureless\n');
+    assert.deepEqual(issuesOf(local).map((i) => [i.path, i.message]), [[
+      'refine.healpixOrder',
+      'featureless needs a global search first: healpixOrder 4 must be below autoLocalHealpixOrder 4' +
+        ' (RELION searches locally from iteration 1 otherwise, around orientations a featureless start does not know)',
+    ]]);
+    const later = edit(local, '  startFrom: featureless\n', '  startFrom: featureless\n  autoLocalHealpixOrder: 5\n');
+    assert.equal(parseCampaign(later, 'production').ok, true);
   });
 
   it('a relion5 section missing tomograms, or empty', () => {

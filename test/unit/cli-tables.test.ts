@@ -225,7 +225,11 @@ describe('cli tables: status', () => {
     const text = runRecordText(record());
     assert.match(text, /^workflow\s+COMPLETED$/m);
     assert.match(text, /^ended\s+2025-03-01 12:40:00Z$/m);
-    assert.match(text, /^particles\s+240 at 10 Å\/px$/m);
+    assert.match(text, /^particles\s+240 at 10.000 Å\/px$/m);
+    // Three decimals, as the report and the field write it (4 × 10 Å / 3 binned: 13.333…).
+    assert.match(runRecordText({ ...record(), pixelSize: 40 / 3 }), /^particles\s+240 at 13.333 Å\/px$/m);
+    // A refine that found no structure: RELION's postprocess writes inf, the record null.
+    assert.match(runRecordText({ ...record(), finalResolution: null }), /^final\s+none \(the half maps agree at no shell\) \(FSC 0\.143\)/m);
     assert.match(text, /^refine\s+2 iteration\(s\), last 40\.50 Å$/m);
     assert.match(text, /^final\s+28\.40 Å \(FSC 0\.143\), B-factor -812 Å²$/m);
     assert.match(text, /^tilt series \(2, 1 failed\)$/m);

@@ -65,7 +65,7 @@ describe('campaign on the relion5 profile from a featureless start', { timeout: 
   test('the run record and the report carry its figures against the truth; here it does not find the map', (t) => {
     const own = record.truth;
     assert.ok(own && 'handMargin' in own, `record.truth: ${JSON.stringify(own)}`);
-    t.diagnostic(`featureless start: RELION ${record.finalResolution === null ? "no resolution" : `${record.finalResolution} Å`}, cc ${own.ccTruth.toFixed(3)}, hand margin ${own.handMargin.toFixed(3)}`);
+    t.diagnostic(`featureless start: RELION ${record.finalResolution === null ? 'no resolution' : `${record.finalResolution} Å`}, cc ${own.ccTruth.toFixed(3)}, hand margin ${own.handMargin.toFixed(3)}`);
     assert.ok(own.ccTruth < MAP_CC_MIN, `the featureless start found the map (cc ${own.ccTruth}): the finding no longer holds, update README`);
     // RELION's postprocess agrees: its masked half maps meet 0.143 at no shell (it writes inf).
     assert.equal(record.finalResolution, null);

@@ -250,10 +250,33 @@ function missingFileIssues(raw: unknown, baseDir: string, fileExists: (path: str
     if (typeof value !== 'string' || value === '' || value.includes('\0')) continue;
     const absolute = isAbsolute(value) ? value : resolve(baseDir, value);
     if (!fileExists(absolute)) {
-      found.push({ segments, message: `file not found: ${absolute}${isAbsolute(value) ? '' : ` (relative to ${baseDir})`}` });
+      const hint = missingFileHint(segments, absolute, root);
+      found.push({ segments, message: `file not found: ${absolute}${isAbsolute(value) ? '' : ` (relative to ${baseDir})`}; ${hint}` });
     }
   }
   return found;
+}
+
+/** What a missing file is for and how to make it: the field's own fix. Pure. */
+export function missingFileHint(segments: readonly Segment[], absolute: string, root: Record<string, unknown> | undefined): string {
+  if (/\/\.dev\/cluster\//.test(absolute)) return 'the dev cluster writes it: bash scripts/dev-cluster.sh start (npm test and npm run demo do)';
+  const key = segments[segments.length - 1];
+  if (segments[0] === 'clusters') {
+    const ssh = asRecord(asRecord(asRecord(root?.clusters)?.[String(segments[1])])?.ssh);
+    const host = typeof ssh?.host === 'string' ? ssh.host : '<host>';
+    const port = typeof ssh?.port === 'number' ? ssh.port : 22;
+    const user = typeof ssh?.user === 'string' ? ssh.user : '<user>';
+    if (key === 'keyFile') {
+      return `the SSH private key for ${user}@${host}: ssh-keygen -t ed25519 -f ${absolute}, then add ${absolute}.pub to the cluster's ~/.ssh/authorized_keys`;
+    }
+    const check = 'then check its fingerprint with the cluster\'s admin (an unknown host key is never accepted)';
+    return `the cluster's host key, pinned: ssh-keyscan -p ${port} ${host} > ${absolute}, ${check}`;
+  }
+  if (segments[0] === 'tools') {
+    return 'the AreTomo2 binary staged to the cluster (e.g. AreTomo2_1.1.2_Cuda121 from its release), or embedded/aretomo2_standin.py';
+  }
+  if (key === 'configFile') return 'the Temporal env-config TOML (temporal config set --profile …), or drop temporal.configFile';
+  return 'the mTLS file for the Temporal frontend (Temporal Cloud: the client certificate and key for the namespace)';
 }
 
 /** `['placement', 'ladder', 1, 'gres']` → `placement.ladder[1].gres`; odd keys are quoted. */

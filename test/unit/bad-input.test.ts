@@ -240,8 +240,8 @@ const configRows: Row[] = [
   config('bare number for a timeout', cfg('knownHostsFile: ssh/known_hosts', 'knownHostsFile: ssh/known_hosts, connectTimeout: 30'), 'clusters.dev.ssh.connectTimeout', SSH_LINE, /got 30 \(a bare number has no unit: write 30s or 30ms\)$/),
   config('empty duration', `${CONFIG}timeouts: { workerShutdownGrace: "" }\n`, 'timeouts.workerShutdownGrace', 'timeouts:', /expected a duration such as .*, got an empty string$/),
   // key and known_hosts files
-  config('missing key file', cfg('keyFile: ssh/fake-key', 'keyFile: ssh/missing-key'), 'clusters.dev.ssh.keyFile', SSH_LINE, (dir) => new RegExp(`file not found: ${esc(join(dir, 'ssh', 'missing-key'))} \\(relative to ${esc(dir)}\\)$`)),
-  config('missing known_hosts file', cfg('knownHostsFile: ssh/known_hosts', 'knownHostsFile: /nonexistent/known_hosts'), 'clusters.dev.ssh.knownHostsFile', SSH_LINE, /file not found: \/nonexistent\/known_hosts$/),
+  config('missing key file', cfg('keyFile: ssh/fake-key', 'keyFile: ssh/missing-key'), 'clusters.dev.ssh.keyFile', SSH_LINE, (dir) => new RegExp(`file not found: ${esc(join(dir, 'ssh', 'missing-key'))} \\(relative to ${esc(dir)}\\); the SSH private key for `)),
+  config('missing known_hosts file', cfg('knownHostsFile: ssh/known_hosts', 'knownHostsFile: /nonexistent/known_hosts'), 'clusters.dev.ssh.knownHostsFile', SSH_LINE, /file not found: \/nonexistent\/known_hosts; the cluster's host key, pinned: ssh-keyscan/),
   config('key file path with a NUL', cfg('keyFile: ssh/fake-key', 'keyFile: "ssh/fake-key\\0"'), 'clusters.dev.ssh.keyFile', SSH_LINE, /a path may not contain NUL or line breaks$/),
   // ladders and gres
   config('empty ladder', cfg(`  ladder:\n${LADDER}`, '  ladder: []\n'), 'placement.ladder', 'ladder:', /expected at least one rung$/),

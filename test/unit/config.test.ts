@@ -362,13 +362,30 @@ describe('local files', () => {
     assert.deepEqual(
       issues.map((i) => [i.path, i.message]).sort(),
       [
-        ['clusters.dev.ssh.keyFile', 'file not found: /cfg/ssh/fake-key (relative to /cfg)'],
+        ['clusters.dev.ssh.keyFile', 'file not found: /cfg/ssh/fake-key (relative to /cfg); the SSH private key for root@127.0.0.1:' +
+          " ssh-keygen -t ed25519 -f /cfg/ssh/fake-key, then add /cfg/ssh/fake-key.pub to the cluster's ~/.ssh/authorized_keys"],
         ['placement.ladder[0].gres', 'expected "gpu[:type]:N"'],
-        ['temporal.configFile', 'file not found: /cfg/temporal.toml (relative to /cfg)'],
-        ['temporal.tls.clientCertFile', 'file not found: /etc/tls/c.pem'],
-        ['temporal.tls.clientKeyFile', 'file not found: /cfg/tls/c.key (relative to /cfg)'],
+        ['temporal.configFile', 'file not found: /cfg/temporal.toml (relative to /cfg); the Temporal env-config TOML' +
+          ' (temporal config set --profile …), or drop temporal.configFile'],
+        ['temporal.tls.clientCertFile', 'file not found: /etc/tls/c.pem; the mTLS file for the Temporal frontend' +
+          ' (Temporal Cloud: the client certificate and key for the namespace)'],
+        ['temporal.tls.clientKeyFile', 'file not found: /cfg/tls/c.key (relative to /cfg); the mTLS file for the Temporal frontend' +
+          ' (Temporal Cloud: the client certificate and key for the namespace)'],
       ],
     );
+  });
+
+  test('a missing file says what it is for and how to make it', () => {
+    const tree = baseTree();
+    tree.clusters.dev.ssh = { ...tree.clusters.dev.ssh, port: 2022, knownHostsFile: '/etc/cryoet/known_hosts' };
+    const issues = parseIssues(stringify(tree), (p) => p !== '/etc/cryoet/known_hosts');
+    assert.deepEqual(issues.map((i) => i.message), [
+      "file not found: /etc/cryoet/known_hosts; the cluster's host key, pinned: ssh-keyscan -p 2022 127.0.0.1 > /etc/cryoet/known_hosts," +
+        " then check its fingerprint with the cluster's admin (an unknown host key is never accepted)",
+    ]);
+    tree.clusters.dev.ssh.knownHostsFile = '.dev/cluster/ssh/known_hosts';
+    const dev = parseIssues(stringify(tree), (p) => !p.includes('/.dev/'));
+    assert.match(dev[0]!.message, /; the dev cluster writes it: bash scripts\/dev-cluster\.sh start \(npm test and npm run demo do\)$/);
   });
 
   test('relative local paths come back absolute; absolute ones unchanged', () => {

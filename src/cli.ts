@@ -28,11 +28,12 @@ export function buildCli(): Command {
   config
     .command('check [file]')
     .description('validate temporal.yaml and list every problem with its path')
-    .action(async (file?: string) => {
+    .option('--schema-only', 'fields and rules only: local files (keys, known_hosts, TLS) are not looked up (a file for another machine)')
+    .action(async (file: string | undefined, opts: { schemaOnly?: boolean }) => {
       const path = file ?? defaultConfigPath();
       let c;
       try {
-        c = await loadConfig(path);
+        c = await loadConfig(path, opts.schemaOnly ? { fileExists: () => true } : {});
       } catch (err) {
         const issues = (err as CryoError).details?.['issues'];
         if (err instanceof CryoError && Array.isArray(issues) && issues.length > 0) {
@@ -40,9 +41,13 @@ export function buildCli(): Command {
         }
         throw err;
       }
+      const clusters = `${Object.keys(c.clusters).length} cluster(s) (${Object.keys(c.clusters).join(', ')}), ${c.placement.ladder.length} placement rung(s)`;
+      if (opts.schemaOnly) {
+        console.log(`${path}: ok (schema only: local files not looked up) — ${clusters}, Temporal ${c.temporal.address ?? 'from the env-config profile'}`);
+        return;
+      }
       const target = temporalTarget(c); // also proves the TLS files and the profile load
-      console.log(`${path}: ok — ${Object.keys(c.clusters).length} cluster(s) (${Object.keys(c.clusters).join(', ')}), ` +
-        `${c.placement.ladder.length} placement rung(s), Temporal ${target.connectionOptions.address} / ${target.namespace} / ${target.taskQueue}`);
+      console.log(`${path}: ok — ${clusters}, Temporal ${target.connectionOptions.address} / ${target.namespace} / ${target.taskQueue}`);
     });
 
   program

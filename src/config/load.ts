@@ -40,7 +40,7 @@ export function parseConfig(text: string, opts: ParseConfigOptions): ParseConfig
  * line per issue (`temporal.yaml:12 placement.ladder[1].gres: …`) and whose details carry
  * `{ file, issues }`.
  */
-export async function loadConfig(file: string): Promise<CryoConfig> {
+export async function loadConfig(file: string, opts: Pick<ParseConfigOptions, 'fileExists'> = {}): Promise<CryoConfig> {
   const absolute = resolve(file);
   let text: string;
   try {
@@ -52,7 +52,7 @@ export async function loadConfig(file: string): Promise<CryoConfig> {
       issues: [],
     });
   }
-  const result = parseConfig(text, { fileName: file, baseDir: dirname(absolute) });
+  const result = parseConfig(text, { fileName: file, baseDir: dirname(absolute), ...opts });
   if (!result.ok) {
     throw new CryoError(ErrorType.ConfigInvalid, formatConfigIssues(file, result.issues), { file: absolute, issues: result.issues });
   }

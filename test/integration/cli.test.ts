@@ -22,6 +22,16 @@ describe('cryoet CLI', () => {
     assert.match(r.stdout, /temporal\.yaml: ok — 1 cluster\(s\) \(dev\), 3 placement rung\(s\)/);
   });
 
+  test('config check --schema-only validates a file for another machine (the deployment example)', () => {
+    const example = 'docs/examples/parallelcluster.yaml';
+    const schema = cryoet('config', 'check', '--schema-only', example);
+    assert.equal(schema.code, 0, schema.stderr);
+    assert.match(schema.stdout, /ok \(schema only: local files not looked up\) — 1 cluster\(s\) \(pcluster\), 4 placement rung\(s\)/);
+    const full = cryoet('config', 'check', example);
+    assert.equal(full.code, 2);
+    assert.match(full.stderr, /clusters\.pcluster\.ssh\.knownHostsFile: file not found: \/etc\/cryoet\/ssh\/known_hosts; the cluster's host key, pinned: ssh-keyscan -p 22 /);
+  });
+
   test('config check lists every problem with its path and line, exit 2', () => {
     const r = cryoet('config', 'check', 'test/fixtures/config/broken-many.yaml');
     assert.equal(r.code, 2);

@@ -39,12 +39,18 @@ function profileIssues(raw: unknown, profile: ToolProfileName): FoundIssue[] {
   }
   const refine = record(root.refine);
   const localFrom = typeof refine?.autoLocalHealpixOrder === 'number' ? refine.autoLocalHealpixOrder : RELION_AUTO_LOCAL_HEALPIX_ORDER;
-  if (refine?.startFrom === 'featureless' && typeof refine.healpixOrder === 'number' && refine.healpixOrder >= localFrom) {
+  // Particles from picks (every profile but RELION 5 with published particles) have no angles.
+  const noPriors = refine?.startFrom === 'featureless' || !(runsRelion5(profile) && root.alignment === 'published');
+  // Only a valid order (the schema reports the others once).
+  const given = refine?.healpixOrder;
+  const order = typeof given === 'number' && Number.isInteger(given) && given >= 0 && given <= 8 ? given : undefined;
+  if (noPriors && order !== undefined && order >= localFrom) {
+    const why = refine?.startFrom === 'featureless' ? 'featureless needs a global search first' : 'particles from picks have no orientations';
     found.push({
       segments: ['refine', 'healpixOrder'],
       message:
-        `featureless needs a global search first: healpixOrder ${refine.healpixOrder} must be below autoLocalHealpixOrder ${localFrom}` +
-        ' (RELION searches locally from iteration 1 otherwise, around orientations a featureless start does not know)',
+        `${why}: healpixOrder ${order} must be below autoLocalHealpixOrder ${localFrom}` +
+        ' (RELION searches locally from iteration 1 otherwise, around rot = tilt = psi = 0; alignment: published takes the published angles)',
     });
   }
   if (record(root.refine)?.startFrom !== 'featureless' && root.reference === undefined) {

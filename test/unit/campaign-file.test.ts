@@ -61,7 +61,8 @@ describe('shipped campaign files', () => {
       symmetry: 'C6',
       particleDiameter: 230,
       iniHigh: 5.5,
-      healpixOrder: 4,
+      healpixOrder: 2,
+      autoLocalHealpixOrder: 4,
       pad: 2,
       ctf: true,
       solventCorrectFsc: true,
@@ -197,13 +198,13 @@ describe('campaign file errors name the field and its line', () => {
   });
 
   it('wrong type for healpixOrder', () => {
-    const word = edit(PRODUCTION, 'healpixOrder: 4', 'healpixOrder: four');
+    const word = edit(PRODUCTION, 'healpixOrder: 2', 'healpixOrder: four');
     assert.deepEqual(issuesOf(word), [{ path: 'refine.healpixOrder', message: 'expected a number, got string "four"', line: lineOf(word, 'healpixOrder') }]);
-    const fraction = edit(PRODUCTION, 'healpixOrder: 4', 'healpixOrder: 4.5');
+    const fraction = edit(PRODUCTION, 'healpixOrder: 2', 'healpixOrder: 4.5');
     const issues = issuesOf(fraction);
     assert.deepEqual(issues.map((i) => [i.path, i.line]), [['refine.healpixOrder', lineOf(fraction, 'healpixOrder')]]);
     assert.match(issues[0]!.message, /int/);
-    const high = edit(PRODUCTION, 'healpixOrder: 4', 'healpixOrder: 9');
+    const high = edit(PRODUCTION, 'healpixOrder: 2', 'healpixOrder: 9');
     assert.deepEqual(issuesOf(high).map((i) => [i.path, i.line]), [['refine.healpixOrder', lineOf(high, 'healpixOrder')]]);
   });
 
@@ -226,20 +227,27 @@ describe('campaign file errors name the field and its line', () => {
     ]);
     const noReference = edit(PRODUCTION, 'reference: reference/half1.mrc\n', '');
     assert.deepEqual(issuesOf(noReference).map((i) => i.path), ['reference']);
-    const featureless = edit(noReference, '  healpixOrder: 4\n', '  healpixOrder: 2\n  startFrom: featureless\n');
+    const featureless = edit(noReference, '  healpixOrder: 2\n', '  healpixOrder: 2\n  startFrom: featureless\n');
     assert.equal(parseCampaign(featureless, 'production').ok, true);
   });
 
   it('a featureless start needs a global search first (healpixOrder below autoLocalHealpixOrder, RELION default 4)', () => {
     const noReference = edit(PRODUCTION, 'reference: reference/half1.mrc\n', '');
-    const local = edit(noReference, '  healpixOrder: 4\n', '  healpixOrder: 4\n  startFrom: featureless\n');
+    const local = edit(noReference, '  healpixOrder: 2\n', '  healpixOrder: 4\n  startFrom: featureless\n');
     assert.deepEqual(issuesOf(local).map((i) => [i.path, i.message]), [[
       'refine.healpixOrder',
       'featureless needs a global search first: healpixOrder 4 must be below autoLocalHealpixOrder 4' +
-        ' (RELION searches locally from iteration 1 otherwise, around orientations a featureless start does not know)',
+        ' (RELION searches locally from iteration 1 otherwise, around rot = tilt = psi = 0; alignment: published takes the published angles)',
     ]]);
-    const later = edit(local, '  startFrom: featureless\n', '  startFrom: featureless\n  autoLocalHealpixOrder: 5\n');
+    const later = edit(local, '  autoLocalHealpixOrder: 4\n', '  autoLocalHealpixOrder: 5\n');
     assert.equal(parseCampaign(later, 'production').ok, true);
+  });
+
+  it("particles from picks (own alignment) need a global search first too; published particles carry their angles", () => {
+    const seedLine = edit(PRODUCTION, '  healpixOrder: 2\n  autoLocalHealpixOrder: 4\n', '  healpixOrder: 4\n');
+    assert.deepEqual(issuesOf(seedLine).map((i) => [i.path, i.message.split(':')[0]]), [['refine.healpixOrder', 'particles from picks have no orientations']]);
+    const published = edit(seedLine, '\nalignment: aretomo2\n', '\nalignment: published\n');
+    assert.equal(parseCampaign(published, 'production').ok, true);
   });
 
   it('a relion5 section missing tomograms, or empty', () => {
@@ -250,7 +258,7 @@ describe('campaign file errors name the field and its line', () => {
   });
 
   it('unknown keys (the schema is strict), with a suggestion for a near miss', () => {
-    const typo = edit(PRODUCTION, '  healpixOrder: 4\n', '  healpixOrder: 4\n  healpixOrdr: 5\n');
+    const typo = edit(PRODUCTION, '  healpixOrder: 2\n', '  healpixOrder: 2\n  healpixOrdr: 5\n');
     const issues = issuesOf(typo);
     assert.deepEqual(issues.map((i) => [i.path, i.line]), [['refine.healpixOrdr', lineOf(typo, 'healpixOrdr')]]);
     assert.match(issues[0]!.message, /^unknown key \(expected one of symmetry, particleDiameter, .*\); did you mean "healpixOrder"\?$/);
@@ -288,7 +296,7 @@ describe('campaign file errors name the field and its line', () => {
   it(
     'a duplicate tilt series name is reported together with other problems',
     () => {
-      const text = edit(edit(PRODUCTION, 'name: TS_45', 'name: TS_03'), 'healpixOrder: 4', 'healpixOrder: four');
+      const text = edit(edit(PRODUCTION, 'name: TS_45', 'name: TS_03'), 'healpixOrder: 2', 'healpixOrder: four');
       assert.deepEqual(issuesOf(text).map((i) => i.path), ['tiltSeries[3].name', 'refine.healpixOrder']);
     },
   );
@@ -316,7 +324,7 @@ describe('loadCampaign', () => {
 
   it('throws InputInvalid with one `file:line path: message` line per problem', async () => {
     const file = join(dir, 'bad.yaml');
-    const text = edit(edit(PRODUCTION, 'stack: tilt_series/TS_43.mrc', 'stack: ../TS_43.mrc'), 'healpixOrder: 4', 'healpixOrder: four');
+    const text = edit(edit(PRODUCTION, 'stack: tilt_series/TS_43.mrc', 'stack: ../TS_43.mrc'), 'healpixOrder: 2', 'healpixOrder: four');
     writeFileSync(file, text);
     await assert.rejects(loadCampaign(file, 'production'), (err: unknown) => {
       assert.ok(err instanceof CryoError, String(err));

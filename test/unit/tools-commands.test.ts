@@ -228,10 +228,12 @@ describe('relion: production commands (seed study)', () => {
   });
 
   it('refineCommand: the seed refine line, token for token, plus the output root', () => {
+    // The seed's refine: healpix order 4 alone (local searches around published angles).
+    const { autoLocalHealpixOrder: _local, ...seedRefine } = { ...PRODUCTION.refine, healpixOrder: 4 };
     const argv = refineCommand(
       GPU_RUNTIME,
       { input: { kind: 'ios', path: 'optimisation_set.star' }, reference: 'half1.mrc', solventMask: 'mask_align.mrc', outRoot: 'Refine3D/run' },
-      PRODUCTION.refine,
+      seedRefine,
       String(mpiRanksFor(4)),
     );
     // The seed quotes the refine without its --o; the builder always names the output root.
@@ -245,8 +247,8 @@ describe('relion: production commands (seed study)', () => {
     assert.equal(
       commandForRung(command, rung('gpu:t4:4')).join(' '),
       'mpirun -n 5 relion_refine_mpi --o Refine3D/run --auto_refine --split_random_halves --ios Extract/optimisation_set.star ' +
-        '--ref reference/half1.mrc --solvent_mask masks/mask_align.mrc --particle_diameter 230 --sym C6 --ini_high 5.5 --healpix_order 4 ' +
-        '--ctf --solvent_correct_fsc --pad 2 --gpu',
+        '--ref reference/half1.mrc --solvent_mask masks/mask_align.mrc --particle_diameter 230 --sym C6 --ini_high 5.5 --healpix_order 2 ' +
+        '--ctf --solvent_correct_fsc --pad 2 --auto_local_healpix_order 4 --gpu',
     );
     assert.deepEqual(resume, ['mpirun', '-n', MPI_RANKS, 'relion_refine_mpi', '--continue', CONTINUE_FROM, '--o', 'Refine3D/run', '--gpu']);
   });
@@ -256,7 +258,7 @@ describe('relion: production commands (seed study)', () => {
     const refineLine = (ranks: string) =>
       `mpirun -n ${ranks} relion_refine_mpi --o Refine3D/run --auto_refine --split_random_halves --ios Extract/optimisation_set.star ` +
       '--ref /shared/empiar-10164/reference/half1.mrc --solvent_mask /shared/empiar-10164/masks/mask_align.mrc --particle_diameter 230 ' +
-      '--sym C6 --ini_high 5.5 --healpix_order 4 --ctf --solvent_correct_fsc --pad 2 --gpu';
+      '--sym C6 --ini_high 5.5 --healpix_order 2 --ctf --solvent_correct_fsc --pad 2 --auto_local_healpix_order 4 --gpu';
     const head = ['set -euo pipefail', 'mkdir -p -- /shared/work/empiar-10164', 'cd -- /shared/work/empiar-10164'];
     // The placeholder is not a safe shell word, so the script carries it quoted; filled in, it stays quoted.
     assert.deepEqual(scriptLines(command), [...head, 'mkdir -p Refine3D', refineLine("'{{mpi_ranks}}'")]);

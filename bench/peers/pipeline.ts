@@ -35,7 +35,8 @@ export function embeddedBaseSpec(): CampaignSpec {
 
 /** The sleep campaign: `count` tilt series TS_001…, all on the one tiny stack. */
 export function sleepSpec(count: number, data: { dir: string; stack: string; angles: string; picks: string; reference: string }): CampaignSpec {
-  const base = embeddedBaseSpec();
+  // SLEEP jobs make no map: nothing to hold against the demo's truth particle.
+  const { truth: _truth, ...base } = embeddedBaseSpec();
   const width = Math.max(2, String(count).length);
   const series: TiltSeriesSpec[] = Array.from({ length: count }, (_, i) => ({
     ...base.tiltSeries[0]!,

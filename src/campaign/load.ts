@@ -53,7 +53,7 @@ function profileIssues(raw: unknown, profile: ToolProfileName): FoundIssue[] {
         ' (RELION searches locally from iteration 1 otherwise, around rot = tilt = psi = 0; alignment: published takes the published angles)',
     });
   }
-  if (record(root.refine)?.startFrom !== 'featureless' && root.reference === undefined) {
+  if (refine?.startFrom !== 'featureless' && root.reference === undefined) {
     found.push({ segments: ['reference'], message: 'missing: give the starting map (reference), or refine.startFrom: featureless' });
   }
   const masks = record(root.masks);

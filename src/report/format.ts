@@ -4,6 +4,7 @@
  * text with no markup (the caller escapes it).
  */
 import { parseTime } from '../campaign/step-intervals.js';
+import type { TruthResult } from '../tools/truth.js';
 
 /** Shown where a value is missing or not a number. */
 export const NONE = '—';
@@ -126,10 +127,11 @@ export function startText(s: { from: string; reference?: string } | undefined): 
  * The known-answer check of a synthetic campaign: `cc 0.901 with the truth; hand: truth 0.915
  * vs mirror 0.706 (margin +0.209); FSC vs truth 0.5 at 12.8 Å`, or why it failed.
  */
-export function truthText(t: { truth: string; error?: string; ccTruth?: number; handTruth?: number; handMirror?: number; handMargin?: number; resolutionAtFsc05?: number | null }): string {
-  if (t.error !== undefined) return `check against ${t.truth} failed: ${t.error}`;
-  const f = (v: number | undefined) => (v === undefined ? '?' : v.toFixed(3));
-  const margin = t.handMargin === undefined ? '?' : `${t.handMargin >= 0 ? '+' : ''}${t.handMargin.toFixed(3)}`;
+export function truthText(t: TruthResult): string {
+  if ('error' in t) return `check against ${t.truth} failed: ${t.error}`;
+  // Tolerant of a record edited or cut short, as every formatter here.
+  const f = (v: unknown) => (typeof v === 'number' ? v.toFixed(3) : '?');
+  const margin = `${typeof t.handMargin === 'number' && t.handMargin >= 0 ? '+' : ''}${f(t.handMargin)}`;
   const hand = `hand: truth ${f(t.handTruth)} vs mirror ${f(t.handMirror)} (margin ${margin})`;
   const at = typeof t.resolutionAtFsc05 === 'number' ? `${t.resolutionAtFsc05.toFixed(1)} Å` : 'never (below 0.5 at every shell)';
   return `cc ${f(t.ccTruth)} with the truth; ${hand}; FSC vs truth 0.5 at ${at}`;

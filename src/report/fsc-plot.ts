@@ -47,7 +47,8 @@ export function fscPlot(record: Pick<RunRecord, 'fsc' | 'finalResolution'>): str
   const points = fscPoints(record.fsc);
   if (points.length === 0) return noData('fsc-plot', 'No FSC data in the run record.');
   const f = FRAME;
-  const final = typeof record.finalResolution === 'number' && Number.isFinite(record.finalResolution) && record.finalResolution > 0 ? record.finalResolution : undefined;
+  const r = record.finalResolution ?? NaN;
+  const final = Number.isFinite(r) && r > 0 ? r : undefined;
   const maxFreq = Math.max(...points.map((p) => p.freq), final ? 1 / final : 0) * 1.04;
   const lo = Math.min(-0.1, Math.floor(Math.min(...points.map((p) => p.fsc)) * 10) / 10);
   const hi = Math.max(1.05, Math.max(...points.map((p) => p.fsc)) + 0.02);

@@ -25,6 +25,9 @@ function numberField(parsed: Record<string, unknown>, key: string, truth: string
   return value;
 }
 
+/** What a run record keeps: the check's figures, or why it could not be made. */
+export type TruthResult = TruthCheck | { readonly truth: string; readonly error: string };
+
 /** Parses check_truth.py's JSON; throws naming the field that is missing or not a number. */
 export function parseTruthCheck(stdout: string, truth: string): TruthCheck {
   let parsed: Record<string, unknown>;

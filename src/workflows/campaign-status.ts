@@ -9,7 +9,7 @@ import type { CampaignInput } from '../campaign/input.js';
 import type { StepSummary } from '../campaign/job-summary.js';
 import type { RelionVersion } from '../tools/relion.js';
 import type { ImportedAlignment } from '../tools/aretomo-alignment.js';
-import type { TruthCheck } from '../tools/truth.js';
+import type { TruthResult } from '../tools/truth.js';
 
 export type CampaignStage = 'inspect' | 'stage' | 'probe' | 'reconstruct' | 'picks' | 'extract' | 'refine' | 'postprocess' | 'record' | 'done';
 
@@ -122,7 +122,7 @@ export interface RunRecord {
   /** The refine's start: the campaign's reference file, or the featureless average (random orientations). */
   readonly start?: { readonly from: 'reference' | 'featureless'; readonly reference?: string };
   /** Synthetic data (campaign file `truth`): the final map against the known answer. */
-  readonly truth?: TruthCheck | { readonly truth: string; readonly error: string };
+  readonly truth?: TruthResult;
   readonly particles: number;
   readonly pixelSize: number;
   readonly steps: readonly StepSummary[];

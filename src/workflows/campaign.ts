@@ -578,8 +578,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     if (!postprocessRun) postprocessRun = await launch(postprocessJob, 'postprocess');
     recordStep(await finishStep(postprocessRun, postprocessJob, [refined.job.jobId]), postprocessJob);
     // Synthetic data: the map against the known answer; a failed check is noted, not fatal.
-    const checkTruth = async (t: NonNullable<typeof spec.truth>, map: string) =>
-      fileOps.checkTruth({ cluster, map, truth: dataPath(t.map), model: t.model }).then(
+    const checkTruth = (t: NonNullable<typeof spec.truth>) =>
+      fileOps.checkTruth({ cluster, map: `${layout.dir}/${REFINE_ROOT}_class001.mrc`, truth: dataPath(t.map), model: t.model }).then(
         (check) => ({ ...check, truth: t.map }),
         (err: unknown) => ({ truth: t.map, error: innermostMessage(err) }),
       );
@@ -603,7 +603,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     const relionAsked = fileOps.readRelionVersion({ cluster, program: relionBinary(tools.relion, 'relion_refine_mpi') });
     const [post, checksummed] = together ? await Promise.all([readPostprocess(), checksumOutputs()]) : [await readPostprocess(), undefined];
     const relion = await relionAsked;
-    const truth = spec.truth ? await checkTruth(spec.truth, `${layout.dir}/${REFINE_ROOT}_class001.mrc`) : undefined;
+    const truth = spec.truth ? await checkTruth(spec.truth) : undefined;
     if (post.finalResolution !== null) {
       upsertSearchAttributes([{ key: CryoResolution, value: post.finalResolution }]);
       status.finalResolution = post.finalResolution;

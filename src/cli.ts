@@ -13,6 +13,7 @@ import { temporalTarget } from './connection.js';
 import { demoConfig, runDemo } from './cli/demo.js';
 import { registerCampaignCommands } from './cli/campaign-commands.js';
 import { registerOrphansCommand } from './cli/orphans.js';
+import { registerDoctorCommand } from './cli/doctor.js';
 import { CliError } from './cli/errors.js';
 import { withSession } from './cli/session.js';
 import { setupAttributes } from './namespace-setup.js';
@@ -80,6 +81,7 @@ export function buildCli(): Command {
 
   registerCampaignCommands(program);
   registerOrphansCommand(program);
+  registerDoctorCommand(program);
   return program;
 }
 

@@ -3,12 +3,19 @@
  * per-cluster status watchers, built from temporal.yaml on first use and closed when
  * the worker stops (CryoEtPlugin's runContext).
  */
-import type { CryoConfig } from './config.js';
+import type { ClusterConfig, CryoConfig } from './config.js';
+import type { SshTarget } from './ssh/connection.js';
 import { SshPool } from './ssh/pool.js';
 import { SlurmWatcher } from './scheduler/watcher.js';
 import { createStatusQuery, createMarkerQuery } from './activities/status-query.js';
 import type { ActivityDeps, ClusterRuntime } from './activities/deps.js';
 import { CryoError, ErrorType } from './errors.js';
+
+/** How to reach a cluster of temporal.yaml over SSH (paths to the key files only). */
+export function sshTarget(name: string, c: ClusterConfig): SshTarget {
+  const s = c.ssh;
+  return { cluster: name, host: s.host, port: s.port, user: s.user, keyFile: s.keyFile, knownHostsFile: s.knownHostsFile, connectTimeoutMs: s.connectTimeout };
+}
 
 /** ActivityDeps over a validated config. */
 export class WorkerResources implements ActivityDeps {
@@ -21,17 +28,7 @@ export class WorkerResources implements ActivityDeps {
     readonly log: (message: string) => void = (m) => console.warn(m),
   ) {
     const entries = Object.entries(config.clusters);
-    this.pool = new SshPool(
-      entries.map(([name, c]) => ({
-        cluster: name,
-        host: c.ssh.host,
-        port: c.ssh.port,
-        user: c.ssh.user,
-        keyFile: c.ssh.keyFile,
-        knownHostsFile: c.ssh.knownHostsFile,
-        connectTimeoutMs: c.ssh.connectTimeout,
-      })),
-    );
+    this.pool = new SshPool(entries.map(([name, c]) => sshTarget(name, c)));
     this.#clusters = new Map(
       entries.map(([name, c]) => [name, { name, workDir: c.workDir, environment: c.environment, commandTimeoutMs: c.ssh.commandTimeout }]),
     );

@@ -31,7 +31,7 @@ export interface StagedBinary {
   readonly copied: boolean;
 }
 
-async function sha256File(path: string): Promise<string> {
+export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   try {
     for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
@@ -42,7 +42,7 @@ async function sha256File(path: string): Promise<string> {
 }
 
 /** `sha256 -` of an existing executable file, or '' when it is missing or not executable. */
-const REMOTE_SHA = 'if [ -f "$1" ] && [ -x "$1" ]; then sha256sum -- "$1" | cut -d" " -f1; fi';
+export const REMOTE_SHA = 'if [ -f "$1" ] && [ -x "$1" ]; then sha256sum -- "$1" | cut -d" " -f1; fi';
 
 export function createStageBinaryActivities(deps: ActivityDeps) {
   async function run(cluster: string, argv: string[]): Promise<string> {

@@ -37,6 +37,11 @@ export interface CampaignInput {
   readonly progressEveryMs: number;
 }
 
+/** The campaign's data folder on the cluster: its dataDir, under paths.data unless absolute. */
+export function campaignDataDir(config: CryoConfig, spec: CampaignSpec): string {
+  return spec.dataDir.startsWith('/') ? spec.dataDir : `${config.paths.data}/${spec.dataDir}`;
+}
+
 /** The ladder-independent placement rules: TIMEOUT resubmission and black-hole nodes. */
 export function placementRules(config: CryoConfig): Pick<Placement, 'timeoutResubmits' | 'timeoutScale' | 'excludeNodesForMs'> {
   const p = config.placement;
@@ -64,7 +69,7 @@ export function campaignInput(config: CryoConfig, spec: CampaignSpec, id: string
   }
   const defaultAretomo2 = ARETOMO2_STANDIN;
   const cluster = Object.keys(config.clusters)[0]!;
-  const dataDir = spec.dataDir.startsWith('/') ? spec.dataDir : `${config.paths.data}/${spec.dataDir}`;
+  const dataDir = campaignDataDir(config, spec);
   const t = config.tools;
   const stages = ['probe', 'reconstruct', 'extract', 'refine', 'postprocess'] as const;
   return {

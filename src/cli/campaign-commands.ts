@@ -11,9 +11,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowExecutionD
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CryoConfig } from '../config.js';
 import { campaignInput } from '../campaign/input.js';
-import { loadCampaign } from '../campaign/load.js';
 import { startCampaign, workflowUiUrl } from '../client.js';
-import { CryoError } from '../errors.js';
 import { CryoSlurmJobId, CryoStage } from '../search-attributes.js';
 import type { CampaignCancellation, CampaignStatus, RunRecord } from '../workflows/campaign-status.js';
 import { approvePicksUpdate, campaignStatusQuery, relaxUpdate, type ApprovePicksRequest } from '../workflows/operations.js';
@@ -37,6 +35,8 @@ import {
 import { campaignRow, cancellationLines, closedText, defaultCampaignId, fileNameFor, listQuery, listTable, runRecordText, statusText, type CampaignRow } from './tables.js';
 import { registerWatch } from './watch.js';
 import { requireAttributes } from '../namespace-setup.js';
+import { formatChecks } from '../doctor/index.js';
+import { loadCampaignForCli, startPreflight } from './doctor.js';
 
 // ---- shared -------------------------------------------------------------------------------
 
@@ -87,19 +87,17 @@ interface StartOptions extends CommonOptions, JsonOption {
   readonly id?: string;
   readonly wait?: boolean;
   readonly ui?: string;
+  /** false with --no-preflight. */
+  readonly preflight: boolean;
 }
 
 async function start(file: string, opts: StartOptions): Promise<void> {
   const config = await loadCliConfig(opts.config);
+  const spec = await loadCampaignForCli(file, config);
   let input;
   try {
-    const spec = await loadCampaign(file, config.tools.profile);
     input = campaignInput(config, spec, opts.id ?? defaultCampaignId(spec.name, new Date()));
   } catch (err) {
-    const issues = err instanceof CryoError ? err.details?.['issues'] : undefined;
-    if (err instanceof CryoError && Array.isArray(issues) && issues.length > 0) {
-      throw new CliError(ExitCode.Usage, `${err.message}\n${issues.length} problem(s) in ${file}`); // every problem, exit 2
-    }
     throw toCliError(err);
   }
   const ui = uiBase(config, opts.ui);
@@ -107,6 +105,10 @@ async function start(file: string, opts: StartOptions): Promise<void> {
     config,
     async (session) => {
       await requireAttributes(session.client.connection.operatorService, session.namespace, opts.config);
+      if (opts.preflight) {
+        const warnings = (await startPreflight(config, opts.config, spec, file)).filter((c) => c.status === 'warn');
+        if (warnings.length > 0 && !opts.json) console.error(formatChecks(warnings));
+      }
       const handle = await startCampaign(session.client, config, input);
       const link = uiLink(config, input.id, ui);
       if (opts.json && !opts.wait) {
@@ -399,7 +401,8 @@ export function registerCampaignCommands(program: Command): void {
       .option('--id <id>', 'campaign id, also the workflow id (default: <name>-<yyyymmdd-hhmmss>, UTC)')
       .option('--wait', 'wait for the campaign to end and print its run record (exit 1 if it fails)')
       .option('--ui <url>', 'Temporal UI base for the link (default: $CRYOET_UI, else temporal.yaml temporal.ui)')
-      .option('--json', 'print JSON'),
+      .option('--json', 'print JSON')
+      .option('--no-preflight', "start without the cheap preflight (cryoet doctor's cluster and file checks, no compute-node job)"),
   ).action((file: string, opts: StartOptions) => start(file, opts));
 
   withConfigOption(

@@ -4,6 +4,7 @@ import { createCampaignFileActivities } from './campaign-files.js';
 import { createClusterJobActivities } from './cluster-job.js';
 import { createStageBinaryActivities } from './stage-binary.js';
 import { createTruthCheckActivities } from './truth-check.js';
+import { createGrantedGpusActivities } from './granted-gpus.js';
 
 /** All activities the plugin registers. */
 export function createActivities(deps: ActivityDeps) {
@@ -12,6 +13,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createStageBinaryActivities(deps),
     ...createCampaignFileActivities(deps),
     ...createTruthCheckActivities(deps),
+    ...createGrantedGpusActivities(deps),
   };
 }
 

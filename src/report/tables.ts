@@ -54,7 +54,7 @@ function commandHtml(argv: readonly string[] | undefined): string {
 }
 
 const STEP_HEADERS: readonly Header[] = ['step', 'tilt series', 'rung · gres', 'GPU type', N('GPUs'), 'node', 'job ids', N('attempts'), N('relaxations'),
-  N('reclaims'), 'submitted', 'started', 'ended', N('pending s'), N('run s'), N('$/GPU\u2011h'), N('cost')];
+  N('reclaims'), 'submitted', 'started', 'ended', N('pending s'), N('run s'), N('$/GPU\u2011h'), 'priced as', N('cost')];
 
 /** One row per step, in record order (the order steps finished), each followed by its command line. */
 export function stepsTable(record: Pick<RunRecord, 'steps' | 'startedAt'>): string {
@@ -76,6 +76,7 @@ export function stepsTable(record: Pick<RunRecord, 'steps' | 'startedAt'>): stri
     num(groupThousands(s.pendingSeconds), duration(s.pendingSeconds)),
     num(groupThousands(s.runSeconds), duration(s.runSeconds)),
     num(fixed(s.pricePerGpuHour, 4).replace(/0{1,2}$/, '')),
+    text(s.priceBasis),
     num(usd(s.costUsd)),
   ]);
   if (rows.length === 0) return '<p class="no-data">No cluster steps in the run record.</p>';

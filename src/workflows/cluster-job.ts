@@ -35,6 +35,7 @@ import type { JobResult, SubmittedJob } from '../activities/cluster-job.js';
 import type { JobObservation } from '../scheduler/watcher.js';
 import { jobKey, jobNameFor } from '../slurm/job-key.js';
 import { describeRung, gpuTypeOf, PLACEMENT_DEFAULTS, scaledTimeLimit, type Placement, type PlacementRung } from '../slurm/placement.js';
+import type { GrantedGpus } from '../slurm/granted.js';
 import { activeExclusions, expandHostList, mergeExclusions, type ExcludedNode } from '../slurm/node-exclusions.js';
 import { CryoCluster, CryoGpuType, CryoRung, CryoSlurmJobId, CryoStage, CryoStatus } from '../search-attributes.js';
 import { CryoError, ErrorType } from '../errors.js';
@@ -125,6 +126,8 @@ export interface ClusterJobState {
   jobAfter?: string[];
   /** The campaign's black-hole nodes as its newest `dependencyMoved` gave them; else `input.exclude`. */
   exclude?: ExcludedNode[];
+  /** What Slurm granted the jobs, read once the job completed. */
+  granted?: GrantedGpus[];
 }
 
 /** How the job ended. */
@@ -158,7 +161,8 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
   // Defaults first: a run carried over from an older version lacks the newer fields.
   const s: ClusterJobState = { rung: 0, attempt: 1, reclaims: 0, hung: [], refused: [], timeouts: 0, timeFactor: 1, excluded: [], events: [], resuming: false, ...input.carried };
   const record = (): JobRecord => ({
-    step: input.step, rung: s.rung, attempt: s.attempt, reclaims: s.reclaims, hung: s.hung, refused: s.refused, timeouts: s.timeouts, excluded: s.excluded, events: s.events,
+    step: input.step, rung: s.rung, attempt: s.attempt, reclaims: s.reclaims, hung: s.hung, refused: s.refused, timeouts: s.timeouts, excluded: s.excluded,
+    ...(s.granted === undefined ? {} : { granted: s.granted }), events: s.events,
   });
   setHandler(jobRecordQuery, record);
   setHandler(dependencyMovedSignal, ({ from, to, exclude }) => {
@@ -587,7 +591,26 @@ async function finish(input: ClusterJobInput, s: ClusterJobState, final: JobObse
       details: [{ job, final, record: record() }],
     });
   }
+  if (patched('granted-gpus')) s.granted = await grantedOf(s);
   return { job, final, result, record: record() };
+}
+
+/**
+ * The GPUs Slurm granted each job of the step (one sacct per cluster it ran on), for the cost
+ * ledger. A failed read leaves them out: the ledger then prices the rung's gres and says so.
+ */
+async function grantedOf(s: ClusterJobState): Promise<GrantedGpus[]> {
+  const byCluster = new Map<string, Set<string>>();
+  for (const e of s.events) if (e.jobId !== undefined) byCluster.set(e.cluster, (byCluster.get(e.cluster) ?? new Set()).add(e.jobId));
+  const granted: GrantedGpus[] = [];
+  for (const [cluster, ids] of byCluster) {
+    try {
+      granted.push(...(await clusterOps.grantedGpus({ cluster, jobIds: [...ids] })));
+    } catch {
+      // Accounting unreachable after the retries: the rung's gres prices the step.
+    }
+  }
+  return granted;
 }
 
 /**

@@ -7,6 +7,7 @@ import { defineQuery } from '@temporalio/workflow';
 import { describeRung, gpuTypeOf, type PlacementRung } from '../slurm/placement.js';
 import { classifyJob } from '../slurm/state-table.js';
 import type { ExcludedNode } from '../slurm/node-exclusions.js';
+import type { GrantedGpus } from '../slurm/granted.js';
 
 /** What happened. Our vocabulary; Slurm's own words travel in `state` and `reason`. */
 export type JobEventKind =
@@ -66,6 +67,8 @@ export interface JobRecord {
   readonly timeouts?: number;
   /** Nodes this job left out of its submissions, and why. */
   readonly excluded?: readonly ExcludedNode[];
+  /** The GPUs Slurm granted each of its jobs, read when it completed (absent: not read). */
+  readonly granted?: readonly GrantedGpus[];
   readonly events: readonly JobEvent[];
 }
 

@@ -200,6 +200,12 @@ describe('campaign on the embedded profile', () => {
     assert.deepEqual(onDisk.steps.map((s) => s.step).sort(), ['extract', 'postprocess', 'probe', 'reconstruct', 'reconstruct', 'reconstruct', 'reconstruct', 'reconstruct', 'refine']);
     for (const s of onDisk.steps) assert.ok(s.command.length > 0 && s.jobIds.length > 0 && s.costUsd >= 0, `${s.step}`);
     assert.ok(onDisk.costUsd > 0);
+    // Priced by what Slurm granted (sacct AllocTRES), not the rung: the dev nodes that run are T4.
+    for (const s of onDisk.steps) {
+      assert.match(s.priceBasis ?? '', /^t4 as granted \(sacct AllocTRES of job \d+ on n[12]\)$/, `${s.step} ${s.gres}: ${s.priceBasis}`);
+      assert.equal(s.gpuType, 't4');
+      assert.equal(s.pricePerGpuHour, input.gpuPrices['t4']);
+    }
     for (const out of onDisk.outputs) {
       assert.ok(existsSync(out.path), out.path);
       assert.equal(createHash('sha256').update(readFileSync(out.path)).digest('hex'), out.sha256, out.path);

@@ -45,6 +45,9 @@ function cryoet(args: string[], opts: { env?: Record<string, string>; timeoutMs?
 }
 
 const withConfig = (...args: string[]) => [...args, '--config', configFile];
+// No worker runs these campaigns and their dataset is not made: start skips its preflight
+// (cryoet doctor's checks, tested in doctor.test.ts).
+const startArgs = (...args: string[]) => withConfig('start', ...args, '--no-preflight');
 
 describe('cryoet campaign commands (dev server, no worker)', { timeout: 900_000 }, () => {
   const id = uniqueId('cli-campaign');
@@ -61,7 +64,7 @@ describe('cryoet campaign commands (dev server, no worker)', { timeout: 900_000 
   });
 
   test('start prints the id and the UI link; the campaign sits on its task queue', async () => {
-    const r = await cryoet(withConfig('start', join(repoRoot, 'campaigns', 'embedded-10164.yaml'), '--id', id));
+    const r = await cryoet(startArgs(join(repoRoot, 'campaigns', 'embedded-10164.yaml'), '--id', id));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`started campaign ${id} \\(5 tilt series, task queue ${taskQueue}\\)`));
     assert.match(r.stdout, new RegExp(`Temporal UI: http://127\\.0\\.0\\.1:8233/namespaces/default/workflows/${id}\\n`));
@@ -73,14 +76,14 @@ describe('cryoet campaign commands (dev server, no worker)', { timeout: 900_000 
 
   test('start: --ui and CRYOET_UI set the link base; the same id twice is refused', async () => {
     const second = `${id}-ui`;
-    const viaEnv = await cryoet(withConfig('start', join(repoRoot, 'campaigns', 'embedded-10164.yaml'), '--id', second, '--json'), { env: { CRYOET_UI: 'https://temporal.example.org/' } });
+    const viaEnv = await cryoet(startArgs(join(repoRoot, 'campaigns', 'embedded-10164.yaml'), '--id', second, '--json'), { env: { CRYOET_UI: 'https://temporal.example.org/' } });
     assert.equal(viaEnv.code, 0, viaEnv.stderr);
     const json = JSON.parse(viaEnv.stdout) as { id: string; ui: string; taskQueue: string };
     assert.equal(json.id, second);
     assert.equal(json.taskQueue, taskQueue);
     assert.equal(json.ui, `https://temporal.example.org/namespaces/default/workflows/${second}`);
 
-    const again = await cryoet(withConfig('start', join(repoRoot, 'campaigns', 'embedded-10164.yaml'), '--id', second, '--ui', 'http://ui.lab:8080'));
+    const again = await cryoet(startArgs(join(repoRoot, 'campaigns', 'embedded-10164.yaml'), '--id', second, '--ui', 'http://ui.lab:8080'));
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already exists/);
     assert.equal(again.stderr.trim().split('\n').length, 1, again.stderr);

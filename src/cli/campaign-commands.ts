@@ -348,6 +348,8 @@ async function approve(id: string, opts: ApproveOptions): Promise<void> {
 
 interface ReportOptions extends CommonOptions, JsonOption {
   readonly out?: string;
+  /** false with --no-pictures. */
+  readonly pictures: boolean;
 }
 
 async function report(id: string, opts: ReportOptions): Promise<void> {
@@ -369,8 +371,14 @@ async function report(id: string, opts: ReportOptions): Promise<void> {
         throw new CliError(ExitCode.Failed, `campaign ${id} ended ${d.status.name}, not completed: no run record${failure ? ` (${failure})` : ''}${hint}`);
       } else {
         const record = (await handle.result()) as RunRecord;
-        // The HTML renderer loads only here, so the other commands never depend on it.
-        text = opts.json ? `${JSON.stringify(record, null, 2)}\n` : (await import('../report/index.js')).renderReport(record, { generatedAt: new Date().toISOString() });
+        if (opts.json) text = `${JSON.stringify(record, null, 2)}\n`;
+        else {
+          // The HTML renderer and the picture reader load only here: no other command needs them.
+          const pictures = opts.pictures ? await (await import('./report-pictures.js')).clusterPictures(session.config, record) : undefined;
+          for (const note of pictures?.notes ?? []) console.error(`report: not drawn: ${note}`);
+          const render = (await import('../report/index.js')).renderReport;
+          text = render(record, { generatedAt: new Date().toISOString(), ...(pictures ? { pictures } : {}) });
+        }
       }
       const out = opts.out ?? fileNameFor(id, cancelledRecord ? '-cancellation.json' : opts.json ? '-run-record.json' : '-report.html');
       if (out === '-') {
@@ -473,7 +481,8 @@ export function registerCampaignCommands(program: Command): void {
       .description('write the HTML report of a completed campaign (from its run record)')
       .argument('<id>', 'campaign id')
       .option('-o, --out <file>', "output file ('-' for stdout; default: <id>-report.html, or <id>-run-record.json with --json; '/' in ids → '_')")
-      .option('--json', 'write the run record as JSON instead of the HTML report'),
+      .option('--json', 'write the run record as JSON instead of the HTML report')
+      .option('--no-pictures', "leave out the tomogram and map pictures (read over SSH from the campaign's cluster)"),
   ).action((id: string, opts: ReportOptions) => report(id, opts));
 
   registerWatch(program);

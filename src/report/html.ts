@@ -1,6 +1,7 @@
 /**
- * The report page: a self-contained HTML document (inline CSS and inline SVG only, no
- * scripts, fonts or images) with the campaign header, the four plots and the tables.
+ * The report page: a self-contained HTML document (inline CSS, inline SVG and inline PNG
+ * data; no scripts, fonts or external images) with the campaign header, the four plots,
+ * the pictures of the tomograms and the final map when given, and the tables.
  */
 import type { RunRecord } from '../workflows/campaign-status.js';
 import { costPlot } from './cost-plot.js';
@@ -10,6 +11,8 @@ import { iterationsPlot } from './iterations-plot.js';
 import { esc } from './svg.js';
 import { eventsTables, excludedNodesTable, filesTable, outputsTable, parametersBlock, picksTable, stepsTable, tiltSeriesTable } from './tables.js';
 import { timeline } from './timeline.js';
+import { picturesSection } from './pictures.js';
+import type { ReportPictures } from '../pictures/read.js';
 
 const CSS = `
 :root { --ink: #1d2330; --muted: #5c6577; --line: #d5dae3; --bg: #ffffff; --panel: #f6f8fb;
@@ -79,6 +82,9 @@ pre.parameters { background: var(--panel); border: 1px solid var(--line); border
 .ok { color: var(--good); font-weight: 600; }
 .bad, .error { color: var(--accent); }
 .bad { font-weight: 600; }
+.pictures { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 12px; margin-bottom: 12px; }
+.pictures figure { padding: 8px; }
+.pictures img { display: block; image-rendering: pixelated; background: #000; }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 @media print { details { display: block; } details > *:not(summary) { display: block; } }
 `;
@@ -125,7 +131,7 @@ function figure(caption: string, plot: string): string {
 }
 
 /** The whole page. */
-export function page(record: RunRecord, generatedAt?: string): string {
+export function page(record: RunRecord, generatedAt?: string, pictures?: ReportPictures): string {
   const title = `${record.name || record.campaign} — cryo-ET campaign report`;
   const fin = angstrom(record.finalResolution ?? undefined);
   return [
@@ -144,6 +150,7 @@ export function page(record: RunRecord, generatedAt?: string): string {
       figure('Resolution reached by each refine iteration (_rlnCurrentResolution).', iterationsPlot(record)),
     ].join('')}</div>`),
     section('timeline-section', 'Timeline', figure('Each cluster step: light = pending in the queue, solid = running. Hover a bar or marker for details.', timeline(record))),
+    pictures === undefined ? '' : section('pictures', 'Pictures', picturesSection(pictures)),
     section('cost', 'Cost per stage', figure(`Running GPU time × GPUs × $/GPU-hour, summed per stage; total ${usd(record.costUsd)}.`, costPlot(record))),
     section('steps', 'Cluster steps', stepsTable(record)),
     section('events', 'Step events', eventsTables(record)),

@@ -252,29 +252,44 @@ export class SshConnection {
    * reading the rest: enough to check an MRC header of a multi-gigabyte stack.
    */
   async readHead(remotePath: string, bytes: number): Promise<{ head: Buffer; size: number }> {
+    const reader = await this.openReader(remotePath);
+    try {
+      return { head: await reader.read(0, bytes), size: reader.size };
+    } finally {
+      reader.close();
+    }
+  }
+
+  /**
+   * A remote file opened for reads at any offset (one SFTP handle until `close`): its size,
+   * and `read(offset, length)`, which returns fewer bytes only at the end of the file.
+   */
+  async openReader(remotePath: string): Promise<{ size: number; read(offset: number, length: number): Promise<Buffer>; close(): void }> {
     const sftp = await this.#sftpSession();
     const handle = await new Promise<Buffer>((resolve, reject) =>
       sftp.open(remotePath, 'r', (err, h) => (err ? reject(this.#sftpError('open', remotePath, err)) : resolve(h))),
     );
-    try {
-      const size = await new Promise<number>((resolve, reject) =>
-        sftp.fstat(handle, (err, stats) => (err ? reject(this.#sftpError('stat', remotePath, err)) : resolve(stats.size))),
-      );
-      const head = Buffer.alloc(Math.min(bytes, size));
+    const size = await new Promise<number>((resolve, reject) =>
+      sftp.fstat(handle, (err, stats) => (err ? reject(this.#sftpError('stat', remotePath, err)) : resolve(stats.size))),
+    ).catch((err: Error) => {
+      sftp.close(handle, () => {});
+      throw err;
+    });
+    const read = async (offset: number, length: number): Promise<Buffer> => {
+      const buf = Buffer.alloc(Math.max(0, Math.min(length, size - offset)));
       let filled = 0;
-      while (filled < head.length) {
+      while (filled < buf.length) {
         const n = await new Promise<number>((resolve, reject) =>
-          sftp.read(handle, head, filled, head.length - filled, filled, (err, read) =>
-            err ? reject(this.#sftpError('read', remotePath, err)) : resolve(read),
+          sftp.read(handle, buf, filled, buf.length - filled, offset + filled, (err, got) =>
+            err ? reject(this.#sftpError('read', remotePath, err)) : resolve(got),
           ),
         );
         if (n === 0) break;
         filled += n;
       }
-      return { head: head.subarray(0, filled), size };
-    } finally {
-      sftp.close(handle, () => {});
-    }
+      return buf.subarray(0, filled);
+    };
+    return { size, read, close: () => sftp.close(handle, () => {}) };
   }
 
   /** Names in a remote folder (not recursive); a missing folder is OutputMissing. */

@@ -23,6 +23,9 @@ import { CryoIteration, CryoResolution } from '../../src/search-attributes.js';
 import { campaignStatusQuery } from '../../src/workflows/operations.js';
 import type { RunRecord } from '../../src/workflows/campaign.js';
 import { uniqueId } from '../helpers/env.js';
+import { PNG } from 'pngjs';
+import { clusterPictures } from '../../src/cli/report-pictures.js';
+import { MAX_PICTURE_SIDE } from '../../src/pictures/views.js';
 import { ladder, startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
 import { describeHits, findSecrets, GENERIC_SECRETS, keyFileSecrets, listHistories } from '../helpers/history-secrets.js';
 
@@ -192,6 +195,21 @@ describe('campaign on the embedded profile', () => {
     assert.ok(final !== null, 'RELION found no resolution');
     assert.ok(Math.abs(truth05 - final) <= RESOLUTION_TOLERANCE * final, `truth FSC 0.5 at ${truth05} Å vs RELION ${record.finalResolution} Å`);
     assert.ok(record.bfactor < 0, `B-factor ${record.bfactor}`);
+  });
+
+  test('the report\'s pictures, read over SFTP from the files the run record names', async () => {
+    const pictures = await clusterPictures(h.config, record);
+    assert.deepEqual(pictures.notes, []);
+    assert.deepEqual(pictures.tiltSeries.map((t) => t.name), record.tiltSeries.filter((t) => t.tomogram).map((t) => t.name));
+    for (const ts of pictures.tiltSeries) assert.deepEqual(ts.pictures.map((p) => p.view.split(/[ ,]/)[0]), ['XY', 'XZ']);
+    assert.match(pictures.map?.file ?? '', /PostProcess\/postprocess_masked\.mrc$/);
+    assert.equal(pictures.map?.pictures.length, 4);
+    for (const p of [...pictures.tiltSeries.flatMap((t) => t.pictures), ...pictures.map!.pictures]) {
+      const png = PNG.sync.read(Buffer.from(p.png, 'base64'));
+      assert.ok(png.width === p.width && png.height === p.height && Math.max(p.width, p.height) <= MAX_PICTURE_SIDE, p.view);
+      const grey = [...png.data].filter((_, i) => i % 4 === 0);
+      assert.ok(Math.max(...grey) - Math.min(...grey) > 100, `${p.view}: not a flat picture`);
+    }
   });
 
   test('the run record is written, with every step, cost and output checksums', async () => {

@@ -55,7 +55,7 @@ trap finish EXIT
 
 files=("$@")
 if ((${#files[@]} == 0)); then
-  mapfile -t files < <(ls test/unit/*.test.ts test/integration/*.test.ts test/workflow/*.test.ts test/browser/*.test.ts 2>/dev/null)
+  mapfile -t files < <(ls test/unit/*.test.ts test/integration/*.test.ts test/workflow/*.test.ts test/browser/*.test.ts test/production/*.test.ts 2>/dev/null)
 fi
 # Suites share one Slurm cluster and two cores: run files one at a time.
 # A second reporter collects the failures; finish() prints them after everything else.

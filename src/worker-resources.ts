@@ -55,13 +55,37 @@ export class WorkerResources implements ActivityDeps {
         markerIntervalMs: this.config.polling.markerInterval,
         log: (m) => this.log(`cluster "${name}": ${m}`),
       });
+      watcher.setShare(this.#share);
       this.#watchers.set(name, watcher);
     }
     return watcher;
   }
 
+  /** Workers on this task queue sharing each cluster's status-call budget (scheduler/share.ts). */
+  #share = 1;
+  #shareTimer: NodeJS.Timeout | undefined;
+
+  /** Every watcher, now and later, takes 1/`workers` of its cluster's status-call budget. */
+  setShare(workers: number): void {
+    this.#share = Math.max(1, Math.floor(workers));
+    for (const watcher of this.#watchers.values()) watcher.setShare(this.#share);
+  }
+
+  /**
+   * Counts the workers on the task queue every `everyMs` (`count`: e.g. the pollers
+   * DescribeTaskQueue lists) and shares the budget among them; until close(). A failed count
+   * keeps the last share.
+   */
+  shareWith(count: () => Promise<number>, everyMs = 30_000): void {
+    const tick = () => void count().then((n) => this.setShare(n), () => undefined);
+    tick();
+    this.#shareTimer = setInterval(tick, everyMs);
+    this.#shareTimer.unref();
+  }
+
   /** Stops the watchers and closes SSH connections. */
   close(): void {
+    clearInterval(this.#shareTimer);
     for (const watcher of this.#watchers.values()) watcher.close();
     this.#watchers.clear();
     this.pool.close();

@@ -15,6 +15,8 @@ import { CryoEtPlugin } from './plugin.js';
 import { prebuiltWorkflowBundle } from './workflow-bundle.js';
 import { applyWorkerV8Flags } from './worker-heap.js';
 import { conciseLogger, logLevelFromEnv } from './worker-log.js';
+import proto from '@temporalio/proto';
+import { activeWorkers } from './scheduler/share.js';
 
 /** A worker with its connection and plugin, ready to `run()`. */
 export interface CryoWorker {
@@ -44,6 +46,7 @@ export async function createWorker(config: CryoConfig, overrides: Partial<Worker
       maxCachedWorkflows: 20,
       ...overrides,
     });
+    if (config.polling.shareAcrossWorkers) plugin.resources.shareWith(() => workersOnQueue(connection, target.namespace, target.taskQueue));
     return { worker, connection, plugin };
   } catch (err) {
     await connection.close();
@@ -62,6 +65,16 @@ export function installRuntime(config: CryoConfig, logLevel: LogLevel = 'INFO'):
     logger: conciseLogger(logLevelFromEnv(logLevel)),
     ...(bindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {}),
   });
+}
+
+/** The workers polling the queue's activity tasks now (this one included once it polls). */
+async function workersOnQueue(connection: NativeConnection, namespace: string, taskQueue: string): Promise<number> {
+  const described = await connection.workflowService.describeTaskQueue({
+    namespace,
+    taskQueue: { name: taskQueue, kind: proto.temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+  });
+  return activeWorkers(described.pollers ?? [], Date.now());
 }
 
 /** Loads the config (bad config never starts a worker), then runs until a shutdown signal. */

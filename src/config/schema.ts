@@ -105,7 +105,10 @@ export const clusterSchema = z
     partitions: z.array(safeName).min(1, 'expected at least one partition'),
     /** Remote folder that job scripts, logs and result markers live under. */
     workDir: remotePath,
-    /** Ceiling on squeue/sacct calls per minute, for all of this worker's jobs together. */
+    /**
+     * Ceiling on squeue/sacct calls per minute for all jobs together: of all workers on the
+     * task queue when polling.shareAcrossWorkers (the default), else of each worker.
+     */
     maxStatusCallsPerMinute: z.number().int('expected a whole number').positive('expected a positive number').default(30),
   })
   .strict();
@@ -215,7 +218,18 @@ export const pathsSchema = z.object({ data: remotePath, work: remotePath }).stri
  * job's end is seen within about `markerInterval` however far the status calls backed off.
  */
 export const pollingSchema = z
-  .object({ interval: durationSchema.prefault('5s'), maxInterval: durationSchema.prefault('60s'), resultMarkers: z.boolean().default(true), markerInterval: durationSchema.prefault('1s') })
+  .object({
+    interval: durationSchema.prefault('5s'),
+    maxInterval: durationSchema.prefault('60s'),
+    resultMarkers: z.boolean().default(true),
+    markerInterval: durationSchema.prefault('1s'),
+    /**
+     * Workers on one task queue share each cluster's status-call budget: each counts the
+     * queue's workers (DescribeTaskQueue) every 30 s and spaces its calls that many times as
+     * far, so the scheduler's load does not grow with workers (scheduler/share.ts).
+     */
+    shareAcrossWorkers: z.boolean({ error: 'expected true or false' }).default(true),
+  })
   .strict()
   .superRefine((p, ctx) => {
     if (p.maxInterval < p.interval) {

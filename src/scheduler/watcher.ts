@@ -70,6 +70,8 @@ export class SlurmWatcher {
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #closed = false;
+  /** Workers sharing the cluster's status-call budget (share.ts): calls are spaced this many times as far. */
+  #share = 1;
   /** Status calls made / failed, and marker checks (not scheduler calls), for tests, benchmarks and metrics. */
   readonly stats = { calls: 0, failures: 0, markerChecks: 0, markersSeen: 0 };
 
@@ -128,6 +130,22 @@ export class SlurmWatcher {
     return watched.observation;
   }
 
+  /**
+   * Takes 1/`workers` of the status-call budget: the gap between calls (the interval and the
+   * floor of maxCallsPerMinute) grows by that factor. Marker checks (no scheduler call) keep
+   * their pace, so a job's end is still seen within about markerIntervalMs.
+   */
+  setShare(workers: number): void {
+    const share = Math.max(1, Math.floor(workers));
+    if (share === this.#share) return;
+    this.#share = share;
+    this.#wake?.();
+  }
+
+  get share(): number {
+    return this.#share;
+  }
+
   /** Stops polling; waiters are released with their current observation. */
   close(): void {
     this.#closed = true;
@@ -156,8 +174,8 @@ export class SlurmWatcher {
         await this.#poll(this.#active());
         continue;
       }
-      const floorMs = 60_000 / this.options.maxCallsPerMinute;
-      const gapMs = Math.max(this.#intervalMs, floorMs);
+      const floorMs = (60_000 / this.options.maxCallsPerMinute) * this.#share;
+      const gapMs = Math.max(this.#intervalMs * this.#share, floorMs);
       const now = Date.now();
       const callAt = this.#lastCallAt + gapMs;
       const markerEvery = this.options.markerIntervalMs ?? this.options.minIntervalMs;

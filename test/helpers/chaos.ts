@@ -425,7 +425,7 @@ const searchAttributeFlags = () => cryoSearchAttributes.flatMap((k) => ['--searc
  * `temporal server start-dev` with a SQLite file, on a fixed port, that a test can SIGKILL
  * and start again: workflows, histories and search attributes live in the file.
  */
-export class TemporalDevServer {
+export class TemporalDevServer implements ChaosServer {
   #child: ChildProcess | undefined;
   #exited: Promise<void> | undefined;
   starts = 0;
@@ -623,7 +623,7 @@ export class WorkerSupervisor {
       const { signal } = await worker.exited;
       life.endedAt = Date.now();
       life.output = worker.output();
-      life.end = this.#stopped ? 'stopped' : this.#externalKill ? 'killed' : signal === 'SIGKILL' && plan && worker.output().includes('chaos-worker: SIGKILL') ? 'plan' : 'exit';
+      life.end = this.#externalKill ? 'killed' : this.#stopped ? 'stopped' : signal === 'SIGKILL' && plan && worker.output().includes('chaos-worker: SIGKILL') ? 'plan' : 'exit';
       this.#externalKill = false;
       this.#current = undefined;
       if (!this.#stopped) await this.onDeath(life).catch(() => undefined);
@@ -636,6 +636,23 @@ export class WorkerSupervisor {
     this.#externalKill = true;
     this.#current!.worker.child.kill('SIGKILL');
     await this.#current?.worker.exited;
+  }
+
+  /** The pid of the running worker, if one runs. */
+  get pid(): number | undefined {
+    return this.#current?.worker.child.pid;
+  }
+
+  /** SIGKILLs the running worker and starts no other: the worker is gone for good. */
+  async killForGood(): Promise<void> {
+    this.#stopped = true;
+    const current = this.#current;
+    if (current) {
+      this.#externalKill = true;
+      current.worker.child.kill('SIGKILL');
+      await current.worker.exited;
+    }
+    await this.#loop;
   }
 
   async stop(): Promise<void> {
@@ -692,17 +709,30 @@ export function fastCampaignSpec(): CampaignSpec {
 
 // ---- a chaos run -----------------------------------------------------------------------------
 
-/** A Temporal server of our own (SQLite, restartable) and a client on it. */
-export interface ChaosEnv {
+/** A Temporal server a chaos run may kill and start again (the dev server, or temporal-pg's). */
+export interface ChaosServer {
+  readonly address: string;
+  readonly port: number;
+  /** How many times it was started. */
+  readonly starts: number;
+  start(): Promise<void>;
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A Temporal server of our own (SQLite, restartable, unless another is given) and a client on it. */
+export interface ChaosEnv<S extends ChaosServer = TemporalDevServer> {
   readonly runDir: string;
-  readonly server: TemporalDevServer;
+  readonly server: S;
   readonly connection: Connection;
   readonly client: Client;
   close(): Promise<void>;
 }
 
-export async function startChaosEnv(runDir: string): Promise<ChaosEnv> {
-  const server = await TemporalDevServer.create(runDir);
+export async function startChaosEnv(runDir: string): Promise<ChaosEnv>;
+export async function startChaosEnv<S extends ChaosServer>(runDir: string, server: S): Promise<ChaosEnv<S>>;
+export async function startChaosEnv(runDir: string, given?: ChaosServer): Promise<ChaosEnv<ChaosServer>> {
+  const server = given ?? (await TemporalDevServer.create(runDir));
   await server.start();
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
@@ -720,7 +750,7 @@ export async function startChaosEnv(runDir: string): Promise<ChaosEnv> {
 }
 
 /** A task queue of its own, its temporal.yaml, and a supervisor keeping a worker on it (not started). */
-export async function chaosWorkers(env: ChaosEnv, name: string, plans: DiePlan[], onDeath?: (life: WorkerLife) => Promise<void>, work?: string) {
+export async function chaosWorkers(env: ChaosEnv<ChaosServer>, name: string, plans: DiePlan[], onDeath?: (life: WorkerLife) => Promise<void>, work?: string) {
   const configFile = writeDev2Config({ port: env.server.port, taskQueue: `${name}-${env.server.port}`, dir: join(env.runDir, name), ...(work ? { work } : {}) });
   const config = await loadConfig(configFile);
   return { configFile, config, supervisor: new WorkerSupervisor(configFile, plans, onDeath) };

@@ -19,7 +19,7 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '
 /** The dev config, with fast polling for tests. */
 export async function devConfig(): Promise<CryoConfig> {
   const config = await loadConfig(join(repoRoot, 'temporal.yaml'));
-  return { ...config, polling: { interval: 300, maxInterval: 2000, resultMarkers: true, markerInterval: 300 } };
+  return { ...config, polling: { ...config.polling, interval: 300, maxInterval: 2000, resultMarkers: true, markerInterval: 300 } };
 }
 
 /** A free TCP port on 127.0.0.1. */

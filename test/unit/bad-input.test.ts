@@ -225,7 +225,7 @@ const configRows: Row[] = [
   // unknown or misspelt keys
   config('unknown top-level key', `${CONFIG}workers: 3\n`, 'workers', 'workers: 3', /unknown key \(expected one of temporal, clusters, placement, gpuPrices, tools, paths, polling, timeouts, metrics\)$/),
   config('misspelt placement key', cfg('placement:\n', 'placement:\n  hangAftr: 10m\n'), 'placement.hangAftr', 'hangAftr', /unknown key \(.*\); did you mean "hangAfter"\?$/),
-  config('misspelt key, wrong case', `${CONFIG}polling: { Interval: 5s }\n`, 'polling.Interval', 'polling:', /unknown key \(expected one of interval, maxInterval, resultMarkers, markerInterval\); did you mean "interval"\?$/),
+  config('misspelt key, wrong case', `${CONFIG}polling: { Interval: 5s }\n`, 'polling.Interval', 'polling:', /unknown key \(expected one of interval, maxInterval, resultMarkers, markerInterval, shareAcrossWorkers\); did you mean "interval"\?$/),
   config('unknown stage under placement.stages', cfg('placement:\n', 'placement:\n  stages: { align: { hangAfter: 5m } }\n'), 'placement.stages.align', 'stages:', /unknown key \(expected one of probe, reconstruct, extract, refine, postprocess\)$/),
   // wrong types
   config('partitions as a string', cfg('partitions: [gpu]', 'partitions: gpu'), 'clusters.dev.partitions', 'partitions:', /expected a list, got string "gpu"$/),

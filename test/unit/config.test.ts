@@ -68,7 +68,7 @@ describe('valid configs', () => {
       ],
     );
     assert.equal(config.placement.hangAfter, 600_000);
-    assert.deepEqual(config.polling, { interval: 2_000, maxInterval: 90_000, resultMarkers: true, markerInterval: 1_000 });
+    assert.deepEqual(config.polling, { interval: 2_000, maxInterval: 90_000, resultMarkers: true, markerInterval: 1_000, shareAcrossWorkers: true });
     assert.deepEqual(config.timeouts, { submit: 90_000, job: 86_400_000, workerShutdownGrace: 30_000 });
     assert.deepEqual(config.tools, {
       profile: 'production',
@@ -139,7 +139,7 @@ describe('valid configs', () => {
     assert.deepEqual(config.gpuPrices, {});
     assert.deepEqual(config.tools, { profile: 'production', probeArgs: [], mpirun: ['mpirun'], threads: 1 });
     assert.deepEqual(config.paths, { data: '/cfg/data', work: '/abs/work' });
-    assert.deepEqual(config.polling, { interval: 5_000, maxInterval: 60_000, resultMarkers: true, markerInterval: 1_000 });
+    assert.deepEqual(config.polling, { interval: 5_000, maxInterval: 60_000, resultMarkers: true, markerInterval: 1_000, shareAcrossWorkers: true });
     assert.deepEqual(config.timeouts, { submit: 120_000, job: 172_800_000, workerShutdownGrace: 30_000 });
   });
 

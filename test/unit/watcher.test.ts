@@ -141,6 +141,28 @@ describe('SlurmWatcher', () => {
     }
   });
 
+  it('a share of 4 spaces the calls 4 times as far (the floor of maxCallsPerMinute with them)', async () => {
+    const scheduler = new FakeScheduler();
+    scheduler.jobs.set('401', { state: 'PENDING', reason: 'Priority' });
+    // 600 calls/minute: 100 ms apart alone; as one of 4 workers, 400 ms.
+    const { watcher } = makeWatcher(scheduler, { minIntervalMs: 10, maxIntervalMs: 40, maxCallsPerMinute: 600 });
+    try {
+      watcher.setShare(4);
+      assert.equal(watcher.share, 4);
+      watcher.register('401');
+      await waitUntil('three calls', () => scheduler.calls.length >= 3, 3000);
+      const gaps = scheduler.calls.slice(1).map((c, i) => c.at - scheduler.calls[i]!.at);
+      for (const gap of gaps) assert.ok(gap >= 399, `calls ${gap} ms apart with a share of 4 (gaps: ${gaps.join(', ')})`);
+      watcher.setShare(1);
+      const before = scheduler.calls.length;
+      await waitUntil('two more calls', () => scheduler.calls.length >= before + 2, 3000);
+      const last = scheduler.calls.at(-1)!.at - scheduler.calls.at(-2)!.at;
+      assert.ok(last < 300, `back to its own budget: ${last} ms apart`);
+    } finally {
+      watcher.close();
+    }
+  });
+
   it('keeps the last known state through failing calls, counts and logs them, then recovers', async () => {
     const scheduler = new FakeScheduler();
     scheduler.jobs.set('401', { state: 'RUNNING', nodes: 'n2' });

@@ -14,7 +14,7 @@ APT_PACKAGES=(slurm-wlm slurmdbd mariadb-server munge openssh-server openssh-cli
   libopenmpi-dev                    # mpi.h, to build embedded/mpi_nap and RELION 5 (below)
   cmake g++ libfftw3-dev libtiff-dev libpng-dev libjpeg-dev zlib1g-dev  # RELION 5 (below)
   chromium                          # the browser tests (playwright-core drives /usr/bin/chromium)
-  postgresql)                       # the production-shaped Temporal (scripts/temporal-pg.ts, below)
+  postgresql)                       # the production-shaped Temporal (scripts/temporal-pg.ts)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -75,9 +75,4 @@ ln -sfn "$NAP" .dev/lib/libmpi_nap.so
 RELION5=$(bash scripts/build-relion.sh --print-prefix)
 ln -sfn "$RELION5" .dev/relion5
 
-# 6. The Temporal server from go.temporal.io/server for the production-shaped tests on
-# PostgreSQL (scripts/build-temporal-server.sh: cached outside the clone; minutes the first
-# time, instant after). .dev/temporal-server points at its prefix.
-TSERVER=$(bash scripts/build-temporal-server.sh --print-prefix)
-ln -sfn "$TSERVER" .dev/temporal-server
-log "ready: $(.venv/bin/temporal --version); $(sed -n 1p .dev/relion5/BUILD-STAMP); $(sed -n 1p .dev/temporal-server/BUILD-STAMP)"
+log "ready: $(.venv/bin/temporal --version); $(sed -n 1p .dev/relion5/BUILD-STAMP)"

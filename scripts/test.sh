@@ -35,6 +35,10 @@ finish() {
     parent=$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')
     [[ $parent == "$PPID" || $parent == 1 ]] && kill "$pid" 2>/dev/null || true
   done
+  # Production-shaped servers (scripts/temporal-pg.ts) of a test file killed mid-run: each
+  # test destroys its own, so any left under .dev/chaos/ is an orphan.
+  for pid in $(pgrep -f "temporal-server --config-file $ROOT/.dev/chaos/" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+  for pid in $(pgrep -f "postgres -D $ROOT/.dev/chaos/" 2>/dev/null); do kill -INT "$pid" 2>/dev/null || true; done
   if [[ $started == 1 ]]; then
     bash scripts/dev-cluster.sh stop
     left=$(pgrep -f "$ROOT/.dev/cluster" | grep -vc "^$$\$" || true)
@@ -56,6 +60,12 @@ trap finish EXIT
 files=("$@")
 if ((${#files[@]} == 0)); then
   mapfile -t files < <(ls test/unit/*.test.ts test/integration/*.test.ts test/workflow/*.test.ts test/browser/*.test.ts test/production/*.test.ts 2>/dev/null)
+fi
+# The production suite's Temporal server, built from the Go module (cached: instant after the
+# first build; npm run demo never needs it, so set-up leaves it to here).
+if printf '%s\n' "${files[@]}" | grep -q '^test/production/'; then
+  bash scripts/build-temporal-server.sh
+  echo "test: Temporal server build ready in $((SECONDS - t0))s"
 fi
 # Suites share one Slurm cluster and two cores: run files one at a time.
 # A second reporter collects the failures; finish() prints them after everything else.

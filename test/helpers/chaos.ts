@@ -504,6 +504,8 @@ export interface Dev2ConfigOptions {
   readonly work?: string;
   /** Where the file goes. */
   readonly dir: string;
+  /** tools.aretomo2; default the CPU stand-in. */
+  readonly aretomo2?: string;
 }
 
 /**
@@ -533,7 +535,7 @@ placement:
 gpuPrices: { t4: 0.3375, default: 0.4 }
 tools:
   profile: embedded
-  aretomo2: "${repoRoot}/embedded/aretomo2_standin.py"
+  aretomo2: "${o.aretomo2 ?? `${repoRoot}/embedded/aretomo2_standin.py`}"
   probeArgs: [--version]
   mpirun: [mpirun, --allow-run-as-root, --oversubscribe]
   threads: 1
@@ -750,8 +752,12 @@ export async function startChaosEnv(runDir: string, given?: ChaosServer): Promis
 }
 
 /** A task queue of its own, its temporal.yaml, and a supervisor keeping a worker on it (not started). */
-export async function chaosWorkers(env: ChaosEnv<ChaosServer>, name: string, plans: DiePlan[], onDeath?: (life: WorkerLife) => Promise<void>, work?: string) {
-  const configFile = writeDev2Config({ port: env.server.port, taskQueue: `${name}-${env.server.port}`, dir: join(env.runDir, name), ...(work ? { work } : {}) });
+export async function chaosWorkers(
+  env: ChaosEnv<ChaosServer>, name: string, plans: DiePlan[], onDeath?: (life: WorkerLife) => Promise<void>, work?: string, aretomo2?: string,
+) {
+  const configFile = writeDev2Config({
+    port: env.server.port, taskQueue: `${name}-${env.server.port}`, dir: join(env.runDir, name), ...(work ? { work } : {}), ...(aretomo2 ? { aretomo2 } : {}),
+  });
   const config = await loadConfig(configFile);
   return { configFile, config, supervisor: new WorkerSupervisor(configFile, plans, onDeath) };
 }

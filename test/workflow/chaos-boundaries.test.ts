@@ -16,10 +16,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { campaignInput, type CampaignInput } from '../../src/campaign/input.js';
 import { startCampaign } from '../../src/client.js';
+import { ARETOMO2_STANDIN, EMBEDDED_PYTHON } from '../../src/embedded.js';
 import type { RunRecord } from '../../src/workflows/campaign.js';
 import {
   chaosWorkers,
@@ -85,11 +87,17 @@ describe('chaos: the worker SIGKILLed at every stage boundary (dev2)', () => {
     await resetDev2();
     env = await startChaosEnv(join(repoRoot, '.dev', 'chaos', uniqueId('boundaries')));
     ledger.start(1000);
+    // The extract kill must find the series still reconstructing (extract is queued ahead, the
+    // moment the last series has its job). The stand-in reconstructs the fast dataset in about
+    // 0.5 s, less than a loaded machine can take to start the extract step; behind this wrapper
+    // each reconstruct runs 8 s longer, so the queued-ahead moment is always inside it.
+    const slow = join(env.runDir, 'aretomo2_standin_slow.sh');
+    writeFileSync(slow, `#!/bin/bash\n# TEST WRAPPER: the CPU AreTomo2 stand-in, 8 s slower.\nsleep 8\nexec ${EMBEDDED_PYTHON} ${ARETOMO2_STANDIN} "$@"\n`, { mode: 0o755 });
     await Promise.all(runs.map(async (run) => {
       const { config, supervisor } = await chaosWorkers(env, run.name, run.boundaries, async (life) => {
         await sleep(1000); // the stage the workflow entered reaches visibility
         life.stage = (await stageOf(env.client.workflow.getHandle(run.input!.id))) ?? '?';
-      });
+      }, undefined, run.name === 'first-half' ? slow : undefined);
       run.supervisor = supervisor;
       run.input = campaignInput(config, fastCampaignSpec(), uniqueId(`chaos-${run.name}`));
       supervisor.start();

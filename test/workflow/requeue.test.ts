@@ -49,6 +49,9 @@ test('a job requeued by Slurm is followed under the same id: one reclaim, no sec
     async readJobResult() {
       return { marker: { exitCode: 0, jobId: '42', node: 'n2' }, outputTail: 'ok\n' };
     },
+    async grantedGpus() {
+      return [{ jobId: '42', gpuType: 't4', gpus: 1, node: 'n2', source: 'sacct AllocTRES' }];
+    },
   };
   const taskQueue = uniqueId('tq-requeue');
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath, activities });
@@ -61,4 +64,5 @@ test('a job requeued by Slurm is followed under the same id: one reclaim, no sec
   const kinds = result.record.events.map((e) => e.kind);
   assert.deepEqual(kinds, ['submitted', 'observed', 'observed', 'requeued', 'observed', 'observed', 'completed']);
   assert.equal(result.final.nodes, 'n2');
+  assert.deepEqual(result.record.granted?.map((g) => g.gpuType), ['t4']);
 });

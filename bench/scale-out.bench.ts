@@ -57,12 +57,23 @@ async function jobInfoRpcs(): Promise<number> {
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
 
-function spawnWorker(configFile: string): Promise<ChildProcess> {
-  const child = spawn(join(repoRoot, 'bin/cryoet'), ['worker', '--config', configFile], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+interface BenchWorker { readonly child: ChildProcess; share: number }
+
+/** A `cryoet worker`; its stderr passes through, and its share of the budget is read from its log. */
+function spawnWorker(configFile: string): Promise<BenchWorker> {
+  const child = spawn(join(repoRoot, 'bin/cryoet'), ['worker', '--config', configFile], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
+  const worker: BenchWorker = { child, share: 1 };
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out.includes('task queue') ? undefined : (out += d.toString())));
-  return waitUntil('worker up', () => (out.includes('task queue') ? child : undefined), 120_000);
+  child.stderr!.on('data', (d: Buffer) => {
+    const text = d.toString();
+    for (const m of text.matchAll(/status-call budget shared by (\d+) worker/g)) worker.share = Number(m[1]);
+    // The worker's own warnings pass through; its per-job INFO lines would drown them.
+    const warnings = text.split('\n').filter((l) => l.trim() && !l.includes(' [INFO] '));
+    if (warnings.length > 0) process.stderr.write(`${warnings.join('\n')}\n`);
+  });
+  return waitUntil('worker up', () => (out.includes('task queue') ? worker : undefined), 120_000);
 }
 
 const rssMb = (pid: number) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024);
@@ -80,6 +91,8 @@ for (const [workers, share] of [[1, true], [2, true], [4, true], [4, false]] as 
     const sample = await Promise.all(watched.filter((_, i) => i % 50 === 0).map((h) => h.query(jobRecordQuery).catch(() => undefined)));
     return sample.every((r) => r?.events.some((e) => e.kind === 'observed')) ? true : undefined;
   }, 600_000, 2000);
+  // Shared: every worker has counted all the others (one share tick after they all polled).
+  if (share) await waitUntil(`every worker sharing by ${workers}`, () => (procs.every((p) => p.share === workers) ? true : undefined), 300_000, 1000);
   await sleep(SETTLE_MS);
   const probes = await Promise.all(Array.from({ length: 8 }, (_, i) =>
     start('probe', { placement: ladder(['gpu:t4:1'], 600_000), command: ['bash', '-c', `sleep ${5 + (i % 4)}; date +%s%3N`] })));
@@ -91,7 +104,8 @@ for (const [workers, share] of [[1, true], [2, true], [4, true], [4, false]] as 
   await slurm(['sdiag', '-r']);
   await sleep(WINDOW_MS);
   const callsPerMinute = ((await jobInfoRpcs()) * 60_000) / WINDOW_MS;
-  const rss = procs.map((p) => rssMb(p.pid!));
+  const rss = procs.map((p) => rssMb(p.child.pid!));
+  const shares = procs.map((p) => p.share);
   const detection: number[] = [];
   for (const h of probes) {
     const result: ClusterJobResult = await h.result();
@@ -103,8 +117,8 @@ for (const [workers, share] of [[1, true], [2, true], [4, true], [4, false]] as 
   console.log(`  ${workers} worker(s), ${share ? 'shared budget' : 'each its own budget'}: ${callsPerMinute.toFixed(1)} status calls/min, RSS ${rss.join(' / ')} MB, detection p50 ${percentile(detection, 50)} ms`);
   await Promise.all(watched.map((h) => h.cancel()));
   await Promise.all(watched.map((h) => h.result().catch(() => undefined)));
-  for (const p of procs) p.kill('SIGTERM');
-  await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode === null ? p.once('exit', r) : r(undefined)))));
+  for (const p of procs) p.child.kill('SIGTERM');
+  await Promise.all(procs.map(({ child }) => new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)))));
 }
 
 ssh.close();

@@ -67,7 +67,11 @@ export class WorkerResources implements ActivityDeps {
 
   /** Every watcher, now and later, takes 1/`workers` of its cluster's status-call budget. */
   setShare(workers: number): void {
-    this.#share = Math.max(1, Math.floor(workers));
+    const share = Math.max(1, Math.floor(workers));
+    if (share !== this.#share) {
+      this.log(`status-call budget shared by ${share} worker(s) on this task queue: each cluster's calls spaced ${share}x as far`);
+    }
+    this.#share = share;
     for (const watcher of this.#watchers.values()) watcher.setShare(this.#share);
   }
 

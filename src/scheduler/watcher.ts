@@ -64,7 +64,12 @@ interface Watched {
 export class SlurmWatcher {
   readonly #jobs = new Map<string, Watched>();
   readonly #unknownStatesLogged = new Set<string>();
-  #intervalMs: number;
+  /**
+   * Since when nothing has changed (a new job, a change seen, a marker): the interval grows
+   * with this quiet time, not with the calls made, so a watcher on a share of N, calling N
+   * times as far apart, backs off on the same clock as one alone (N of them make its calls).
+   */
+  #calmSince = 0;
   #lastCallAt = 0;
   #lastMarkerCheckAt = 0;
   #loop: Promise<void> | undefined;
@@ -75,8 +80,22 @@ export class SlurmWatcher {
   /** Status calls made / failed, and marker checks (not scheduler calls), for tests, benchmarks and metrics. */
   readonly stats = { calls: 0, failures: 0, markerChecks: 0, markersSeen: 0 };
 
-  constructor(readonly options: WatcherOptions) {
-    this.#intervalMs = options.minIntervalMs;
+  constructor(readonly options: WatcherOptions) {}
+
+  /**
+   * The gap one watcher alone keeps after a call at `at`: minIntervalMs plus half the quiet
+   * time, up to maxIntervalMs. Called once per gap, that is 1.5 times the gap before.
+   */
+  #intervalAt(at: number): number {
+    const { minIntervalMs, maxIntervalMs } = this.options;
+    return Math.min(maxIntervalMs, minIntervalMs + Math.max(0, at - this.#calmSince) / 2);
+  }
+
+  /** A failed call: the next gap is twice this one (the quiet clock is moved back to match). */
+  #slowDown(at: number): void {
+    const { minIntervalMs, maxIntervalMs } = this.options;
+    const doubled = Math.min(maxIntervalMs, 2 * this.#intervalAt(at));
+    this.#calmSince = at - 2 * (doubled - minIntervalMs);
   }
 
   /**
@@ -90,7 +109,7 @@ export class SlurmWatcher {
       watched = { observation, waiters: new Set(), refs: 0, markerSeen: false };
       this.#jobs.set(jobId, watched);
       // A new job is the likeliest to change soon: poll fast again (the call-rate floor still holds).
-      this.#intervalMs = this.options.minIntervalMs;
+      this.#calmSince = Date.now();
     }
     if (markerPath !== undefined) watched.markerPath = markerPath;
     watched.refs += 1;
@@ -132,8 +151,9 @@ export class SlurmWatcher {
 
   /**
    * Takes 1/`workers` of the status-call budget: the gap between calls (the interval and the
-   * floor of maxCallsPerMinute) grows by that factor. Marker checks (no scheduler call) keep
-   * their pace, so a job's end is still seen within about markerIntervalMs.
+   * floor of maxCallsPerMinute) grows by that factor, and the back-off runs on the same clock,
+   * so `workers` watchers together call as often as one alone. Marker checks (no scheduler
+   * call) keep their pace, so a job's end is still seen within about markerIntervalMs.
    */
   setShare(workers: number): void {
     const share = Math.max(1, Math.floor(workers));
@@ -175,7 +195,7 @@ export class SlurmWatcher {
         continue;
       }
       const floorMs = (60_000 / this.options.maxCallsPerMinute) * this.#share;
-      const gapMs = Math.max(this.#intervalMs * this.#share, floorMs);
+      const gapMs = Math.max(this.#intervalAt(this.#lastCallAt) * this.#share, floorMs);
       const now = Date.now();
       const callAt = this.#lastCallAt + gapMs;
       const markerEvery = this.options.markerIntervalMs ?? this.options.minIntervalMs;
@@ -184,7 +204,7 @@ export class SlurmWatcher {
       if (markerAt <= now && callAt - now > markerEvery) {
         if (await this.#checkMarkers()) {
           // The end is near: the status call as soon as the floor allows, after a settle.
-          this.#intervalMs = this.options.minIntervalMs;
+          this.#calmSince = Date.now();
           await this.#sleep(Math.max(this.options.markerSettleMs ?? 150, this.#lastCallAt + floorMs - Date.now()));
         }
         continue;
@@ -246,7 +266,8 @@ export class SlurmWatcher {
 
   async #poll(jobIds: string[]): Promise<void> {
     if (jobIds.length === 0) return;
-    this.#lastCallAt = Date.now();
+    const at = Date.now();
+    this.#lastCallAt = at;
     this.stats.calls += 1;
     let rows: readonly SqueueRow[];
     try {
@@ -255,7 +276,7 @@ export class SlurmWatcher {
       // A failed status call never fails a job: keep the last known state and back off.
       this.stats.failures += 1;
       this.options.log?.(`status call for ${jobIds.length} job(s) failed (${this.stats.failures} so far), keeping last known states: ${(err as Error).message}`);
-      this.#intervalMs = Math.min(this.#intervalMs * 2, this.options.maxIntervalMs);
+      this.#slowDown(at);
       return;
     }
     let changed = false;
@@ -265,9 +286,8 @@ export class SlurmWatcher {
       const w = this.#jobs.get(id);
       return w !== undefined && w.markerSeen && !w.observation.final;
     });
-    this.#intervalMs = changed || ending
-      ? this.options.minIntervalMs
-      : Math.min(Math.ceil(this.#intervalMs * 1.5), this.options.maxIntervalMs);
+    // Otherwise the gap keeps growing with the quiet time (1.5 times per call alone).
+    if (changed || ending) this.#calmSince = at;
   }
 
   #observe(row: SqueueRow): boolean {

@@ -163,6 +163,33 @@ describe('SlurmWatcher', () => {
     }
   });
 
+  it('4 watchers on a share of 4 back off on one clock: together they call about as often as one alone', async () => {
+    // Each watcher has one pending job that never changes. After its first call, count the
+    // calls of the next 1.5 s. Alone (20 ms growing by half the quiet time, to 400 ms): about
+    // 8. Four at 4x the gap but backing off per call, as before, made about 20 between them.
+    const windowMs = 1500;
+    const count = async (share: number, watchers: number) => {
+      const schedulers = Array.from({ length: watchers }, () => new FakeScheduler());
+      const made = schedulers.map((scheduler) => makeWatcher(scheduler, { minIntervalMs: 20, maxIntervalMs: 400 }).watcher);
+      try {
+        made.forEach((w, i) => {
+          schedulers[i]!.jobs.set(`90${i}`, { state: 'PENDING', reason: 'Resources' });
+          w.setShare(share);
+          w.register(`90${i}`);
+        });
+        await waitUntil('every first call', () => schedulers.every((s) => s.calls.length >= 1));
+        const firsts = schedulers.map((s) => s.calls[0]!.at);
+        await quietPeriod(windowMs + 50);
+        return schedulers.reduce((n, s, i) => n + s.calls.filter((c) => c.at > firsts[i]! && c.at <= firsts[i]! + windowMs).length, 0);
+      } finally {
+        made.forEach((w) => w.close());
+      }
+    };
+    const [alone, shared] = await Promise.all([count(1, 1), count(4, 4)]);
+    assert.ok(alone >= 3, `one watcher alone made ${alone} calls in ${windowMs} ms`);
+    assert.ok(shared <= alone * 1.5 + 1, `4 watchers on a share of 4 made ${shared} calls, one alone ${alone}`);
+  });
+
   it('keeps the last known state through failing calls, counts and logs them, then recovers', async () => {
     const scheduler = new FakeScheduler();
     scheduler.jobs.set('401', { state: 'RUNNING', nodes: 'n2' });

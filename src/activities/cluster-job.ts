@@ -166,7 +166,7 @@ export function createClusterJobActivities(deps: ActivityDeps) {
     return toApplicationFailure(async () => {
       const ctx = Context.current();
       const watcher = deps.watcher(input.cluster);
-      let seen = watcher.register(input.jobId, input.markerPath);
+      let seen = watcher.register(input.jobId, input.markerPath, input.known);
       const deadline = input.maxWaitMs === undefined ? Infinity : Date.now() + input.maxWaitMs;
       const heartbeatEveryMs = Math.max(1000, Math.min(10_000, (ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
       try {

@@ -13,7 +13,7 @@
  * when one appears it makes the next status call at once, floor permitting, and keeps
  * polling fast until Slurm records the end.
  */
-import { classifyJob, isFinalState, sameJobState, type JobMove } from '../slurm/state-table.js';
+import { classifyJob, isFinalState, sameJobState, type JobMove, type JobStateView } from '../slurm/state-table.js';
 import type { SqueueRow } from '../slurm/parse-squeue.js';
 
 /** What the watcher knows of one job. */
@@ -60,6 +60,14 @@ interface Watched {
   markerSeen: boolean;
 }
 
+/** Version 0: SUBMITTED, or what the registrant last saw (not news: never reported as a change). */
+function firstObservation(jobId: string, known: JobStateView | undefined): JobObservation {
+  if (known === undefined) return { jobId, state: 'SUBMITTED', move: 'pending', final: false, version: 0 };
+  const c = classifyJob(known.state, known.reason);
+  const { reason, nodes } = known;
+  return { jobId, state: c.state, move: c.move, reason, nodes, final: isFinalState(c.state), version: 0 };
+}
+
 /** Shared poller for one cluster. */
 export class SlurmWatcher {
   readonly #jobs = new Map<string, Watched>();
@@ -100,16 +108,18 @@ export class SlurmWatcher {
 
   /**
    * Starts watching a job (idempotent; reference-counted). `markerPath`: the result marker
-   * its batch script writes when the command ends, looked for while the job runs.
+   * its batch script writes when the command ends, looked for while the job runs. `known`:
+   * what the registrant saw last (a watch that goes on, perhaps begun on another worker).
+   * The job then starts from it, a running job's marker is looked for at once, and polling
+   * keeps its pace: only a job never seen is likely to change soon.
    */
-  register(jobId: string, markerPath?: string): JobObservation {
+  register(jobId: string, markerPath?: string, known?: JobStateView): JobObservation {
     let watched = this.#jobs.get(jobId);
     if (!watched) {
-      const observation: JobObservation = { jobId, state: 'SUBMITTED', move: 'pending', final: false, version: 0 };
-      watched = { observation, waiters: new Set(), refs: 0, markerSeen: false };
+      watched = { observation: firstObservation(jobId, known), waiters: new Set(), refs: 0, markerSeen: false };
       this.#jobs.set(jobId, watched);
       // A new job is the likeliest to change soon: poll fast again (the call-rate floor still holds).
-      this.#calmSince = Date.now();
+      if (known === undefined) this.#calmSince = Date.now();
     }
     if (markerPath !== undefined) watched.markerPath = markerPath;
     watched.refs += 1;

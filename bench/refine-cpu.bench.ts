@@ -13,7 +13,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { relionRuntime } from '../src/campaign/input.js';
-import type { CampaignSpec } from '../src/campaign/schema.js';
+import type { CampaignSpec } from '../src/model/campaign-spec.js';
 import { defaultConfigPath, loadConfig } from '../src/config.js';
 import { ARETOMO2_STANDIN, CHECK_TRUTH, EMBEDDED_PYTHON, MAKE_DATASET } from '../src/embedded.js';
 import { extractStep, reconstructCommand, refineCommands, type CampaignLayout, type Toolset } from '../src/tools/toolset.js';

@@ -26,7 +26,7 @@ import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temp
 import { campaignInput, type CampaignInput } from '../src/campaign/input.js';
 import { startCampaign } from '../src/client.js';
 import type { CryoConfig } from '../src/config.js';
-import type { RunRecord } from '../src/workflows/campaign.js';
+import type { RunRecord } from '../src/model/campaign-status.js';
 import {
   chaosWorkers,
   checkCampaign,

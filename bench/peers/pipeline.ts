@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { CryoConfig } from '../../src/config.js';
-import type { CampaignSpec, TiltSeriesSpec } from '../../src/campaign/schema.js';
+import type { CampaignSpec, TiltSeriesSpec } from '../../src/model/campaign-spec.js';
 import { parseCampaign } from '../../src/campaign/load.js';
 import { EMBEDDED_CAMPAIGN } from '../../src/embedded.js';
 import { extractStep, postprocessStep, reconstructCommand, refineCommands, type CampaignLayout, type StepFile, type Toolset } from '../../src/tools/toolset.js';

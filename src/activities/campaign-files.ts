@@ -10,7 +10,8 @@ import { exportPrefix } from '../slurm/submit-command.js';
 import { tail } from '../ssh/connection.js';
 import { MRC_HEADER_BYTES, parseMrcHeader, type MrcHeader } from '../tools/mrc.js';
 import { checkTiltSeries, parseRawtlt } from '../tools/rawtlt.js';
-import { parseRelionVersion, type RelionVersion } from '../tools/relion.js';
+import { parseRelionVersion } from '../tools/relion.js';
+import type { FileChecksum, ImportedAlignment, PostprocessResult, RelionVersion } from '../model/results.js';
 import { half1ModelPath, refineProgress, type RefineProgress, type RelionGeneration } from '../tools/refine-iterations.js';
 import { parseStar, starBlock, starNumber, starNumberColumn } from '../tools/star.js';
 import {
@@ -22,7 +23,6 @@ import {
   tiltSeriesTablePath,
   withAbsoluteImages,
   type ImportAlignmentsInput,
-  type ImportedAlignment,
 } from '../tools/aretomo-alignment.js';
 import type { StepFile } from '../tools/toolset.js';
 import { toApplicationFailure } from './failures.js';
@@ -53,21 +53,7 @@ export interface RefineStatus extends RefineProgress {
   readonly resolution?: number;
 }
 
-export interface PostprocessResult {
-  /**
-   * `_rlnFinalResolution` (Å); null when RELION found none (it writes `inf`: the masked half
-   * maps agree at no shell, so the refine produced no structure).
-   */
-  readonly finalResolution: number | null;
-  readonly bfactor: number;
-  readonly fsc: readonly { readonly resolution: number; readonly fsc: number }[];
-}
 
-export interface FileChecksum {
-  readonly path: string;
-  readonly bytes: number;
-  readonly sha256: string;
-}
 
 /** `<dir>` + `Refine3D/run` → the folder RELION writes into and the files' name root (`run`). */
 function refineFolder(dir: string, outRoot: string): { folder: string; root: string } {

@@ -4,7 +4,8 @@
  * step: where accounting is off or the call fails, the answer is empty and the cost ledger
  * prices the rung's gres, saying so.
  */
-import { buildGrantedArgs, grantedGpus, parseGranted, type GrantedGpus } from '../slurm/granted.js';
+import { buildGrantedArgs, grantedGpus, parseGranted } from '../slurm/granted.js';
+import type { GrantedGpus } from '../model/job-record.js';
 import { parseSinfoNodes, SINFO_NODES_ARGS, type SinfoNode } from '../slurm/sinfo.js';
 import { exportPrefix } from '../slurm/submit-command.js';
 import { shellJoin } from '../shell/quote.js';

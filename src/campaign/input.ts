@@ -7,7 +7,7 @@ import type { CryoConfig, StageName } from '../config/schema.js';
 import type { Placement } from '../slurm/placement.js';
 import type { RelionRuntime } from '../tools/relion.js';
 import type { CampaignLayout, ToolProfileName } from '../tools/toolset.js';
-import type { CampaignSpec } from './schema.js';
+import type { CampaignSpec } from '../model/campaign-spec.js';
 import { CryoError, ErrorType } from '../errors.js';
 import { ARETOMO2_STANDIN } from '../embedded.js';
 

@@ -7,39 +7,11 @@
  * job (sacct AllocTRES, or the node's gres: `record.granted`), else of the rung's gres type;
  * a type without a price, or none known, is priced at `gpuPrices.default`.
  */
-import type { JobEvent, JobRecord } from '../workflows/job-record.js';
-import type { GrantedGpus } from '../slurm/granted.js';
+import type { GrantedGpus, JobEvent, JobRecord } from '../model/job-record.js';
+import type { StepSummary } from '../model/step-summary.js';
 import { gpuCountOf, gpuTypeOf, type PlacementRung } from '../slurm/placement.js';
 import { stepIntervals } from './step-intervals.js';
 
-export interface StepSummary {
-  readonly step: string;
-  /** The tilt series a per-series step (reconstruct) worked on. */
-  readonly tiltSeries?: string;
-  readonly cluster: string;
-  readonly partition: string;
-  /** Rung the step finished on (1-based, as operators count) and its gres. */
-  readonly rung: number;
-  readonly gres: string;
-  readonly gpuType: string;
-  readonly gpus: number;
-  readonly node?: string;
-  readonly jobIds: readonly string[];
-  readonly attempts: number;
-  readonly relaxations: number;
-  readonly reclaims: number;
-  readonly submittedAt?: string;
-  readonly startedAt?: string;
-  readonly endedAt?: string;
-  readonly pendingSeconds: number;
-  readonly runSeconds: number;
-  readonly pricePerGpuHour: number;
-  /** Which price applied and why: `t4 as granted (sacct AllocTRES of job 96)`, `default: …`. */
-  readonly priceBasis?: string;
-  readonly costUsd: number;
-  readonly command: readonly string[];
-  readonly events: readonly JobEvent[];
-}
 
 /** $ per GPU-hour for a GPU type: its own price, else `default`, else 0. */
 export function priceFor(prices: Readonly<Record<string, number>>, gpuType: string): number {

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { collectYamlIssues, formatConfigIssues, type ConfigIssue, type FoundIssue } from '../config/issues.js';
 import { CryoError, ErrorType } from '../errors.js';
 import { runsRelion5, type ToolProfileName } from '../tools/toolset.js';
-import { campaignSchema, RELION_AUTO_LOCAL_HEALPIX_ORDER, type CampaignSpec } from './schema.js';
+import { campaignSchema, RELION_AUTO_LOCAL_HEALPIX_ORDER, type CampaignSpec } from '../model/campaign-spec.js';
 
 export type ParseCampaignResult = { ok: true; spec: CampaignSpec } | { ok: false; issues: ConfigIssue[] };
 

@@ -3,7 +3,7 @@
  * step's cost in job-summary.ts, and the report's timeline) and the events the timeline
  * marks (hang, relax, reclaim, requeue, resume). Pure and sandbox-safe; tolerates bad times.
  */
-import type { JobEvent, JobEventKind } from '../workflows/job-record.js';
+import type { JobEvent, JobEventKind } from '../model/job-record.js';
 
 /** Milliseconds since the epoch of an ISO time; undefined for anything unreadable. */
 export function parseTime(iso: string | undefined): number | undefined {

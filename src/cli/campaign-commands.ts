@@ -13,7 +13,7 @@ import type { CryoConfig } from '../config.js';
 import { campaignInput } from '../campaign/input.js';
 import { startCampaign, workflowUiUrl } from '../client.js';
 import { CryoSlurmJobId, CryoStage } from '../search-attributes.js';
-import type { CampaignCancellation, CampaignStatus, RunRecord } from '../workflows/campaign-status.js';
+import type { CampaignCancellation, CampaignStatus, RunRecord } from '../model/campaign-status.js';
 import { approvePicksUpdate, campaignStatusQuery, relaxUpdate, type ApprovePicksRequest } from '../workflows/operations.js';
 import { CliError, ExitCode, oneLine, toCliError } from './errors.js';
 import { closedOutcome, failureMessage } from './outcome.js';

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import type { CryoConfig } from '../config.js';
 import { campaignInput } from '../campaign/input.js';
 import { loadCampaign } from '../campaign/load.js';
-import type { StepSummary } from '../campaign/job-summary.js';
+import type { StepSummary } from '../model/step-summary.js';
 import { connectClient, startCampaign, workflowUiUrl } from '../client.js';
 import { EMBEDDED_CAMPAIGN, EMBEDDED_PYTHON, MAKE_DATASET, MAKE_RELION5_DATASET, RELION5_CAMPAIGN } from '../embedded.js';
 import { CliError } from './errors.js';
@@ -19,7 +19,7 @@ import { startText, truthText } from '../report/format.js';
 import { formatResolution } from './tables.js';
 import { WorkerResources } from '../worker-resources.js';
 import { createWorker, installRuntime } from '../worker.js';
-import type { CampaignStatus, RunRecord } from '../workflows/campaign.js';
+import type { CampaignStatus, RunRecord } from '../model/campaign-status.js';
 import { reclaimDuringRefine, type ReclaimReport } from './spot-reclaim.js';
 
 const pad = (text: string, n: number) => text.padEnd(n);

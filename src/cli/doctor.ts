@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import type { CryoConfig } from '../config/schema.js';
-import type { CampaignSpec } from '../campaign/schema.js';
+import type { CampaignSpec } from '../model/campaign-spec.js';
 import { loadCampaign } from '../campaign/load.js';
 import { CryoError } from '../errors.js';
 import { doctorExitCode, formatChecks, runDoctor, type DoctorCheck } from '../doctor/index.js';

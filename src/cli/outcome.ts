@@ -4,7 +4,7 @@
  * "Workflow canceled", the terminate reason).
  */
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { RunRecord } from '../workflows/campaign-status.js';
+import type { RunRecord } from '../model/campaign-status.js';
 import { oneLine } from './errors.js';
 
 /** The message of a failed, cancelled or terminated workflow (without the client's wrapper). */

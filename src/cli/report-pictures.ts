@@ -4,7 +4,7 @@
  * without them and a note, not a failed report.
  */
 import type { CryoConfig } from '../config/schema.js';
-import type { RunRecord } from '../workflows/campaign-status.js';
+import type { RunRecord } from '../model/campaign-status.js';
 import { readReportPictures, type ReportPictures } from '../pictures/read.js';
 import { SshConnection } from '../ssh/connection.js';
 import { sshTarget } from '../worker-resources.js';

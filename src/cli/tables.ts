@@ -4,12 +4,12 @@
  * default campaign ids and file names. No I/O, no Temporal calls: unit-tested in
  * test/unit/cli-tables.test.ts.
  */
-import type { ExcludedNode } from '../slurm/node-exclusions.js';
+import type { ExcludedNode } from '../model/excluded-node.js';
 import type { TypedSearchAttributes } from '@temporalio/common';
-import type { StepSummary } from '../campaign/job-summary.js';
+import type { StepSummary } from '../model/step-summary.js';
 import { alignmentText, fixed, relionText, startText, truthText } from '../report/format.js';
 import { CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus } from '../search-attributes.js';
-import type { CampaignCancellation, CampaignStatus, RunRecord } from '../workflows/campaign-status.js';
+import type { CampaignCancellation, CampaignStatus, RunRecord } from '../model/campaign-status.js';
 
 /** Left-aligned columns, two spaces apart, no trailing blanks. */
 export function formatTable(head: readonly string[], rows: readonly (readonly string[])[], indent = ''): string {

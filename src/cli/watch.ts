@@ -9,7 +9,7 @@
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
-import type { CampaignStatus, RunRecord } from '../workflows/campaign-status.js';
+import type { CampaignStatus, RunRecord } from '../model/campaign-status.js';
 import { campaignStatusQuery } from '../workflows/operations.js';
 import { closedOutcome } from './outcome.js';
 import { CliError, ExitCode, oneLine } from './errors.js';

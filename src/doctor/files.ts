@@ -4,7 +4,7 @@
  * angles match the stack's sections, STAR files parse. Reads headers only (1 KiB of a
  * multi-gigabyte stack) and the small text files whole.
  */
-import type { CampaignSpec } from '../campaign/schema.js';
+import type { CampaignSpec } from '../model/campaign-spec.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { MRC_HEADER_BYTES, parseMrcHeader, type MrcHeader } from '../tools/mrc.js';
 import { checkTiltSeries, parseRawtlt } from '../tools/rawtlt.js';

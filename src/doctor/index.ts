@@ -10,7 +10,7 @@ import { connectClient } from '../client.js';
 import { temporalTarget } from '../connection.js';
 import { checkAttributes } from '../namespace-setup.js';
 import { campaignDataDir } from '../campaign/input.js';
-import type { CampaignSpec } from '../campaign/schema.js';
+import type { CampaignSpec } from '../model/campaign-spec.js';
 import { ARETOMO2_STANDIN } from '../embedded.js';
 import { REMOTE_SHA, sha256File } from '../activities/stage-binary.js';
 import { shellJoin } from '../shell/quote.js';

@@ -5,7 +5,7 @@
  */
 import { STAGES, type CryoConfig, type PlacementRung } from '../config/schema.js';
 import { placementFor, relionRuntime } from '../campaign/input.js';
-import type { CampaignSpec } from '../campaign/schema.js';
+import type { CampaignSpec } from '../model/campaign-spec.js';
 import { relionBinary } from '../tools/relion.js';
 import { runsRelion5 } from '../tools/toolset.js';
 

@@ -5,7 +5,7 @@
  * from the cluster (`cryoet report`), or from this machine's disk.
  */
 import { open } from 'node:fs/promises';
-import type { RunRecord } from '../workflows/campaign-status.js';
+import type { RunRecord } from '../model/campaign-status.js';
 import { MRC_HEADER_BYTES, parseMrcHeader, type MrcHeader } from '../tools/mrc.js';
 import { decodeVoxels, mrcLittleEndian } from '../tools/mrc-data.js';
 import { mapPictures, picture, slabOf, slabXZ, sliceZ, type Picture } from './views.js';

@@ -3,7 +3,7 @@
  * reconstruct, extract, refine, postprocess, then any other in record order), with the
  * value in $ beside each bar.
  */
-import type { RunRecord } from '../workflows/campaign-status.js';
+import type { RunRecord } from '../model/campaign-status.js';
 import { duration, usd } from './format.js';
 import { axisBottom, esc, linear, niceDomain, niceTicks, noData, px, svgOpen, x0, x1, y0, type Frame } from './svg.js';
 

@@ -4,7 +4,7 @@
  * text with no markup (the caller escapes it).
  */
 import { parseTime } from '../campaign/step-intervals.js';
-import type { TruthResult } from '../tools/truth.js';
+import type { TruthResult } from '../model/results.js';
 
 /** Shown where a value is missing or not a number. */
 export const NONE = '—';

@@ -3,7 +3,7 @@
  * resolution in Å, the 0.143 threshold and a marker at the final resolution. Points at
  * frequency 0 (RELION writes resolution 999 or Infinity there) and non-numbers are skipped.
  */
-import type { RunRecord } from '../workflows/campaign-status.js';
+import type { RunRecord } from '../model/campaign-status.js';
 import { angstrom, fixed } from './format.js';
 import {
   axisBottom, axisLeft, esc, linear, niceStep, noData, pathThrough, px, svgOpen,

@@ -3,7 +3,7 @@
  * data; no scripts, fonts or external images) with the campaign header, the four plots,
  * the pictures of the tomograms and the final map when given, and the tables.
  */
-import type { RunRecord } from '../workflows/campaign-status.js';
+import type { RunRecord } from '../model/campaign-status.js';
 import { costPlot } from './cost-plot.js';
 import { NONE, alignmentText, angstrom, dateTime, duration, groupThousands, parseTime, relionText, startText, truthText, usd } from './format.js';
 import { fscPlot } from './fsc-plot.js';

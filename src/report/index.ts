@@ -3,7 +3,7 @@
  * PNG data, no scripts or external resources; opens offline). Pure: the pictures come in
  * already encoded.
  */
-import type { RunRecord } from '../workflows/campaign-status.js';
+import type { RunRecord } from '../model/campaign-status.js';
 import { page } from './html.js';
 import type { ReportPictures } from '../pictures/read.js';
 

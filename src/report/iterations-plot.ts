@@ -2,7 +2,7 @@
  * Resolution per refine iteration: a line with a point per iteration (Å, lower is better),
  * and a marker where a reclaimed refine resumed (the `resumed` events of the refine step).
  */
-import type { RunRecord } from '../workflows/campaign-status.js';
+import type { RunRecord } from '../model/campaign-status.js';
 import { angstrom } from './format.js';
 import {
   axisBottom, axisLeft, esc, linear, niceDomain, niceStep, niceTicks, noData, pathThrough, px,

@@ -3,8 +3,8 @@
  * tilt series, outputs, the picks gate, the campaign's files and its parameters. Every
  * string from the record goes through esc().
  */
-import type { StepSummary } from '../campaign/job-summary.js';
-import type { RunRecord } from '../workflows/campaign-status.js';
+import type { StepSummary } from '../model/step-summary.js';
+import type { RunRecord } from '../model/campaign-status.js';
 import { NONE, bytes, clock, commandLine, dateTime, duration, fixed, groupThousands, parseTime, stepLabel, usd } from './format.js';
 import { esc } from './svg.js';
 

@@ -4,9 +4,9 @@
  * the next rung, lost its node, was requeued or resumed, and a legend. x = time since the
  * campaign started.
  */
-import type { StepSummary } from '../campaign/job-summary.js';
-import type { JobEvent } from '../workflows/job-record.js';
-import type { RunRecord } from '../workflows/campaign-status.js';
+import type { StepSummary } from '../model/step-summary.js';
+import type { JobEvent } from '../model/job-record.js';
+import type { RunRecord } from '../model/campaign-status.js';
 import { clock, dateTime, duration, parseTime, stepLabel } from './format.js';
 import { stepIntervals, type Interval, type MarkedKind } from '../campaign/step-intervals.js';
 import { axisBottom, esc, linear, noData, px, svgOpen, textWidth, x0, x1, y0, y1, type Frame, type Tick } from './svg.js';

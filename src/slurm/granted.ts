@@ -8,17 +8,8 @@
 import { CryoError, ErrorType } from '../errors.js';
 import { JOB_ID_PATTERN } from './squeue-format.js';
 import type { SinfoNode } from './sinfo.js';
+import type { GrantedGpus } from '../model/job-record.js';
 
-/** A job's GPUs as Slurm granted them, and where that was read. */
-export interface GrantedGpus {
-  readonly jobId: string;
-  /** The GPU type; absent when neither accounting nor the node names one. */
-  readonly gpuType?: string;
-  readonly gpus: number;
-  readonly node?: string;
-  /** `sacct AllocTRES` or `node gres` (the node's only GPU type). */
-  readonly source: 'sacct AllocTRES' | 'node gres';
-}
 
 export const GRANTED_FIELDS = 'JobIDRaw,NodeList,AllocTRES';
 

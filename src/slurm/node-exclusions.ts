@@ -4,18 +4,8 @@
  * (`sbatch --exclude`). Pure and sandbox-safe: workflows keep the list in their state.
  */
 import { CryoError, ErrorType } from '../errors.js';
+import type { ExcludedNode } from '../model/excluded-node.js';
 
-/** One excluded node, and why. */
-export interface ExcludedNode {
-  readonly cluster: string;
-  readonly node: string;
-  /** ISO time the exclusion ends. */
-  readonly until: string;
-  /** Slurm's word for what happened, e.g. `NODE_FAIL` or `FAILED; node drained (bad gpu)`. */
-  readonly reason: string;
-  readonly jobId?: string;
-  readonly step?: string;
-}
 
 /** The node names still excluded on `cluster` at `nowMs`, sorted, each once. */
 export function activeExclusions(list: readonly ExcludedNode[], cluster: string, nowMs: number): string[] {

@@ -319,10 +319,3 @@ export interface ImportAlignmentsInput {
 }
 
 /** What one tilt series' imported alignment says, for the run record. */
-export interface ImportedAlignment {
-  readonly name: string;
-  /** AreTomo2's tilt axis (rlnTomoZRot), degrees. */
-  readonly tiltAxis: number;
-  readonly maxShiftAngst: number;
-  readonly tilts: number;
-}

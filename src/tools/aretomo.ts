@@ -3,7 +3,7 @@
  * (embedded/aretomo2_standin.py) takes the same flags, so both profiles build the line here.
  * GPU ids: `-Gpu 0` is the first GPU Slurm granted (Slurm sets CUDA_VISIBLE_DEVICES).
  */
-import type { ReconstructionParams } from '../campaign/schema.js';
+import type { ReconstructionParams } from '../model/campaign-spec.js';
 
 export interface AreTomoFiles {
   /** MRC tilt stack, `.rawtlt` angles and the output tomogram; paths as the job sees them. */

@@ -5,7 +5,8 @@
  * has no relion_tomo_* tools). Refine and postprocess lines are the same for both; only
  * the runtime (MPI launcher, `--gpu` or `--j`) differs.
  */
-import type { ExtractionParams, PostprocessParams, RefineParams } from '../campaign/schema.js';
+import type { ExtractionParams, PostprocessParams, RefineParams } from '../model/campaign-spec.js';
+import type { RelionVersion } from '../model/results.js';
 
 /** How RELION runs on the cluster. */
 export interface RelionRuntime {
@@ -189,14 +190,6 @@ export function mpiRanksFor(gpus: number): number {
 }
 
 /** What `relion_refine_mpi --version` says: the RELION that ran, for the run record. */
-export interface RelionVersion {
-  /** `5.0.1`, `3.1.3`, …; `unknown` when the output had no version line. */
-  readonly version: string;
-  /** `BASE=double` (CPU builds) or `BASE=float`, when printed. */
-  readonly precision?: string;
-  /** The program asked. */
-  readonly program: string;
-}
 
 /** Parses `RELION version: 5.0.1 \nPrecision: BASE=double` (RELION 3.1 and 5 print the same). */
 export function parseRelionVersion(text: string, program: string): RelionVersion {

@@ -6,7 +6,7 @@
  * subtomograms with relion_preprocess), chosen by temporal.yaml `tools.profile`. The two
  * CPU profiles run the CPU AreTomo2 STAND-IN. Same steps, same folder layout. Pure.
  */
-import type { CampaignSpec, TiltSeriesSpec } from '../campaign/schema.js';
+import type { CampaignSpec, TiltSeriesSpec } from '../model/campaign-spec.js';
 import { aretomoCommand } from './aretomo.js';
 import type { ImportAlignmentsInput } from './aretomo-alignment.js';
 import { commandsIn } from './job-script.js';

@@ -2,20 +2,7 @@
  * The known-answer check's result (embedded/check_truth.py `map`), parsed from its JSON: a
  * synthetic campaign's map against the particle it was made from. Pure.
  */
-
-export interface TruthCheck {
-  /** The truth file, as the campaign file names it. */
-  readonly truth: string;
-  /** Correlation with the truth after an integer-shift search. */
-  readonly ccTruth: number;
-  /** Best correlation with the truth and with its mirror image (turns about the symmetry axis). */
-  readonly handTruth: number;
-  readonly handMirror: number;
-  /** handTruth − handMirror: above 0 the map has the truth's hand. */
-  readonly handMargin: number;
-  /** Where the FSC against the truth falls below 0.5 (Å); null if it never reaches 0.5. */
-  readonly resolutionAtFsc05: number | null;
-}
+import type { TruthCheck } from '../model/results.js';
 
 function numberField(parsed: Record<string, unknown>, key: string, truth: string): number {
   const value = parsed[key];
@@ -25,8 +12,6 @@ function numberField(parsed: Record<string, unknown>, key: string, truth: string
   return value;
 }
 
-/** What a run record keeps: the check's figures, or why it could not be made. */
-export type TruthResult = TruthCheck | { readonly truth: string; readonly error: string };
 
 /** Parses check_truth.py's JSON; throws naming the field that is missing or not a number. */
 export function parseTruthCheck(stdout: string, truth: string): TruthCheck {

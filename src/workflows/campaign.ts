@@ -27,7 +27,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CampaignInput } from '../campaign/input.js';
-import { summarizeStep, type StepSummary } from '../campaign/job-summary.js';
+import { summarizeStep } from '../campaign/job-summary.js';
+import type { StepSummary } from '../model/step-summary.js';
 import { ErrorType, hasErrorType, innermostMessage } from '../errors.js';
 import { describeLadder } from '../slurm/placement.js';
 import { CryoCampaign, CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus, CryoTiltSeries } from '../search-attributes.js';
@@ -47,17 +48,16 @@ import {
   tomogramFile,
   type Toolset,
 } from '../tools/toolset.js';
-import type { ImportedAlignment } from '../tools/aretomo-alignment.js';
+import type { ImportedAlignment } from '../model/results.js';
 import { clusterJob, type ClusterJobInput, type ClusterJobResult } from './cluster-job.js';
 import { fileOps, stageOps } from './campaign-activities.js';
 import { tiltSeries, type TiltSeriesResult } from './tilt-series.js';
-import { CAMPAIGN_EVENTS_KEPT, type CampaignCancellation, type CampaignStage, type CampaignStatus, type RunRecord } from './campaign-status.js';
+import { CAMPAIGN_EVENTS_KEPT, type CampaignCancellation, type CampaignStage, type CampaignStatus, type RunRecord } from '../model/campaign-status.js';
 import { TaskGroup, type Outcome, type Task } from './tasks.js';
 import { recordStepUsage } from './metrics.js';
 import { approvePicksUpdate, campaignStatusQuery, dependencyMovedSignal, jobSubmittedSignal, nodeExcludedSignal, reconstructAfterSignal, type DependencyMoved, type JobSubmitted, type ReconstructAfter } from './operations.js';
 import { mergeExclusions } from '../slurm/node-exclusions.js';
 
-export type { CampaignCancellation, CampaignStage, CampaignStatus, RunRecord } from './campaign-status.js';
 
 /** A step's clusterJob child and how it ends; `after`: the Slurm jobs it was queued behind. */
 interface Launched {

@@ -6,71 +6,7 @@
 import { defineQuery } from '@temporalio/workflow';
 import { describeRung, gpuTypeOf, type PlacementRung } from '../slurm/placement.js';
 import { classifyJob } from '../slurm/state-table.js';
-import type { ExcludedNode } from '../slurm/node-exclusions.js';
-import type { GrantedGpus } from '../slurm/granted.js';
-
-/** What happened. Our vocabulary; Slurm's own words travel in `state` and `reason`. */
-export type JobEventKind =
-  | 'submitted' | 'reattached' | 'observed' | 'requeued' | 'hung' | 'relaxed'
-  | 'lost' | 'resumed' | 'resubmitted' | 'completed' | 'failed' | 'cancelled' | 'exhausted'
-  /** sbatch refused the rung (no such partition, gres or node configuration): it is impossible. */
-  | 'refused'
-  /** The job reached its time limit and goes back with a longer one. */
-  | 'timeout'
-  /** A node failed the job; later submissions leave it out (`--exclude`). */
-  | 'excluded'
-  /** A job it was queued behind was replaced; its dependency now names the new job. */
-  | 'moved';
-
-/** One transition. */
-export interface JobEvent {
-  /** ISO time (workflow time, deterministic). */
-  readonly at: string;
-  readonly kind: JobEventKind;
-  /** Zero-based ladder rung. */
-  readonly rung: number;
-  readonly cluster: string;
-  readonly jobId?: string;
-  readonly state?: string;
-  readonly reason?: string;
-  readonly node?: string;
-  readonly note?: string;
-  /** On `resumed`: the iteration continued from (none: started over) and the partial ones redone. */
-  readonly iteration?: number;
-  readonly redone?: readonly number[];
-}
-
-/** A hung rung, for the exhausted-ladder message. */
-export interface HungRung {
-  readonly rung: number;
-  readonly jobId: string;
-  readonly reason: string;
-  readonly pendingMs: number;
-}
-
-/** A rung sbatch refused, with Slurm's message. */
-export interface RefusedRung {
-  readonly rung: number;
-  readonly message: string;
-}
-
-/** Live view of a clusterJob. */
-export interface JobRecord {
-  readonly step: string;
-  readonly rung: number;
-  readonly attempt: number;
-  readonly reclaims: number;
-  readonly hung: readonly HungRung[];
-  /** Rungs sbatch refused (absent in records from before it was kept). */
-  readonly refused?: readonly RefusedRung[];
-  /** TIMEOUTs resubmitted with a longer time limit. */
-  readonly timeouts?: number;
-  /** Nodes this job left out of its submissions, and why. */
-  readonly excluded?: readonly ExcludedNode[];
-  /** The GPUs Slurm granted each of its jobs, read when it completed (absent: not read). */
-  readonly granted?: readonly GrantedGpus[];
-  readonly events: readonly JobEvent[];
-}
+import type { HungRung, JobEvent, JobRecord, RefusedRung } from '../model/job-record.js';
 
 /** Query: the job's record so far. */
 export const jobRecordQuery = defineQuery<JobRecord>('jobRecord');

@@ -10,8 +10,8 @@
  * Cancelling a campaign cancels its children; each clusterJob then runs `scancel`.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ExcludedNode } from '../slurm/node-exclusions.js';
-import type { CampaignStatus } from './campaign-status.js';
+import type { ExcludedNode } from '../model/excluded-node.js';
+import type { CampaignStatus } from '../model/campaign-status.js';
 
 /** Query: the whole campaign state as typed JSON. */
 export const campaignStatusQuery = defineQuery<CampaignStatus>('status');

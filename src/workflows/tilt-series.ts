@@ -6,7 +6,8 @@
 import { condition, executeChild, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { TiltSeriesFacts } from '../activities/campaign-files.js';
 import type { CampaignInput } from '../campaign/input.js';
-import { summarizeStep, type StepSummary } from '../campaign/job-summary.js';
+import { summarizeStep } from '../campaign/job-summary.js';
+import type { StepSummary } from '../model/step-summary.js';
 import { CryoCampaign, CryoStage, CryoTiltSeries } from '../search-attributes.js';
 import { dataPath, reconstructCommand, tomogramFile } from '../tools/toolset.js';
 import { describeLadder } from '../slurm/placement.js';

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { renderReport } from '../../src/report/index.js';
-import type { RunRecord } from '../../src/workflows/campaign-status.js';
+import type { RunRecord } from '../../src/model/campaign-status.js';
 import { ARTIFACTS_DIR, launchBrowser, openPage, screenshot, type TestPage } from '../helpers/browser.js';
 import { ARETOMO2_STANDIN, EMBEDDED_PYTHON, MAKE_DATASET } from '../../src/embedded.js';
 import { openLocal, readReportPictures } from '../../src/pictures/read.js';

@@ -17,7 +17,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Browser, FrameLocator } from 'playwright-core';
 import { campaignInput, placementFor } from '../../src/campaign/input.js';
 import { parseCampaign } from '../../src/campaign/load.js';
-import type { CampaignSpec } from '../../src/campaign/schema.js';
+import type { CampaignSpec } from '../../src/model/campaign-spec.js';
 import { startCampaign } from '../../src/client.js';
 import type { CryoConfig } from '../../src/config.js';
 import { EMBEDDED_CAMPAIGN } from '../../src/embedded.js';

@@ -27,7 +27,7 @@ import { campaignInput, type CampaignInput } from '../../src/campaign/input.js';
 import { startCampaign } from '../../src/client.js';
 import type { CryoConfig } from '../../src/config.js';
 import { cryoSearchAttributes } from '../../src/search-attributes.js';
-import type { RunRecord } from '../../src/workflows/campaign.js';
+import type { RunRecord } from '../../src/model/campaign-status.js';
 import {
   chaosWorkers,
   checkCampaign,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { ConfigIssue } from '../../src/config/issues.js';
 import { loadCampaign, parseCampaign } from '../../src/campaign/load.js';
-import { campaignSchema, CAMPAIGN_NAME, SYMMETRY } from '../../src/campaign/schema.js';
+import { campaignSchema, CAMPAIGN_NAME, SYMMETRY } from '../../src/model/campaign-spec.js';
 import { CryoError, ErrorType } from '../../src/errors.js';
 
 const ROOT = new URL('../../', import.meta.url);

@@ -6,9 +6,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TypedSearchAttributes } from '@temporalio/common';
-import type { StepSummary } from '../../src/campaign/job-summary.js';
+import type { StepSummary } from '../../src/model/step-summary.js';
 import { CryoCampaign, CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus } from '../../src/search-attributes.js';
-import type { CampaignCancellation, CampaignStatus, RunRecord } from '../../src/workflows/campaign-status.js';
+import type { CampaignCancellation, CampaignStatus, RunRecord } from '../../src/model/campaign-status.js';
 import {
   campaignRow,
   cancellationLines,

@@ -9,7 +9,7 @@ import { pricedGpus, summarizeStep } from '../../src/campaign/job-summary.js';
 import { buildGrantedArgs, grantedGpus, parseAllocTres, parseGranted } from '../../src/slurm/granted.js';
 import { parseSinfoNodes } from '../../src/slurm/sinfo.js';
 import type { PlacementRung } from '../../src/slurm/placement.js';
-import type { JobEvent, JobRecord } from '../../src/workflows/job-record.js';
+import type { JobEvent, JobRecord } from '../../src/model/job-record.js';
 
 const PRICES = { t4: 0.3375, a10g: 0.45, default: 0.4 };
 const ANY4: PlacementRung = { cluster: 'dev', partition: 'gpu', gres: 'gpu:4', timeScale: 1 };

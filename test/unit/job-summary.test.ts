@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { priceFor, summarizeStep } from '../../src/campaign/job-summary.js';
 import type { PlacementRung } from '../../src/slurm/placement.js';
-import type { JobEvent, JobEventKind, JobRecord } from '../../src/workflows/job-record.js';
+import type { JobEvent, JobEventKind, JobRecord } from '../../src/model/job-record.js';
 
 const T0 = Date.parse('2025-03-01T10:00:00.000Z');
 /** ISO time `s` seconds after T0. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CryoError, ErrorType } from '../../src/errors.js';
-import { activeExclusions, expandHostList, mergeExclusions, nodeIsUnhealthy, parseNodeHealth, type ExcludedNode } from '../../src/slurm/node-exclusions.js';
+import { activeExclusions, expandHostList, mergeExclusions, nodeIsUnhealthy, parseNodeHealth } from '../../src/slurm/node-exclusions.js';
+import type { ExcludedNode } from '../../src/model/excluded-node.js';
 
 const at = (iso: string) => Date.parse(iso);
 const entry = (node: string, until: string, cluster = 'dev'): ExcludedNode => ({ cluster, node, until, reason: 'NODE_FAIL' });

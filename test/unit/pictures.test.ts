@@ -14,7 +14,7 @@ import { MAX_PICTURE_SIDE, maxZ, picture, shrink, sliceX, sliceZ, slabOf, slabRo
 import { finalMapFile, openLocal, readReportPictures, tomogramPictures } from '../../src/pictures/read.js';
 import { renderReport } from '../../src/report/index.js';
 import { MRC_HEADER_BYTES } from '../../src/tools/mrc.js';
-import type { RunRecord } from '../../src/workflows/campaign-status.js';
+import type { RunRecord } from '../../src/model/campaign-status.js';
 import { repoRoot } from '../helpers/env.js';
 
 /** An MRC file of float32 voxels (little-endian, mode 2). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { renderReport } from '../../src/report/index.js';
-import type { RunRecord } from '../../src/workflows/campaign-status.js';
+import type { RunRecord } from '../../src/model/campaign-status.js';
 
 /** A fresh, mutable copy of the fixture (a real run record, hand-extended). */
 function fixture(): RunRecord {

@@ -6,8 +6,8 @@ import { fscPoints } from '../../src/report/fsc-plot.js';
 import { stepIntervals } from '../../src/campaign/step-intervals.js';
 import { esc, linear, niceDomain, niceTicks, px, tickLabel } from '../../src/report/svg.js';
 import { tickDuration } from '../../src/report/timeline.js';
-import type { StepSummary } from '../../src/campaign/job-summary.js';
-import type { JobEvent, JobEventKind } from '../../src/workflows/job-record.js';
+import type { StepSummary } from '../../src/model/step-summary.js';
+import type { JobEvent, JobEventKind } from '../../src/model/job-record.js';
 
 const T0 = Date.parse('2025-03-01T10:00:00.000Z');
 const at = (s: number): string => new Date(T0 + s * 1000).toISOString();

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseCampaign } from '../../src/campaign/load.js';
-import type { CampaignSpec } from '../../src/campaign/schema.js';
+import type { CampaignSpec } from '../../src/model/campaign-spec.js';
 import { CryoError, ErrorType } from '../../src/errors.js';
 import type { PlacementRung } from '../../src/slurm/placement.js';
 import { aretomoCommand } from '../../src/tools/aretomo.js';

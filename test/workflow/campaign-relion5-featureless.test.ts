@@ -16,11 +16,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { campaignInput, type CampaignInput } from '../../src/campaign/input.js';
 import { parseCampaign } from '../../src/campaign/load.js';
-import type { CampaignSpec } from '../../src/campaign/schema.js';
+import type { CampaignSpec } from '../../src/model/campaign-spec.js';
 import { startCampaign } from '../../src/client.js';
 import { EMBEDDED_PYTHON, MAKE_RELION5_DATASET, RELION5_CAMPAIGN } from '../../src/embedded.js';
 import { renderReport } from '../../src/report/index.js';
-import type { RunRecord } from '../../src/workflows/campaign.js';
+import type { RunRecord } from '../../src/model/campaign-status.js';
 import { uniqueId } from '../helpers/env.js';
 import { ladder, startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
 

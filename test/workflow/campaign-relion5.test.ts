@@ -20,7 +20,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { campaignInput, type CampaignInput } from '../../src/campaign/input.js';
 import { parseCampaign } from '../../src/campaign/load.js';
-import type { CampaignSpec } from '../../src/campaign/schema.js';
+import type { CampaignSpec } from '../../src/model/campaign-spec.js';
 import { startCampaign } from '../../src/client.js';
 import { reclaimDuringRefine, type ReclaimReport } from '../../src/cli/spot-reclaim.js';
 import type { CryoConfig } from '../../src/config.js';
@@ -29,7 +29,7 @@ import { renderReport } from '../../src/report/index.js';
 import { refineProgress } from '../../src/tools/refine-iterations.js';
 import { parseMrcHeader } from '../../src/tools/mrc.js';
 import { refineCommands } from '../../src/tools/toolset.js';
-import type { RunRecord } from '../../src/workflows/campaign.js';
+import type { RunRecord } from '../../src/model/campaign-status.js';
 import { uniqueId } from '../helpers/env.js';
 import { ladder, startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
 

@@ -15,13 +15,13 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { join } from 'node:path';
 import { campaignInput, type CampaignInput } from '../../src/campaign/input.js';
 import { parseCampaign } from '../../src/campaign/load.js';
-import type { CampaignSpec } from '../../src/campaign/schema.js';
+import type { CampaignSpec } from '../../src/model/campaign-spec.js';
 import { startCampaign } from '../../src/client.js';
 import { reclaimDuringRefine, type ReclaimReport } from '../../src/cli/spot-reclaim.js';
 import { CHECK_TRUTH, EMBEDDED_CAMPAIGN, EMBEDDED_PYTHON, MAKE_DATASET } from '../../src/embedded.js';
 import { CryoIteration, CryoResolution } from '../../src/search-attributes.js';
 import { campaignStatusQuery } from '../../src/workflows/operations.js';
-import type { RunRecord } from '../../src/workflows/campaign.js';
+import type { RunRecord } from '../../src/model/campaign-status.js';
 import { uniqueId } from '../helpers/env.js';
 import { PNG } from 'pngjs';
 import { clusterPictures } from '../../src/cli/report-pictures.js';

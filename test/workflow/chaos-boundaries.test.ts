@@ -22,7 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { campaignInput, type CampaignInput } from '../../src/campaign/input.js';
 import { startCampaign } from '../../src/client.js';
 import { ARETOMO2_STANDIN, EMBEDDED_PYTHON } from '../../src/embedded.js';
-import type { RunRecord } from '../../src/workflows/campaign.js';
+import type { RunRecord } from '../../src/model/campaign-status.js';
 import {
   chaosWorkers,
   checkCampaign,

@@ -26,7 +26,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { campaignInput } from '../../src/campaign/input.js';
 import { startCampaign } from '../../src/client.js';
 import type { CryoConfig } from '../../src/config.js';
-import type { CampaignStatus } from '../../src/workflows/campaign.js';
+import type { CampaignStatus } from '../../src/model/campaign-status.js';
 import { campaignStatusQuery } from '../../src/workflows/operations.js';
 import type { ClusterJobInput, ClusterJobResult } from '../../src/workflows/cluster-job.js';
 import {

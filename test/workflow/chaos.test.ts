@@ -35,7 +35,7 @@ import { campaignInput, type CampaignInput } from '../../src/campaign/input.js';
 import { startCampaign } from '../../src/client.js';
 import { CHECK_TRUTH, EMBEDDED_PYTHON } from '../../src/embedded.js';
 import type { CryoConfig } from '../../src/config.js';
-import type { RunRecord } from '../../src/workflows/campaign.js';
+import type { RunRecord } from '../../src/model/campaign-status.js';
 import type { ClusterJobInput, ClusterJobResult } from '../../src/workflows/cluster-job.js';
 import {
   chaosWorkers,

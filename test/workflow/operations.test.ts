@@ -16,7 +16,7 @@ import { parseCampaign } from '../../src/campaign/load.js';
 import { startCampaign } from '../../src/client.js';
 import { EMBEDDED_CAMPAIGN, EMBEDDED_PYTHON, MAKE_DATASET } from '../../src/embedded.js';
 import type { ClusterJobResult } from '../../src/workflows/cluster-job.js';
-import type { CampaignStatus } from '../../src/workflows/campaign-status.js';
+import type { CampaignStatus } from '../../src/model/campaign-status.js';
 import { jobRecordQuery } from '../../src/workflows/job-record.js';
 import { CryoStatus } from '../../src/search-attributes.js';
 import { approvePicksUpdate, campaignStatusQuery, relaxUpdate } from '../../src/workflows/operations.js';

@@ -3,13 +3,10 @@
  * record (the workflow result, also written as run-record.json beside the outputs).
  * Types only; sandbox-safe.
  */
-import type { ExcludedNode } from '../slurm/node-exclusions.js';
-import type { FileChecksum, PostprocessResult } from '../activities/campaign-files.js';
-import type { CampaignInput } from '../campaign/input.js';
-import type { StepSummary } from '../campaign/job-summary.js';
-import type { RelionVersion } from '../tools/relion.js';
-import type { ImportedAlignment } from '../tools/aretomo-alignment.js';
-import type { TruthResult } from '../tools/truth.js';
+import type { CampaignSpec } from './campaign-spec.js';
+import type { ExcludedNode } from './excluded-node.js';
+import type { FileChecksum, ImportedAlignment, PostprocessResult, RelionVersion, TruthResult } from './results.js';
+import type { StepSummary } from './step-summary.js';
 
 export type CampaignStage = 'inspect' | 'stage' | 'probe' | 'reconstruct' | 'picks' | 'extract' | 'refine' | 'postprocess' | 'record' | 'done';
 
@@ -136,6 +133,6 @@ export interface RunRecord {
   readonly bfactor: number;
   readonly fsc: PostprocessResult['fsc'];
   readonly outputs: readonly FileChecksum[];
-  readonly parameters: CampaignInput['spec'];
+  readonly parameters: CampaignSpec;
   readonly recordPath: string;
 }

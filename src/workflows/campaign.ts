@@ -18,7 +18,6 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
-  patched,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -160,10 +159,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
   } catch (err) {
     // Whatever ended the run, nothing it started stays running: cancel what is left (their
     // Slurm jobs with them) and wait until every child has closed.
-    // (Not in histories from before: their campaigns closed without it.)
-    const drains = patched('campaign-drains-its-tasks');
-    if (drains) await tasks.drain();
-    if (drains && isCancelled()) {
+    await tasks.drain();
+    if (isCancelled()) {
       const cancellation = cancellationOf();
       status.cancellation = cancellation;
       status.error = `cancelled at stage ${cancellation.stage}`;
@@ -203,9 +200,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     // Each step is queued in Slurm behind the jobs it needs (sbatch --dependency=afterok) as
     // soon as they have job ids, so it starts the moment they end, not after this workflow
     // has seen them end and submitted it (the chain's start-up, with our retries).
-    const ahead = patched('queue-steps-ahead');
     // Steps queued behind others follow a replaced job instead of failing and running again.
-    const follow = patched('dependencies-follow-replaced-jobs');
     const queuedBehind: Launched[] = [];
     const forwardMoves = async () => {
       for (;;) {
@@ -220,7 +215,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         }
       }
     };
-    if (follow) tasks.start(forwardMoves);
+    tasks.start(forwardMoves);
     const extractJobFor = (command: readonly string[]): ClusterJobInput => ({ step: 'extract', placement: input.placements.extract, command, cpusPerTask: 1, timeLimitMinutes: 120 });
     const enter = (stage: CampaignStage, details: string) => {
       status.stage = stage;
@@ -248,7 +243,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     /** A step's child, started now; with `after`, its job is queued behind those Slurm jobs. */
     const launch = async (job: ClusterJobInput, suffix: string, after?: readonly string[]): Promise<Launched> => {
       const scope = new CancellationScope();
-      const args: ClusterJobInput = { ...job, ...placementContext(), ...(after ? { afterJobs: after, ...(follow ? { followMovedDependencies: true } : {}) } : {}) };
+      const args: ClusterJobInput = { ...job, ...placementContext(), ...(after ? { afterJobs: after, followMovedDependencies: true } : {}) };
       const handle = await scope.run(() => startChild(clusterJob, { ...childOptions(suffix, { summary: `${job.step} · ${describeLadder(job.placement.ladder)}` }), args: [args] }));
       status.running[suffix] = handle.workflowId;
       const task = tasks.adopt(scope, handle.result(), (outcome) => {
@@ -256,7 +251,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         delete status.running[suffix];
       });
       const run: Launched = { suffix, workflowId: handle.workflowId, ...(after ? { after } : {}), task };
-      if (after && follow) queuedBehind.push(run);
+      if (after) queuedBehind.push(run);
       return run;
     };
     /**
@@ -329,12 +324,12 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     let probe: Launched | undefined;
     let probeJobId: string | undefined;
     /** What a series started now queues behind; undefined until the probe is submitted. */
-    let released: ReconstructAfter | undefined = ahead ? undefined : {};
+    let released: ReconstructAfter | undefined;
     const waiting: ChildWorkflowHandle<typeof tiltSeries>[] = [];
     const runSeries = async (name: string, suffix: string): Promise<TiltSeriesResult> => {
       // The child gets the campaign with its own series only: with the whole list, the
       // children's inputs grow as N² (500 series overran Temporal's 4 MB message limit).
-      const campaign = patched('tilt-series-child-own-series') ? { ...input, spec: { ...spec, tiltSeries: spec.tiltSeries.filter((ts) => ts.name === name) } } : input;
+      const campaign = { ...input, spec: { ...spec, tiltSeries: spec.tiltSeries.filter((ts) => ts.name === name) } };
       const early = released === undefined;
       const after = early ? { waitForProbe: true } : probe?.task.ended || !released!.afterJobs ? {} : { afterJobs: released!.afterJobs };
       const handle = await startChild(tiltSeries, { ...childOptions(suffix, { tiltSeries: name, summary: `${name} · align+reconstruct · ${describeLadder(input.placements.reconstruct.ladder)}` }), args: [{ campaign, name, aretomo2, ...placementContext(), ...after }] });
@@ -360,7 +355,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
             result = await runSeries(name, name);
           } catch (err) {
             // Queued behind a probe job that did not complete: once the probe has passed, again.
-            if (!ahead || !probe || !hasErrorType(err, ErrorType.DependencyFailed) || 'err' in (await probe.task.outcome)) throw err;
+            if (!probe || !hasErrorType(err, ErrorType.DependencyFailed) || 'err' in (await probe.task.outcome)) throw err;
             result = await runSeries(name, `${name}-again`);
           }
           done.push(result);
@@ -389,40 +384,28 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       pool?.scope.cancel();
       await pool?.outcome;
     };
-    if (ahead) startSeries();
+    startSeries();
 
     let binary: Awaited<ReturnType<typeof stageBinary>>;
     let probeJob: ClusterJobInput;
     try {
-      if (patched('inspect-and-stage-together')) {
-        // The checks and the staging at once (staging is idempotent and submits nothing): any
-        // failure still stops the campaign before the first job.
-        enter('stage', `checking reference, masks and output folders; staging ${input.tools.aretomo2Local} to ${input.tools.stageDir}`);
-        [, , binary] = await Promise.all([inspectMaps(), checkWritable(), stageBinary()]);
-      } else {
-        await inspectMaps();
-        if (patched('check-output-writable')) await checkWritable();
-        // 2. Stage the binary and probe it on a node.
-        enter('stage', `staging ${input.tools.aretomo2Local} to ${input.tools.stageDir}`);
-        binary = await stageBinary();
-      }
+      // The checks and the staging at once (staging is idempotent and submits nothing): any
+      // failure still stops the campaign before the first job.
+      enter('stage', `checking reference, masks and output folders; staging ${input.tools.aretomo2Local} to ${input.tools.stageDir}`);
+      [, , binary] = await Promise.all([inspectMaps(), checkWritable(), stageBinary()]);
       enter('probe', `probing ${binary.remotePath} (sha256 ${binary.sha256.slice(0, 12)}, ${binary.copied ? 'copied' : 'already there'})`);
       probeJob = { step: 'probe', placement: input.placements.probe, command: [binary.remotePath, ...input.tools.probeArgs], timeLimitMinutes: 10 };
       probe = await launch(probeJob, 'probe');
-      if (ahead) {
-        // The reconstructions wait in Slurm for the probe (afterok), not here.
-        probeJobId = await jobIdOf(probe);
-        if (probe.task.ended) {
-          const probed = await probe.task.outcome;
-          if ('err' in probed) throw probed.err;
-        }
-        released = probe.task.ended || probeJobId === undefined ? {} : { afterJobs: [probeJobId] };
-        enter('reconstruct', `${spec.tiltSeries.length} tilt series, ${spec.limits.maxParallelTiltSeries} at a time, queued behind the probe`);
-        const go = released;
-        await Promise.all(waiting.splice(0).map((handle) => handle.signal(reconstructAfterSignal, go).catch(() => undefined)));
-      } else {
-        recordStep(await finishStep(probe, probeJob), probeJob);
+      // The reconstructions wait in Slurm for the probe (afterok), not here.
+      probeJobId = await jobIdOf(probe);
+      if (probe.task.ended) {
+        const probed = await probe.task.outcome;
+        if ('err' in probed) throw probed.err;
       }
+      released = probe.task.ended || probeJobId === undefined ? {} : { afterJobs: [probeJobId] };
+      enter('reconstruct', `${spec.tiltSeries.length} tilt series, ${spec.limits.maxParallelTiltSeries} at a time, queued behind the probe`);
+      const go = released;
+      await Promise.all(waiting.splice(0).map((handle) => handle.signal(reconstructAfterSignal, go).catch(() => undefined)));
     } catch (err) {
       // Bad campaign-wide input, staging or the probe failed: the series submitted nothing
       // (or only jobs queued behind the probe, which Slurm cancels); stop them and say why.
@@ -431,25 +414,20 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     }
     const tools: Toolset = { profile: input.tools.profile, aretomo2: binary.remotePath, relion: input.tools.relion };
 
-    if (!ahead) {
-      enter('reconstruct', `${spec.tiltSeries.length} tilt series, ${spec.limits.maxParallelTiltSeries} at a time`);
-      startSeries();
-    } else {
-      // The probe failed: its queued reconstructions never run; stop them and say why.
-      const probed = await probe.task.outcome;
-      if ('err' in probed) {
-        await stopSeries();
-        throw probed.err;
-      }
-      recordStep(probed.ok, probeJob);
+    // The probe failed: its queued reconstructions never run; stop them and say why.
+    const probed = await probe.task.outcome;
+    if ('err' in probed) {
+      await stopSeries();
+      throw probed.err;
     }
+    recordStep(probed.ok, probeJob);
     // Extraction queued behind every reconstruction, once each has its job (all series at
     // once, no picks gate in between).
     let extractRun: Launched | undefined;
     // (Not when extraction reads the campaign's own alignment: that is imported once the
     // reconstructions are done, and the extract job must not start before it.)
     const ownAlignment = importsAlignment(tools, spec);
-    if (ahead && !ownAlignment && !spec.approvePicks.required && spec.limits.maxParallelTiltSeries >= spec.tiltSeries.length) {
+    if (!ownAlignment && !spec.approvePicks.required && spec.limits.maxParallelTiltSeries >= spec.tiltSeries.length) {
       const reconstructJob = (name: string) => jobOf(`${id}/${name}/reconstruct`);
       await condition(() => pool!.ended || spec.tiltSeries.every((ts) => reconstructJob(ts.name) !== undefined));
       if (!pool!.ended) {
@@ -461,7 +439,7 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     const reconstructed = await pool!.outcome;
     if ('err' in reconstructed) throw reconstructed.err;
     // Cancelled while the series ran: the catch below says so (not "0 of 5 reconstructed").
-    if (isCancelled() && patched('campaign-drains-its-tasks')) throw new CancelledFailure('campaign cancelled while reconstructing');
+    if (isCancelled()) throw new CancelledFailure('campaign cancelled while reconstructing');
     const needed = spec.limits.minTiltSeries ?? spec.tiltSeries.length;
     if (done.length < needed) {
       if (extractRun) {
@@ -530,12 +508,10 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     const postprocessJob: ClusterJobInput = { step: 'postprocess', placement: input.placements.postprocess, command: postprocessStep(tools, layout, spec), cpusPerTask: 1, timeLimitMinutes: 60 };
     let refineRun: Launched | undefined;
     let postprocessRun: Launched | undefined;
-    if (ahead) {
-      const extractJobId = await jobIdOf(extractRun);
-      if (extractJobId !== undefined) refineRun = await launch(refineJob, 'refine', [extractJobId]);
-      const refineJobId = refineRun && (await jobIdOf(refineRun));
-      if (refineJobId !== undefined) postprocessRun = await launch(postprocessJob, 'postprocess', [refineJobId]);
-    }
+    const extractJobId = await jobIdOf(extractRun);
+    if (extractJobId !== undefined) refineRun = await launch(refineJob, 'refine', [extractJobId]);
+    const refineJobId = refineRun && (await jobIdOf(refineRun));
+    if (refineJobId !== undefined) postprocessRun = await launch(postprocessJob, 'postprocess', [refineJobId]);
     const inputsFrom = series.map((ts) => done.find((d) => d.name === ts.name)!.step.jobIds.at(-1) ?? '');
     const extracted = await finishStep(extractRun, extractJob, inputsFrom, writeExtractFiles);
     recordStep(extracted, extractJob);
@@ -598,10 +574,9 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       ],
     });
     // 8. Checksums and the run record (the checksums read alongside the postprocess STAR when new).
-    const together = patched('read-results-together');
-    if (together) enter('record', 'final resolution, checksums and run record');
+    enter('record', 'final resolution, checksums and run record');
     const relionAsked = fileOps.readRelionVersion({ cluster, program: relionBinary(tools.relion, 'relion_refine_mpi') });
-    const [post, checksummed] = together ? await Promise.all([readPostprocess(), checksumOutputs()]) : [await readPostprocess(), undefined];
+    const [post, outputs] = await Promise.all([readPostprocess(), checksumOutputs()]);
     const relion = await relionAsked;
     const truth = spec.truth ? await checkTruth(spec.truth) : undefined;
     if (post.finalResolution !== null) {
@@ -609,8 +584,6 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       status.finalResolution = post.finalResolution;
     }
     status.bfactor = post.bfactor;
-    if (!together) enter('record', 'checksums and run record');
-    const outputs = checksummed ?? (await checksumOutputs());
     const recordPath = `${layout.dir}/run-record.json`;
     const runRecord: RunRecord = {
       campaign: id,

@@ -25,7 +25,6 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
-  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -337,7 +336,7 @@ async function submit(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
   const behind = waitingOnDependencies(input, s) ? `; queued behind job(s) ${afterOf(input, s).join(',')}` : '';
   note(job.reattached ? 'reattached' : before ? 'resubmitted' : 'submitted', { note: `${describeRung(rung, s.rung)}: ${jobNameFor(key)}${excluding}${behind}` });
   // The campaign queues later steps behind this job's id (and learns a resubmission's new id).
-  if (input.reportTo && patched('report-job-submitted')) {
+  if (input.reportTo) {
     const why = [...s.events].reverse().find((e) => REPLACING.has(e.kind));
     const because = before && why ? { because: `${why.kind}${why.note ? `: ${why.note}` : ''}` } : {};
     const signal = { workflowId: workflowInfo().workflowId, step: input.step, jobId: job.jobId, cluster: job.cluster, ...because };
@@ -474,7 +473,7 @@ async function resumeCommand(input: ClusterJobInput, rung: PlacementRung, note: 
   }
   // Iteration 0 is only the starting reference: RELION 3.1 cannot --continue from it (every
   // rank stops with "trying to read image with empty file name!"), and starting over loses nothing.
-  if (progress.newestComplete === 0 && patched('refine-resume-from-iteration-0-starts-over')) {
+  if (progress.newestComplete === 0) {
     note('resumed', { redone: progress.started, note: `only iteration 0 complete; starting over (iteration(s) [${progress.started.join(', ')}] redone)` });
     return input.command;
   }
@@ -501,7 +500,7 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
           jobId: job.jobId,
           known: known && { state: known.state, reason: known.reason, nodes: known.nodes },
           maxWaitMs,
-          ...(patched('watch-result-marker') ? { markerPath: job.markerPath } : {}),
+          markerPath: job.markerPath,
         }),
         condition(() => ctl.request !== undefined).then(() => undefined),
         ...(input.followMovedDependencies ? [condition(() => dependencyMoved(s)).then(() => MOVED)] : []),
@@ -542,12 +541,12 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
         // The first sight of this job is a capacity wait: it has waited since it was submitted.
         // (Not for a job queued behind others: it waited for them first.) Out of that wait,
         // it has waited for capacity since Slurm released it, which may be a poll ago.
-        if (hangSince === undefined && input.afterJobs?.length && before?.reason === 'Dependency' && patched('hang-clock-from-release')) {
+        if (hangSince === undefined && input.afterJobs?.length && before?.reason === 'Dependency') {
           const eligibleAt = await clusterOps.jobEligibleAt({ cluster: rung.cluster, jobId: job.jobId }).catch(() => undefined);
           // Not before we last saw it waiting for them (a cluster clock behind ours).
           if (eligibleAt !== undefined && eligibleAt <= now()) hangSince = Math.max(eligibleAt, lastSeenAt ?? eligibleAt);
         }
-        hangSince ??= (first && !input.afterJobs?.length && patched('hang-clock-from-submission') ? newestEventAt(s, job.jobId, SUBMITTED) : undefined) ?? now();
+        hangSince ??= (first && !input.afterJobs?.length ? newestEventAt(s, job.jobId, SUBMITTED) : undefined) ?? now();
         if (detectHang && now() - hangSince >= hangAfterMs) return { kind: 'hung', seen, pendingMs: now() - hangSince };
         break;
       case 'pending':
@@ -592,7 +591,7 @@ async function finish(input: ClusterJobInput, s: ClusterJobState, final: JobObse
       details: [{ job, final, record: record() }],
     });
   }
-  if (patched('granted-gpus')) s.granted = await grantedOf(s);
+  s.granted = await grantedOf(s);
   return { job, final, result, record: record() };
 }
 

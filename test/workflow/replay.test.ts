@@ -1,7 +1,7 @@
 /**
  * Replays recorded histories (test/histories/*.pb, written by scripts/record-history.ts)
  * against today's workflow code. A failure here means a change to workflow code would
- * break running workflows: put it behind `patched()`.
+ * break running workflows: make it safe as CHANGELOG.md says (patched() or worker versioning).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -39,9 +39,14 @@ const taskQueue = uniqueId('bench');
 const configFile = writeTestConfig(port, taskQueue, '30s', false);
 const config = await loadConfig(configFile);
 const plugin = new CryoEtPlugin({ config, log: () => {} });
-const slurm = async (argv: string[]) => (await plugin.resources.pool.get('dev').exec(shellJoin(argv), { timeoutMs: 60_000 })).stdout;
+const slurm = async (argv: string[]) =>
+  (await plugin.resources.pool.get('dev').exec(shellJoin(argv), { timeoutMs: 60_000 })).stdout;
 const start = (step: string, input: Omit<ClusterJobInput, 'step'>) =>
-  env.client.workflow.start('clusterJob', { taskQueue, workflowId: `cryoet/bench/${uniqueId(step)}`, args: [{ step, ...input }] });
+  env.client.workflow.start('clusterJob', {
+    taskQueue,
+    workflowId: `cryoet/bench/${uniqueId(step)}`,
+    args: [{ step, ...input }],
+  });
 const report: Record<string, unknown> = { pollInterval: config.polling, date: new Date().toISOString() };
 
 // 1 + 2: in-process worker, idle cluster.
@@ -49,7 +54,10 @@ const worker = await Worker.create({ connection: env.nativeConnection, taskQueue
 await worker.runUntil(async () => {
   const handles = await Promise.all(
     Array.from({ length: 12 }, (_, i) =>
-      start('detect', { placement: ladder(['gpu:t4:1'], 600_000), command: ['bash', '-c', `sleep ${2 + (i % 5) * 0.7}; date +%s%3N`] }),
+      start('detect', {
+        placement: ladder(['gpu:t4:1'], 600_000),
+        command: ['bash', '-c', `sleep ${2 + (i % 5) * 0.7}; date +%s%3N`],
+      }),
     ),
   );
   const detection: number[] = [];
@@ -59,32 +67,60 @@ await worker.runUntil(async () => {
     const seen = result.record.events.find((e) => e.kind === 'observed' && e.state === 'COMPLETED')!;
     detection.push(Date.parse(seen.at) - endedAt);
   }
-  report.detectionMs = { n: detection.length, p50: percentile(detection, 50), p95: percentile(detection, 95), max: Math.max(...detection) };
+  report.detectionMs = {
+    n: detection.length,
+    p50: percentile(detection, 50),
+    p95: percentile(detection, 95),
+    max: Math.max(...detection),
+  };
 
   const recovery: number[] = [];
   for (let trial = 0; trial < 3; trial++) {
-    const h = await start('recover', { placement: ladder(['gpu:t4:1'], 600_000), command: ['sleep', '120'], resume: { command: ['sleep', '1'] } });
-    const node = await waitUntil('running', async () => (await h.query(jobRecordQuery)).events.find((e) => e.state === 'RUNNING')?.node, 60_000, 100);
+    const h = await start('recover', {
+      placement: ladder(['gpu:t4:1'], 600_000),
+      command: ['sleep', '120'],
+      resume: { command: ['sleep', '1'] },
+    });
+    const node = await waitUntil(
+      'running',
+      async () => (await h.query(jobRecordQuery)).events.find((e) => e.state === 'RUNNING')?.node,
+      60_000,
+      100,
+    );
     const downAt = Date.now();
     await slurm(['scontrol', 'update', `NodeName=${node}`, 'State=DOWN', 'Reason=spot-reclaim']);
     try {
-      const runningAgain = await waitUntil('running again', async () => {
-        const events = (await h.query(jobRecordQuery)).events;
-        const resubmitted = events.findIndex((e) => e.kind === 'resubmitted');
-        return resubmitted >= 0 ? events.slice(resubmitted).find((e) => e.state === 'RUNNING') : undefined;
-      }, 90_000, 100);
+      const runningAgain = await waitUntil(
+        'running again',
+        async () => {
+          const events = (await h.query(jobRecordQuery)).events;
+          const resubmitted = events.findIndex((e) => e.kind === 'resubmitted');
+          return resubmitted >= 0 ? events.slice(resubmitted).find((e) => e.state === 'RUNNING') : undefined;
+        },
+        90_000,
+        100,
+      );
       recovery.push(Date.parse(runningAgain.at) - downAt);
       await h.result();
     } finally {
       await slurm(['scontrol', 'update', `NodeName=${node}`, 'State=RESUME']);
     }
   }
-  report.recoveryMs = { n: recovery.length, p50: percentile(recovery, 50), max: Math.max(...recovery), samples: recovery };
+  report.recoveryMs = {
+    n: recovery.length,
+    p50: percentile(recovery, 50),
+    max: Math.max(...recovery),
+    samples: recovery,
+  };
 });
 
 // 3: status calls per minute for 10 / 100 / 500 watched jobs (real squeue over SSH).
 const jobName = `cryoet.bench.${uniqueId('held').replaceAll('-', '_')}`;
-await slurm(['bash', '-c', `for i in $(seq 500); do sbatch --parsable --hold -p gpu --job-name ${jobName} --wrap true; done >/dev/null`]);
+await slurm([
+  'bash',
+  '-c',
+  `for i in $(seq 500); do sbatch --parsable --hold -p gpu --job-name ${jobName} --wrap true; done >/dev/null`,
+]);
 const heldIds = (await slurm(['squeue', '-h', '--name', jobName, '-o', '%i'])).trim().split('\n');
 const calls: Record<string, { callsPerMinute: number; meanCallMs: number }> = {};
 for (const n of [10, 100, 500]) {
@@ -99,13 +135,18 @@ for (const n of [10, 100, 500]) {
         busyMs += Date.now() - t;
       }
     },
-    minIntervalMs: 1000, maxIntervalMs: 1000, maxCallsPerMinute: 60,
+    minIntervalMs: 1000,
+    maxIntervalMs: 1000,
+    maxCallsPerMinute: 60,
   });
   for (const id of heldIds.slice(0, n)) watcher.register(id);
   const windowMs = 20_000;
   await sleep(windowMs);
   watcher.close();
-  calls[String(n)] = { callsPerMinute: (watcher.stats.calls * 60_000) / windowMs, meanCallMs: busyMs / Math.max(1, watcher.stats.calls) };
+  calls[String(n)] = {
+    callsPerMinute: (watcher.stats.calls * 60_000) / windowMs,
+    meanCallMs: busyMs / Math.max(1, watcher.stats.calls),
+  };
 }
 await slurm(['scancel', '--name', jobName]);
 report.statusCalls = { ...calls, ratio500to10: calls['500']!.callsPerMinute / calls['10']!.callsPerMinute };
@@ -114,7 +155,12 @@ report.statusCalls = { ...calls, ratio500to10: calls['500']!.callsPerMinute / ca
 // the peak while 500 workflows start at once, and the steady state once the burst is over
 // (sampled every 15 s for 90 s; the last sample). The compiled lib/ (what `cryoet` runs) and
 // the TypeScript through tsx (CRYOET_TSX=1) side by side.
-interface Rss { idle: number; peak: number; steady: number; samples: number[] }
+interface Rss {
+  idle: number;
+  peak: number;
+  steady: number;
+  samples: number[];
+}
 async function workerRss(extraEnv: Record<string, string>): Promise<Rss> {
   const child = spawn(join(repoRoot, 'bin/cryoet'), ['worker', '--config', configFile], {
     cwd: repoRoot,
@@ -128,11 +174,20 @@ async function workerRss(extraEnv: Record<string, string>): Promise<Rss> {
   await waitUntil('worker', () => (out.includes('task queue') ? true : undefined), 120_000);
   await sleep(5_000);
   const idle = mb('VmRSS');
-  const many = await Promise.all(Array.from({ length: 500 }, () => start('rss', { placement: ladder(['gpu:t4:1'], 3_600_000), command: ['sleep', '600'] })));
-  await waitUntil('500 jobs watched', async () => {
-    const sample = await Promise.all(many.filter((_, i) => i % 50 === 0).map((h) => h.query(jobRecordQuery)));
-    return sample.every((r) => r.events.some((e) => e.kind === 'observed')) ? true : undefined;
-  }, 300_000, 2000);
+  const many = await Promise.all(
+    Array.from({ length: 500 }, () =>
+      start('rss', { placement: ladder(['gpu:t4:1'], 3_600_000), command: ['sleep', '600'] }),
+    ),
+  );
+  await waitUntil(
+    '500 jobs watched',
+    async () => {
+      const sample = await Promise.all(many.filter((_, i) => i % 50 === 0).map((h) => h.query(jobRecordQuery)));
+      return sample.every((r) => r.events.some((e) => e.kind === 'observed')) ? true : undefined;
+    },
+    300_000,
+    2000,
+  );
   const samples: number[] = [];
   for (let i = 0; i < 6; i += 1) {
     await sleep(15_000);

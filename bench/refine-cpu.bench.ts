@@ -10,13 +10,28 @@
  * ground truth (cc, hand margin, FSC 0.5), which must not move.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { relionRuntime } from '../src/campaign/input.js';
 import type { CampaignSpec } from '../src/model/campaign-spec.js';
 import { defaultConfigPath, loadConfig } from '../src/config.js';
 import { ARETOMO2_STANDIN, CHECK_TRUTH, EMBEDDED_PYTHON, MAKE_DATASET } from '../src/embedded.js';
-import { extractStep, reconstructCommand, refineCommands, type CampaignLayout, type Toolset } from '../src/tools/toolset.js';
+import {
+  extractStep,
+  reconstructCommand,
+  refineCommands,
+  type CampaignLayout,
+  type Toolset,
+} from '../src/tools/toolset.js';
 import { embeddedBaseSpec } from './peers/pipeline.js';
 
 interface Variant {
@@ -38,7 +53,9 @@ const TICKS = 100; // USER_HZ
 /** utime + stime of a process, in seconds; undefined once it is gone. */
 function cpuSeconds(pid: number): number | undefined {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
     return (Number(fields[11]) + Number(fields[12])) / TICKS;
   } catch {
     return undefined;
@@ -57,7 +74,9 @@ function rankOf(pid: number): number | undefined {
 }
 
 /** Runs `command`, sampling every rank's CPU time each second until it exits. */
-async function measured(command: readonly string[]): Promise<{ wallS: number; cpuS: number; leaderS: number; exit: number | null }> {
+async function measured(
+  command: readonly string[],
+): Promise<{ wallS: number; cpuS: number; leaderS: number; exit: number | null }> {
   const seen = new Map<number, { rank: number; cpu: number }>();
   const sample = () => {
     for (const entry of readdirSync('/proc')) {
@@ -76,7 +95,12 @@ async function measured(command: readonly string[]): Promise<{ wallS: number; cp
   clearInterval(timer);
   const wallS = Number(process.hrtime.bigint() - started) / 1e9;
   const ranks = [...seen.values()];
-  return { wallS, cpuS: ranks.reduce((a, r) => a + r.cpu, 0), leaderS: ranks.filter((r) => r.rank === 0).reduce((a, r) => a + r.cpu, 0), exit };
+  return {
+    wallS,
+    cpuS: ranks.reduce((a, r) => a + r.cpu, 0),
+    leaderS: ranks.filter((r) => r.rank === 0).reduce((a, r) => a + r.cpu, 0),
+    exit,
+  };
 }
 
 async function main(): Promise<void> {
@@ -107,7 +131,9 @@ async function main(): Promise<void> {
     writeFileSync(f.path, f.text);
   }
   execFileSync(extract.command[0]!, extract.command.slice(1), { stdio: 'ignore' });
-  console.log(`prepared ${base.tiltSeries.length} tomograms and their particles in ${((Date.now() - t0) / 1000).toFixed(0)} s (${work})`);
+  console.log(
+    `prepared ${base.tiltSeries.length} tomograms and their particles in ${((Date.now() - t0) / 1000).toFixed(0)} s (${work})`,
+  );
 
   const rows: string[][] = [];
   for (const v of VARIANTS) {
@@ -117,8 +143,22 @@ async function main(): Promise<void> {
     const spec: CampaignSpec = { ...base, refine: { ...base.refine, autoLocalHealpixOrder: v.healpix } };
     const { command } = refineCommands(tools(v), { dir, dataDir }, spec, extract.particles);
     const m = await measured(command);
-    const iterations = readdirSync(join(dir, 'Refine3D')).filter((f) => /^run_it\d{3}_optimiser\.star$/.test(f)).length - 1;
-    const truth = JSON.parse(execFileSync(EMBEDDED_PYTHON, [CHECK_TRUTH, 'map', '--map', join(dir, 'Refine3D', 'run_class001.mrc'), '--truth', join(dataDir, 'truth', 'particle_refine.mrc')], { encoding: 'utf8' })) as Record<string, number>;
+    const iterations =
+      readdirSync(join(dir, 'Refine3D')).filter((f) => /^run_it\d{3}_optimiser\.star$/.test(f)).length - 1;
+    const truth = JSON.parse(
+      execFileSync(
+        EMBEDDED_PYTHON,
+        [
+          CHECK_TRUTH,
+          'map',
+          '--map',
+          join(dir, 'Refine3D', 'run_class001.mrc'),
+          '--truth',
+          join(dataDir, 'truth', 'particle_refine.mrc'),
+        ],
+        { encoding: 'utf8' },
+      ),
+    ) as Record<string, number>;
     const row = [
       v.name,
       m.wallS.toFixed(0),
@@ -133,7 +173,17 @@ async function main(): Promise<void> {
     rows.push(row);
     console.log(row.join(' | '));
   }
-  const head = ['variant', 'wall (s)', 'CPU of all ranks (s)', 'leader share of CPU', 'iterations', 'cc with truth', 'hand margin', 'truth FSC 0.5 (Å)', 'exit'];
+  const head = [
+    'variant',
+    'wall (s)',
+    'CPU of all ranks (s)',
+    'leader share of CPU',
+    'iterations',
+    'cc with truth',
+    'hand margin',
+    'truth FSC 0.5 (Å)',
+    'exit',
+  ];
   const baseline = Number(rows[0]![1]);
   console.log(`\n| ${[...head, 'wall ÷ before'].join(' | ')} |\n|${head.map(() => '---').join('|')}|---|`);
   for (const r of rows) console.log(`| ${[...r, (Number(r[1]) / baseline).toFixed(2)].join(' | ')} |`);

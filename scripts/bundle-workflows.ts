@@ -12,6 +12,9 @@ if (!out) {
   console.error('usage: tsx scripts/bundle-workflows.ts <out.js>');
   process.exit(2);
 }
-const { code } = await bundleWorkflowCode({ workflowsPath, logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error } });
+const { code } = await bundleWorkflowCode({
+  workflowsPath,
+  logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
+});
 writeFileSync(`${out}.tmp`, code);
 renameSync(`${out}.tmp`, out);

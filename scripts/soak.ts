@@ -73,7 +73,11 @@ if (!Number.isInteger(SEED)) {
 const LIMIT_MS = Number(opts['limit-min']) * 60_000;
 /** One campaign's bound: it completes within this or is terminated and counted as timed out. */
 const CAMPAIGN_LIMIT_MS = 15 * 60_000;
-for (const [name, value] of [['--campaigns', CAMPAIGNS], ['--concurrency', CONCURRENCY], ['--limit-min', LIMIT_MS]] as const) {
+for (const [name, value] of [
+  ['--campaigns', CAMPAIGNS],
+  ['--concurrency', CONCURRENCY],
+  ['--limit-min', LIMIT_MS],
+] as const) {
   if (!Number.isInteger(value) || value < 1) {
     console.error(`soak: ${name} must be a positive whole number`);
     process.exit(2);
@@ -94,7 +98,16 @@ function prng(seed: number): () => number {
 const random = prng(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 
-const KINDS = ['worker-kill', 'worker-kill-mid-job', 'temporal-restart', 'ssh-cut', 'slurmctld-restart', 'node-loss', 'node-down', 'duplicate-start'] as const;
+const KINDS = [
+  'worker-kill',
+  'worker-kill-mid-job',
+  'temporal-restart',
+  'ssh-cut',
+  'slurmctld-restart',
+  'node-loss',
+  'node-down',
+  'duplicate-start',
+] as const;
 type FaultKind = (typeof KINDS)[number];
 const STAGES = ['inspect', 'stage', 'probe', 'reconstruct', 'extract', 'refine', 'postprocess', 'record', 'done'];
 /** Stages a stage-triggered fault is aimed at (record and done pass too fast to aim at). */
@@ -138,7 +151,11 @@ const startedDev2 = ensureDev2();
 makeFastDataset();
 await resetDev2();
 const env: ChaosEnv = await startChaosEnv(join(repoRoot, '.dev', 'soak', uniqueId(`seed${SEED}`)));
-const { config, supervisor }: { config: CryoConfig; supervisor: WorkerSupervisor } = await chaosWorkers(env, 'soak', []);
+const { config, supervisor }: { config: CryoConfig; supervisor: WorkerSupervisor } = await chaosWorkers(
+  env,
+  'soak',
+  [],
+);
 const ledger = new SlurmLedger();
 ledger.start(1000);
 supervisor.start();
@@ -217,7 +234,10 @@ async function inject(run: Run, fault: Fault, stage: string): Promise<string | u
       return `${job.node} DOWN under refine ${job.id}; ${after}`;
     }
     case 'duplicate-start': {
-      const second = await startCampaign(env.client, config, run.input!).then(() => 'started', (err: unknown) => err);
+      const second = await startCampaign(env.client, config, run.input!).then(
+        () => 'started',
+        (err: unknown) => err,
+      );
       run.duplicateStartAccepted = !(second instanceof WorkflowExecutionAlreadyStartedError);
       return run.duplicateStartAccepted ? 'SECOND START ACCEPTED' : 'refused (WorkflowExecutionAlreadyStartedError)';
     }
@@ -229,7 +249,9 @@ async function runCampaign(run: Run): Promise<void> {
   run.input = campaignInput(config, fastCampaignSpec(), uniqueId(`soak-${run.index + 1}`));
   run.startedAt = Date.now();
   run.handle = await startCampaign(env.client, config, run.input);
-  log(`campaign ${run.index + 1}/${CAMPAIGNS} ${run.input.id}: faults ${run.faults.map((f) => `${f.kind}@${f.stage}`).join(', ')}`);
+  log(
+    `campaign ${run.index + 1}/${CAMPAIGNS} ${run.input.id}: faults ${run.faults.map((f) => `${f.kind}@${f.stage}`).join(', ')}`,
+  );
   const result = resultThroughOutages(run.handle, CAMPAIGN_LIMIT_MS).then(
     (record) => {
       run.record = record;
@@ -266,7 +288,9 @@ async function runCampaign(run: Run): Promise<void> {
   const jobs = ledger.of(run.input.id);
   run.jobs = jobs.length;
   if (run.record) run.check = checkCampaign(run.record, jobs);
-  log(`campaign ${run.index + 1} ${run.input.id}: ${run.outcome} in ${run.seconds} s${run.error ? `: ${run.error.slice(0, 300)}` : ''}`);
+  log(
+    `campaign ${run.index + 1} ${run.input.id}: ${run.outcome} in ${run.seconds} s${run.error ? `: ${run.error.slice(0, 300)}` : ''}`,
+  );
 }
 
 // K at a time; no new campaign after the overall limit.
@@ -283,15 +307,17 @@ const housekeeping = (async () => {
     }
   }
 })();
-await Promise.all(Array.from({ length: Math.min(CONCURRENCY, runs.length) }, async () => {
-  for (let run = queue.shift(); run; run = queue.shift()) {
-    if (Date.now() - t0 > LIMIT_MS) {
-      log(`limit of ${opts['limit-min']} min reached: campaign ${run.index + 1} not started`);
-      continue;
+await Promise.all(
+  Array.from({ length: Math.min(CONCURRENCY, runs.length) }, async () => {
+    for (let run = queue.shift(); run; run = queue.shift()) {
+      if (Date.now() - t0 > LIMIT_MS) {
+        log(`limit of ${opts['limit-min']} min reached: campaign ${run.index + 1} not started`);
+        continue;
+      }
+      await runCampaign(run);
     }
-    await runCampaign(run);
-  }
-}));
+  }),
+);
 await housekeeping;
 await ledger.stop();
 await supervisor.stop();
@@ -315,7 +341,9 @@ const summary = {
   timedOut: started.filter((r) => r.outcome === 'timed out').length,
   faultsInjected: injected.length,
   faultsByKind: byKind,
-  faultsNotInjected: started.flatMap((r) => r.faults.filter((f) => !f.injected).map((f) => `${r.input!.id} ${f.kind}@${f.stage}`)),
+  faultsNotInjected: started.flatMap((r) =>
+    r.faults.filter((f) => !f.injected).map((f) => `${r.input!.id} ${f.kind}@${f.stage}`),
+  ),
   duplicateSubmissions: started.reduce((n, r) => n + (r.check?.duplicates.length ?? 0), 0),
   rerunSteps: started.reduce((n, r) => n + (r.check?.rerunSteps.length ?? 0), 0),
   checksumMismatches: started.reduce((n, r) => n + (r.check?.checksumMismatches.length ?? 0), 0),
@@ -327,7 +355,9 @@ const summary = {
   gresLeaksCleared,
   meanCampaignSeconds: Math.round(started.reduce((s, r) => s + (r.seconds ?? 0), 0) / Math.max(1, started.length)),
   wallSeconds: elapsed(),
-  failures: started.filter((r) => r.outcome !== 'completed').map((r) => ({ id: r.input!.id, outcome: r.outcome, error: r.error })),
+  failures: started
+    .filter((r) => r.outcome !== 'completed')
+    .map((r) => ({ id: r.input!.id, outcome: r.outcome, error: r.error })),
 };
 
 const rows = started.map((r) => [
@@ -348,7 +378,33 @@ console.log(['', line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}
 console.log(JSON.stringify(summary, null, 2));
 if (opts.json) {
   mkdirSync(join(opts.json, '..'), { recursive: true });
-  writeFileSync(opts.json, JSON.stringify({ summary, campaigns: started.map((r) => ({ id: r.input!.id, faults: r.faults, outcome: r.outcome, seconds: r.seconds, jobs: r.jobs, check: r.check, error: r.error })) }, null, 2) + '\n');
+  writeFileSync(
+    opts.json,
+    JSON.stringify(
+      {
+        summary,
+        campaigns: started.map((r) => ({
+          id: r.input!.id,
+          faults: r.faults,
+          outcome: r.outcome,
+          seconds: r.seconds,
+          jobs: r.jobs,
+          check: r.check,
+          error: r.error,
+        })),
+      },
+      null,
+      2,
+    ) + '\n',
+  );
 }
-const clean = summary.completed === started.length && summary.duplicateSubmissions + summary.rerunSteps + summary.checksumMismatches + summary.recordMismatches + summary.duplicateStartsAccepted + summary.submissionsUnseenBySnapshots === 0;
+const clean =
+  summary.completed === started.length &&
+  summary.duplicateSubmissions +
+    summary.rerunSteps +
+    summary.checksumMismatches +
+    summary.recordMismatches +
+    summary.duplicateStartsAccepted +
+    summary.submissionsUnseenBySnapshots ===
+    0;
 process.exit(clean ? 0 : 1);

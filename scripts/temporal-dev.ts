@@ -26,7 +26,15 @@ const uiPort = Number(process.env.CRYOET_TEMPORAL_UI_PORT ?? 8233);
 const address = `127.0.0.1:${port}`;
 
 /** The CLI's names for search attribute types. */
-const typeName: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', TEXT: 'Text', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' };
+const typeName: Record<string, string> = {
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  TEXT: 'Text',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
 
 /** `--search-attribute Name=Type` flags for every project search attribute. */
 export function searchAttributeFlags(): string[] {
@@ -46,16 +54,36 @@ function running(): number | undefined {
 
 /** A server started by an older checkout may lack newer attributes: add those it lacks. */
 function registerSearchAttributes(): void {
-  const listed = spawnSync(binary, ['operator', 'search-attribute', 'list', '--address', address], { encoding: 'utf8', timeout: 10_000 });
+  const listed = spawnSync(binary, ['operator', 'search-attribute', 'list', '--address', address], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   for (const key of cryoSearchAttributes) {
     if (listed.stdout.includes(key.name)) continue;
-    const made = spawnSync(binary, ['operator', 'search-attribute', 'create', '--name', key.name, '--type', typeName[key.type]!, '--address', address], { encoding: 'utf8', timeout: 10_000 });
+    const made = spawnSync(
+      binary,
+      [
+        'operator',
+        'search-attribute',
+        'create',
+        '--name',
+        key.name,
+        '--type',
+        typeName[key.type]!,
+        '--address',
+        address,
+      ],
+      { encoding: 'utf8', timeout: 10_000 },
+    );
     if (made.status !== 0) throw new Error(`cannot register search attribute ${key.name}: ${made.stderr.trim()}`);
   }
 }
 
 function healthy(): boolean {
-  const r = spawnSync(binary, ['operator', 'cluster', 'health', '--address', address], { encoding: 'utf8', timeout: 5000 });
+  const r = spawnSync(binary, ['operator', 'cluster', 'health', '--address', address], {
+    encoding: 'utf8',
+    timeout: 5000,
+  });
   return r.status === 0 && r.stdout.includes('SERVING');
 }
 
@@ -69,13 +97,27 @@ async function start(): Promise<void> {
   mkdirSync(stateDir, { recursive: true });
   const log = openSync(logFile, 'a');
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1', '--port', String(port),
-    '--ui-ip', '127.0.0.1', '--ui-port', String(uiPort), '--ui-disable-news-fetch',
-    '--http-port', String(port + 10), '--metrics-port', String(port + 11),
-    '--db-filename', join(stateDir, 'temporal.db'),
-    '--namespace', 'default',
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--ui-ip',
+    '127.0.0.1',
+    '--ui-port',
+    String(uiPort),
+    '--ui-disable-news-fetch',
+    '--http-port',
+    String(port + 10),
+    '--metrics-port',
+    String(port + 11),
+    '--db-filename',
+    join(stateDir, 'temporal.db'),
+    '--namespace',
+    'default',
+    '--log-level',
+    'warn',
     ...searchAttributeFlags(),
   ];
   const child = spawn(binary, args, { detached: true, stdio: ['ignore', log, log] });

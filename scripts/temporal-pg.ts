@@ -45,7 +45,8 @@ export function postgresBin(): string {
   const base = '/usr/lib/postgresql';
   const versions = existsSync(base) ? readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'pg_ctl'))) : [];
   const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
-  if (newest === undefined) throw new Error('PostgreSQL server is not installed (apt-get install postgresql; scripts/setup.sh does)');
+  if (newest === undefined)
+    throw new Error('PostgreSQL server is not installed (apt-get install postgresql; scripts/setup.sh does)');
   return join(base, newest, 'bin');
 }
 
@@ -114,7 +115,12 @@ export function serverConfig(o: TemporalPgOptions, password: string, dynamicConf
 }
 
 /** Dynamic config: search attributes readable the moment they are created (tests add them and use them at once). */
-export const DYNAMIC_CONFIG = ['system.forceSearchAttributesCacheRefreshOnRead:', '  - value: true', '    constraints: {}', ''].join('\n');
+export const DYNAMIC_CONFIG = [
+  'system.forceSearchAttributesCacheRefreshOnRead:',
+  '  - value: true',
+  '    constraints: {}',
+  '',
+].join('\n');
 
 export class TemporalPg {
   readonly address: string;
@@ -130,12 +136,19 @@ export class TemporalPg {
   }
 
   #prefix(): string {
-    return execFileSync('bash', [join(root, 'scripts', 'build-temporal-server.sh'), '--print-prefix'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+    return execFileSync('bash', [join(root, 'scripts', 'build-temporal-server.sh'), '--print-prefix'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }).trim();
   }
 
   #asPostgres(program: string, args: string[], timeout = 60_000): string {
-    const r = spawnSync('runuser', ['-u', 'postgres', '--', join(postgresBin(), program), ...args], { encoding: 'utf8', timeout });
-    if (r.status !== 0) throw new Error(`${program} ${args.join(' ')}: ${(r.stderr || r.stdout || `exit ${r.status}`).trim()}`);
+    const r = spawnSync('runuser', ['-u', 'postgres', '--', join(postgresBin(), program), ...args], {
+      encoding: 'utf8',
+      timeout,
+    });
+    if (r.status !== 0)
+      throw new Error(`${program} ${args.join(' ')}: ${(r.stderr || r.stdout || `exit ${r.status}`).trim()}`);
     return r.stdout;
   }
 
@@ -146,7 +159,11 @@ export class TemporalPg {
   }
 
   postgresRunning(): boolean {
-    return spawnSync('runuser', ['-u', 'postgres', '--', join(postgresBin(), 'pg_ctl'), 'status', '-D', this.#pgData], { timeout: 10_000 }).status === 0;
+    return (
+      spawnSync('runuser', ['-u', 'postgres', '--', join(postgresBin(), 'pg_ctl'), 'status', '-D', this.#pgData], {
+        timeout: 10_000,
+      }).status === 0
+    );
   }
 
   /** Creates the database cluster on first use, then starts it (loopback, own socket folder). */
@@ -157,13 +174,27 @@ export class TemporalPg {
       const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }));
       const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }));
       chownSync(this.#pgData, uid, gid);
-      this.#asPostgres('initdb', ['-D', this.#pgData, '-U', 'postgres', '--auth-local=peer', '--auth-host=scram-sha-256', '-E', 'UTF8']);
+      this.#asPostgres('initdb', [
+        '-D',
+        this.#pgData,
+        '-U',
+        'postgres',
+        '--auth-local=peer',
+        '--auth-host=scram-sha-256',
+        '-E',
+        'UTF8',
+      ]);
     }
     if (!this.postgresRunning()) {
       const opts = `-c listen_addresses=127.0.0.1 -p ${this.o.pgPort} -k ${this.#pgData}`;
-      this.#asPostgres('pg_ctl', ['start', '-D', this.#pgData, '-w', '-t', '60', '-l', join(this.#pgData, 'postgres.log'), '-o', opts], 90_000);
+      this.#asPostgres(
+        'pg_ctl',
+        ['start', '-D', this.#pgData, '-w', '-t', '60', '-l', join(this.#pgData, 'postgres.log'), '-o', opts],
+        90_000,
+      );
     }
-    const psql = (sql: string) => this.#asPostgres('psql', ['-h', this.#pgData, '-p', String(this.o.pgPort), '-U', 'postgres', '-tAc', sql]);
+    const psql = (sql: string) =>
+      this.#asPostgres('psql', ['-h', this.#pgData, '-p', String(this.o.pgPort), '-U', 'postgres', '-tAc', sql]);
     if (psql("SELECT 1 FROM pg_roles WHERE rolname = 'temporal'").trim() !== '1') {
       psql(`CREATE ROLE temporal LOGIN CREATEDB PASSWORD '${this.#password()}'`);
     }
@@ -172,22 +203,62 @@ export class TemporalPg {
   /** `pg_ctl restart -m fast`: every connection is cut, as in a database failover. */
   restartPostgres(): void {
     const opts = `-c listen_addresses=127.0.0.1 -p ${this.o.pgPort} -k ${this.#pgData}`;
-    this.#asPostgres('pg_ctl', ['restart', '-D', this.#pgData, '-m', 'fast', '-w', '-t', '60', '-l', join(this.#pgData, 'postgres.log'), '-o', opts], 90_000);
+    this.#asPostgres(
+      'pg_ctl',
+      [
+        'restart',
+        '-D',
+        this.#pgData,
+        '-m',
+        'fast',
+        '-w',
+        '-t',
+        '60',
+        '-l',
+        join(this.#pgData, 'postgres.log'),
+        '-o',
+        opts,
+      ],
+      90_000,
+    );
   }
 
   stopPostgres(): void {
-    if (existsSync(join(this.#pgData, 'PG_VERSION')) && this.postgresRunning()) this.#asPostgres('pg_ctl', ['stop', '-D', this.#pgData, '-m', 'fast', '-w']);
+    if (existsSync(join(this.#pgData, 'PG_VERSION')) && this.postgresRunning())
+      this.#asPostgres('pg_ctl', ['stop', '-D', this.#pgData, '-m', 'fast', '-w']);
   }
 
   /** Both databases and their schema (the module's versioned SQL), idempotently. */
   applySchema(prefix = this.#prefix()): void {
     const tool = (db: string, ...args: string[]) => {
-      const r = spawnSync(join(prefix, 'bin', 'temporal-sql-tool'),
-        ['--plugin', 'postgres12', '--ep', '127.0.0.1', '-p', String(this.o.pgPort), '-u', 'temporal', '--pw', this.#password(), '--db', db, ...args],
-        { encoding: 'utf8', timeout: 120_000 });
-      if (r.status !== 0) throw new Error(`temporal-sql-tool --db ${db} ${args.join(' ')}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+      const r = spawnSync(
+        join(prefix, 'bin', 'temporal-sql-tool'),
+        [
+          '--plugin',
+          'postgres12',
+          '--ep',
+          '127.0.0.1',
+          '-p',
+          String(this.o.pgPort),
+          '-u',
+          'temporal',
+          '--pw',
+          this.#password(),
+          '--db',
+          db,
+          ...args,
+        ],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
+      if (r.status !== 0)
+        throw new Error(
+          `temporal-sql-tool --db ${db} ${args.join(' ')}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`,
+        );
     };
-    for (const [db, schema] of [['temporal', 'temporal'], ['temporal_visibility', 'visibility']] as const) {
+    for (const [db, schema] of [
+      ['temporal', 'temporal'],
+      ['temporal_visibility', 'visibility'],
+    ] as const) {
       const marker = join(this.o.dir, `schema-${db}`);
       if (!existsSync(marker)) {
         tool(db, 'create-database');
@@ -228,8 +299,10 @@ export class TemporalPg {
     writeFileSync(dynamic, DYNAMIC_CONFIG);
     writeFileSync(config, serverConfig(this.o, this.#password(), dynamic), { mode: 0o600 });
     const log = openSync(this.#serverLog, 'a');
-    const child = spawn(join(prefix, 'bin', 'temporal-server'), ['--config-file', config, '--allow-no-auth', 'start'],
-      { detached: true, stdio: ['ignore', log, log] });
+    const child = spawn(join(prefix, 'bin', 'temporal-server'), ['--config-file', config, '--allow-no-auth', 'start'], {
+      detached: true,
+      stdio: ['ignore', log, log],
+    });
     writeFileSync(this.#pidFile, `${child.pid}\n`);
     child.unref();
     const deadline = Date.now() + 90_000;
@@ -263,9 +336,15 @@ export class TemporalPg {
   async ensureNamespace(): Promise<void> {
     const connection = await Connection.connect({ address: this.address });
     try {
-      const exists = await connection.workflowService.describeNamespace({ namespace: this.o.namespace }).then(() => true, () => false);
+      const exists = await connection.workflowService.describeNamespace({ namespace: this.o.namespace }).then(
+        () => true,
+        () => false,
+      );
       if (!exists) {
-        await connection.workflowService.registerNamespace({ namespace: this.o.namespace, workflowExecutionRetentionPeriod: msToTs('3 days') });
+        await connection.workflowService.registerNamespace({
+          namespace: this.o.namespace,
+          workflowExecutionRetentionPeriod: msToTs('3 days'),
+        });
       }
       const deadline = Date.now() + 60_000;
       for (;;) {
@@ -303,7 +382,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const command = process.argv[2];
   if (command === 'start') {
     const { seconds } = await t.start();
-    console.log(`temporal-pg: serving on ${t.address} (namespace ${t.o.namespace}), PostgreSQL on 127.0.0.1:${t.o.pgPort}; up in ${seconds.toFixed(1)} s`);
+    console.log(
+      `temporal-pg: serving on ${t.address} (namespace ${t.o.namespace}), PostgreSQL on 127.0.0.1:${t.o.pgPort}; up in ${seconds.toFixed(1)} s`,
+    );
   } else if (command === 'stop') {
     await t.stop();
     console.log('temporal-pg: stopped');

@@ -29,7 +29,10 @@ export function buildCli(): Command {
   config
     .command('check [file]')
     .description('validate temporal.yaml and list every problem with its path')
-    .option('--schema-only', 'fields and rules only: local files (keys, known_hosts, TLS) are not looked up (a file for another machine)')
+    .option(
+      '--schema-only',
+      'fields and rules only: local files (keys, known_hosts, TLS) are not looked up (a file for another machine)',
+    )
     .action(async (file: string | undefined, opts: { schemaOnly?: boolean }) => {
       const path = file ?? defaultConfigPath();
       let c;
@@ -44,11 +47,15 @@ export function buildCli(): Command {
       }
       const clusters = `${Object.keys(c.clusters).length} cluster(s) (${Object.keys(c.clusters).join(', ')}), ${c.placement.ladder.length} placement rung(s)`;
       if (opts.schemaOnly) {
-        console.log(`${path}: ok (schema only: local files not looked up) — ${clusters}, Temporal ${c.temporal.address ?? 'from the env-config profile'}`);
+        console.log(
+          `${path}: ok (schema only: local files not looked up) — ${clusters}, Temporal ${c.temporal.address ?? 'from the env-config profile'}`,
+        );
         return;
       }
       const target = temporalTarget(c); // also proves the TLS files and the profile load
-      console.log(`${path}: ok — ${clusters}, Temporal ${target.connectionOptions.address} / ${target.namespace} / ${target.taskQueue}`);
+      console.log(
+        `${path}: ok — ${clusters}, Temporal ${target.connectionOptions.address} / ${target.namespace} / ${target.taskQueue}`,
+      );
     });
 
   program
@@ -59,7 +66,9 @@ export function buildCli(): Command {
       withSession(opts, async (session) => {
         const done = await setupAttributes(session.client.connection.operatorService, session.namespace);
         const list = (names: string[]) => (names.length ? names.join(', ') : 'none');
-        console.log(`namespace "${session.namespace}" at ${session.address}: added ${list(done.added)}; already there: ${list(done.present)}`);
+        console.log(
+          `namespace "${session.namespace}" at ${session.address}: added ${list(done.added)}; already there: ${list(done.present)}`,
+        );
       }),
     );
 
@@ -73,7 +82,10 @@ export function buildCli(): Command {
     .command('demo')
     .description('run the demo on the embedded cluster and print the Temporal UI address')
     .option('-c, --config <file>', 'temporal.yaml path', defaultConfigPath())
-    .option('--profile <name>', 'tool profile: embedded (RELION 3.1) or relion5 (RELION 5 production lines on CPU); default: the config\'s')
+    .option(
+      '--profile <name>',
+      "tool profile: embedded (RELION 3.1) or relion5 (RELION 5 production lines on CPU); default: the config's",
+    )
     .action(async (opts: { config: string; profile?: string }) => {
       const ok = await runDemo(demoConfig(await loadConfig(opts.config), opts.profile));
       if (!ok) process.exitCode = 1;

@@ -33,7 +33,9 @@ export async function connectClient(config: CryoConfig): Promise<{ client: Clien
 }
 
 /** The error of one call on a lazy connection with no retry interceptor, or undefined if it succeeds. */
-async function firstCallError(options: ReturnType<typeof temporalTarget>['connectionOptions']): Promise<string | undefined> {
+async function firstCallError(
+  options: ReturnType<typeof temporalTarget>['connectionOptions'],
+): Promise<string | undefined> {
   const lazy = Connection.lazy({ ...options, interceptors: [] });
   try {
     await lazy.workflowService.getSystemInfo({});
@@ -70,7 +72,11 @@ export async function runClusterJob(
     workflowId,
     args: [input],
     staticSummary: `${input.step}: ${input.command.join(' ').slice(0, 80)}`,
-    staticDetails: [`command: ${input.command.join(' ')}`, 'placement ladder:', ...input.placement.ladder.map((r, i) => `  ${i + 1}. ${r.cluster}/${r.partition} ${r.gres}`)].join('\n'),
+    staticDetails: [
+      `command: ${input.command.join(' ')}`,
+      'placement ladder:',
+      ...input.placement.ladder.map((r, i) => `  ${i + 1}. ${r.cluster}/${r.partition} ${r.gres}`),
+    ].join('\n'),
     typedSearchAttributes: [{ key: CryoCampaign, value: campaign }],
   });
 }

@@ -35,4 +35,10 @@ export {
   type PlacementRung,
 } from './config/schema.js';
 export { formatConfigIssues, type ConfigIssue } from './config/issues.js';
-export { parseConfig, loadConfig, defaultConfigPath, type ParseConfigOptions, type ParseConfigResult } from './config/load.js';
+export {
+  parseConfig,
+  loadConfig,
+  defaultConfigPath,
+  type ParseConfigOptions,
+  type ParseConfigResult,
+} from './config/load.js';

@@ -38,7 +38,11 @@ export function temporalTarget(config: CryoConfig): TemporalTarget {
       }
     : fromProfile.tls;
   return {
-    connectionOptions: { ...fromProfile, address: t.address ?? fromProfile.address ?? '127.0.0.1:7233', ...(tls ? { tls } : {}) },
+    connectionOptions: {
+      ...fromProfile,
+      address: t.address ?? fromProfile.address ?? '127.0.0.1:7233',
+      ...(tls ? { tls } : {}),
+    },
     namespace: t.namespace ?? profileNamespace ?? 'default',
     taskQueue: t.taskQueue,
   };

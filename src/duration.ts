@@ -85,7 +85,11 @@ export const durationSchema = z
       return z.NEVER;
     }
     if (ms === 0) {
-      ctx.issues.push({ code: 'custom', message: `expected a positive duration, got ${JSON.stringify(text)}`, input: text });
+      ctx.issues.push({
+        code: 'custom',
+        message: `expected a positive duration, got ${JSON.stringify(text)}`,
+        input: text,
+      });
       return z.NEVER;
     }
     return ms;

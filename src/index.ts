@@ -3,7 +3,14 @@
  * the `cryoet-temporal/workflow` subpath.
  */
 export { CryoEtPlugin, type CryoEtPluginOptions, workflowsPath } from './plugin.js';
-export { loadConfig, parseConfig, formatConfigIssues, defaultConfigPath, type CryoConfig, type ConfigIssue } from './config.js';
+export {
+  loadConfig,
+  parseConfig,
+  formatConfigIssues,
+  defaultConfigPath,
+  type CryoConfig,
+  type ConfigIssue,
+} from './config.js';
 export { createWorker, runWorker, type CryoWorker } from './worker.js';
 export { temporalTarget, type TemporalTarget } from './connection.js';
 export { connectClient, runClusterJob, workflowUiUrl } from './client.js';

@@ -25,7 +25,9 @@ const INDEXED: Record<string, IndexedValueType> = {
 
 /** The operator service calls we use (a client Connection's or a NativeConnection's). */
 export interface OperatorApi {
-  listSearchAttributes(req: { namespace: string }): Promise<{ customAttributes?: Record<string, IndexedValueType> | null }>;
+  listSearchAttributes(req: {
+    namespace: string;
+  }): Promise<{ customAttributes?: Record<string, IndexedValueType> | null }>;
   addSearchAttributes(req: { namespace: string; searchAttributes: Record<string, IndexedValueType> }): Promise<unknown>;
 }
 
@@ -60,15 +62,22 @@ export async function checkAttributes(api: OperatorApi, namespace: string): Prom
 }
 
 /** Registers the missing attributes; idempotent. Returns what it added and what was there. */
-export async function setupAttributes(api: OperatorApi, namespace: string): Promise<{ added: string[]; present: string[] }> {
+export async function setupAttributes(
+  api: OperatorApi,
+  namespace: string,
+): Promise<{ added: string[]; present: string[] }> {
   const before = await checkAttributes(api, namespace);
   if (before.wrongType.length > 0) {
-    throw new CryoError(ErrorType.ConfigInvalid, `namespace "${namespace}": ${before.wrongType.join(', ')}: ` +
-      'a search attribute cannot change type; remove it (temporal operator search-attribute remove) and run cryoet setup again');
+    throw new CryoError(
+      ErrorType.ConfigInvalid,
+      `namespace "${namespace}": ${before.wrongType.join(', ')}: ` +
+        'a search attribute cannot change type; remove it (temporal operator search-attribute remove) and run cryoet setup again',
+    );
   }
   if (before.missing.length > 0) {
     const searchAttributes: Record<string, IndexedValueType> = {};
-    for (const key of cryoSearchAttributes) if (before.missing.includes(key.name)) searchAttributes[key.name] = INDEXED[key.type]!;
+    for (const key of cryoSearchAttributes)
+      if (before.missing.includes(key.name)) searchAttributes[key.name] = INDEXED[key.type]!;
     await api.addSearchAttributes({ namespace, searchAttributes });
   }
   return { added: [...before.missing], present: [...before.present] };
@@ -79,6 +88,9 @@ export async function requireAttributes(api: OperatorApi, namespace: string, con
   const check = await checkAttributes(api, namespace);
   const bad = [...check.missing, ...check.wrongType];
   if (bad.length === 0) return;
-  throw new CryoError(ErrorType.ConfigInvalid, `namespace "${namespace}" lacks the search attributes cryoet workflows set: ` +
-    `${bad.join(', ')}. Run: cryoet setup -c ${configFile} (registers them; without them every workflow task fails)`);
+  throw new CryoError(
+    ErrorType.ConfigInvalid,
+    `namespace "${namespace}" lacks the search attributes cryoet workflows set: ` +
+      `${bad.join(', ')}. Run: cryoet setup -c ${configFile} (registers them; without them every workflow task fails)`,
+  );
 }

@@ -11,7 +11,11 @@ import { inspect } from 'node:util';
 /** The error's message and its causes', innermost last: `a: b (caused by c)`. */
 function errorChain(err: unknown): string {
   const parts: string[] = [];
-  for (let e = err as { message?: unknown; cause?: unknown; type?: unknown } | undefined; e && parts.length < 6; e = e.cause as typeof e) {
+  for (
+    let e = err as { message?: unknown; cause?: unknown; type?: unknown } | undefined;
+    e && parts.length < 6;
+    e = e.cause as typeof e
+  ) {
     const message = typeof e.message === 'string' ? e.message : String(e);
     const type = typeof e.type === 'string' ? ` [${e.type}]` : '';
     if (message || type) parts.push(`${message}${type}`);
@@ -25,14 +29,19 @@ const WHERE_KEYS = ['workflowType', 'workflowId', 'activityType', 'activityId', 
 export function formatLogLine(entry: Pick<LogEntry, 'level' | 'message' | 'meta' | 'timestampNanos'>): string {
   const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
   const meta = (entry.meta ?? {}) as Record<string, unknown>;
-  const where = WHERE_KEYS.filter((k) => meta[k] !== undefined).map((k) => `${k}=${String(meta[k])}`).join(' ');
+  const where = WHERE_KEYS.filter((k) => meta[k] !== undefined)
+    .map((k) => `${k}=${String(meta[k])}`)
+    .join(' ');
   const err = meta['error'] ?? meta['failure'];
   const cause = err === undefined ? '' : `: ${errorChain(err)}`;
   return `${at} [${entry.level}] ${entry.message}${where ? ` (${where})` : ''}${cause}`.replace(/\s*\n\s*/g, ' ');
 }
 
 /** The worker's logger at `level`: one line an entry; at DEBUG and TRACE, the whole entry after it. */
-export function conciseLogger(level: LogLevel, write: (text: string) => void = (t) => process.stderr.write(t)): DefaultLogger {
+export function conciseLogger(
+  level: LogLevel,
+  write: (text: string) => void = (t) => process.stderr.write(t),
+): DefaultLogger {
   const detail = level === 'DEBUG' || level === 'TRACE';
   return new DefaultLogger(level, (entry) => {
     write(`${formatLogLine(entry)}\n`);
@@ -43,5 +52,7 @@ export function conciseLogger(level: LogLevel, write: (text: string) => void = (
 /** `CRYOET_LOG_LEVEL` (TRACE, DEBUG, INFO, WARN, ERROR), else `fallback`. */
 export function logLevelFromEnv(fallback: LogLevel, env: NodeJS.ProcessEnv = process.env): LogLevel {
   const value = env['CRYOET_LOG_LEVEL']?.toUpperCase();
-  return value === 'TRACE' || value === 'DEBUG' || value === 'INFO' || value === 'WARN' || value === 'ERROR' ? value : fallback;
+  return value === 'TRACE' || value === 'DEBUG' || value === 'INFO' || value === 'WARN' || value === 'ERROR'
+    ? value
+    : fallback;
 }

@@ -14,7 +14,15 @@ import { CryoError, ErrorType } from './errors.js';
 /** How to reach a cluster of temporal.yaml over SSH (paths to the key files only). */
 export function sshTarget(name: string, c: ClusterConfig): SshTarget {
   const s = c.ssh;
-  return { cluster: name, host: s.host, port: s.port, user: s.user, keyFile: s.keyFile, knownHostsFile: s.knownHostsFile, connectTimeoutMs: s.connectTimeout };
+  return {
+    cluster: name,
+    host: s.host,
+    port: s.port,
+    user: s.user,
+    keyFile: s.keyFile,
+    knownHostsFile: s.knownHostsFile,
+    connectTimeoutMs: s.connectTimeout,
+  };
 }
 
 /** ActivityDeps over a validated config. */
@@ -30,14 +38,20 @@ export class WorkerResources implements ActivityDeps {
     const entries = Object.entries(config.clusters);
     this.pool = new SshPool(entries.map(([name, c]) => sshTarget(name, c)));
     this.#clusters = new Map(
-      entries.map(([name, c]) => [name, { name, workDir: c.workDir, environment: c.environment, commandTimeoutMs: c.ssh.commandTimeout }]),
+      entries.map(([name, c]) => [
+        name,
+        { name, workDir: c.workDir, environment: c.environment, commandTimeoutMs: c.ssh.commandTimeout },
+      ]),
     );
   }
 
   cluster(name: string): ClusterRuntime {
     const cluster = this.#clusters.get(name);
     if (!cluster) {
-      throw new CryoError(ErrorType.ClusterUnknown, `cluster "${name}" is not in temporal.yaml (clusters: ${[...this.#clusters.keys()].join(', ')})`);
+      throw new CryoError(
+        ErrorType.ClusterUnknown,
+        `cluster "${name}" is not in temporal.yaml (clusters: ${[...this.#clusters.keys()].join(', ')})`,
+      );
     }
     return cluster;
   }
@@ -51,7 +65,9 @@ export class WorkerResources implements ActivityDeps {
         minIntervalMs: this.config.polling.interval,
         maxIntervalMs: this.config.polling.maxInterval,
         maxCallsPerMinute: this.config.clusters[name]!.maxStatusCallsPerMinute,
-        markerQuery: this.config.polling.resultMarkers ? createMarkerQuery(() => this.pool.get(name), cluster) : undefined,
+        markerQuery: this.config.polling.resultMarkers
+          ? createMarkerQuery(() => this.pool.get(name), cluster)
+          : undefined,
         markerIntervalMs: this.config.polling.markerInterval,
         log: (m) => this.log(`cluster "${name}": ${m}`),
       });
@@ -69,7 +85,9 @@ export class WorkerResources implements ActivityDeps {
   setShare(workers: number): void {
     const share = Math.max(1, Math.floor(workers));
     if (share !== this.#share) {
-      this.log(`status-call budget shared by ${share} worker(s) on this task queue: each cluster's calls spaced ${share}x as far`);
+      this.log(
+        `status-call budget shared by ${share} worker(s) on this task queue: each cluster's calls spaced ${share}x as far`,
+      );
     }
     this.#share = share;
     for (const watcher of this.#watchers.values()) watcher.setShare(this.#share);
@@ -81,7 +99,11 @@ export class WorkerResources implements ActivityDeps {
    * keeps the last share.
    */
   shareWith(count: () => Promise<number>, everyMs = 30_000): void {
-    const tick = () => void count().then((n) => this.setShare(n), () => undefined);
+    const tick = () =>
+      void count().then(
+        (n) => this.setShare(n),
+        () => undefined,
+      );
     tick();
     this.#shareTimer = setInterval(tick, everyMs);
     this.#shareTimer.unref();

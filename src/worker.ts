@@ -46,7 +46,8 @@ export async function createWorker(config: CryoConfig, overrides: Partial<Worker
       maxCachedWorkflows: 20,
       ...overrides,
     });
-    if (config.polling.shareAcrossWorkers) plugin.resources.shareWith(() => workersOnQueue(connection, target.namespace, target.taskQueue));
+    if (config.polling.shareAcrossWorkers)
+      plugin.resources.shareWith(() => workersOnQueue(connection, target.namespace, target.taskQueue));
     return { worker, connection, plugin };
   } catch (err) {
     await connection.close();
@@ -63,7 +64,13 @@ export function installRuntime(config: CryoConfig, logLevel: LogLevel = 'INFO'):
   const bindAddress = config.metrics.prometheus;
   Runtime.install({
     logger: conciseLogger(logLevelFromEnv(logLevel)),
-    ...(bindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {}),
+    ...(bindAddress
+      ? {
+          telemetryOptions: {
+            metrics: { prometheus: { bindAddress, countersTotalSuffix: true, useSecondsForDurations: true } },
+          },
+        }
+      : {}),
   });
 }
 
@@ -83,7 +90,8 @@ export async function runWorker(configFile: string): Promise<void> {
   // Before the workflow thread exists: its heap is sized when it starts.
   const v8Flags = applyWorkerV8Flags();
   installRuntime(config);
-  if (config.metrics.prometheus) console.log(`cryoet worker: Prometheus metrics on http://${config.metrics.prometheus}/metrics`);
+  if (config.metrics.prometheus)
+    console.log(`cryoet worker: Prometheus metrics on http://${config.metrics.prometheus}/metrics`);
   const target = temporalTarget(config);
   // Before any worker exists: a namespace without our search attributes would fail every
   // workflow task, so stop now, naming cryoet setup.
@@ -94,7 +102,9 @@ export async function runWorker(configFile: string): Promise<void> {
     await checked.close();
   }
   const { worker, connection } = await createWorker(config);
-  console.log(`cryoet worker: task queue "${target.taskQueue}" on ${target.connectionOptions.address} (${target.namespace})${v8Flags ? `; V8 ${v8Flags}` : ''}`);
+  console.log(
+    `cryoet worker: task queue "${target.taskQueue}" on ${target.connectionOptions.address} (${target.namespace})${v8Flags ? `; V8 ${v8Flags}` : ''}`,
+  );
   try {
     await worker.run();
   } finally {

@@ -32,7 +32,11 @@ export async function prebuiltWorkflowBundle(cacheDir = join(root, '.dev', 'cach
   const file = join(cacheDir, `workflow-bundle-${sourceHash()}.js`);
   if (!existsSync(file)) {
     mkdirSync(cacheDir, { recursive: true });
-    await promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'bundle-workflows.ts'), file], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
+    await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'scripts', 'bundle-workflows.ts'), file],
+      { cwd: root, maxBuffer: 16 * 1024 * 1024 },
+    );
   }
   return file;
 }

@@ -15,7 +15,19 @@ const run = promisify(execFile);
 export const SLURM_CONF = join(repoRoot, '.dev/cluster/etc/slurm.conf');
 
 /** Slurm client commands the shim counts. */
-export const SHIMMED = ['sbatch', 'squeue', 'sacct', 'scancel', 'scontrol', 'sinfo', 'sacctmgr', 'sshare', 'srun', 'sprio', 'sstat'] as const;
+export const SHIMMED = [
+  'sbatch',
+  'squeue',
+  'sacct',
+  'scancel',
+  'scontrol',
+  'sinfo',
+  'sacctmgr',
+  'sshare',
+  'srun',
+  'sprio',
+  'sstat',
+] as const;
 
 /**
  * Writes `<dir>/<command>` for each Slurm client: appends `<ms> <command> <job id|-> <run>
@@ -44,13 +56,23 @@ exec /usr/bin/${name} "$@"
 
 /** Runs a Slurm command on the dev cluster for the harness (not counted). */
 export async function slurm(argv: string[], timeoutMs = 30_000): Promise<string> {
-  const { stdout } = await run(argv[0]!, argv.slice(1), { env: { ...process.env, SLURM_CONF }, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await run(argv[0]!, argv.slice(1), {
+    env: { ...process.env, SLURM_CONF },
+    timeout: timeoutMs,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   return stdout;
 }
 
 /** Sets a node DOWN (a FAKE spot reclaim) or back. */
 export async function setNode(node: string, state: 'DOWN' | 'RESUME'): Promise<void> {
-  await slurm(['scontrol', 'update', `NodeName=${node}`, `State=${state}`, ...(state === 'DOWN' ? ['Reason=bench-spot-reclaim'] : [])]);
+  await slurm([
+    'scontrol',
+    'update',
+    `NodeName=${node}`,
+    `State=${state}`,
+    ...(state === 'DOWN' ? ['Reason=bench-spot-reclaim'] : []),
+  ]);
 }
 
 /** One sacct row (all incarnations of requeued jobs with -D). */
@@ -65,14 +87,27 @@ export interface SacctRow {
   readonly nodes: string;
 }
 
-const sacctTime = (t: string | undefined): number | undefined => (t && /^\d{4}-/.test(t) ? new Date(t).getTime() : undefined);
+const sacctTime = (t: string | undefined): number | undefined =>
+  t && /^\d{4}-/.test(t) ? new Date(t).getTime() : undefined;
 
 /** Jobs submitted since `sinceMs` (sacct -X -D: every incarnation of a requeued job). */
 export async function sacctSince(sinceMs: number): Promise<SacctRow[]> {
   const since = new Date(sinceMs - 60_000);
   const pad = (n: number) => String(n).padStart(2, '0');
   const start = `${since.getFullYear()}-${pad(since.getMonth() + 1)}-${pad(since.getDate())}T${pad(since.getHours())}:${pad(since.getMinutes())}:${pad(since.getSeconds())}`;
-  const out = await slurm(['sacct', '-X', '-D', '-n', '-P', '-S', start, '-E', 'now', '-o', 'JobIDRaw,JobName,WorkDir,State,Submit,Start,End,NodeList']);
+  const out = await slurm([
+    'sacct',
+    '-X',
+    '-D',
+    '-n',
+    '-P',
+    '-S',
+    start,
+    '-E',
+    'now',
+    '-o',
+    'JobIDRaw,JobName,WorkDir,State,Submit,Start,End,NodeList',
+  ]);
   return out
     .trim()
     .split('\n')
@@ -82,8 +117,14 @@ export async function sacctSince(sinceMs: number): Promise<SacctRow[]> {
       const startMs = sacctTime(start);
       const endMs = sacctTime(end);
       return {
-        jobId: jobId!, name: name!, workDir: workDir!, state: state!.split(' ')[0]!, submitMs: sacctTime(submit) ?? 0,
-        ...(startMs === undefined ? {} : { startMs }), ...(endMs === undefined ? {} : { endMs }), nodes: nodes ?? '',
+        jobId: jobId!,
+        name: name!,
+        workDir: workDir!,
+        state: state!.split(' ')[0]!,
+        submitMs: sacctTime(submit) ?? 0,
+        ...(startMs === undefined ? {} : { startMs }),
+        ...(endMs === undefined ? {} : { endMs }),
+        nodes: nodes ?? '',
       };
     });
 }

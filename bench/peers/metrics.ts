@@ -58,7 +58,10 @@ export function pipelineDag(series: readonly string[], withProbe: boolean): DagS
 }
 
 /** Longest chain of dependent steps by summed duration (steps without a duration count 0). */
-export function criticalPath(dag: readonly DagStep[], durationMs: ReadonlyMap<string, number>): { ms: number; path: string[] } {
+export function criticalPath(
+  dag: readonly DagStep[],
+  durationMs: ReadonlyMap<string, number>,
+): { ms: number; path: string[] } {
   const best = new Map<string, { ms: number; path: string[] }>();
   const visit = (key: string, stack: Set<string>): { ms: number; path: string[] } => {
     const known = best.get(key);
@@ -92,7 +95,8 @@ export function criticalPath(dag: readonly DagStep[], durationMs: ReadonlyMap<st
  */
 export function stepWorkMs(events: readonly ToolEvent[]): Map<string, number> {
   const work = new Map<string, number>();
-  const keyOf = (e: ToolEvent) => (e.step === 'reconstruct' ? `reconstruct:${e.item}` : e.step === 'refine' ? `refine:${e.item}` : e.step);
+  const keyOf = (e: ToolEvent) =>
+    e.step === 'reconstruct' ? `reconstruct:${e.item}` : e.step === 'refine' ? `refine:${e.item}` : e.step;
   const open = new Map<string, number>();
   for (const e of [...events].sort((a, b) => a.ms - b.ms)) {
     if (e.event === 'start' || (e.step === 'probe' && e.event === 'end')) {
@@ -117,7 +121,8 @@ export function stepWorkMs(events: readonly ToolEvent[]): Map<string, number> {
 /** Refine iterations started more than once (work thrown away by a fault and done again). */
 export function iterationsRedone(events: readonly ToolEvent[]): number {
   const starts = new Map<string, number>();
-  for (const e of events) if (e.step === 'refine' && e.event === 'start' && e.item) starts.set(e.item, (starts.get(e.item) ?? 0) + 1);
+  for (const e of events)
+    if (e.step === 'refine' && e.event === 'start' && e.item) starts.set(e.item, (starts.get(e.item) ?? 0) + 1);
   return [...starts.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0);
 }
 
@@ -142,7 +147,13 @@ export function parseCallLog(text: string): SchedulerCall[] {
   for (const line of text.split('\n')) {
     const m = /^(\d+) (\S+) (\S+) (\S+) ?(.*)$/.exec(line);
     if (!m) continue;
-    calls.push({ ms: Number(m[1]), command: m[2]!, ...(m[3] === '-' ? {} : { jobId: m[3]! }), run: m[4]!, args: m[5] ?? '' });
+    calls.push({
+      ms: Number(m[1]),
+      command: m[2]!,
+      ...(m[3] === '-' ? {} : { jobId: m[3]! }),
+      run: m[4]!,
+      args: m[5] ?? '',
+    });
   }
   return calls;
 }
@@ -156,7 +167,8 @@ export type CallKind = 'submit' | 'submit-lookup' | 'status' | 'cancel' | 'other
 export function classifyCall(call: SchedulerCall): CallKind {
   if (call.jobId) return 'in-job';
   if (call.command === 'sbatch') return 'submit';
-  if (call.command === 'squeue' || call.command === 'sacct') return /--name[ =]cryoet\./.test(call.args) ? 'submit-lookup' : 'status';
+  if (call.command === 'squeue' || call.command === 'sacct')
+    return /--name[ =]cryoet\./.test(call.args) ? 'submit-lookup' : 'status';
   if (call.command === 'scancel') return 'cancel';
   return 'other';
 }
@@ -173,7 +185,14 @@ export interface CallSummary {
 }
 
 export function summarizeCalls(calls: readonly SchedulerCall[], windowMs: number): CallSummary {
-  const byKind: Record<CallKind, number> = { submit: 0, 'submit-lookup': 0, status: 0, cancel: 0, other: 0, 'in-job': 0 };
+  const byKind: Record<CallKind, number> = {
+    submit: 0,
+    'submit-lookup': 0,
+    status: 0,
+    cancel: 0,
+    other: 0,
+    'in-job': 0,
+  };
   const byCommand: Record<string, number> = {};
   for (const c of calls) {
     const kind = classifyCall(c);
@@ -203,7 +222,11 @@ export interface JobRow {
  * after another job of its step had completed). A resubmission after a job failed, was
  * cancelled or lost its node is neither.
  */
-export function submissionReport(jobs: readonly JobRow[]): { submitted: number; duplicates: number; completedRerun: number } {
+export function submissionReport(jobs: readonly JobRow[]): {
+  submitted: number;
+  duplicates: number;
+  completedRerun: number;
+} {
   const byKey = new Map<string, JobRow[]>();
   for (const j of jobs) byKey.set(j.key, [...(byKey.get(j.key) ?? []), j]);
   let duplicates = 0;
@@ -214,7 +237,11 @@ export function submissionReport(jobs: readonly JobRow[]): { submitted: number; 
       const earlier = list.slice(0, i);
       const alive = earlier.some((p) => p.state === 'COMPLETED' || p.endMs === undefined || p.endMs > job.submitMs);
       if (alive) duplicates += 1;
-      if (job.startMs !== undefined && earlier.some((p) => p.state === 'COMPLETED' && p.endMs !== undefined && p.endMs <= job.startMs!)) completedRerun += 1;
+      if (
+        job.startMs !== undefined &&
+        earlier.some((p) => p.state === 'COMPLETED' && p.endMs !== undefined && p.endMs <= job.startMs!)
+      )
+        completedRerun += 1;
     });
   }
   return { submitted: jobs.length, duplicates, completedRerun };
@@ -234,7 +261,10 @@ export function listScheduleMs(durationsMs: readonly number[], slots: number): n
 }
 
 /** A markdown table; `undefined` cells print as `—`. */
-export function markdownTable(columns: readonly string[], rows: readonly (readonly (string | number | undefined)[])[]): string {
+export function markdownTable(
+  columns: readonly string[],
+  rows: readonly (readonly (string | number | undefined)[])[],
+): string {
   const cell = (v: string | number | undefined) => (v === undefined ? '—' : String(v)).replaceAll('|', '\\|');
   return [
     `| ${columns.map(cell).join(' | ')} |`,
@@ -244,6 +274,8 @@ export function markdownTable(columns: readonly string[], rows: readonly (readon
 }
 
 /** 1.0234 → `1.02`; undefined stays undefined. */
-export const ratio = (v: number | undefined, digits = 2): string | undefined => (v === undefined || !Number.isFinite(v) ? undefined : v.toFixed(digits));
+export const ratio = (v: number | undefined, digits = 2): string | undefined =>
+  v === undefined || !Number.isFinite(v) ? undefined : v.toFixed(digits);
 /** ms → `12.3 s`. */
-export const seconds = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : `${(ms / 1000).toFixed(1)} s`);
+export const seconds = (ms: number | undefined): string | undefined =>
+  ms === undefined ? undefined : `${(ms / 1000).toFixed(1)} s`;

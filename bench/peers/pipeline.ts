@@ -14,7 +14,15 @@ import type { CryoConfig } from '../../src/config.js';
 import type { CampaignSpec, TiltSeriesSpec } from '../../src/model/campaign-spec.js';
 import { parseCampaign } from '../../src/campaign/load.js';
 import { EMBEDDED_CAMPAIGN } from '../../src/embedded.js';
-import { extractStep, postprocessStep, reconstructCommand, refineCommands, type CampaignLayout, type StepFile, type Toolset } from '../../src/tools/toolset.js';
+import {
+  extractStep,
+  postprocessStep,
+  reconstructCommand,
+  refineCommands,
+  type CampaignLayout,
+  type StepFile,
+  type Toolset,
+} from '../../src/tools/toolset.js';
 import { commandForRung } from '../../src/tools/rung-command.js';
 import type { PlacementRung } from '../../src/slurm/placement.js';
 
@@ -23,7 +31,12 @@ export interface PipelineVariant {
   readonly name: 'sleep' | 'embedded';
   readonly spec: CampaignSpec;
   /** temporal.yaml `tools` for this variant (absolute paths). */
-  readonly tools: { readonly aretomo2: string; readonly relionBinDir?: string; readonly mpirun: readonly string[]; readonly stageDir: string };
+  readonly tools: {
+    readonly aretomo2: string;
+    readonly relionBinDir?: string;
+    readonly mpirun: readonly string[];
+    readonly stageDir: string;
+  };
 }
 
 /** The embedded demo campaign file, parsed. */
@@ -34,7 +47,10 @@ export function embeddedBaseSpec(): CampaignSpec {
 }
 
 /** The sleep campaign: `count` tilt series TS_001…, all on the one tiny stack. */
-export function sleepSpec(count: number, data: { dir: string; stack: string; angles: string; picks: string; reference: string }): CampaignSpec {
+export function sleepSpec(
+  count: number,
+  data: { dir: string; stack: string; angles: string; picks: string; reference: string },
+): CampaignSpec {
   // SLEEP jobs make no map: nothing to hold against the demo's truth particle.
   const { truth: _truth, ...base } = embeddedBaseSpec();
   const width = Math.max(2, String(count).length);
@@ -83,14 +99,27 @@ export interface StepCommands {
  * `<stageDir>/<basename>` (where the campaign stages it) and `{{mpi_ranks}}` filled in for
  * `refineRung`.
  */
-export function stepCommands(variant: PipelineVariant, config: CryoConfig, dir: string, refineRung: PlacementRung): StepCommands {
+export function stepCommands(
+  variant: PipelineVariant,
+  config: CryoConfig,
+  dir: string,
+  refineRung: PlacementRung,
+): StepCommands {
   const spec = variant.spec;
-  const layout: CampaignLayout = { dir, dataDir: spec.dataDir.startsWith('/') ? spec.dataDir : `${config.paths.data}/${spec.dataDir}` };
+  const layout: CampaignLayout = {
+    dir,
+    dataDir: spec.dataDir.startsWith('/') ? spec.dataDir : `${config.paths.data}/${spec.dataDir}`,
+  };
   const staged = `${variant.tools.stageDir}/${variant.tools.aretomo2.split('/').at(-1)}`;
   const tools: Toolset = {
     profile: 'embedded',
     aretomo2: staged,
-    relion: { ...(variant.tools.relionBinDir === undefined ? {} : { binDir: variant.tools.relionBinDir }), mpirun: variant.tools.mpirun, gpu: false, threads: config.tools.threads },
+    relion: {
+      ...(variant.tools.relionBinDir === undefined ? {} : { binDir: variant.tools.relionBinDir }),
+      mpirun: variant.tools.mpirun,
+      gpu: false,
+      threads: config.tools.threads,
+    },
   };
   const extract = extractStep(tools, layout, spec, spec.tiltSeries);
   const refine = refineCommands(tools, layout, spec, extract.particles);

@@ -74,7 +74,11 @@ function header(tool: string, vars: Record<string, string | number>): string {
 }
 
 /** Writes the tool set into `dir`; returns the paths temporal.yaml `tools` needs. */
-export function writeSleepTools(dir: string, d: SleepDurations, logPath: string): { aretomo2: string; relionBinDir: string; mpirun: string } {
+export function writeSleepTools(
+  dir: string,
+  d: SleepDurations,
+  logPath: string,
+): { aretomo2: string; relionBinDir: string; mpirun: string } {
   mkdirSync(dir, { recursive: true });
   const tiny = join(dir, 'tiny.mrc');
   writeFileSync(tiny, tinyMrc(8, 8, 8));
@@ -178,7 +182,12 @@ exec "$@"
 /** The sleep dataset: one stack, angles, picks and a reference (idempotent). */
 export function writeSleepDataset(dir: string): { stack: string; angles: string; picks: string; reference: string } {
   mkdirSync(dir, { recursive: true });
-  const files = { stack: join(dir, 'stack.mrc'), angles: join(dir, 'stack.rawtlt'), picks: join(dir, 'picks.star'), reference: join(dir, 'reference.mrc') };
+  const files = {
+    stack: join(dir, 'stack.mrc'),
+    angles: join(dir, 'stack.rawtlt'),
+    picks: join(dir, 'picks.star'),
+    reference: join(dir, 'reference.mrc'),
+  };
   if (!existsSync(files.reference)) {
     writeFileSync(files.stack, tinyMrc(8, 8, 41));
     writeFileSync(files.angles, Array.from({ length: 41 }, (_, i) => String(-60 + 3 * i)).join('\n') + '\n');

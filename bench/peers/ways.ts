@@ -72,7 +72,10 @@ export interface Way {
 }
 
 /** PATH for a driver: the counting shim first. */
-export const shimmedPath = (shimDir: string, rest = process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin') => `${shimDir}:${rest}`;
+export const shimmedPath = (
+  shimDir: string,
+  rest = process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+) => `${shimDir}:${rest}`;
 
 /** Spawns a driver process; `done` is true on exit 0 and `completed()` true. */
 function spawnDriver(argv: string[], cwd: string, env: NodeJS.ProcessEnv, completed: () => boolean): Driver {
@@ -112,7 +115,10 @@ const refineGres = (run: RunSpec) => (run.refinePinned ? 'gpu:a10g:4' : 'gpu:4')
 // ours
 
 /** Our way: a worker process per run and the campaign workflow. */
-export function oursWay(client: Client, temporalPort: number): Way & { handle(run: RunSpec): WorkflowHandle | undefined; config(run: RunSpec): CryoConfig | undefined } {
+export function oursWay(
+  client: Client,
+  temporalPort: number,
+): Way & { handle(run: RunSpec): WorkflowHandle | undefined; config(run: RunSpec): CryoConfig | undefined } {
   const workers = new Map<string, ChildProcess>();
   const handles = new Map<string, WorkflowHandle>();
   const configs = new Map<string, { file: string; config: CryoConfig; done: Promise<boolean> }>();
@@ -140,19 +146,32 @@ export function oursWay(client: Client, temporalPort: number): Way & { handle(ru
 
   async function spawnWorker(run: RunSpec, file: string): Promise<ChildProcess> {
     // The command as users run it: bin/cryoet, which sets MALLOC_ARENA_MAX.
-    const child = spawn(join(repoRoot, 'bin/cryoet'), ['worker', '--config', file], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(join(repoRoot, 'bin/cryoet'), ['worker', '--config', file], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));
     child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));
-    await waitUntil('the cryoet worker to start', () => {
-      if (child.exitCode !== null) throw new Error(`cryoet worker exited ${child.exitCode}: ${out}`);
-      return out.includes('task queue') ? true : undefined;
-    }, 180_000, 100);
+    await waitUntil(
+      'the cryoet worker to start',
+      () => {
+        if (child.exitCode !== null) throw new Error(`cryoet worker exited ${child.exitCode}: ${out}`);
+        return out.includes('task queue') ? true : undefined;
+      },
+      180_000,
+      100,
+    );
     workers.set(run.id, child);
     return child;
   }
 
-  const driverOf = (run: RunSpec, child: ChildProcess): Driver => ({ pid: child.pid!, done: configs.get(run.id)!.done, child, output: () => '' });
+  const driverOf = (run: RunSpec, child: ChildProcess): Driver => ({
+    pid: child.pid!,
+    done: configs.get(run.id)!.done,
+    child,
+    output: () => '',
+  });
 
   return {
     name: 'ours',
@@ -166,7 +185,12 @@ export function oursWay(client: Client, temporalPort: number): Way & { handle(ru
       const built = campaignInput(config, run.variant.spec, run.id);
       const refine: Placement = {
         ...built.placements.refine,
-        ladder: (run.refinePinned ? ['gpu:a10g:4', 'gpu:4'] : ['gpu:4']).map((gres) => ({ cluster: 'dev', partition: 'gpu', gres, timeScale: 1 })),
+        ladder: (run.refinePinned ? ['gpu:a10g:4', 'gpu:4'] : ['gpu:4']).map((gres) => ({
+          cluster: 'dev',
+          partition: 'gpu',
+          gres,
+          timeScale: 1,
+        })),
       };
       const input = { ...built, placements: { ...built.placements, refine } };
       const t0 = Date.now();
@@ -177,7 +201,12 @@ export function oursWay(client: Client, temporalPort: number): Way & { handle(ru
         (err: Error) => {
           // Why the campaign failed, down its causes, for the run's log.
           const causes: string[] = [];
-          for (let e: unknown = err; e instanceof Error && causes.length < 6; e = (e as Error & { cause?: unknown }).cause) causes.push(e.message);
+          for (
+            let e: unknown = err;
+            e instanceof Error && causes.length < 6;
+            e = (e as Error & { cause?: unknown }).cause
+          )
+            causes.push(e.message);
           console.log(`  campaign ${run.id} failed: ${causes.join(' <- ')}`);
           return false;
         },
@@ -215,7 +244,8 @@ const py = (s: string) => JSON.stringify(s);
 export function snakefileText(run: RunSpec): string {
   const c = run.commands;
   const d = run.dir;
-  const resources = (gres: string, minutes: number, extra = '') => `    resources: slurm_partition="gpu", gres=${py(gres)}, runtime=${minutes}, mem_mb=500, cpus_per_task=1${extra}`;
+  const resources = (gres: string, minutes: number, extra = '') =>
+    `    resources: slurm_partition="gpu", gres=${py(gres)}, runtime=${minutes}, mem_mb=500, cpus_per_task=1${extra}`;
   return `# Generated by bench/peers/ways.ts: the campaign's pipeline as a Snakefile. Every rule
 # runs the command line our campaign runs for that step (src/tools/toolset.ts), with the
 # same GPU request, time limit and CPU count.
@@ -266,12 +296,20 @@ ${resources('gpu:1', SLURM_DEFAULT_MINUTES.postprocess)}
 export function snakemakeArgs(run: RunSpec, venv: string, extra: string[] = []): string[] {
   return [
     join(venv, 'bin/snakemake'),
-    '--snakefile', join(run.driverDir, 'Snakefile'),
-    '--directory', run.driverDir,
-    '--executor', 'slurm',
-    '--jobs', '100',
-    '--default-resources', 'slurm_partition=gpu', 'runtime=60', 'mem_mb=500',
-    '--slurm-init-seconds-before-status-checks', '1',
+    '--snakefile',
+    join(run.driverDir, 'Snakefile'),
+    '--directory',
+    run.driverDir,
+    '--executor',
+    'slurm',
+    '--jobs',
+    '100',
+    '--default-resources',
+    'slurm_partition=gpu',
+    'runtime=60',
+    'mem_mb=500',
+    '--slurm-init-seconds-before-status-checks',
+    '1',
     '--slurm-keep-successful-logs',
     ...(run.snakemakeRequeue ? ['--slurm-requeue'] : []),
     ...extra,
@@ -329,7 +367,9 @@ export function snakemakeJobKeys(driverDir: string): Map<string, string> {
   if (!existsSync(logDir)) return keys;
   for (const name of readdirSync(logDir)) {
     const text = readFileSync(join(logDir, name), 'utf8');
-    for (const m of text.matchAll(/SLURM jobid (\d+) \(log: \S*\/slurm_logs\/rule_([^/\s]+)\/(?:([^/\s]+)\/)?\d+\.log\)/g)) {
+    for (const m of text.matchAll(
+      /SLURM jobid (\d+) \(log: \S*\/slurm_logs\/rule_([^/\s]+)\/(?:([^/\s]+)\/)?\d+\.log\)/g,
+    )) {
       keys.set(m[1]!, m[2] === 'reconstruct' ? `reconstruct:${m[3]}` : m[2]!);
     }
   }
@@ -369,8 +409,16 @@ done
 export function chainWay(): Way {
   const children = new Map<string, ChildProcess>();
   const launch = (run: RunSpec) => {
-    const env = { ...process.env, PATH: shimmedPath(run.shimDir), SLURM_CONF, BENCH_CALLS_LOG: run.callsLog, BENCH_RUN: run.id };
-    const driver = spawnDriver(['bash', join(run.driverDir, 'chain.sh')], run.driverDir, env, () => existsSync(`${run.dir}/PostProcess/postprocess.star`));
+    const env = {
+      ...process.env,
+      PATH: shimmedPath(run.shimDir),
+      SLURM_CONF,
+      BENCH_CALLS_LOG: run.callsLog,
+      BENCH_RUN: run.id,
+    };
+    const driver = spawnDriver(['bash', join(run.driverDir, 'chain.sh')], run.driverDir, env, () =>
+      existsSync(`${run.dir}/PostProcess/postprocess.star`),
+    );
     children.set(run.id, driver.child);
     return driver;
   };
@@ -380,7 +428,12 @@ export function chainWay(): Way {
       const jobDir = join(run.driverDir, 'jobs');
       mkdirSync(jobDir, { recursive: true });
       const c = run.commands;
-      const steps: [string, readonly string[]][] = [...[...c.reconstruct].map(([ts, argv]) => [`reconstruct.${ts}`, argv] as [string, readonly string[]]), ['extract', c.extract], ['refine', c.refine], ['postprocess', c.postprocess]];
+      const steps: [string, readonly string[]][] = [
+        ...[...c.reconstruct].map(([ts, argv]) => [`reconstruct.${ts}`, argv] as [string, readonly string[]]),
+        ['extract', c.extract],
+        ['refine', c.refine],
+        ['postprocess', c.postprocess],
+      ];
       for (const [name, argv] of steps) writeFileSync(join(jobDir, `${name}.sh`), `#!/bin/bash\n${shellJoin(argv)}\n`);
       writeFileSync(join(run.driverDir, 'chain.sh'), chainScript(run));
       writeExtractFiles(run);

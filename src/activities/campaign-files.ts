@@ -12,7 +12,12 @@ import { MRC_HEADER_BYTES, parseMrcHeader, type MrcHeader } from '../tools/mrc.j
 import { checkTiltSeries, parseRawtlt } from '../tools/rawtlt.js';
 import { parseRelionVersion } from '../tools/relion.js';
 import type { FileChecksum, ImportedAlignment, PostprocessResult, RelionVersion } from '../model/results.js';
-import { half1ModelPath, refineProgress, type RefineProgress, type RelionGeneration } from '../tools/refine-iterations.js';
+import {
+  half1ModelPath,
+  refineProgress,
+  type RefineProgress,
+  type RelionGeneration,
+} from '../tools/refine-iterations.js';
 import { parseStar, starBlock, starNumber, starNumberColumn } from '../tools/star.js';
 import {
   importAlignment,
@@ -53,8 +58,6 @@ export interface RefineStatus extends RefineProgress {
   readonly resolution?: number;
 }
 
-
-
 /** `<dir>` + `Refine3D/run` → the folder RELION writes into and the files' name root (`run`). */
 function refineFolder(dir: string, outRoot: string): { folder: string; root: string } {
   const slash = outRoot.lastIndexOf('/');
@@ -68,9 +71,14 @@ function inputInvalid(message: string, details: Record<string, unknown>): CryoEr
 export function createCampaignFileActivities(deps: ActivityDeps) {
   const sftp = (cluster: string) => deps.pool.get(cluster);
 
-  async function run(cluster: string, argv: string[]): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
+  async function run(
+    cluster: string,
+    argv: string[],
+  ): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
     const settings = deps.cluster(cluster);
-    return deps.pool.get(cluster).exec(exportPrefix(settings.environment) + shellJoin(argv), { timeoutMs: settings.commandTimeoutMs });
+    return deps.pool
+      .get(cluster)
+      .exec(exportPrefix(settings.environment) + shellJoin(argv), { timeoutMs: settings.commandTimeoutMs });
   }
 
   /** Reads a small input file; a missing one is bad input naming the file and its role. */
@@ -78,7 +86,8 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
     try {
       return (await sftp(cluster).readFile(path)).toString('utf8');
     } catch (err) {
-      if (err instanceof CryoError && err.type === ErrorType.OutputMissing) throw inputInvalid(`${what} ${path}: file not found on cluster "${cluster}"`, { path });
+      if (err instanceof CryoError && err.type === ErrorType.OutputMissing)
+        throw inputInvalid(`${what} ${path}: file not found on cluster "${cluster}"`, { path });
       throw err;
     }
   }
@@ -87,11 +96,19 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
     for (const file of files) {
       const dir = file.path.slice(0, file.path.lastIndexOf('/')) || '/';
       const made = await run(cluster, ['mkdir', '-p', '--', dir]);
-      if (made.exitCode !== 0) throw new CryoError(ErrorType.OutputMissing, `cluster "${cluster}": cannot create ${dir}: ${tail(made.stderr)}`);
+      if (made.exitCode !== 0)
+        throw new CryoError(
+          ErrorType.OutputMissing,
+          `cluster "${cluster}": cannot create ${dir}: ${tail(made.stderr)}`,
+        );
       const tmp = `${file.path}.tmp`;
       await sftp(cluster).writeFile(tmp, file.text);
       const moved = await run(cluster, ['mv', '-f', '--', tmp, file.path]);
-      if (moved.exitCode !== 0) throw new CryoError(ErrorType.OutputMissing, `cluster "${cluster}": cannot write ${file.path}: ${tail(moved.stderr)}`);
+      if (moved.exitCode !== 0)
+        throw new CryoError(
+          ErrorType.OutputMissing,
+          `cluster "${cluster}": cannot write ${file.path}: ${tail(moved.stderr)}`,
+        );
     }
   }
 
@@ -100,7 +117,8 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
     try {
       head = await sftp(cluster).readHead(path, MRC_HEADER_BYTES);
     } catch (err) {
-      if (err instanceof CryoError && err.type === ErrorType.OutputMissing) throw inputInvalid(`${what} ${path}: file not found on cluster "${cluster}"`, { path });
+      if (err instanceof CryoError && err.type === ErrorType.OutputMissing)
+        throw inputInvalid(`${what} ${path}: file not found on cluster "${cluster}"`, { path });
       throw err;
     }
     return parseMrcHeader(head.head, head.size, path);
@@ -114,9 +132,15 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
      */
     async inspectTiltSeries(input: InspectTiltSeriesInput): Promise<TiltSeriesFacts> {
       return toApplicationFailure(async () => {
-        if (!(input.pixelSize > 0)) throw inputInvalid(`${input.name}: pixelSize ${input.pixelSize}: expected a pixel size > 0 Å`, { name: input.name });
+        if (!(input.pixelSize > 0))
+          throw inputInvalid(`${input.name}: pixelSize ${input.pixelSize}: expected a pixel size > 0 Å`, {
+            name: input.name,
+          });
         const header = await mrcHeader(input.cluster, input.stack, `${input.name}: tilt stack`);
-        const angles = parseRawtlt(await readInput(input.cluster, input.angles, `${input.name}: tilt angles`), input.angles);
+        const angles = parseRawtlt(
+          await readInput(input.cluster, input.angles, `${input.name}: tilt angles`),
+          input.angles,
+        );
         checkTiltSeries({ stackSource: input.stack, header, anglesSource: input.angles, angles });
         return {
           name: input.name,
@@ -145,14 +169,23 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
      */
     async checkWritable(input: { cluster: string; dirs: readonly string[] }): Promise<void> {
       return toApplicationFailure(async () => {
-        const script = 'mkdir -p -- "$1" || exit 3; p="$1/.cryoet-write-probe.$$"; if ! head -c 4096 /dev/zero > "$p"; then rm -f -- "$p"; exit 4; fi; rm -f -- "$p"';
+        const script =
+          'mkdir -p -- "$1" || exit 3; p="$1/.cryoet-write-probe.$$"; if ! head -c 4096 /dev/zero > "$p"; then rm -f -- "$p"; exit 4; fi; rm -f -- "$p"';
         for (const dir of input.dirs) {
           const result = await run(input.cluster, ['sh', '-c', script, 'sh', dir]);
           if (result.exitCode === 3 || result.exitCode === 4) {
             const what = result.exitCode === 3 ? 'cannot be created' : 'cannot be written';
-            throw new CryoError(ErrorType.OutputUnwritable, `cluster "${input.cluster}": output folder ${dir} ${what}: ${tail(result.stderr)}`, { dir });
+            throw new CryoError(
+              ErrorType.OutputUnwritable,
+              `cluster "${input.cluster}": output folder ${dir} ${what}: ${tail(result.stderr)}`,
+              { dir },
+            );
           }
-          if (result.exitCode !== 0) throw new CryoError(ErrorType.SshUnavailable, `cluster "${input.cluster}": checking ${dir} exited ${result.exitCode ?? "by a signal"}: ${tail(result.stderr)}`);
+          if (result.exitCode !== 0)
+            throw new CryoError(
+              ErrorType.SshUnavailable,
+              `cluster "${input.cluster}": checking ${dir} exited ${result.exitCode ?? 'by a signal'}: ${tail(result.stderr)}`,
+            );
         }
       });
     },
@@ -171,21 +204,54 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
     async importAlignments(input: ImportAlignmentsInput): Promise<ImportedAlignment[]> {
       return toApplicationFailure(async () => {
         const c = input.cluster;
-        const table = starBlock(parseStar(await readInput(c, input.tomograms, 'relion5.tomograms'), input.tomograms), 'global', input.tomograms);
+        const table = starBlock(
+          parseStar(await readInput(c, input.tomograms, 'relion5.tomograms'), input.tomograms),
+          'global',
+          input.tomograms,
+        );
         const files: StepFile[] = [];
         const summary: ImportedAlignment[] = [];
         const rows: string[][] = [];
         for (const ts of input.series) {
           const tablePath = tiltSeriesTablePath(table, input.tomograms, input.project, ts.name);
-          const perTilt = withAbsoluteImages(starBlock(parseStar(await readInput(c, tablePath, `${ts.name}: tilt-series table`), tablePath), ts.name, tablePath), input.project);
+          const perTilt = withAbsoluteImages(
+            starBlock(
+              parseStar(await readInput(c, tablePath, `${ts.name}: tilt-series table`), tablePath),
+              ts.name,
+              tablePath,
+            ),
+            input.project,
+          );
           const aln = parseAln(await readInput(c, ts.aln, `${ts.name}: AreTomo2 alignment`), ts.aln);
-          files.push({ path: ts.star, text: importAlignment({ name: ts.name, table: perTilt, tableSource: tablePath, aln, alnSource: ts.aln, pixelSize: ts.pixelSize }) });
-          const picks = parseStar(await readInput(c, ts.picks, `${ts.name}: picks`), ts.picks).blocks.find((b) => b.loop) ?? { name: '', values: {} };
-          rows.push(...picksToParticles({ name: ts.name, picks, source: ts.picks, size: ts.binned, voxelSize: ts.voxelSize }));
+          files.push({
+            path: ts.star,
+            text: importAlignment({
+              name: ts.name,
+              table: perTilt,
+              tableSource: tablePath,
+              aln,
+              alnSource: ts.aln,
+              pixelSize: ts.pixelSize,
+            }),
+          });
+          const picks = parseStar(await readInput(c, ts.picks, `${ts.name}: picks`), ts.picks).blocks.find(
+            (b) => b.loop,
+          ) ?? { name: '', values: {} };
+          rows.push(
+            ...picksToParticles({ name: ts.name, picks, source: ts.picks, size: ts.binned, voxelSize: ts.voxelSize }),
+          );
           const shift = Math.max(...aln.rows.map((r) => Math.hypot(r.tx, r.ty)));
-          summary.push({ name: ts.name, tiltAxis: aln.rows[0]!.rot, maxShiftAngst: Math.round(shift * ts.pixelSize * 100) / 100, tilts: aln.rows.length });
+          summary.push({
+            name: ts.name,
+            tiltAxis: aln.rows[0]!.rot,
+            maxShiftAngst: Math.round(shift * ts.pixelSize * 100) / 100,
+            tilts: aln.rows.length,
+          });
         }
-        files.push({ path: input.out.tomograms, text: importedTomograms({ table, source: input.tomograms, project: input.project, series: input.series }) });
+        files.push({
+          path: input.out.tomograms,
+          text: importedTomograms({ table, source: input.tomograms, project: input.project, series: input.series }),
+        });
         files.push({ path: input.out.particles, text: particlesStar(rows, input.randomAngles) });
         await writeAll(c, files);
         return summary;
@@ -193,14 +259,20 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
     },
 
     /** Where a refine stands (iteration files in `<dir>/<outRoot>`'s folder) and its current resolution. */
-    async readRefineProgress(input: { cluster: string; dir: string; outRoot: string; relion?: RelionGeneration }): Promise<RefineStatus> {
+    async readRefineProgress(input: {
+      cluster: string;
+      dir: string;
+      outRoot: string;
+      relion?: RelionGeneration;
+    }): Promise<RefineStatus> {
       return toApplicationFailure(async () => {
         const { folder, root } = refineFolder(input.dir, input.outRoot);
         let names: string[];
         try {
           names = await sftp(input.cluster).listDir(folder);
         } catch (err) {
-          if (err instanceof CryoError && err.type === ErrorType.OutputMissing) return { started: [], partial: [], finished: false };
+          if (err instanceof CryoError && err.type === ErrorType.OutputMissing)
+            return { started: [], partial: [], finished: false };
           throw err;
         }
         const progress = refineProgress(names, root, input.relion);
@@ -208,7 +280,10 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
         const modelPath = `${input.dir}/${half1ModelPath(input.outRoot, progress.newestComplete)}`;
         try {
           const model = parseStar(await readInput(input.cluster, modelPath, 'refine model'), modelPath);
-          return { ...progress, resolution: starNumber(starBlock(model, 'model_general', modelPath), 'rlnCurrentResolution', modelPath) };
+          return {
+            ...progress,
+            resolution: starNumber(starBlock(model, 'model_general', modelPath), 'rlnCurrentResolution', modelPath),
+          };
         } catch {
           // Progress is informative only: a model being rewritten is read again next time.
           return progress;
@@ -220,7 +295,12 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
      * `_rlnCurrentResolution` of every complete iteration, oldest first (iteration 0, the
      * reference, has none and is left out). For the run record and the report's plot.
      */
-    async readRefineHistory(input: { cluster: string; dir: string; outRoot: string; relion?: RelionGeneration }): Promise<{ iteration: number; resolution: number }[]> {
+    async readRefineHistory(input: {
+      cluster: string;
+      dir: string;
+      outRoot: string;
+      relion?: RelionGeneration;
+    }): Promise<{ iteration: number; resolution: number }[]> {
       return toApplicationFailure(async () => {
         const { folder, root } = refineFolder(input.dir, input.outRoot);
         const progress = refineProgress(await sftp(input.cluster).listDir(folder), root, input.relion);
@@ -231,7 +311,10 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
           const modelPath = `${input.dir}/${half1ModelPath(input.outRoot, iteration)}`;
           try {
             const model = parseStar(await readInput(input.cluster, modelPath, 'refine model'), modelPath);
-            points.push({ iteration, resolution: starNumber(starBlock(model, 'model_general', modelPath), 'rlnCurrentResolution', modelPath) });
+            points.push({
+              iteration,
+              resolution: starNumber(starBlock(model, 'model_general', modelPath), 'rlnCurrentResolution', modelPath),
+            });
           } catch (err) {
             // An iteration a reclaim cut short before its model was written has no point.
             if (!(err instanceof CryoError && err.type === ErrorType.InputInvalid)) throw err;
@@ -249,7 +332,11 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
         const block = star.blocks.find((b) => b.name === 'particles') ?? star.blocks.find((b) => b.loop);
         const rows = block?.loop?.rows.length ?? 0;
         if (rows === 0) {
-          throw new CryoError(ErrorType.ToolFailed, `${input.path}: extraction wrote no particles; check the picks' coordinates against the tomogram size`, { path: input.path });
+          throw new CryoError(
+            ErrorType.ToolFailed,
+            `${input.path}: extraction wrote no particles; check the picks' coordinates against the tomogram size`,
+            { path: input.path },
+          );
         }
         return rows;
       });
@@ -291,9 +378,14 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
       return toApplicationFailure(() =>
         whileHeartbeating(async () => {
           if (input.paths.length === 0) return [];
-          const script = 'for f in "$@"; do s=$(stat -c %s -- "$f") && h=$(sha256sum -- "$f" | cut -d" " -f1) && printf "%s %s %s\\n" "$h" "$s" "$f" || exit 3; done';
+          const script =
+            'for f in "$@"; do s=$(stat -c %s -- "$f") && h=$(sha256sum -- "$f" | cut -d" " -f1) && printf "%s %s %s\\n" "$h" "$s" "$f" || exit 3; done';
           const result = await run(input.cluster, ['sh', '-c', script, 'sh', ...input.paths]);
-          if (result.exitCode !== 0) throw new CryoError(ErrorType.OutputMissing, `cluster "${input.cluster}": checksum failed: ${tail(result.stderr)}`);
+          if (result.exitCode !== 0)
+            throw new CryoError(
+              ErrorType.OutputMissing,
+              `cluster "${input.cluster}": checksum failed: ${tail(result.stderr)}`,
+            );
           return result.stdout
             .trim()
             .split('\n')

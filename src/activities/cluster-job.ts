@@ -6,7 +6,13 @@
 import { Context } from '@temporalio/activity';
 import { jobNameFor } from '../slurm/job-key.js';
 import { buildSbatchScript, parseResultMarker, type ResultMarker } from '../slurm/sbatch-script.js';
-import { buildLookupCommand, buildSubmitCommand, exportPrefix, parseSubmitOutput, SUBMIT_RETRY_LATER } from '../slurm/submit-command.js';
+import {
+  buildLookupCommand,
+  buildSubmitCommand,
+  exportPrefix,
+  parseSubmitOutput,
+  SUBMIT_RETRY_LATER,
+} from '../slurm/submit-command.js';
 import { classifySbatchError, sbatchErrorText } from '../slurm/parse-sbatch.js';
 import { sameJobState, type JobStateView } from '../slurm/state-table.js';
 import { shellJoin } from '../shell/quote.js';
@@ -59,7 +65,12 @@ export interface SubmittedJob {
 /** Paths of a job's files under the cluster's work directory. */
 export function jobPaths(workDir: string, jobName: string) {
   const jobDir = `${workDir}/jobs/${jobName}`;
-  return { jobDir, scriptPath: `${jobDir}/job.sbatch`, outputPath: `${jobDir}/output.log`, markerPath: `${jobDir}/result` };
+  return {
+    jobDir,
+    scriptPath: `${jobDir}/job.sbatch`,
+    outputPath: `${jobDir}/output.log`,
+    markerPath: `${jobDir}/result`,
+  };
 }
 
 /** What a caller last saw of a job: watchJob returns once Slurm says something else. */
@@ -87,69 +98,115 @@ export interface JobResult {
 /** Builds the cluster-job activities over shared worker resources. */
 export function createClusterJobActivities(deps: ActivityDeps) {
   async function submitJob(input: SubmitJobInput): Promise<SubmittedJob> {
-    return toApplicationFailure(() => whileHeartbeating(async () => {
-      const cluster = deps.cluster(input.cluster);
-      const jobName = jobNameFor(input.key);
-      const paths = jobPaths(cluster.workDir, jobName);
-      const script = buildSbatchScript({
-        jobName,
-        partition: input.partition,
-        gres: input.gres,
-        cpusPerTask: input.cpusPerTask,
-        memMb: input.memMb,
-        timeLimitMinutes: input.timeLimitMinutes,
-        workDir: paths.jobDir,
-        outputPath: paths.outputPath,
-        comment: input.comment,
-        requeue: input.requeue,
-        exclude: input.exclude,
-        afterOk: input.afterJobs,
-        ...(input.keepOnFailedDependency ? { keepOnFailedDependency: true } : {}),
-        environment: input.environment,
-        command: input.command,
-        resultMarkerPath: paths.markerPath,
-      });
-      const connection = deps.pool.get(input.cluster);
-      // Exclusions that leave the partition no node able to take work give a job Slurm
-      // accepts but never starts when the partition also has DOWN or CLOUD nodes (sbatch
-      // only refuses when no node is left at all): refuse it as sbatch would, so the
-      // workflow submits without them. Never when an earlier try already made the job.
-      const blocked = input.exclude && input.exclude.length > 0 ? await exclusionsLeaveNoNode(input, cluster) : undefined;
-      if (blocked !== undefined) {
-        const found = await connection.exec(buildLookupCommand({ jobName, environment: cluster.environment }), { timeoutMs: cluster.commandTimeoutMs });
-        if (found.exitCode !== 0) throw new CryoError(ErrorType.SshUnavailable, `cluster "${input.cluster}": looking up ${jobName} exited ${found.exitCode}: ${tail(found.stderr)} (transient, will retry)`);
-        if (!found.stdout.includes('existing:')) {
-          throw new CryoError(ErrorType.SubmitRejected, `cluster "${input.cluster}": not submitted for ${input.key}: refused: ${blocked}`, { slurmMessage: blocked });
-        }
-      }
-      const command = buildSubmitCommand({ jobName, jobDir: paths.jobDir, scriptPath: paths.scriptPath, environment: cluster.environment });
-      const result = await connection.exec(command, { timeoutMs: cluster.commandTimeoutMs, stdin: script });
-      if (result.exitCode !== 0) {
-        const stderr = tail(result.stderr);
-        const what = `cluster "${input.cluster}": sbatch exited ${result.exitCode} for ${input.key} (partition ${input.partition}, gres ${input.gres ?? 'none'})`;
-        // Could not tell whether the job exists, or another try is still submitting it: later.
-        if (result.exitCode !== SUBMIT_RETRY_LATER && classifySbatchError(result.exitCode ?? 255, stderr) === 'rejected') {
-          const slurmMessage = sbatchErrorText(stderr);
-          // A job it would wait for has already failed (or is gone): not the rung's fault.
-          if (input.afterJobs && input.afterJobs.length > 0 && /dependency/i.test(slurmMessage)) {
-            throw new CryoError(ErrorType.DependencyFailed, `${what}: refused: ${slurmMessage} (queued behind job(s) ${input.afterJobs.join(',')})`, { stderr, slurmMessage, afterJobs: input.afterJobs });
+    return toApplicationFailure(() =>
+      whileHeartbeating(async () => {
+        const cluster = deps.cluster(input.cluster);
+        const jobName = jobNameFor(input.key);
+        const paths = jobPaths(cluster.workDir, jobName);
+        const script = buildSbatchScript({
+          jobName,
+          partition: input.partition,
+          gres: input.gres,
+          cpusPerTask: input.cpusPerTask,
+          memMb: input.memMb,
+          timeLimitMinutes: input.timeLimitMinutes,
+          workDir: paths.jobDir,
+          outputPath: paths.outputPath,
+          comment: input.comment,
+          requeue: input.requeue,
+          exclude: input.exclude,
+          afterOk: input.afterJobs,
+          ...(input.keepOnFailedDependency ? { keepOnFailedDependency: true } : {}),
+          environment: input.environment,
+          command: input.command,
+          resultMarkerPath: paths.markerPath,
+        });
+        const connection = deps.pool.get(input.cluster);
+        // Exclusions that leave the partition no node able to take work give a job Slurm
+        // accepts but never starts when the partition also has DOWN or CLOUD nodes (sbatch
+        // only refuses when no node is left at all): refuse it as sbatch would, so the
+        // workflow submits without them. Never when an earlier try already made the job.
+        const blocked =
+          input.exclude && input.exclude.length > 0 ? await exclusionsLeaveNoNode(input, cluster) : undefined;
+        if (blocked !== undefined) {
+          const found = await connection.exec(buildLookupCommand({ jobName, environment: cluster.environment }), {
+            timeoutMs: cluster.commandTimeoutMs,
+          });
+          if (found.exitCode !== 0)
+            throw new CryoError(
+              ErrorType.SshUnavailable,
+              `cluster "${input.cluster}": looking up ${jobName} exited ${found.exitCode}: ${tail(found.stderr)} (transient, will retry)`,
+            );
+          if (!found.stdout.includes('existing:')) {
+            throw new CryoError(
+              ErrorType.SubmitRejected,
+              `cluster "${input.cluster}": not submitted for ${input.key}: refused: ${blocked}`,
+              { slurmMessage: blocked },
+            );
           }
-          throw new CryoError(ErrorType.SubmitRejected, `${what}: refused: ${slurmMessage}`, { stderr, slurmMessage });
         }
-        // Transient: the job may exist; the retry looks it up by name before submitting.
-        throw new CryoError(ErrorType.SshUnavailable, `${what}: ${JSON.stringify(stderr)} (transient, will retry)`, { stderr });
-      }
-      const outcome = parseSubmitOutput(result.stdout);
-      Context.current().log.info('cluster job submitted', { cluster: input.cluster, jobId: outcome.jobId, jobName, reattached: outcome.kind === 'existing' });
-      return { cluster: input.cluster, jobId: outcome.jobId, jobName, ...paths, reattached: outcome.kind === 'existing' };
-    }));
+        const command = buildSubmitCommand({
+          jobName,
+          jobDir: paths.jobDir,
+          scriptPath: paths.scriptPath,
+          environment: cluster.environment,
+        });
+        const result = await connection.exec(command, { timeoutMs: cluster.commandTimeoutMs, stdin: script });
+        if (result.exitCode !== 0) {
+          const stderr = tail(result.stderr);
+          const what = `cluster "${input.cluster}": sbatch exited ${result.exitCode} for ${input.key} (partition ${input.partition}, gres ${input.gres ?? 'none'})`;
+          // Could not tell whether the job exists, or another try is still submitting it: later.
+          if (
+            result.exitCode !== SUBMIT_RETRY_LATER &&
+            classifySbatchError(result.exitCode ?? 255, stderr) === 'rejected'
+          ) {
+            const slurmMessage = sbatchErrorText(stderr);
+            // A job it would wait for has already failed (or is gone): not the rung's fault.
+            if (input.afterJobs && input.afterJobs.length > 0 && /dependency/i.test(slurmMessage)) {
+              throw new CryoError(
+                ErrorType.DependencyFailed,
+                `${what}: refused: ${slurmMessage} (queued behind job(s) ${input.afterJobs.join(',')})`,
+                { stderr, slurmMessage, afterJobs: input.afterJobs },
+              );
+            }
+            throw new CryoError(ErrorType.SubmitRejected, `${what}: refused: ${slurmMessage}`, {
+              stderr,
+              slurmMessage,
+            });
+          }
+          // Transient: the job may exist; the retry looks it up by name before submitting.
+          throw new CryoError(ErrorType.SshUnavailable, `${what}: ${JSON.stringify(stderr)} (transient, will retry)`, {
+            stderr,
+          });
+        }
+        const outcome = parseSubmitOutput(result.stdout);
+        Context.current().log.info('cluster job submitted', {
+          cluster: input.cluster,
+          jobId: outcome.jobId,
+          jobName,
+          reattached: outcome.kind === 'existing',
+        });
+        return {
+          cluster: input.cluster,
+          jobId: outcome.jobId,
+          jobName,
+          ...paths,
+          reattached: outcome.kind === 'existing',
+        };
+      }),
+    );
   }
 
   /** Why the exclusions leave `input.partition` no node that can take work, or undefined (also when sinfo cannot tell). */
-  async function exclusionsLeaveNoNode(input: SubmitJobInput, cluster: ReturnType<ActivityDeps['cluster']>): Promise<string | undefined> {
+  async function exclusionsLeaveNoNode(
+    input: SubmitJobInput,
+    cluster: ReturnType<ActivityDeps['cluster']>,
+  ): Promise<string | undefined> {
     const exclude = input.exclude ?? [];
     const argv = ['sinfo', '-h', '-N', '-p', input.partition, '-o', '%N|%T|%E'];
-    const listed = await deps.pool.get(input.cluster).exec(exportPrefix(cluster.environment) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
+    const listed = await deps.pool
+      .get(input.cluster)
+      .exec(exportPrefix(cluster.environment) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
     if (listed.exitCode !== 0) return undefined;
     let nodes: NodeHealth[];
     try {
@@ -193,37 +250,51 @@ export function createClusterJobActivities(deps: ActivityDeps) {
    * workflow never learnt (cancelled mid-submit) is cancelled too; and by id when known.
    */
   async function cancelJob(input: { cluster: string; jobName: string; jobId?: string }): Promise<void> {
-    return toApplicationFailure(() => whileHeartbeating(async () => {
-      const cluster = deps.cluster(input.cluster);
-      assertSafeName(input.jobName, 'job name');
-      // No --quiet: with it, scancel of an ended job exits 1 with nothing on stderr (22.05),
-      // and an ended job could not be told from a refusal.
-      const argv = ['scancel', '--name', input.jobName, ...(input.jobId ? [input.jobId] : [])];
-      const result = await deps.pool.get(input.cluster).exec(exportPrefix(cluster.environment) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
-      // scancel of a finished job is not an error (exit 0, or 1 "already completed").
-      if (result.exitCode !== 0 && !/already complet|Invalid job id/i.test(result.stderr)) {
-        throw new CryoError(ErrorType.SshUnavailable, `cluster "${input.cluster}": ${argv.join(' ')} exited ${result.exitCode}: ${tail(result.stderr)}`);
-      }
-    }));
+    return toApplicationFailure(() =>
+      whileHeartbeating(async () => {
+        const cluster = deps.cluster(input.cluster);
+        assertSafeName(input.jobName, 'job name');
+        // No --quiet: with it, scancel of an ended job exits 1 with nothing on stderr (22.05),
+        // and an ended job could not be told from a refusal.
+        const argv = ['scancel', '--name', input.jobName, ...(input.jobId ? [input.jobId] : [])];
+        const result = await deps.pool
+          .get(input.cluster)
+          .exec(exportPrefix(cluster.environment) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
+        // scancel of a finished job is not an error (exit 0, or 1 "already completed").
+        if (result.exitCode !== 0 && !/already complet|Invalid job id/i.test(result.stderr)) {
+          throw new CryoError(
+            ErrorType.SshUnavailable,
+            `cluster "${input.cluster}": ${argv.join(' ')} exited ${result.exitCode}: ${tail(result.stderr)}`,
+          );
+        }
+      }),
+    );
   }
 
-  async function readJobResult(input: { cluster: string; outputPath: string; markerPath: string; maxBytes?: number }): Promise<JobResult> {
-    return toApplicationFailure(() => whileHeartbeating(async () => {
-      const connection = deps.pool.get(input.cluster);
-      const output = await connection.readFile(input.outputPath).catch((err: CryoError) => {
-        if (err.type === ErrorType.OutputMissing) return Buffer.alloc(0);
-        throw err;
-      });
-      const maxBytes = input.maxBytes ?? 64 * 1024;
-      const outputTail = output.subarray(Math.max(0, output.length - maxBytes)).toString('utf8');
-      let marker: ResultMarker | undefined;
-      try {
-        marker = parseResultMarker((await connection.readFile(input.markerPath)).toString('utf8'));
-      } catch (err) {
-        if ((err as CryoError).type !== ErrorType.OutputMissing) throw err;
-      }
-      return { marker, outputTail };
-    }));
+  async function readJobResult(input: {
+    cluster: string;
+    outputPath: string;
+    markerPath: string;
+    maxBytes?: number;
+  }): Promise<JobResult> {
+    return toApplicationFailure(() =>
+      whileHeartbeating(async () => {
+        const connection = deps.pool.get(input.cluster);
+        const output = await connection.readFile(input.outputPath).catch((err: CryoError) => {
+          if (err.type === ErrorType.OutputMissing) return Buffer.alloc(0);
+          throw err;
+        });
+        const maxBytes = input.maxBytes ?? 64 * 1024;
+        const outputTail = output.subarray(Math.max(0, output.length - maxBytes)).toString('utf8');
+        let marker: ResultMarker | undefined;
+        try {
+          marker = parseResultMarker((await connection.readFile(input.markerPath)).toString('utf8'));
+        } catch (err) {
+          if ((err as CryoError).type !== ErrorType.OutputMissing) throw err;
+        }
+        return { marker, outputTail };
+      }),
+    );
   }
 
   /**
@@ -231,12 +302,18 @@ export function createClusterJobActivities(deps: ActivityDeps) {
    * behind completed; undefined when Slurm does not say. Measures a hang from then.
    */
   async function jobEligibleAt(input: { cluster: string; jobId: string }): Promise<number | undefined> {
-    return toApplicationFailure(() => whileHeartbeating(async () => {
-      const cluster = deps.cluster(input.cluster);
-      const argv = buildEligibleTimeArgs(input.jobId);
-      const result = await deps.pool.get(input.cluster).exec(exportPrefix({ ...cluster.environment, TZ: 'UTC' }) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
-      return result.exitCode === 0 ? parseEligibleTime(result.stdout) : undefined;
-    }));
+    return toApplicationFailure(() =>
+      whileHeartbeating(async () => {
+        const cluster = deps.cluster(input.cluster);
+        const argv = buildEligibleTimeArgs(input.jobId);
+        const result = await deps.pool
+          .get(input.cluster)
+          .exec(exportPrefix({ ...cluster.environment, TZ: 'UTC' }) + shellJoin(argv), {
+            timeoutMs: cluster.commandTimeoutMs,
+          });
+        return result.exitCode === 0 ? parseEligibleTime(result.stdout) : undefined;
+      }),
+    );
   }
 
   /**
@@ -244,30 +321,50 @@ export function createClusterJobActivities(deps: ActivityDeps) {
    * behind was replaced), leaving out `exclude`: `updated`, or `ended` when Slurm no longer
    * has it pending.
    */
-  async function updateDependency(input: { cluster: string; jobId: string; afterJobs: readonly string[]; exclude?: readonly string[] }): Promise<DependencyUpdate> {
-    return toApplicationFailure(() => whileHeartbeating(async () => {
-      const cluster = deps.cluster(input.cluster);
-      const argv = buildDependencyUpdateArgs(input.jobId, input.afterJobs, input.exclude);
-      const result = await deps.pool.get(input.cluster).exec(exportPrefix(cluster.environment) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
-      const answer = parseDependencyUpdate(result.exitCode ?? -1, result.stderr);
-      if (answer === undefined) {
-        throw new CryoError(ErrorType.StatusQueryFailed, `cluster "${input.cluster}": ${argv.join(' ')} exited ${result.exitCode}: ${tail(result.stderr)}`);
-      }
-      return answer;
-    }));
+  async function updateDependency(input: {
+    cluster: string;
+    jobId: string;
+    afterJobs: readonly string[];
+    exclude?: readonly string[];
+  }): Promise<DependencyUpdate> {
+    return toApplicationFailure(() =>
+      whileHeartbeating(async () => {
+        const cluster = deps.cluster(input.cluster);
+        const argv = buildDependencyUpdateArgs(input.jobId, input.afterJobs, input.exclude);
+        const result = await deps.pool
+          .get(input.cluster)
+          .exec(exportPrefix(cluster.environment) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
+        const answer = parseDependencyUpdate(result.exitCode ?? -1, result.stderr);
+        if (answer === undefined) {
+          throw new CryoError(
+            ErrorType.StatusQueryFailed,
+            `cluster "${input.cluster}": ${argv.join(' ')} exited ${result.exitCode}: ${tail(result.stderr)}`,
+          );
+        }
+        return answer;
+      }),
+    );
   }
 
   /** The state of `nodes` now (`sinfo -N`): tells a job that failed from a node that failed it. */
   async function nodeHealth(input: { cluster: string; nodes: readonly string[] }): Promise<NodeHealth[]> {
-    return toApplicationFailure(() => whileHeartbeating(async () => {
-      const cluster = deps.cluster(input.cluster);
-      if (input.nodes.length === 0) return [];
-      for (const node of input.nodes) assertSafeName(node, 'node');
-      const argv = ['sinfo', '-h', '-N', '-n', input.nodes.join(','), '-o', '%N|%T|%E'];
-      const result = await deps.pool.get(input.cluster).exec(exportPrefix(cluster.environment) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
-      if (result.exitCode !== 0) throw new CryoError(ErrorType.StatusQueryFailed, `cluster "${input.cluster}": ${argv.join(' ')} exited ${result.exitCode}: ${tail(result.stderr)}`);
-      return parseNodeHealth(result.stdout);
-    }));
+    return toApplicationFailure(() =>
+      whileHeartbeating(async () => {
+        const cluster = deps.cluster(input.cluster);
+        if (input.nodes.length === 0) return [];
+        for (const node of input.nodes) assertSafeName(node, 'node');
+        const argv = ['sinfo', '-h', '-N', '-n', input.nodes.join(','), '-o', '%N|%T|%E'];
+        const result = await deps.pool
+          .get(input.cluster)
+          .exec(exportPrefix(cluster.environment) + shellJoin(argv), { timeoutMs: cluster.commandTimeoutMs });
+        if (result.exitCode !== 0)
+          throw new CryoError(
+            ErrorType.StatusQueryFailed,
+            `cluster "${input.cluster}": ${argv.join(' ')} exited ${result.exitCode}: ${tail(result.stderr)}`,
+          );
+        return parseNodeHealth(result.stdout);
+      }),
+    );
   }
 
   return { submitJob, watchJob, cancelJob, readJobResult, nodeHealth, jobEligibleAt, updateDependency };

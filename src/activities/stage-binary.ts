@@ -36,7 +36,11 @@ export async function sha256File(path: string): Promise<string> {
   try {
     for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   } catch (err) {
-    throw new CryoError(ErrorType.ConfigInvalid, `tools.aretomo2: cannot read ${path} on the worker: ${(err as Error).message}`, { path });
+    throw new CryoError(
+      ErrorType.ConfigInvalid,
+      `tools.aretomo2: cannot read ${path} on the worker: ${(err as Error).message}`,
+      { path },
+    );
   }
   return hash.digest('hex');
 }
@@ -47,9 +51,14 @@ export const REMOTE_SHA = 'if [ -f "$1" ] && [ -x "$1" ]; then sha256sum -- "$1"
 export function createStageBinaryActivities(deps: ActivityDeps) {
   async function run(cluster: string, argv: string[]): Promise<string> {
     const settings = deps.cluster(cluster);
-    const result = await deps.pool.get(cluster).exec(exportPrefix(settings.environment) + shellJoin(argv), { timeoutMs: settings.commandTimeoutMs });
+    const result = await deps.pool
+      .get(cluster)
+      .exec(exportPrefix(settings.environment) + shellJoin(argv), { timeoutMs: settings.commandTimeoutMs });
     if (result.exitCode !== 0) {
-      throw new CryoError(ErrorType.SshUnavailable, `cluster "${cluster}": ${argv.join(' ').slice(0, 120)} exited ${result.exitCode}: ${tail(result.stderr)}`);
+      throw new CryoError(
+        ErrorType.SshUnavailable,
+        `cluster "${cluster}": ${argv.join(' ').slice(0, 120)} exited ${result.exitCode}: ${tail(result.stderr)}`,
+      );
     }
     return result.stdout.trim();
   }
@@ -65,15 +74,27 @@ export function createStageBinaryActivities(deps: ActivityDeps) {
           const tmp = `${remotePath}.tmp-${sha256.slice(0, 12)}-${Date.now()}`;
           await run(input.cluster, ['mkdir', '-p', '--', input.remoteDir]);
           await deps.pool.get(input.cluster).put(input.localPath, tmp);
-          const copied = await run(input.cluster, ['sh', '-c', 'chmod 0755 -- "$1" && sha256sum -- "$1" | cut -d" " -f1', 'sh', tmp]);
+          const copied = await run(input.cluster, [
+            'sh',
+            '-c',
+            'chmod 0755 -- "$1" && sha256sum -- "$1" | cut -d" " -f1',
+            'sh',
+            tmp,
+          ]);
           if (copied !== sha256) {
             await run(input.cluster, ['rm', '-f', '--', tmp]);
-            throw new CryoError(ErrorType.SshUnavailable, `cluster "${input.cluster}": staged copy of ${input.localPath} has sha256 ${copied}, expected ${sha256}; will retry`);
+            throw new CryoError(
+              ErrorType.SshUnavailable,
+              `cluster "${input.cluster}": staged copy of ${input.localPath} has sha256 ${copied}, expected ${sha256}; will retry`,
+            );
           }
           await run(input.cluster, ['mv', '-f', '--', tmp, remotePath]);
           const after = await run(input.cluster, ['sh', '-c', REMOTE_SHA, 'sh', remotePath]);
           if (after !== sha256) {
-            throw new CryoError(ErrorType.SshUnavailable, `cluster "${input.cluster}": ${remotePath} is not the executable just staged (sha256 ${after || 'missing'}); will retry`);
+            throw new CryoError(
+              ErrorType.SshUnavailable,
+              `cluster "${input.cluster}": ${remotePath} is not the executable just staged (sha256 ${after || 'missing'}); will retry`,
+            );
           }
           return { remotePath, sha256, copied: true };
         }),

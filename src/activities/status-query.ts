@@ -25,7 +25,10 @@ export function createStatusQuery(connection: () => SshConnection, cluster: Clus
     // A lone unknown id makes squeue exit 1; in a list, unknown ids are silently dropped.
     const unknownId = result.exitCode === 1 && /Invalid job id/i.test(result.stderr);
     if (result.exitCode !== 0 && !unknownId) {
-      throw new CryoError(ErrorType.StatusQueryFailed, `cluster "${cluster.name}": ${command} exited ${result.exitCode}:\n  ${tail(result.stderr).replaceAll('\n', '\n  ')}`);
+      throw new CryoError(
+        ErrorType.StatusQueryFailed,
+        `cluster "${cluster.name}": ${command} exited ${result.exitCode}:\n  ${tail(result.stderr).replaceAll('\n', '\n  ')}`,
+      );
     }
     const rows: SqueueRow[] = unknownId ? [] : parseSqueue(result.stdout);
     const listed = new Set(rows.map((r) => r.jobId));
@@ -33,7 +36,8 @@ export function createStatusQuery(connection: () => SshConnection, cluster: Clus
     if (missing.length > 0) {
       const sacct = await run(buildSacctArgs(missing));
       // No accounting on this cluster: a missing job stays as last seen (never success).
-      if (sacct.result.exitCode === 0) rows.push(...parseSacct(sacct.result.stdout).filter((r) => missing.includes(r.jobId)));
+      if (sacct.result.exitCode === 0)
+        rows.push(...parseSacct(sacct.result.stdout).filter((r) => missing.includes(r.jobId)));
     }
     return rows;
   };
@@ -53,7 +57,10 @@ export function createMarkerQuery(connection: () => SshConnection, cluster: Clus
     const command = buildMarkerCheckCommand(paths);
     const result = await connection().exec(command, { timeoutMs: cluster.commandTimeoutMs });
     if (result.exitCode !== 0) {
-      throw new CryoError(ErrorType.StatusQueryFailed, `cluster "${cluster.name}": result-marker check exited ${result.exitCode}: ${tail(result.stderr)}`);
+      throw new CryoError(
+        ErrorType.StatusQueryFailed,
+        `cluster "${cluster.name}": result-marker check exited ${result.exitCode}: ${tail(result.stderr)}`,
+      );
     }
     const wanted = new Set(paths);
     return new Set(result.stdout.split('\n').filter((line) => wanted.has(line)));

@@ -33,23 +33,30 @@ const run = promisify(execFile);
 export function createTruthCheckActivities(deps: ActivityDeps) {
   return {
     async checkTruth(input: CheckTruthInput): Promise<TruthCheck> {
-      return toApplicationFailure(() => whileHeartbeating(async () => {
-        const dir = await mkdtemp(join(tmpdir(), 'cryoet-truth-'));
-        try {
-          const sftp = deps.pool.get(input.cluster);
-          const map = join(dir, 'map.mrc');
-          const truth = join(dir, 'truth.mrc');
-          await writeFile(map, await sftp.readFile(input.map));
-          await writeFile(truth, await sftp.readFile(input.truth));
-          const args = [CHECK_TRUTH, 'map', '--map', map, '--truth', truth, '--model', input.model];
-          const result = await run(EMBEDDED_PYTHON, args, { timeout: 60_000 }).catch((err: { stderr?: string; message: string }) => {
-            throw new CryoError(ErrorType.InputInvalid, `truth check of ${input.map} against ${input.truth}: ${err.stderr?.trim() || err.message}`);
-          });
-          return parseTruthCheck(result.stdout, input.truth);
-        } finally {
-          await rm(dir, { recursive: true, force: true });
-        }
-      }));
+      return toApplicationFailure(() =>
+        whileHeartbeating(async () => {
+          const dir = await mkdtemp(join(tmpdir(), 'cryoet-truth-'));
+          try {
+            const sftp = deps.pool.get(input.cluster);
+            const map = join(dir, 'map.mrc');
+            const truth = join(dir, 'truth.mrc');
+            await writeFile(map, await sftp.readFile(input.map));
+            await writeFile(truth, await sftp.readFile(input.truth));
+            const args = [CHECK_TRUTH, 'map', '--map', map, '--truth', truth, '--model', input.model];
+            const result = await run(EMBEDDED_PYTHON, args, { timeout: 60_000 }).catch(
+              (err: { stderr?: string; message: string }) => {
+                throw new CryoError(
+                  ErrorType.InputInvalid,
+                  `truth check of ${input.map} against ${input.truth}: ${err.stderr?.trim() || err.message}`,
+                );
+              },
+            );
+            return parseTruthCheck(result.stdout, input.truth);
+          } finally {
+            await rm(dir, { recursive: true, force: true });
+          }
+        }),
+      );
     },
   };
 }

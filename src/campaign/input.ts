@@ -43,9 +43,15 @@ export function campaignDataDir(config: CryoConfig, spec: CampaignSpec): string 
 }
 
 /** The ladder-independent placement rules: TIMEOUT resubmission and black-hole nodes. */
-export function placementRules(config: CryoConfig): Pick<Placement, 'timeoutResubmits' | 'timeoutScale' | 'excludeNodesForMs'> {
+export function placementRules(
+  config: CryoConfig,
+): Pick<Placement, 'timeoutResubmits' | 'timeoutScale' | 'excludeNodesForMs'> {
   const p = config.placement;
-  return { timeoutResubmits: p.onTimeout.resubmit, timeoutScale: p.onTimeout.timeScale, excludeNodesForMs: p.excludeFailedNodes ? p.excludeFailedNodesFor : 0 };
+  return {
+    timeoutResubmits: p.onTimeout.resubmit,
+    timeoutScale: p.onTimeout.timeScale,
+    excludeNodesForMs: p.excludeFailedNodes ? p.excludeFailedNodesFor : 0,
+  };
 }
 
 /** A step's placement: its own ladder / hangAfter / onExhausted where set, else the top-level one. */
@@ -62,10 +68,16 @@ export function placementFor(config: CryoConfig, stage: StageName): Placement {
 /** The workflow input for `spec` under `config`, as campaign `id`. */
 export function campaignInput(config: CryoConfig, spec: CampaignSpec, id: string): CampaignInput {
   if (!CAMPAIGN_ID.test(id)) {
-    throw new CryoError(ErrorType.NameInvalid, `campaign id ${JSON.stringify(id)}: expected '/'-separated parts of letters, digits, '_' or '-'`);
+    throw new CryoError(
+      ErrorType.NameInvalid,
+      `campaign id ${JSON.stringify(id)}: expected '/'-separated parts of letters, digits, '_' or '-'`,
+    );
   }
   if (config.tools.profile === 'production' && config.tools.aretomo2 === undefined) {
-    throw new CryoError(ErrorType.ConfigInvalid, 'temporal.yaml tools.aretomo2: missing: the production profile stages the AreTomo2 binary from this path');
+    throw new CryoError(
+      ErrorType.ConfigInvalid,
+      'temporal.yaml tools.aretomo2: missing: the production profile stages the AreTomo2 binary from this path',
+    );
   }
   const defaultAretomo2 = ARETOMO2_STANDIN;
   const cluster = Object.keys(config.clusters)[0]!;

@@ -12,17 +12,25 @@ import type { StepSummary } from '../model/step-summary.js';
 import { gpuCountOf, gpuTypeOf, type PlacementRung } from '../slurm/placement.js';
 import { stepIntervals } from './step-intervals.js';
 
-
 /** $ per GPU-hour for a GPU type: its own price, else `default`, else 0. */
 export function priceFor(prices: Readonly<Record<string, number>>, gpuType: string): number {
-  return (Object.hasOwn(prices, gpuType) ? prices[gpuType] : undefined) ?? (Object.hasOwn(prices, 'default') ? prices['default'] : undefined) ?? 0;
+  return (
+    (Object.hasOwn(prices, gpuType) ? prices[gpuType] : undefined) ??
+    (Object.hasOwn(prices, 'default') ? prices['default'] : undefined) ??
+    0
+  );
 }
 
 /** Running intervals (with the rung and job of each) and total pending time, from the events. */
-function intervals(events: readonly JobEvent[]): { running: { ms: number; rung: number; jobId?: string }[]; pendingMs: number } {
+function intervals(events: readonly JobEvent[]): {
+  running: { ms: number; rung: number; jobId?: string }[];
+  pendingMs: number;
+} {
   const all = stepIntervals(events).intervals;
   return {
-    running: all.filter((i) => i.kind === 'running').map((i) => ({ ms: i.end - i.start, rung: i.rung, ...(i.jobId === undefined ? {} : { jobId: i.jobId }) })),
+    running: all
+      .filter((i) => i.kind === 'running')
+      .map((i) => ({ ms: i.end - i.start, rung: i.rung, ...(i.jobId === undefined ? {} : { jobId: i.jobId }) })),
     pendingMs: all.filter((i) => i.kind === 'pending').reduce((sum, i) => sum + i.end - i.start, 0),
   };
 }
@@ -36,17 +44,26 @@ export interface PricedGpus {
 }
 
 /** The GPU type, count and price of a job on a rung, and why that price. Pure. */
-export function pricedGpus(rung: PlacementRung, granted: GrantedGpus | undefined, prices: Readonly<Record<string, number>>): PricedGpus {
+export function pricedGpus(
+  rung: PlacementRung,
+  granted: GrantedGpus | undefined,
+  prices: Readonly<Record<string, number>>,
+): PricedGpus {
   const known = (type: string) => Object.hasOwn(prices, type);
   const gpus = granted?.gpus ?? gpuCountOf(rung.gres);
   if (granted?.gpuType !== undefined) {
     const via = `${granted.source} of job ${granted.jobId}${granted.node ? ` on ${granted.node}` : ''}`;
-    const basis = known(granted.gpuType) ? `${granted.gpuType} as granted (${via})` : `default: ${granted.gpuType} granted (${via}) has no price`;
+    const basis = known(granted.gpuType)
+      ? `${granted.gpuType} as granted (${via})`
+      : `default: ${granted.gpuType} granted (${via}) has no price`;
     return { gpuType: granted.gpuType, gpus, price: priceFor(prices, granted.gpuType), basis };
   }
   const type = gpuTypeOf(rung.gres);
-  const why = granted === undefined ? 'no allocation record' : `${granted.source} of job ${granted.jobId} names no type`;
-  const basis = known(type) ? `${type} from the rung's gres ${rung.gres} (${why})` : `default: the rung asks ${rung.gres} (${why})`;
+  const why =
+    granted === undefined ? 'no allocation record' : `${granted.source} of job ${granted.jobId} names no type`;
+  const basis = known(type)
+    ? `${type} from the rung's gres ${rung.gres} (${why})`
+    : `default: the rung asks ${rung.gres} (${why})`;
   return { gpuType: type, gpus, price: priceFor(prices, type), basis };
 }
 

@@ -14,7 +14,9 @@ import { campaignSchema, RELION_AUTO_LOCAL_HEALPIX_ORDER, type CampaignSpec } fr
 export type ParseCampaignResult = { ok: true; spec: CampaignSpec } | { ok: false; issues: ConfigIssue[] };
 
 function record(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 /**
@@ -26,26 +28,42 @@ function profileIssues(raw: unknown, profile: ToolProfileName): FoundIssue[] {
   if (!root) return []; // the schema already says what the top level should be
   const found: FoundIssue[] = [];
   if (runsRelion5(profile) && root.relion5 === undefined) {
-    found.push({ segments: ['relion5'], message: `missing: the ${profile} profile extracts with relion_tomo_subtomo, which needs relion5.tomograms` });
+    found.push({
+      segments: ['relion5'],
+      message: `missing: the ${profile} profile extracts with relion_tomo_subtomo, which needs relion5.tomograms`,
+    });
   }
-  if (runsRelion5(profile) && root.alignment === 'published' && record(root.relion5) && record(root.relion5)!.particles === undefined) {
-    found.push({ segments: ['relion5', 'particles'], message: 'missing: alignment: published takes the particles from relion5.particles (the published picks)' });
+  if (
+    runsRelion5(profile) &&
+    root.alignment === 'published' &&
+    record(root.relion5) &&
+    record(root.relion5)!.particles === undefined
+  ) {
+    found.push({
+      segments: ['relion5', 'particles'],
+      message: 'missing: alignment: published takes the particles from relion5.particles (the published picks)',
+    });
   }
   if (record(root.refine)?.startFrom === 'featureless' && (!runsRelion5(profile) || root.alignment === 'published')) {
     found.push({
       segments: ['refine', 'startFrom'],
-      message: 'featureless needs a RELION 5 profile and alignment: aretomo2 (the import gives the particles their random orientations)',
+      message:
+        'featureless needs a RELION 5 profile and alignment: aretomo2 (the import gives the particles their random orientations)',
     });
   }
   const refine = record(root.refine);
-  const localFrom = typeof refine?.autoLocalHealpixOrder === 'number' ? refine.autoLocalHealpixOrder : RELION_AUTO_LOCAL_HEALPIX_ORDER;
+  const localFrom =
+    typeof refine?.autoLocalHealpixOrder === 'number' ? refine.autoLocalHealpixOrder : RELION_AUTO_LOCAL_HEALPIX_ORDER;
   // Particles from picks (every profile but RELION 5 with published particles) have no angles.
   const noPriors = refine?.startFrom === 'featureless' || !(runsRelion5(profile) && root.alignment === 'published');
   // Only a valid order (the schema reports the others once).
   const given = refine?.healpixOrder;
   const order = typeof given === 'number' && Number.isInteger(given) && given >= 0 && given <= 8 ? given : undefined;
   if (noPriors && order !== undefined && order >= localFrom) {
-    const why = refine?.startFrom === 'featureless' ? 'featureless needs a global search first' : 'particles from picks have no orientations';
+    const why =
+      refine?.startFrom === 'featureless'
+        ? 'featureless needs a global search first'
+        : 'particles from picks have no orientations';
     found.push({
       segments: ['refine', 'healpixOrder'],
       message:
@@ -54,19 +72,29 @@ function profileIssues(raw: unknown, profile: ToolProfileName): FoundIssue[] {
     });
   }
   if (refine?.startFrom !== 'featureless' && root.reference === undefined) {
-    found.push({ segments: ['reference'], message: 'missing: give the starting map (reference), or refine.startFrom: featureless' });
+    found.push({
+      segments: ['reference'],
+      message: 'missing: give the starting map (reference), or refine.startFrom: featureless',
+    });
   }
   const masks = record(root.masks);
   const post = record(root.postprocess);
   if (masks?.fsc === undefined && post?.denovoMask === undefined) {
-    found.push({ segments: ['postprocess'], message: 'postprocess needs a mask: give masks.fsc, or postprocess.denovoMask { outerRadiusPx, softEdgePx }' });
+    found.push({
+      segments: ['postprocess'],
+      message: 'postprocess needs a mask: give masks.fsc, or postprocess.denovoMask { outerRadiusPx, softEdgePx }',
+    });
   }
   const series = Array.isArray(root.tiltSeries) ? root.tiltSeries.map(record) : [];
   const seen = new Map<string, number>();
   series.forEach((ts, i) => {
     if (typeof ts?.name !== 'string') return;
     const first = seen.get(ts.name);
-    if (first !== undefined) found.push({ segments: ['tiltSeries', i, 'name'], message: `duplicate tilt series "${ts.name}" (also tiltSeries[${first}])` });
+    if (first !== undefined)
+      found.push({
+        segments: ['tiltSeries', i, 'name'],
+        message: `duplicate tilt series "${ts.name}" (also tiltSeries[${first}])`,
+      });
     else seen.set(ts.name, i);
   });
   // One pixel size: compared with the first valid one, so a bad value is reported once (by the schema).
@@ -76,13 +104,19 @@ function profileIssues(raw: unknown, profile: ToolProfileName): FoundIssue[] {
     const first = series[firstIndex]!.pixelSize as number;
     series.forEach((ts, i) => {
       if (valid(ts?.pixelSize) && ts.pixelSize !== first) {
-        found.push({ segments: ['tiltSeries', i, 'pixelSize'], message: `expected ${first} Å like tiltSeries[${firstIndex}]: one campaign averages particles at one pixel size` });
+        found.push({
+          segments: ['tiltSeries', i, 'pixelSize'],
+          message: `expected ${first} Å like tiltSeries[${firstIndex}]: one campaign averages particles at one pixel size`,
+        });
       }
     });
   }
   const min = record(root.limits)?.minTiltSeries;
   if (typeof min === 'number' && series.length > 0 && min > series.length) {
-    found.push({ segments: ['limits', 'minTiltSeries'], message: `expected at most ${series.length} (the number of tilt series)` });
+    found.push({
+      segments: ['limits', 'minTiltSeries'],
+      message: `expected at most ${series.length} (the number of tilt series)`,
+    });
   }
   return found;
 }
@@ -90,7 +124,8 @@ function profileIssues(raw: unknown, profile: ToolProfileName): FoundIssue[] {
 /** Validates campaign text without throwing. */
 export function parseCampaign(text: string, profile: ToolProfileName): ParseCampaignResult {
   const { issues, value } = collectYamlIssues(text, campaignSchema, {
-    empty: 'the file is empty: expected a mapping with name, dataset, dataDir, tiltSeries, reference, reconstruction, extraction and refine',
+    empty:
+      'the file is empty: expected a mapping with name, dataset, dataDir, tiltSeries, reference, reconstruction, extraction and refine',
     extra: (raw) => profileIssues(raw, profile),
   });
   return value === undefined ? { ok: false, issues } : { ok: true, spec: value };
@@ -102,9 +137,15 @@ export async function loadCampaign(file: string, profile: ToolProfileName): Prom
   try {
     text = await readFile(resolve(file), 'utf8');
   } catch (error) {
-    throw new CryoError(ErrorType.InputInvalid, `${file}: cannot read campaign file (${(error as Error).message})`, { file });
+    throw new CryoError(ErrorType.InputInvalid, `${file}: cannot read campaign file (${(error as Error).message})`, {
+      file,
+    });
   }
   const result = parseCampaign(text, profile);
-  if (!result.ok) throw new CryoError(ErrorType.InputInvalid, formatConfigIssues(file, result.issues), { file, issues: result.issues });
+  if (!result.ok)
+    throw new CryoError(ErrorType.InputInvalid, formatConfigIssues(file, result.issues), {
+      file,
+      issues: result.issues,
+    });
   return result.spec;
 }

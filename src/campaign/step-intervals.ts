@@ -31,7 +31,16 @@ export interface Marker {
   readonly event: JobEvent;
 }
 
-const ENDS_RUN = new Set<string>(['lost', 'timeout', 'completed', 'failed', 'cancelled', 'requeued', 'hung', 'exhausted']);
+const ENDS_RUN = new Set<string>([
+  'lost',
+  'timeout',
+  'completed',
+  'failed',
+  'cancelled',
+  'requeued',
+  'hung',
+  'exhausted',
+]);
 const STARTS_PENDING = new Set<string>(['submitted', 'resubmitted', 'reattached', 'requeued']);
 
 /** Intervals (ms since the epoch) and marked events; open intervals end at the last event. */
@@ -59,9 +68,11 @@ export function stepIntervals(events: readonly JobEvent[] | undefined): { interv
     if (run && (ENDS_RUN.has(e.kind) || (e.kind === 'observed' && !isRunning))) close(at, 'run');
     if (pend && (isRunning || ENDS_RUN.has(e.kind))) close(at, 'pend');
     if (STARTS_PENDING.has(e.kind) && !pend) pend = { start: at, rung: e.rung, jobId: e.jobId };
-    if (pend && e.kind === 'observed' && e.state === 'PENDING') pend = { ...pend, jobId: pend.jobId ?? e.jobId, reason: e.reason ?? pend.reason };
+    if (pend && e.kind === 'observed' && e.state === 'PENDING')
+      pend = { ...pend, jobId: pend.jobId ?? e.jobId, reason: e.reason ?? pend.reason };
     if (isRunning && !run) run = { start: at, rung: e.rung, jobId: e.jobId, node: e.node };
-    if ((MARKED_KINDS as readonly string[]).includes(e.kind)) markers.push({ kind: e.kind as MarkedKind, at, event: e });
+    if ((MARKED_KINDS as readonly string[]).includes(e.kind))
+      markers.push({ kind: e.kind as MarkedKind, at, event: e });
   }
   if (last !== undefined) {
     close(last, 'run');
@@ -71,7 +82,11 @@ export function stepIntervals(events: readonly JobEvent[] | undefined): { interv
   return { intervals, markers };
 }
 
-function ids(v: { jobId?: string; node?: string; reason?: string }): { jobId?: string; node?: string; reason?: string } {
+function ids(v: { jobId?: string; node?: string; reason?: string }): {
+  jobId?: string;
+  node?: string;
+  reason?: string;
+} {
   return {
     ...(v.jobId === undefined ? {} : { jobId: v.jobId }),
     ...(v.node === undefined ? {} : { node: v.node }),

@@ -7,14 +7,24 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CryoConfig } from '../config.js';
 import { campaignInput } from '../campaign/input.js';
 import { startCampaign, workflowUiUrl } from '../client.js';
 import { CryoSlurmJobId, CryoStage } from '../search-attributes.js';
 import type { CampaignCancellation, CampaignStatus, RunRecord } from '../model/campaign-status.js';
-import { approvePicksUpdate, campaignStatusQuery, relaxUpdate, type ApprovePicksRequest } from '../workflows/operations.js';
+import {
+  approvePicksUpdate,
+  campaignStatusQuery,
+  relaxUpdate,
+  type ApprovePicksRequest,
+} from '../workflows/operations.js';
 import { CliError, ExitCode, oneLine, toCliError } from './errors.js';
 import { closedOutcome, failureMessage } from './outcome.js';
 import {
@@ -32,7 +42,18 @@ import {
   type CommonOptions,
   type Session,
 } from './session.js';
-import { campaignRow, cancellationLines, closedText, defaultCampaignId, fileNameFor, listQuery, listTable, runRecordText, statusText, type CampaignRow } from './tables.js';
+import {
+  campaignRow,
+  cancellationLines,
+  closedText,
+  defaultCampaignId,
+  fileNameFor,
+  listQuery,
+  listTable,
+  runRecordText,
+  statusText,
+  type CampaignRow,
+} from './tables.js';
 import { registerWatch } from './watch.js';
 import { requireAttributes } from '../namespace-setup.js';
 import { formatChecks } from '../doctor/index.js';
@@ -52,7 +73,10 @@ export function uiBase(config: CryoConfig, flag?: string): string {
     url = undefined;
   }
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new CliError(ExitCode.Usage, `${source}: expected an http(s) URL such as http://127.0.0.1:8233, got ${JSON.stringify(base)}`);
+    throw new CliError(
+      ExitCode.Usage,
+      `${source}: expected an http(s) URL such as http://127.0.0.1:8233, got ${JSON.stringify(base)}`,
+    );
   }
   return base;
 }
@@ -112,11 +136,19 @@ async function start(file: string, opts: StartOptions): Promise<void> {
       const handle = await startCampaign(session.client, config, input);
       const link = uiLink(config, input.id, ui);
       if (opts.json && !opts.wait) {
-        printJson({ id: input.id, runId: handle.firstExecutionRunId, namespace: session.namespace, taskQueue: config.temporal.taskQueue, ui: link });
+        printJson({
+          id: input.id,
+          runId: handle.firstExecutionRunId,
+          namespace: session.namespace,
+          taskQueue: config.temporal.taskQueue,
+          ui: link,
+        });
         return;
       }
       if (!opts.json) {
-        console.log(`started campaign ${input.id} (${input.spec.tiltSeries.length} tilt series, task queue ${config.temporal.taskQueue})`);
+        console.log(
+          `started campaign ${input.id} (${input.spec.tiltSeries.length} tilt series, task queue ${config.temporal.taskQueue})`,
+        );
         console.log(`Temporal UI: ${link}`);
       }
       if (!opts.wait) return;
@@ -145,7 +177,10 @@ interface ListOptions extends CommonOptions, JsonOption {
 async function list(opts: ListOptions): Promise<void> {
   await withSession(opts, async (session) => {
     const rows: CampaignRow[] = [];
-    for await (const info of session.client.workflow.list({ query: listQuery(opts.query), pageSize: Math.min(opts.limit, 1000) })) {
+    for await (const info of session.client.workflow.list({
+      query: listQuery(opts.query),
+      pageSize: Math.min(opts.limit, 1000),
+    })) {
       rows.push(campaignRow(info));
       if (rows.length >= opts.limit) break;
     }
@@ -162,8 +197,15 @@ interface StatusOptions extends CommonOptions, JsonOption {
 }
 
 /** Queries the live status of a running campaign, bounded by `ms`. */
-export async function queryStatus(session: Session, handle: WorkflowHandle, d: WorkflowExecutionDescription, ms: number): Promise<CampaignStatus> {
-  return bounded(session, ms, `status query to ${handle.workflowId}${visibleStage(d)}`, d.taskQueue, () => handle.query(campaignStatusQuery));
+export async function queryStatus(
+  session: Session,
+  handle: WorkflowHandle,
+  d: WorkflowExecutionDescription,
+  ms: number,
+): Promise<CampaignStatus> {
+  return bounded(session, ms, `status query to ${handle.workflowId}${visibleStage(d)}`, d.taskQueue, () =>
+    handle.query(campaignStatusQuery),
+  );
 }
 
 async function status(id: string, opts: StatusOptions): Promise<void> {
@@ -172,7 +214,14 @@ async function status(id: string, opts: StatusOptions): Promise<void> {
     async (session) => {
       const link = uiLink(session.config, id, uiBase(session.config, opts.ui));
       const { handle, description: d } = await describeCampaign(session, id);
-      const common = { id, workflowStatus: d.status.name, taskQueue: d.taskQueue, startTime: d.startTime.toISOString(), ...(d.closeTime ? { closeTime: d.closeTime.toISOString() } : {}), ui: link };
+      const common = {
+        id,
+        workflowStatus: d.status.name,
+        taskQueue: d.taskQueue,
+        startTime: d.startTime.toISOString(),
+        ...(d.closeTime ? { closeTime: d.closeTime.toISOString() } : {}),
+        ui: link,
+      };
       if (isRunning(d)) {
         const s = await queryStatus(session, handle, d, opts.timeout);
         if (opts.json) printJson({ ...common, status: s });
@@ -181,9 +230,18 @@ async function status(id: string, opts: StatusOptions): Promise<void> {
       }
       const outcome = await closedOutcome(handle);
       const cancellation = cancellationOf(d);
-      if (opts.json) printJson({ ...common, ...(outcome.record ? { result: outcome.record } : {}), ...(outcome.failure !== undefined ? { failure: outcome.failure } : {}), ...(cancellation ? { cancellation } : {}) });
+      if (opts.json)
+        printJson({
+          ...common,
+          ...(outcome.record ? { result: outcome.record } : {}),
+          ...(outcome.failure !== undefined ? { failure: outcome.failure } : {}),
+          ...(cancellation ? { cancellation } : {}),
+        });
       else if (outcome.record) console.log(`${runRecordText(outcome.record)}\n\nTemporal UI: ${link}`);
-      else console.log(`${closedText(id, d.status.name, outcome.failure, d.closeTime?.toISOString(), cancellation)}\n\nTemporal UI: ${link}`);
+      else
+        console.log(
+          `${closedText(id, d.status.name, outcome.failure, d.closeTime?.toISOString(), cancellation)}\n\nTemporal UI: ${link}`,
+        );
       if (!outcome.record) throw exitWith(ExitCode.Failed);
     },
     { workflowId: id },
@@ -201,7 +259,12 @@ interface CancelOptions extends CommonOptions, JsonOption {
 }
 
 /** What runs under a campaign: its status query's `running`, else open children from visibility. */
-async function runningUnder(session: Session, handle: WorkflowHandle, d: WorkflowExecutionDescription, ms: number): Promise<{ running: Record<string, string>; source: string }> {
+async function runningUnder(
+  session: Session,
+  handle: WorkflowHandle,
+  d: WorkflowExecutionDescription,
+  ms: number,
+): Promise<{ running: Record<string, string>; source: string }> {
   try {
     const s = await queryStatus(session, handle, d, ms);
     return { running: s.running, source: 'status query' };
@@ -211,7 +274,11 @@ async function runningUnder(session: Session, handle: WorkflowHandle, d: Workflo
     const running: Record<string, string> = {};
     try {
       for await (const info of session.client.workflow.list({ query })) {
-        running[info.workflowId.startsWith(`${handle.workflowId}/`) ? info.workflowId.slice(handle.workflowId.length + 1) : info.workflowId] = info.workflowId;
+        running[
+          info.workflowId.startsWith(`${handle.workflowId}/`)
+            ? info.workflowId.slice(handle.workflowId.length + 1)
+            : info.workflowId
+        ] = info.workflowId;
       }
     } catch {
       return { running, source: `unknown (${oneLine(err)})` };
@@ -226,25 +293,43 @@ async function cancel(id: string, opts: CancelOptions): Promise<void> {
     async (session) => {
       const { handle, description: d } = await describeWorkflow(session, id);
       // A campaign, or one step of it (`<id>/refine`, `<id>/TS_01`): its Slurm job is cancelled too.
-      if (!CANCELLABLE.has(d.type)) throw new CliError(ExitCode.Usage, `workflow ${JSON.stringify(id)} is a ${d.type} workflow: expected a campaign or one of its steps`);
+      if (!CANCELLABLE.has(d.type))
+        throw new CliError(
+          ExitCode.Usage,
+          `workflow ${JSON.stringify(id)} is a ${d.type} workflow: expected a campaign or one of its steps`,
+        );
       const what = d.type === 'campaign' ? 'campaign' : 'step';
-      if (!isRunning(d)) throw new CliError(ExitCode.Failed, `${what} ${id} is already closed (${d.status.name}): nothing to cancel`);
-      const { running, source } = d.type === 'campaign'
-        ? await runningUnder(session, handle, d, Math.min(opts.timeout, 5000))
-        : { running: { [d.type]: id }, source: `its Slurm job ${d.typedSearchAttributes.get(CryoSlurmJobId) ?? '(none yet)'}` };
-      const runningText = Object.keys(running).length === 0 ? 'nothing' : Object.entries(running).map(([k, v]) => (k === v ? k : `${k} (${v})`)).join(', ');
+      if (!isRunning(d))
+        throw new CliError(ExitCode.Failed, `${what} ${id} is already closed (${d.status.name}): nothing to cancel`);
+      const { running, source } =
+        d.type === 'campaign'
+          ? await runningUnder(session, handle, d, Math.min(opts.timeout, 5000))
+          : {
+              running: { [d.type]: id },
+              source: `its Slurm job ${d.typedSearchAttributes.get(CryoSlurmJobId) ?? '(none yet)'}`,
+            };
+      const runningText =
+        Object.keys(running).length === 0
+          ? 'nothing'
+          : Object.entries(running)
+              .map(([k, v]) => (k === v ? k : `${k} (${v})`))
+              .join(', ');
       if (!opts.json) console.log(`running under ${id}: ${runningText} [from ${source}]`);
       if (opts.terminate) {
         await handle.terminate(`cryoet cancel --terminate by ${currentUser()}`);
         if (opts.json) printJson({ id, running, workflowStatus: 'TERMINATED', slurmJobsCancelled: false });
         else {
           console.log(`terminated ${id}: its children are terminated too, but their Slurm jobs were NOT cancelled`);
-          if (Object.keys(running).length > 0) console.log(`check with squeue and scancel the jobs of: ${Object.values(running).join(', ')}`);
+          if (Object.keys(running).length > 0)
+            console.log(`check with squeue and scancel the jobs of: ${Object.values(running).join(', ')}`);
         }
         return;
       }
       await handle.cancel();
-      if (!opts.json) console.log(`cancel requested for ${id}; waiting up to ${Math.round(opts.timeout / 1000)} s for it to close (children cancel their Slurm jobs first)`);
+      if (!opts.json)
+        console.log(
+          `cancel requested for ${id}; waiting up to ${Math.round(opts.timeout / 1000)} s for it to close (children cancel their Slurm jobs first)`,
+        );
       const deadline = Date.now() + opts.timeout;
       let now = d;
       while (isRunning(now) && Date.now() < deadline) {
@@ -260,9 +345,18 @@ async function cancel(id: string, opts: CancelOptions): Promise<void> {
         );
       }
       const cancellation = cancellationOf(now);
-      if (opts.json) printJson({ id, running, workflowStatus: now.status.name, cancelRequested: true, ...(cancellation ? { cancellation } : {}) });
+      if (opts.json)
+        printJson({
+          id,
+          running,
+          workflowStatus: now.status.name,
+          cancelRequested: true,
+          ...(cancellation ? { cancellation } : {}),
+        });
       else {
-        console.log(`${what} ${id} ${now.status.name}${now.status.name === 'CANCELLED' ? '' : ' (it closed before the cancel took effect)'}`);
+        console.log(
+          `${what} ${id} ${now.status.name}${now.status.name === 'CANCELLED' ? '' : ' (it closed before the cancel took effect)'}`,
+        );
         const lines = cancellationLines(cancellation);
         if (lines.length > 0) console.log(lines.slice(1).join('\n'));
       }
@@ -282,13 +376,17 @@ async function relax(id: string, step: string, opts: RelaxOptions): Promise<void
     opts,
     async (session) => {
       const { handle, description: d } = await describeCampaign(session, id);
-      if (!isRunning(d)) throw new CliError(ExitCode.Failed, `campaign ${id} is closed (${d.status.name}): nothing to relax`);
+      if (!isRunning(d))
+        throw new CliError(ExitCode.Failed, `campaign ${id} is closed (${d.status.name}): nothing to relax`);
       const s = await queryStatus(session, handle, d, opts.timeout);
       // A key of status.running (refine, TS_03), or the child workflow id itself.
       const childId = s.running[step] ?? Object.values(s.running).find((wf) => wf === step);
       if (childId === undefined) {
         const now = Object.keys(s.running);
-        throw new CliError(ExitCode.Failed, `campaign ${id} is not running ${JSON.stringify(step)}; running now: ${now.length ? now.join(', ') : 'nothing'}`);
+        throw new CliError(
+          ExitCode.Failed,
+          `campaign ${id} is not running ${JSON.stringify(step)}; running now: ${now.length ? now.join(', ') : 'nothing'}`,
+        );
       }
       const reason = `cryoet relax by ${currentUser()}`;
       let result;
@@ -297,11 +395,15 @@ async function relax(id: string, step: string, opts: RelaxOptions): Promise<void
           session.client.workflow.getHandle(childId).executeUpdate(relaxUpdate, { args: [{ reason }] }),
         );
       } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError) throw new CliError(ExitCode.Failed, `relax ${step} refused: ${err.cause ? oneLine(err.cause) : err.message}`);
+        if (err instanceof WorkflowUpdateFailedError)
+          throw new CliError(ExitCode.Failed, `relax ${step} refused: ${err.cause ? oneLine(err.cause) : err.message}`);
         throw err;
       }
       if (opts.json) printJson({ id, step, workflowId: childId, ...result });
-      else console.log(`relaxed ${step}: cancelled pending job ${result.cancelledJobId}, resubmitted on rung ${result.toRung + 1}: ${result.toRungDescription}`);
+      else
+        console.log(
+          `relaxed ${step}: cancelled pending job ${result.cancelledJobId}, resubmitted on rung ${result.toRung + 1}: ${result.toRungDescription}`,
+        );
     },
     { workflowId: id },
   );
@@ -320,8 +422,13 @@ async function approve(id: string, opts: ApproveOptions): Promise<void> {
     opts,
     async (session) => {
       const { handle, description: d } = await describeCampaign(session, id);
-      if (!isRunning(d)) throw new CliError(ExitCode.Failed, `campaign ${id} is closed (${d.status.name}): no picks to approve`);
-      const request: ApprovePicksRequest = { approve: !opts.reject, by: currentUser(), ...(opts.comment === undefined ? {} : { comment: opts.comment }) };
+      if (!isRunning(d))
+        throw new CliError(ExitCode.Failed, `campaign ${id} is closed (${d.status.name}): no picks to approve`);
+      const request: ApprovePicksRequest = {
+        approve: !opts.reject,
+        by: currentUser(),
+        ...(opts.comment === undefined ? {} : { comment: opts.comment }),
+      };
       let result;
       try {
         result = await bounded(
@@ -333,12 +440,16 @@ async function approve(id: string, opts: ApproveOptions): Promise<void> {
           ' The request stays queued on the server and may still be delivered when a worker picks up the campaign.',
         );
       } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError) throw new CliError(ExitCode.Failed, `approvePicks refused: ${err.cause ? oneLine(err.cause) : err.message}`);
+        if (err instanceof WorkflowUpdateFailedError)
+          throw new CliError(ExitCode.Failed, `approvePicks refused: ${err.cause ? oneLine(err.cause) : err.message}`);
         throw err;
       }
       if (opts.json) printJson({ id, ...request, accepted: result.accepted });
       else if (request.approve) console.log(`picks approved for ${id} by ${request.by}: extraction goes ahead`);
-      else console.log(`picks rejected for ${id} by ${request.by}${request.comment ? ` (${request.comment})` : ''}: the campaign ends as failed`);
+      else
+        console.log(
+          `picks rejected for ${id} by ${request.by}${request.comment ? ` (${request.comment})` : ''}: the campaign ends as failed`,
+        );
     },
     { workflowId: id },
   );
@@ -365,22 +476,33 @@ async function report(id: string, opts: ReportOptions): Promise<void> {
         const { failure } = await closedOutcome(handle);
         text = `${JSON.stringify({ campaign: id, workflowStatus: d.status.name, closeTime: d.closeTime?.toISOString(), failure, cancellation }, null, 2)}\n`;
       } else if (d.status.name !== 'COMPLETED') {
-        if (isRunning(d)) throw new CliError(ExitCode.Failed, `campaign ${id} is still running${visibleStage(d)}: no run record until it completes`);
+        if (isRunning(d))
+          throw new CliError(
+            ExitCode.Failed,
+            `campaign ${id} is still running${visibleStage(d)}: no run record until it completes`,
+          );
         const { failure } = await closedOutcome(handle);
         const hint = cancellation ? '; `cryoet report --json` lists what its cancel stopped' : '';
-        throw new CliError(ExitCode.Failed, `campaign ${id} ended ${d.status.name}, not completed: no run record${failure ? ` (${failure})` : ''}${hint}`);
+        throw new CliError(
+          ExitCode.Failed,
+          `campaign ${id} ended ${d.status.name}, not completed: no run record${failure ? ` (${failure})` : ''}${hint}`,
+        );
       } else {
         const record = (await handle.result()) as RunRecord;
         if (opts.json) text = `${JSON.stringify(record, null, 2)}\n`;
         else {
           // The HTML renderer and the picture reader load only here: no other command needs them.
-          const pictures = opts.pictures ? await (await import('./report-pictures.js')).clusterPictures(session.config, record) : undefined;
+          const pictures = opts.pictures
+            ? await (await import('./report-pictures.js')).clusterPictures(session.config, record)
+            : undefined;
           for (const note of pictures?.notes ?? []) console.error(`report: not drawn: ${note}`);
           const render = (await import('../report/index.js')).renderReport;
           text = render(record, { generatedAt: new Date().toISOString(), ...(pictures ? { pictures } : {}) });
         }
       }
-      const out = opts.out ?? fileNameFor(id, cancelledRecord ? '-cancellation.json' : opts.json ? '-run-record.json' : '-report.html');
+      const out =
+        opts.out ??
+        fileNameFor(id, cancelledRecord ? '-cancellation.json' : opts.json ? '-run-record.json' : '-report.html');
       if (out === '-') {
         process.stdout.write(text);
         return;
@@ -391,7 +513,9 @@ async function report(id: string, opts: ReportOptions): Promise<void> {
       } catch (err) {
         throw new CliError(ExitCode.Failed, `cannot write ${path}: ${(err as Error).message}`);
       }
-      console.log(`${cancelledRecord ? 'cancellation record' : opts.json ? 'run record' : 'report'} of ${id} written to ${path}`);
+      console.log(
+        `${cancelledRecord ? 'cancellation record' : opts.json ? 'run record' : 'report'} of ${id} written to ${path}`,
+      );
     },
     { workflowId: id },
   );
@@ -410,14 +534,22 @@ export function registerCampaignCommands(program: Command): void {
       .option('--wait', 'wait for the campaign to end and print its run record (exit 1 if it fails)')
       .option('--ui <url>', 'Temporal UI base for the link (default: $CRYOET_UI, else temporal.yaml temporal.ui)')
       .option('--json', 'print JSON')
-      .option('--no-preflight', "start without the cheap preflight (cryoet doctor's cluster and file checks, no compute-node job)"),
+      .option(
+        '--no-preflight',
+        "start without the cheap preflight (cryoet doctor's cluster and file checks, no compute-node job)",
+      ),
   ).action((file: string, opts: StartOptions) => start(file, opts));
 
   withConfigOption(
     program
       .command('list')
-      .description('list campaigns (visibility: WorkflowType = campaign) with status, stage, iteration, resolution, cost')
-      .option('-q, --query <query>', "extra visibility filter, ANDed, e.g. \"CryoStage = 'refine'\" or \"ExecutionStatus = 'Running'\"")
+      .description(
+        'list campaigns (visibility: WorkflowType = campaign) with status, stage, iteration, resolution, cost',
+      )
+      .option(
+        '-q, --query <query>',
+        'extra visibility filter, ANDed, e.g. "CryoStage = \'refine\'" or "ExecutionStatus = \'Running\'"',
+      )
       .option('--limit <n>', 'at most this many campaigns', (v: string) => positiveInt(v), 100)
       .option('--json', 'print JSON'),
   ).action((opts: ListOptions) => list(opts));
@@ -426,7 +558,9 @@ export function registerCampaignCommands(program: Command): void {
     withConfigOption(
       program
         .command('status')
-        .description("a campaign's stage, tilt series, particles, refine, steps and running children (closed: its run record, or its failure and exit 1)")
+        .description(
+          "a campaign's stage, tilt series, particles, refine, steps and running children (closed: its run record, or its failure and exit 1)",
+        )
         .argument('<id>', 'campaign id')
         .option('--ui <url>', 'Temporal UI base for the link (default: $CRYOET_UI, else temporal.yaml temporal.ui)')
         .option('--json', 'print JSON'),
@@ -439,9 +573,14 @@ export function registerCampaignCommands(program: Command): void {
     withConfigOption(
       program
         .command('cancel')
-        .description('cancel a campaign or one of its steps (<id>/refine): their Slurm jobs are cancelled; wait until it closes, print what was running and the jobs cancelled')
+        .description(
+          'cancel a campaign or one of its steps (<id>/refine): their Slurm jobs are cancelled; wait until it closes, print what was running and the jobs cancelled',
+        )
         .argument('<id>', 'campaign id, or one of its steps: <id>/refine, <id>/TS_01')
-        .option('--terminate', 'terminate at once instead: for a campaign no worker will pick up again; Slurm jobs are NOT cancelled')
+        .option(
+          '--terminate',
+          'terminate at once instead: for a campaign no worker will pick up again; Slurm jobs are NOT cancelled',
+        )
         .option('--json', 'print JSON'),
     ),
     'how long to wait for the campaign to close',
@@ -454,7 +593,10 @@ export function registerCampaignCommands(program: Command): void {
         .command('relax')
         .description('move a pending step down its placement ladder now (the relax update on its clusterJob)')
         .argument('<id>', 'campaign id')
-        .argument('<step>', "a running step or tilt series, as `cryoet status` lists under running (e.g. refine, TS_03)")
+        .argument(
+          '<step>',
+          'a running step or tilt series, as `cryoet status` lists under running (e.g. refine, TS_03)',
+        )
         .option('--json', 'print JSON'),
     ),
     'how long to wait for a worker to answer',
@@ -480,7 +622,10 @@ export function registerCampaignCommands(program: Command): void {
       .command('report')
       .description('write the HTML report of a completed campaign (from its run record)')
       .argument('<id>', 'campaign id')
-      .option('-o, --out <file>', "output file ('-' for stdout; default: <id>-report.html, or <id>-run-record.json with --json; '/' in ids → '_')")
+      .option(
+        '-o, --out <file>',
+        "output file ('-' for stdout; default: <id>-report.html, or <id>-run-record.json with --json; '/' in ids → '_')",
+      )
       .option('--json', 'write the run record as JSON instead of the HTML report')
       .option('--no-pictures', "leave out the tomogram and map pictures (read over SSH from the campaign's cluster)"),
   ).action((id: string, opts: ReportOptions) => report(id, opts));
@@ -490,6 +635,7 @@ export function registerCampaignCommands(program: Command): void {
 
 function positiveInt(text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive whole number, got ${JSON.stringify(text)}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected a positive whole number, got ${JSON.stringify(text)}`);
   return n;
 }

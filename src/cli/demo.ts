@@ -13,7 +13,13 @@ import { campaignInput } from '../campaign/input.js';
 import { loadCampaign } from '../campaign/load.js';
 import type { StepSummary } from '../model/step-summary.js';
 import { connectClient, startCampaign, workflowUiUrl } from '../client.js';
-import { EMBEDDED_CAMPAIGN, EMBEDDED_PYTHON, MAKE_DATASET, MAKE_RELION5_DATASET, RELION5_CAMPAIGN } from '../embedded.js';
+import {
+  EMBEDDED_CAMPAIGN,
+  EMBEDDED_PYTHON,
+  MAKE_DATASET,
+  MAKE_RELION5_DATASET,
+  RELION5_CAMPAIGN,
+} from '../embedded.js';
 import { CliError } from './errors.js';
 import { startText, truthText } from '../report/format.js';
 import { formatResolution } from './tables.js';
@@ -38,7 +44,14 @@ export function summaryTable(record: RunRecord): string {
   ]);
   const head = ['stage', 'rung', 'GPU', 'attempts', 'pending', 'run', 'cost', 'node'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)) + 2);
-  return [head, ...rows].map((r) => r.map((c, i) => pad(c, widths[i]!)).join('').trimEnd()).join('\n');
+  return [head, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => pad(c, widths[i]!))
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function tiltSeriesOf(record: RunRecord, step: StepSummary): string {
@@ -58,7 +71,7 @@ const DEMOS = {
     generator: [MAKE_RELION5_DATASET, '--series', '5', '--particles', '8'],
     folder: 'synthetic-10164-relion5',
     campaign: RELION5_CAMPAIGN,
-    tools: "AreTomo2 STAND-IN; RELION 5.0.1 on CPU running the production lines (--j, not --gpu)",
+    tools: 'AreTomo2 STAND-IN; RELION 5.0.1 on CPU running the production lines (--j, not --gpu)',
   },
 } as const;
 
@@ -70,18 +83,24 @@ function isDemoProfile(name: string): name is keyof typeof DEMOS {
 export function demoConfig(config: CryoConfig, profile: string | undefined): CryoConfig {
   if (profile === undefined) return config;
   if (!isDemoProfile(profile)) {
-    throw new CliError(2, `demo --profile ${profile}: expected embedded or relion5 (the CPU profiles; production needs GPUs and real data)`);
+    throw new CliError(
+      2,
+      `demo --profile ${profile}: expected embedded or relion5 (the CPU profiles; production needs GPUs and real data)`,
+    );
   }
   return { ...config, tools: { ...config.tools, profile } };
 }
-
 
 /** Runs the demo; true when the campaign completed. */
 export async function runDemo(config: CryoConfig, now: Date = new Date()): Promise<boolean> {
   const label = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
   installRuntime(config, 'WARN');
   const profile = config.tools.profile;
-  if (profile === 'production') throw new CliError(2, 'demo: the production profile needs GPUs and real data; run it with --profile embedded or relion5');
+  if (profile === 'production')
+    throw new CliError(
+      2,
+      'demo: the production profile needs GPUs and real data; run it with --profile embedded or relion5',
+    );
   const demo = DEMOS[profile];
   const dataDir = `${config.paths.data}/${demo.folder}`;
   console.log(`dataset: SYNTHETIC EMPIAR-10164-like tilt series with ground truth → ${dataDir}`);
@@ -95,7 +114,9 @@ export async function runDemo(config: CryoConfig, now: Date = new Date()): Promi
   console.log(`Temporal UI: ${config.temporal.ui}`);
   console.log(`campaign:    ${workflowUiUrl(config, id)}`);
   console.log(`tools:       ${profile} profile (${demo.tools})`);
-  console.log(`injected:    capacity hang (refine rung 1 pins ${input.placements.refine.ladder[0]!.gres}, spot pool empty) and a FAKE spot reclaim at refine iteration 2`);
+  console.log(
+    `injected:    capacity hang (refine rung 1 pins ${input.placements.refine.ladder[0]!.gres}, spot pool empty) and a FAKE spot reclaim at refine iteration 2`,
+  );
   const started = Date.now();
   try {
     const handle = await startCampaign(client, config, input);
@@ -127,7 +148,10 @@ export async function runDemo(config: CryoConfig, now: Date = new Date()): Promi
       ...(profile === 'relion5' ? { relion: '5' as const } : {}),
       timeoutMs: 30 * 60_000,
       log: say,
-    }).then((r) => (reclaim = r), (err: Error) => console.log(`  (no reclaim injected: ${err.message})`));
+    }).then(
+      (r) => (reclaim = r),
+      (err: Error) => console.log(`  (no reclaim injected: ${err.message})`),
+    );
     let record: RunRecord;
     try {
       record = await worker.runUntil(async () => {
@@ -141,20 +165,27 @@ export async function runDemo(config: CryoConfig, now: Date = new Date()): Promi
     console.log(`\ncampaign ${id} completed in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
     console.log(summaryTable(record));
     console.log(`\ntotal cost: $${record.costUsd.toFixed(4)} (GPU-hours × gpuPrices in temporal.yaml)`);
-    console.log(`final resolution: ${formatResolution(record.finalResolution)} (FSC 0.143), B-factor ${record.bfactor.toFixed(0)} Å²; ${record.particles} particles`);
+    console.log(
+      `final resolution: ${formatResolution(record.finalResolution)} (FSC 0.143), B-factor ${record.bfactor.toFixed(0)} Å²; ${record.particles} particles`,
+    );
     if (reclaim) {
       const resumed = record.steps.find((s) => s.step === 'refine')?.events.find((e) => e.kind === 'resumed');
-      console.log(`spot reclaim: ${reclaim.node} lost at iteration ${reclaim.iteration}; back on ${reclaim.newNode} after ${(reclaim.backMs / 1000).toFixed(1)} s; ${resumed?.note ?? ''}`);
+      console.log(
+        `spot reclaim: ${reclaim.node} lost at iteration ${reclaim.iteration}; back on ${reclaim.newNode} after ${(reclaim.backMs / 1000).toFixed(1)} s; ${resumed?.note ?? ''}`,
+      );
     }
     if (record.truth) console.log(`vs truth:    ${truthText(record.truth)} (${startText(record.start)})`);
     console.log(`run record:  ${record.recordPath}`);
     console.log(`tomograms:   ${record.campaignDir}/tomograms/`);
-    console.log(`maps:        ${record.campaignDir}/Refine3D/run_class001.mrc, ${record.campaignDir}/PostProcess/postprocess.mrc`);
+    console.log(
+      `maps:        ${record.campaignDir}/Refine3D/run_class001.mrc, ${record.campaignDir}/PostProcess/postprocess.mrc`,
+    );
     console.log(`Temporal UI: ${workflowUiUrl(config, id)}`);
     return true;
   } catch (err) {
     let message = (err as Error).message;
-    for (let e = (err as Error).cause as Error | undefined; e; e = e.cause as Error | undefined) message += `\n  caused by: ${e.message}`;
+    for (let e = (err as Error).cause as Error | undefined; e; e = e.cause as Error | undefined)
+      message += `\n  caused by: ${e.message}`;
     console.error(`demo failed: ${message}`);
     return false;
   } finally {

@@ -53,12 +53,26 @@ async function doctor(file: string | undefined, opts: DoctorCliOptions): Promise
  * What `cryoet start` runs first: the clusters (ssh, scheduler, rungs, tools) and the
  * campaign's files, without the compute-node job. Throws exit 1 listing what failed.
  */
-export async function startPreflight(config: CryoConfig, configFile: string, spec: CampaignSpec, file: string): Promise<DoctorCheck[]> {
-  const checks = await runDoctor(config, { configFile, campaign: { spec, file }, computeNode: false, computeWaitMs: 0, temporal: false });
+export async function startPreflight(
+  config: CryoConfig,
+  configFile: string,
+  spec: CampaignSpec,
+  file: string,
+): Promise<DoctorCheck[]> {
+  const checks = await runDoctor(config, {
+    configFile,
+    campaign: { spec, file },
+    computeNode: false,
+    computeWaitMs: 0,
+    temporal: false,
+  });
   if (doctorExitCode(checks) !== 0) {
     const failed = checks.filter((c) => c.status === 'fail');
-    throw new CliError(ExitCode.Failed, `${formatChecks(failed)}\nnot started: ${failed.length} preflight check(s) failed ` +
-      `(cryoet doctor -c ${configFile} ${file} runs them all; --no-preflight starts anyway)`);
+    throw new CliError(
+      ExitCode.Failed,
+      `${formatChecks(failed)}\nnot started: ${failed.length} preflight check(s) failed ` +
+        `(cryoet doctor -c ${configFile} ${file} runs them all; --no-preflight starts anyway)`,
+    );
   }
   return checks;
 }
@@ -67,10 +81,14 @@ export function registerDoctorCommand(program: Command): void {
   withConfigOption(
     program
       .command('doctor')
-      .description('preflight: Temporal namespace, each cluster (ssh host key, scheduler, every rung, tools, a compute-node job) and the campaign\'s files')
+      .description(
+        "preflight: Temporal namespace, each cluster (ssh host key, scheduler, every rung, tools, a compute-node job) and the campaign's files",
+      )
       .argument('[campaign.yaml]', 'also check every file this campaign names on the cluster')
       .option('--json', 'print JSON')
       .option('--no-compute-node', 'skip the tiny srun job that checks tools and folders from a compute node')
-      .addOption(durationFlag('--compute-wait <duration>', 'how long the compute-node job may wait for a free node', '60s')),
+      .addOption(
+        durationFlag('--compute-wait <duration>', 'how long the compute-node job may wait for a free node', '60s'),
+      ),
   ).action((file: string | undefined, opts: DoctorCliOptions) => doctor(file, opts));
 }

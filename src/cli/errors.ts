@@ -31,7 +31,10 @@ export function oneLine(err: unknown): string {
   const parts: string[] = [];
   for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
     const message = e instanceof Error ? e.message : String(e);
-    for (const piece of message.split('\n').map((p) => p.trim()).filter(Boolean)) {
+    for (const piece of message
+      .split('\n')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
       if (!parts.some((p) => p.includes(piece))) parts.push(piece);
     }
     e = e instanceof Error ? (e as Error & { cause?: unknown }).cause : undefined;
@@ -59,20 +62,31 @@ export interface ErrorContext {
 export function toCliError(err: unknown, ctx: ErrorContext = {}): CliError {
   if (err instanceof CliError) return err;
   if (err instanceof CryoError) {
-    const usage = err.type === ErrorType.ConfigInvalid || err.type === ErrorType.NameInvalid || err.type === ErrorType.InputInvalid;
+    const usage =
+      err.type === ErrorType.ConfigInvalid || err.type === ErrorType.NameInvalid || err.type === ErrorType.InputInvalid;
     return new CliError(usage ? ExitCode.Usage : ExitCode.Failed, err.message);
   }
   if (err instanceof WorkflowNotFoundError) {
     const id = ctx.workflowId ?? err.workflowId;
-    return new CliError(ExitCode.NotFound, `workflow ${JSON.stringify(id)} not found${ctx.namespace ? ` in namespace ${ctx.namespace}` : ''}`);
+    return new CliError(
+      ExitCode.NotFound,
+      `workflow ${JSON.stringify(id)} not found${ctx.namespace ? ` in namespace ${ctx.namespace}` : ''}`,
+    );
   }
   if (err instanceof NamespaceNotFoundError) {
-    return new CliError(ExitCode.Usage, `namespace ${JSON.stringify(err.namespace)} not found${ctx.address ? ` at ${ctx.address}` : ''}: check temporal.namespace in temporal.yaml`);
+    return new CliError(
+      ExitCode.Usage,
+      `namespace ${JSON.stringify(err.namespace)} not found${ctx.address ? ` at ${ctx.address}` : ''}: check temporal.namespace in temporal.yaml`,
+    );
   }
   if (err instanceof WorkflowExecutionAlreadyStartedError) {
-    return new CliError(ExitCode.Failed, `a workflow with id ${JSON.stringify(err.workflowId)} already exists and its id cannot be reused: pass another --id`);
+    return new CliError(
+      ExitCode.Failed,
+      `a workflow with id ${JSON.stringify(err.workflowId)} already exists and its id cannot be reused: pass another --id`,
+    );
   }
-  if (isGrpcDeadlineError(err)) return new CliError(ExitCode.Failed, `Temporal did not answer in time: ${oneLine(err)}`);
+  if (isGrpcDeadlineError(err))
+    return new CliError(ExitCode.Failed, `Temporal did not answer in time: ${oneLine(err)}`);
   const code = grpcCode(err);
   const where = ctx.address ? ` at ${ctx.address}${ctx.namespace ? ` (namespace ${ctx.namespace})` : ''}` : '';
   if (code === 14) return new CliError(ExitCode.Failed, `cannot reach Temporal${where}: ${oneLine(err)}`);
@@ -82,6 +96,7 @@ export function toCliError(err: unknown, ctx: ErrorContext = {}): CliError {
     const text = oneLine(err);
     return new CliError(/namespace/i.test(text) ? ExitCode.Usage : ExitCode.NotFound, text);
   }
-  if (code === 7 || code === 16) return new CliError(ExitCode.Usage, `Temporal refused the credentials${where}: ${oneLine(err)}`);
+  if (code === 7 || code === 16)
+    return new CliError(ExitCode.Usage, `Temporal refused the credentials${where}: ${oneLine(err)}`);
   return new CliError(ExitCode.Failed, oneLine(err));
 }

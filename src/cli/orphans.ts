@@ -68,7 +68,11 @@ const DESCRIBE_CONCURRENCY = 16;
 function selectClusters(config: CryoConfig, name: string | undefined): string[] {
   const all = Object.keys(config.clusters);
   if (name === undefined) return all;
-  if (!all.includes(name)) throw new CliError(ExitCode.Usage, `--cluster ${JSON.stringify(name)}: not in temporal.yaml (clusters: ${all.join(', ')})`);
+  if (!all.includes(name))
+    throw new CliError(
+      ExitCode.Usage,
+      `--cluster ${JSON.stringify(name)}: not in temporal.yaml (clusters: ${all.join(', ')})`,
+    );
   return [name];
 }
 
@@ -77,20 +81,31 @@ function checkPrefix(prefix: string | undefined): void {
   if (prefix === undefined) return;
   const segments = prefix.split('/');
   // The last segment may be partial or empty (`cryoet/demo/` or `cryoet/de`); the others must be whole.
-  const ok = prefix !== '' && segments.every((s, i) => (i === segments.length - 1 ? s === '' || KEY_SEGMENT.test(s) : KEY_SEGMENT.test(s)));
-  if (!ok) throw new CliError(ExitCode.Usage, `--prefix ${JSON.stringify(prefix)}: expected the start of a workflow id ('/'-separated letters, digits, '_' or '-')`);
+  const ok =
+    prefix !== '' &&
+    segments.every((s, i) => (i === segments.length - 1 ? s === '' || KEY_SEGMENT.test(s) : KEY_SEGMENT.test(s)));
+  if (!ok)
+    throw new CliError(
+      ExitCode.Usage,
+      `--prefix ${JSON.stringify(prefix)}: expected the start of a workflow id ('/'-separated letters, digits, '_' or '-')`,
+    );
 }
 
 /** Runs argv on a cluster's login node (its environment exported first). */
 async function exec(resources: WorkerResources, cluster: string, argv: string[]): Promise<ExecResult> {
   const settings = resources.cluster(cluster);
-  return resources.pool.get(cluster).exec(exportPrefix(settings.environment) + shellJoin(argv), { timeoutMs: settings.commandTimeoutMs });
+  return resources.pool
+    .get(cluster)
+    .exec(exportPrefix(settings.environment) + shellJoin(argv), { timeoutMs: settings.commandTimeoutMs });
 }
 
 /** {@link exec}; a non-zero exit is an error naming the command and the stderr tail. */
 async function stdoutOf(resources: WorkerResources, cluster: string, argv: string[]): Promise<string> {
   const result = await exec(resources, cluster, argv);
-  if (result.exitCode !== 0) throw new Error(`${argv.join(' ')} exited ${result.exitCode ?? result.signal}: ${tail(result.stderr) || '(no stderr)'}`);
+  if (result.exitCode !== 0)
+    throw new Error(
+      `${argv.join(' ')} exited ${result.exitCode ?? result.signal}: ${tail(result.stderr) || '(no stderr)'}`,
+    );
   return result.stdout;
 }
 
@@ -113,7 +128,8 @@ async function lookUp(session: Session, ids: readonly string[]): Promise<Map<str
   return lookups;
 }
 
-const isConfigError = (err: unknown) => err instanceof CryoError && (err.type === ErrorType.ConfigInvalid || err.type === ErrorType.NameInvalid);
+const isConfigError = (err: unknown) =>
+  err instanceof CryoError && (err.type === ErrorType.ConfigInvalid || err.type === ErrorType.NameInvalid);
 
 const rowOf = (cluster: string, { orphan: _, ...job }: JudgedJob): Row => ({ cluster, ...job });
 
@@ -131,7 +147,9 @@ export function orphansText(orphans: readonly Row[], ownedCount: number, scope: 
 /** One squeue on the cluster; a failure is kept on the outcome (exit 1 at the end), a config problem thrown (exit 2). */
 async function listJobs(resources: WorkerResources, config: CryoConfig, o: ClusterOutcome): Promise<void> {
   try {
-    o.jobs = parseOurJobs(await stdoutOf(resources, o.cluster, buildOrphanSqueueArgs(config.clusters[o.cluster]!.ssh.user)));
+    o.jobs = parseOurJobs(
+      await stdoutOf(resources, o.cluster, buildOrphanSqueueArgs(config.clusters[o.cluster]!.ssh.user)),
+    );
   } catch (err) {
     if (isConfigError(err)) throw err; // a missing key file or known_hosts, an unsafe user name
     o.error = `cluster "${o.cluster}": cannot list jobs: ${oneLine(err)}`;
@@ -139,7 +157,12 @@ async function listJobs(resources: WorkerResources, config: CryoConfig, o: Clust
 }
 
 /** One scancel for the cluster's orphans with a plain job id; the others are left alone. */
-async function cancelOrphans(resources: WorkerResources, config: CryoConfig, o: ClusterOutcome, orphans: readonly JudgedJob[]): Promise<void> {
+async function cancelOrphans(
+  resources: WorkerResources,
+  config: CryoConfig,
+  o: ClusterOutcome,
+  orphans: readonly JudgedJob[],
+): Promise<void> {
   const ids = orphans.map((j) => j.jobId);
   o.leftAlone = ids.filter((id) => !PLAIN_JOB_ID.test(id));
   const plain = ids.filter((id) => PLAIN_JOB_ID.test(id));
@@ -151,27 +174,49 @@ async function cancelOrphans(resources: WorkerResources, config: CryoConfig, o: 
     // A job that ended between the listing and the cancel is gone, as wanted: not an error.
     o.ended = result.ended;
     o.cancelled = plain.filter((id) => !result.ended.includes(id));
-    if (result.problems.length > 0) o.error = `cluster "${o.cluster}": ${argv.join(' ')}: ${result.problems.join('; ')}`;
+    if (result.problems.length > 0)
+      o.error = `cluster "${o.cluster}": ${argv.join(' ')}: ${result.problems.join('; ')}`;
   } catch (err) {
     o.error = `cluster "${o.cluster}": ${argv.join(' ')} failed: ${oneLine(err)}`;
   }
 }
 
 /** Per cluster, the jobs in `pick` as `{ cluster, jobId }`. */
-const idsOf = (outcomes: readonly ClusterOutcome[], pick: (o: ClusterOutcome) => string[]) => outcomes.flatMap((o) => pick(o).map((jobId) => ({ cluster: o.cluster, jobId })));
+const idsOf = (outcomes: readonly ClusterOutcome[], pick: (o: ClusterOutcome) => string[]) =>
+  outcomes.flatMap((o) => pick(o).map((jobId) => ({ cluster: o.cluster, jobId })));
 
-function printText(opts: OrphansOptions, clusters: readonly string[], outcomes: readonly ClusterOutcome[], orphans: readonly Row[], owned: readonly Row[]): void {
+function printText(
+  opts: OrphansOptions,
+  clusters: readonly string[],
+  outcomes: readonly ClusterOutcome[],
+  orphans: readonly Row[],
+  owned: readonly Row[],
+): void {
   const where = clusters.length === 1 ? ` on cluster ${clusters[0]}` : ` on clusters ${clusters.join(', ')}`;
-  console.log(orphansText(orphans, owned.length, `${where}${opts.prefix === undefined ? '' : ` with workflow ids under ${JSON.stringify(opts.prefix)}`}`));
+  console.log(
+    orphansText(
+      orphans,
+      owned.length,
+      `${where}${opts.prefix === undefined ? '' : ` with workflow ids under ${JSON.stringify(opts.prefix)}`}`,
+    ),
+  );
   if (!opts.cancel) {
-    if (orphans.length > 0) console.log(`cancel them with: cryoet orphans${opts.cluster ? ` --cluster ${opts.cluster}` : ''}${opts.prefix ? ` --prefix ${opts.prefix}` : ''} --cancel`);
+    if (orphans.length > 0)
+      console.log(
+        `cancel them with: cryoet orphans${opts.cluster ? ` --cluster ${opts.cluster}` : ''}${opts.prefix ? ` --prefix ${opts.prefix}` : ''} --cancel`,
+      );
     return;
   }
   if (orphans.length === 0) console.log('nothing to cancel');
   for (const o of outcomes) {
-    if (o.cancelled.length > 0) console.log(`cancelled ${o.cancelled.length} orphan job(s) on cluster ${o.cluster}: ${o.cancelled.join(' ')}`);
-    if (o.ended.length > 0) console.log(`already ended on cluster ${o.cluster} before the cancel: ${o.ended.join(' ')}`);
-    if (o.leftAlone.length > 0) console.log(`left alone on cluster ${o.cluster} (not a plain job id; we never submit arrays): ${o.leftAlone.join(' ')}`);
+    if (o.cancelled.length > 0)
+      console.log(`cancelled ${o.cancelled.length} orphan job(s) on cluster ${o.cluster}: ${o.cancelled.join(' ')}`);
+    if (o.ended.length > 0)
+      console.log(`already ended on cluster ${o.cluster} before the cancel: ${o.ended.join(' ')}`);
+    if (o.leftAlone.length > 0)
+      console.log(
+        `left alone on cluster ${o.cluster} (not a plain job id; we never submit arrays): ${o.leftAlone.join(' ')}`,
+      );
   }
 }
 
@@ -182,9 +227,21 @@ async function orphans(opts: OrphansOptions): Promise<void> {
   const resources = new WorkerResources(config, () => {});
   try {
     await withClient(config, async (session) => {
-      const outcomes: ClusterOutcome[] = clusters.map((cluster) => ({ cluster, jobs: [], cancelled: [], leftAlone: [], ended: [] }));
+      const outcomes: ClusterOutcome[] = clusters.map((cluster) => ({
+        cluster,
+        jobs: [],
+        cancelled: [],
+        leftAlone: [],
+        ended: [],
+      }));
       await Promise.all(outcomes.map((o) => listJobs(resources, config, o)));
-      const lookups = await lookUp(session, owningWorkflowIds(outcomes.flatMap((o) => o.jobs), opts.prefix));
+      const lookups = await lookUp(
+        session,
+        owningWorkflowIds(
+          outcomes.flatMap((o) => o.jobs),
+          opts.prefix,
+        ),
+      );
       const orphanRows: Row[] = [];
       const ownedRows: Row[] = [];
       for (const o of outcomes) {
@@ -201,7 +258,13 @@ async function orphans(opts: OrphansOptions): Promise<void> {
           ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }),
           orphans: orphanRows,
           owned: ownedRows,
-          ...(opts.cancel ? { cancelled: idsOf(outcomes, (o) => o.cancelled), ended: idsOf(outcomes, (o) => o.ended), leftAlone: idsOf(outcomes, (o) => o.leftAlone) } : {}),
+          ...(opts.cancel
+            ? {
+                cancelled: idsOf(outcomes, (o) => o.cancelled),
+                ended: idsOf(outcomes, (o) => o.ended),
+                leftAlone: idsOf(outcomes, (o) => o.leftAlone),
+              }
+            : {}),
           errors,
         });
       } else {
@@ -220,9 +283,14 @@ export function registerOrphansCommand(program: Command): void {
   withConfigOption(
     program
       .command('orphans')
-      .description('list queued or running jobs named cryoet.* whose workflow is not running (no such workflow, or closed); --cancel scancels them')
+      .description(
+        'list queued or running jobs named cryoet.* whose workflow is not running (no such workflow, or closed); --cancel scancels them',
+      )
       .option('--cluster <name>', 'only this cluster of temporal.yaml (default: all)')
-      .option('--prefix <workflow-id-prefix>', 'only jobs whose workflow id starts with this (needed where other namespaces or servers share the cluster)')
+      .option(
+        '--prefix <workflow-id-prefix>',
+        'only jobs whose workflow id starts with this (needed where other namespaces or servers share the cluster)',
+      )
       .option('--cancel', 'scancel the orphans: one scancel per cluster, then print what was cancelled')
       .option('--json', 'print JSON'),
   ).action((opts: OrphansOptions) => orphans(opts));

@@ -11,7 +11,9 @@ import { sshTarget } from '../worker-resources.js';
 
 /** The cluster of the campaign's files: its steps', else temporal.yaml's first. */
 export function filesCluster(config: CryoConfig, record: Pick<RunRecord, 'steps'>): string | undefined {
-  const named = (Array.isArray(record.steps) ? record.steps : []).map((s) => s.cluster).find((c) => c in config.clusters);
+  const named = (Array.isArray(record.steps) ? record.steps : [])
+    .map((s) => s.cluster)
+    .find((c) => c in config.clusters);
   return named ?? Object.keys(config.clusters)[0];
 }
 

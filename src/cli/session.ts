@@ -10,7 +10,10 @@ import {
   isGrpcCancelledError,
   isGrpcDeadlineError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
-  type Client, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { defaultConfigPath, loadConfig, type CryoConfig } from '../config.js';
 import { connectClient } from '../client.js';
 import { temporalTarget } from '../connection.js';
@@ -31,7 +34,11 @@ export interface CommonOptions {
 
 /** Adds -c/--config. */
 export function withConfigOption(cmd: Command): Command {
-  return cmd.option('-c, --config <file>', 'temporal.yaml path ($CRYOET_CONFIG, else ./temporal.yaml)', defaultConfigPath());
+  return cmd.option(
+    '-c, --config <file>',
+    'temporal.yaml path ($CRYOET_CONFIG, else ./temporal.yaml)',
+    defaultConfigPath(),
+  );
 }
 
 /** Commander parser for a duration option (`10s`, `2m`): a bad one is a usage error. */
@@ -50,7 +57,9 @@ export function withTimeoutOption(cmd: Command, what: string, fallback: string):
 
 /** A duration option (`10s`, `2m`) whose value is milliseconds; help shows the default as written. */
 export function durationFlag(flags: string, what: string, fallback: string): Option {
-  return new Option(flags, `${what} (e.g. 10s, 2m)`).argParser(durationOption).default(parseDuration(fallback), fallback);
+  return new Option(flags, `${what} (e.g. 10s, 2m)`)
+    .argParser(durationOption)
+    .default(parseDuration(fallback), fallback);
 }
 
 /** temporal.yaml, or a usage error (exit 2) listing every problem. */
@@ -63,7 +72,11 @@ export async function loadCliConfig(file: string): Promise<CryoConfig> {
 }
 
 /** Connects, runs `fn`, closes; any error becomes a {@link CliError}. */
-export async function withClient<T>(config: CryoConfig, fn: (s: Session) => Promise<T>, ctx: ErrorContext = {}): Promise<T> {
+export async function withClient<T>(
+  config: CryoConfig,
+  fn: (s: Session) => Promise<T>,
+  ctx: ErrorContext = {},
+): Promise<T> {
   let target;
   try {
     target = temporalTarget(config);
@@ -76,7 +89,10 @@ export async function withClient<T>(config: CryoConfig, fn: (s: Session) => Prom
   try {
     connected = await connectClient(config);
   } catch (err) {
-    throw new CliError(ExitCode.Failed, `cannot reach Temporal at ${address} (namespace ${target.namespace}): ${(err as Error).message}`);
+    throw new CliError(
+      ExitCode.Failed,
+      `cannot reach Temporal at ${address} (namespace ${target.namespace}): ${(err as Error).message}`,
+    );
   }
   try {
     return await fn({ config, client: connected.client, address, namespace: target.namespace });
@@ -88,22 +104,35 @@ export async function withClient<T>(config: CryoConfig, fn: (s: Session) => Prom
 }
 
 /** Loads the config, connects and runs `fn`. */
-export async function withSession<T>(opts: CommonOptions, fn: (s: Session) => Promise<T>, ctx: ErrorContext = {}): Promise<T> {
+export async function withSession<T>(
+  opts: CommonOptions,
+  fn: (s: Session) => Promise<T>,
+  ctx: ErrorContext = {},
+): Promise<T> {
   return withClient(await loadCliConfig(opts.config), fn, ctx);
 }
 
 /** A workflow's handle and description; unknown id → exit 3. */
-export async function describeWorkflow(session: Session, id: string): Promise<{ handle: WorkflowHandle; description: WorkflowExecutionDescription }> {
+export async function describeWorkflow(
+  session: Session,
+  id: string,
+): Promise<{ handle: WorkflowHandle; description: WorkflowExecutionDescription }> {
   const handle = session.client.workflow.getHandle(id);
   const description = await handle.describe(); // WorkflowNotFoundError → exit 3 (toCliError)
   return { handle, description };
 }
 
 /** {@link describeWorkflow}, and a usage error unless it is a campaign. */
-export async function describeCampaign(session: Session, id: string): Promise<{ handle: WorkflowHandle; description: WorkflowExecutionDescription }> {
+export async function describeCampaign(
+  session: Session,
+  id: string,
+): Promise<{ handle: WorkflowHandle; description: WorkflowExecutionDescription }> {
   const found = await describeWorkflow(session, id);
   if (found.description.type !== 'campaign') {
-    throw new CliError(ExitCode.Usage, `workflow ${JSON.stringify(id)} is a ${found.description.type} workflow, not a campaign`);
+    throw new CliError(
+      ExitCode.Usage,
+      `workflow ${JSON.stringify(id)} is a ${found.description.type} workflow, not a campaign`,
+    );
   }
   return found;
 }
@@ -112,14 +141,28 @@ export async function describeCampaign(session: Session, id: string): Promise<{ 
  * Runs one Temporal call (query, update) with a deadline. When it passes: exit 1 with
  * `what` and a hint that no worker is polling `taskQueue`.
  */
-export async function bounded<T>(session: Session, ms: number, what: string, taskQueue: string, fn: () => Promise<T>, note = ''): Promise<T> {
+export async function bounded<T>(
+  session: Session,
+  ms: number,
+  what: string,
+  taskQueue: string,
+  fn: () => Promise<T>,
+  note = '',
+): Promise<T> {
   try {
     return await session.client.withDeadline(Date.now() + ms, fn);
   } catch (err) {
     // Past the deadline the SDK reports DEADLINE_EXCEEDED, or for updates sometimes a
     // cancelled call (WorkflowUpdateRPCTimeoutOrCancelledError, CANCELLED): nothing else cancels here.
-    if (isGrpcDeadlineError(err) || isGrpcCancelledError(err) || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-      throw new CliError(ExitCode.Failed, `${what}: no answer within ${formatDuration(ms)}; is a worker running for task queue ${taskQueue}?${note}`);
+    if (
+      isGrpcDeadlineError(err) ||
+      isGrpcCancelledError(err) ||
+      err instanceof WorkflowUpdateRPCTimeoutOrCancelledError
+    ) {
+      throw new CliError(
+        ExitCode.Failed,
+        `${what}: no answer within ${formatDuration(ms)}; is a worker running for task queue ${taskQueue}?${note}`,
+      );
     }
     throw err;
   }

@@ -66,14 +66,24 @@ export async function reclaimDuringRefine(o: Options): Promise<ReclaimReport> {
       if ((progress.newestComplete ?? -1) >= o.atIteration) {
         await run(['scontrol', 'update', `NodeName=${job.node}`, 'State=DOWN', 'Reason=spot-reclaim']);
         const downAt = Date.now();
-        o.log?.(`FAKE spot reclaim: node ${job.node} DOWN under refine job ${job.jobId} at iteration ${progress.newestComplete}`);
+        o.log?.(
+          `FAKE spot reclaim: node ${job.node} DOWN under refine job ${job.jobId} at iteration ${progress.newestComplete}`,
+        );
         try {
           for (;;) {
             if (Date.now() > deadline) throw new Error('spot reclaim: the refine did not run again');
             const again = await runningRefine();
             if (again && again.jobId !== job.jobId) {
-              o.log?.(`refine running again as job ${again.jobId} on ${again.node} after ${((Date.now() - downAt) / 1000).toFixed(1)} s`);
-              return { node: job.node, jobId: job.jobId, iteration: progress.newestComplete!, backMs: Date.now() - downAt, newNode: again.node };
+              o.log?.(
+                `refine running again as job ${again.jobId} on ${again.node} after ${((Date.now() - downAt) / 1000).toFixed(1)} s`,
+              );
+              return {
+                node: job.node,
+                jobId: job.jobId,
+                iteration: progress.newestComplete!,
+                backMs: Date.now() - downAt,
+                newNode: again.node,
+              };
             }
             await sleep(250);
           }

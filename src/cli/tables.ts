@@ -14,7 +14,12 @@ import type { CampaignCancellation, CampaignStatus, RunRecord } from '../model/c
 /** Left-aligned columns, two spaces apart, no trailing blanks. */
 export function formatTable(head: readonly string[], rows: readonly (readonly string[])[], indent = ''): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: readonly string[]) => indent + r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (r: readonly string[]) =>
+    indent +
+    r
+      .map((c, i) => (c ?? '').padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...rows.map(line)].join('\n');
 }
 
@@ -23,7 +28,10 @@ export function formatTime(at: Date | string | undefined): string {
   if (at === undefined) return '';
   const date = typeof at === 'string' ? new Date(at) : at;
   if (Number.isNaN(date.getTime())) return String(at);
-  return date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** `$0.1234` (four decimals: small CPU runs cost fractions of a cent). */
@@ -105,7 +113,9 @@ export function campaignRow(info: VisibilityInfo): CampaignRow {
 
 /** Temporal's status, with the campaign's own word where it says more (`RUNNING waiting-approval`). */
 export function statusWord(row: Pick<CampaignRow, 'status' | 'cryoStatus'>): string {
-  return row.status === 'RUNNING' && row.cryoStatus !== undefined && row.cryoStatus !== 'running' ? `${row.status} ${row.cryoStatus}` : row.status;
+  return row.status === 'RUNNING' && row.cryoStatus !== undefined && row.cryoStatus !== 'running'
+    ? `${row.status} ${row.cryoStatus}`
+    : row.status;
 }
 
 /** The `cryoet list` table. */
@@ -193,7 +203,12 @@ export function statusText(s: CampaignStatus, workflowStatus = 'RUNNING'): strin
       ['picks', picksText(s.picks)],
       ['particles', s.particles === undefined ? undefined : String(s.particles)],
       ['refine', refineText(s.refine)],
-      ['final', s.finalResolution === undefined ? undefined : `${formatResolution(s.finalResolution)}${s.bfactor === undefined ? '' : `, B-factor ${s.bfactor.toFixed(0)} Å²`}`],
+      [
+        'final',
+        s.finalResolution === undefined
+          ? undefined
+          : `${formatResolution(s.finalResolution)}${s.bfactor === undefined ? '' : `, B-factor ${s.bfactor.toFixed(0)} Å²`}`,
+      ],
       ['cost', formatCost(s.costUsd)],
       ['error', s.error],
     ]),
@@ -201,7 +216,11 @@ export function statusText(s: CampaignStatus, workflowStatus = 'RUNNING'): strin
     `tilt series (${series.length}${counts ? `: ${counts}` : ''})`,
     series.length === 0
       ? '  (none)'
-      : formatTable(['NAME', 'STATE', 'DETAIL'], series.map(([name, t]) => [name, t.status, t.error ?? t.tomogram ?? '']), '  '),
+      : formatTable(
+          ['NAME', 'STATE', 'DETAIL'],
+          series.map(([name, t]) => [name, t.status, t.error ?? t.tomogram ?? '']),
+          '  ',
+        ),
     '',
     `steps (${s.steps.length} finished)`,
     stepsTable(s.steps),
@@ -209,7 +228,11 @@ export function statusText(s: CampaignStatus, workflowStatus = 'RUNNING'): strin
     'running',
     Object.keys(s.running).length === 0
       ? '  (nothing)'
-      : formatTable(['STEP', 'WORKFLOW (relax target)'], Object.entries(s.running).map(([k, v]) => [k, v]), '  '),
+      : formatTable(
+          ['STEP', 'WORKFLOW (relax target)'],
+          Object.entries(s.running).map(([k, v]) => [k, v]),
+          '  ',
+        ),
     ...excludedLines(s.excludedNodes),
     ...cancellationLines(s.cancellation),
   ];
@@ -224,11 +247,21 @@ export function cancellationLines(c: CampaignCancellation | undefined): string[]
     '',
     `cancelled at stage ${c.stage} (${formatTime(c.requestedAt)}; everything stopped by ${formatTime(c.endedAt)}), ${c.stepsCompleted} step(s) completed, ${formatCost(c.costUsd)}`,
     `was running (${running.length})`,
-    running.length === 0 ? '  (nothing)' : formatTable(['STEP', 'WORKFLOW'], running.map(([k, v]) => [k, v]), '  '),
+    running.length === 0
+      ? '  (nothing)'
+      : formatTable(
+          ['STEP', 'WORKFLOW'],
+          running.map(([k, v]) => [k, v]),
+          '  ',
+        ),
     `Slurm jobs cancelled (${c.jobsCancelled.length})`,
     c.jobsCancelled.length === 0
       ? '  (none)'
-      : formatTable(['STEP', 'JOB', 'CLUSTER', 'WORKFLOW'], c.jobsCancelled.map((j) => [j.step, j.jobId, j.cluster ?? '', j.workflowId]), '  '),
+      : formatTable(
+          ['STEP', 'JOB', 'CLUSTER', 'WORKFLOW'],
+          c.jobsCancelled.map((j) => [j.step, j.jobId, j.cluster ?? '', j.workflowId]),
+          '  ',
+        ),
   ];
 }
 
@@ -238,7 +271,11 @@ export function excludedLines(nodes: readonly ExcludedNode[] | undefined): strin
   return [
     '',
     `excluded nodes (${nodes.length})`,
-    formatTable(['CLUSTER', 'NODE', 'UNTIL', 'STEP', 'JOB', 'WHY'], nodes.map((n) => [n.cluster, n.node, formatTime(n.until), n.step ?? '', n.jobId ?? '', n.reason]), '  '),
+    formatTable(
+      ['CLUSTER', 'NODE', 'UNTIL', 'STEP', 'JOB', 'WHY'],
+      nodes.map((n) => [n.cluster, n.node, formatTime(n.until), n.step ?? '', n.jobId ?? '', n.reason]),
+      '  ',
+    ),
   ];
 }
 
@@ -258,7 +295,10 @@ export function runRecordText(r: RunRecord): string {
       ...(r.start ? [['start', startText(r.start)] as [string, string]] : []),
       ...(r.truth ? [['truth', truthText(r.truth)] as [string, string]] : []),
       ['particles', `${r.particles} at ${fixed(r.pixelSize, 3)} Å/px`],
-      ['refine', `${r.iterations.length} iteration(s)${r.iterations.length ? `, last ${formatResolution(r.iterations[r.iterations.length - 1]!.resolution)}` : ''}`],
+      [
+        'refine',
+        `${r.iterations.length} iteration(s)${r.iterations.length ? `, last ${formatResolution(r.iterations[r.iterations.length - 1]!.resolution)}` : ''}`,
+      ],
       ['final', `${formatResolution(r.finalResolution)} (FSC 0.143), B-factor ${r.bfactor.toFixed(0)} Å²`],
       ['cost', formatCost(r.costUsd)],
       ['folder', r.campaignDir],
@@ -266,7 +306,11 @@ export function runRecordText(r: RunRecord): string {
     ]),
     '',
     `tilt series (${r.tiltSeries.length}${failed ? `, ${failed} failed` : ''})`,
-    formatTable(['NAME', 'STATE', 'DETAIL'], r.tiltSeries.map((t) => [t.name, t.error === undefined ? 'done' : 'failed', t.error ?? t.tomogram ?? '']), '  '),
+    formatTable(
+      ['NAME', 'STATE', 'DETAIL'],
+      r.tiltSeries.map((t) => [t.name, t.error === undefined ? 'done' : 'failed', t.error ?? t.tomogram ?? '']),
+      '  ',
+    ),
     '',
     `steps (${r.steps.length})`,
     stepsTable(r.steps),
@@ -278,7 +322,13 @@ export function runRecordText(r: RunRecord): string {
 }
 
 /** `cryoet status` of a campaign that ended without a run record. */
-export function closedText(id: string, workflowStatus: string, failure: string | undefined, closeTime?: string, cancellation?: CampaignCancellation): string {
+export function closedText(
+  id: string,
+  workflowStatus: string,
+  failure: string | undefined,
+  closeTime?: string,
+  cancellation?: CampaignCancellation,
+): string {
   return [
     fields([
       ['campaign', id],
@@ -298,12 +348,21 @@ export function closedText(id: string, workflowStatus: string, failure: string |
  */
 export function watchFacts(s: CampaignStatus): Map<string, string> {
   const facts = new Map<string, string>();
-  facts.set('stage', `stage ${s.stage} · cost ${formatCost(s.costUsd)}${s.particles === undefined ? '' : ` · ${s.particles} particles`}`);
-  for (const [name, t] of Object.entries(s.tiltSeries)) facts.set(`ts:${name}`, `${name} ${t.status}${t.error ? `: ${t.error}` : ''}`);
+  facts.set(
+    'stage',
+    `stage ${s.stage} · cost ${formatCost(s.costUsd)}${s.particles === undefined ? '' : ` · ${s.particles} particles`}`,
+  );
+  for (const [name, t] of Object.entries(s.tiltSeries))
+    facts.set(`ts:${name}`, `${name} ${t.status}${t.error ? `: ${t.error}` : ''}`);
   if (s.picks.state !== 'not-required') facts.set('picks', `picks ${picksText(s.picks)}`);
   if (s.refine.iteration !== undefined || s.refine.finished) facts.set('refine', `refine ${refineText(s.refine)}`);
-  for (const [step, workflowId] of Object.entries(s.running)) facts.set(`run:${step}`, `running ${step} (${workflowId})`);
-  if (s.finalResolution !== undefined) facts.set('final', `final ${formatResolution(s.finalResolution)}${s.bfactor === undefined ? '' : `, B-factor ${s.bfactor.toFixed(0)} Å²`}`);
+  for (const [step, workflowId] of Object.entries(s.running))
+    facts.set(`run:${step}`, `running ${step} (${workflowId})`);
+  if (s.finalResolution !== undefined)
+    facts.set(
+      'final',
+      `final ${formatResolution(s.finalResolution)}${s.bfactor === undefined ? '' : `, B-factor ${s.bfactor.toFixed(0)} Å²`}`,
+    );
   if (s.error !== undefined) facts.set('error', `error ${s.error}`);
   // Each event once: a hang relaxed, a job lost and resubmitted, a node left out, a step moved.
   for (const e of s.events ?? []) facts.set(`event:${e.at}:${e.text}`, e.text);
@@ -314,18 +373,24 @@ export function watchFacts(s: CampaignStatus): Map<string, string> {
 export function changedLines(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): string[] {
   const lines: string[] = [];
   for (const [key, text] of after) if (before.get(key) !== text) lines.push(text);
-  for (const key of before.keys()) if (key.startsWith('run:') && !after.has(key)) lines.push(`finished ${key.slice(4)}`);
+  for (const key of before.keys())
+    if (key.startsWith('run:') && !after.has(key)) lines.push(`finished ${key.slice(4)}`);
   return lines;
 }
 
 /** Bar value (0..1) and label of a tilt series for the progress bars. */
 export function tiltSeriesBar(state: CampaignStatus['tiltSeries'][string]['status']): { value: number; label: string } {
   switch (state) {
-    case 'waiting': return { value: 0, label: 'waiting' };
-    case 'running': return { value: 0.5, label: 'running' };
-    case 'done': return { value: 1, label: 'done' };
-    case 'failed': return { value: 1, label: 'FAILED' };
-    case 'cancelled': return { value: 1, label: 'cancelled' };
+    case 'waiting':
+      return { value: 0, label: 'waiting' };
+    case 'running':
+      return { value: 0.5, label: 'running' };
+    case 'done':
+      return { value: 1, label: 'done' };
+    case 'failed':
+      return { value: 1, label: 'FAILED' };
+    case 'cancelled':
+      return { value: 1, label: 'cancelled' };
   }
 }
 
@@ -333,7 +398,12 @@ export function tiltSeriesBar(state: CampaignStatus['tiltSeries'][string]['statu
 export const REFINE_BAR_ITERATIONS = 25;
 
 /** Refine bar: value / total (iterations) and payload text. */
-export function refineBar(refine: CampaignStatus['refine']): { value: number; total: number; iteration: string; resolution: string } {
+export function refineBar(refine: CampaignStatus['refine']): {
+  value: number;
+  total: number;
+  iteration: string;
+  resolution: string;
+} {
   const it = refine.iteration ?? 0;
   const total = refine.finished ? Math.max(it, 1) : Math.max(REFINE_BAR_ITERATIONS, it + 1);
   return {

@@ -13,7 +13,16 @@ import type { CampaignStatus, RunRecord } from '../model/campaign-status.js';
 import { campaignStatusQuery } from '../workflows/operations.js';
 import { closedOutcome } from './outcome.js';
 import { CliError, ExitCode, oneLine } from './errors.js';
-import { bounded, describeCampaign, durationFlag, isRunning, withConfigOption, withSession, withTimeoutOption, type CommonOptions } from './session.js';
+import {
+  bounded,
+  describeCampaign,
+  durationFlag,
+  isRunning,
+  withConfigOption,
+  withSession,
+  withTimeoutOption,
+  type CommonOptions,
+} from './session.js';
 import { changedLines, formatCost, formatResolution, refineBar, tiltSeriesBar, watchFacts } from './tables.js';
 
 interface WatchOptions extends CommonOptions {
@@ -80,7 +89,14 @@ function jsonView(): View {
 /** cli-progress bars on the terminal. */
 function barsView(id: string): View {
   const multibar = new MultiBar(
-    { stream: process.stdout, clearOnComplete: false, hideCursor: true, barsize: 30, autopadding: true, format: ' {name} {bar} {state}' },
+    {
+      stream: process.stdout,
+      clearOnComplete: false,
+      hideCursor: true,
+      barsize: 30,
+      autopadding: true,
+      format: ' {name} {bar} {state}',
+    },
     Presets.shades_classic,
   );
   const header = multibar.create(1, 0, { line: `${id}: waiting for the first status…` }, { format: '{line}' });
@@ -92,18 +108,30 @@ function barsView(id: string): View {
       const names = Object.keys(s.tiltSeries);
       if (series.size === 0 && names.length > 0) {
         width = Math.max(width, ...names.map((n) => n.length));
-        for (const name of names) series.set(name, multibar.create(1, 0, { name: name.padEnd(width), state: 'waiting' }));
-        refine = multibar.create(1, 0, { name: 'refine'.padEnd(width), state: '' }, { format: ' {name} {bar} iteration {iteration} · {resolution}' });
+        for (const name of names)
+          series.set(name, multibar.create(1, 0, { name: name.padEnd(width), state: 'waiting' }));
+        refine = multibar.create(
+          1,
+          0,
+          { name: 'refine'.padEnd(width), state: '' },
+          { format: ' {name} {bar} iteration {iteration} · {resolution}' },
+        );
       }
       const running = Object.keys(s.running);
       header.update(0, {
-        line: `${id}: stage ${s.stage} · cost ${formatCost(s.costUsd)}${s.particles === undefined ? '' : ` · ${s.particles} particles`}` +
+        line:
+          `${id}: stage ${s.stage} · cost ${formatCost(s.costUsd)}${s.particles === undefined ? '' : ` · ${s.particles} particles`}` +
           `${s.picks.state === 'waiting' ? ` · picks waiting for \`cryoet approve ${id}\`` : ''}${running.length ? ` · running ${running.join(', ')}` : ''}` +
           `${s.finalResolution === undefined ? '' : ` · final ${formatResolution(s.finalResolution)}`}`,
       });
       for (const [name, t] of Object.entries(s.tiltSeries)) {
         const bar = tiltSeriesBar(t.status);
-        series.get(name)?.update(bar.value, { name: name.padEnd(width), state: `${bar.label}${t.error ? `: ${t.error.split('\n')[0]}` : ''}` });
+        series
+          .get(name)
+          ?.update(bar.value, {
+            name: name.padEnd(width),
+            state: `${bar.label}${t.error ? `: ${t.error.split('\n')[0]}` : ''}`,
+          });
       }
       const r = refineBar(s.refine);
       refine?.setTotal(r.total);
@@ -118,10 +146,16 @@ function barsView(id: string): View {
         return;
       }
       const last = outcome.record.iterations[outcome.record.iterations.length - 1];
-      const r = refineBar({ ...(last ? { iteration: last.iteration, resolution: last.resolution } : {}), finished: true, history: [] });
+      const r = refineBar({
+        ...(last ? { iteration: last.iteration, resolution: last.resolution } : {}),
+        finished: true,
+        history: [],
+      });
       refine?.setTotal(r.total);
       refine?.update(r.value, { name: 'refine'.padEnd(width), iteration: r.iteration, resolution: r.resolution });
-      header.update(0, { line: `${id}: done · cost ${formatCost(outcome.record.costUsd)} · final ${formatResolution(outcome.record.finalResolution)}` });
+      header.update(0, {
+        line: `${id}: done · cost ${formatCost(outcome.record.costUsd)} · final ${formatResolution(outcome.record.finalResolution)}`,
+      });
     },
     stop() {
       multibar.stop();
@@ -210,12 +244,14 @@ async function watch(id: string, opts: WatchOptions): Promise<void> {
         // Closed already: its result says how it ended (no status query: that may need a worker).
         outcome = { workflowStatus: d.status.name, ...(await closedOutcome(handle)) };
       } else {
-        if (!opts.json) console.log(`watching ${id} (task queue ${d.taskQueue}); Ctrl-C stops watching, the campaign keeps running`);
+        if (!opts.json)
+          console.log(`watching ${id} (task queue ${d.taskQueue}); Ctrl-C stops watching, the campaign keeps running`);
         const view = opts.json ? jsonView() : process.stdout.isTTY === true ? barsView(id) : plainView();
         try {
           outcome = await follow(handle, view, {
             intervalMs: opts.interval,
-            query: () => bounded(session, opts.timeout, 'status query', d.taskQueue, () => handle.query(campaignStatusQuery)),
+            query: () =>
+              bounded(session, opts.timeout, 'status query', d.taskQueue, () => handle.query(campaignStatusQuery)),
             client: session.client,
           });
           if (outcome !== 'interrupted') view.finish(outcome);
@@ -227,7 +263,16 @@ async function watch(id: string, opts: WatchOptions): Promise<void> {
         console.error(`stopped watching ${id}; the campaign keeps running`);
         throw new CliError(130, '');
       }
-      if (opts.json) console.log(JSON.stringify({ at: new Date().toISOString(), id, workflowStatus: outcome.workflowStatus, ...(outcome.record ? { result: outcome.record } : {}), ...(outcome.failure === undefined ? {} : { failure: outcome.failure }) }));
+      if (opts.json)
+        console.log(
+          JSON.stringify({
+            at: new Date().toISOString(),
+            id,
+            workflowStatus: outcome.workflowStatus,
+            ...(outcome.record ? { result: outcome.record } : {}),
+            ...(outcome.failure === undefined ? {} : { failure: outcome.failure }),
+          }),
+        );
       else console.log(outcomeLine(id, outcome));
       if (!outcome.record) throw new CliError(ExitCode.Failed, '');
     },
@@ -241,7 +286,9 @@ export function registerWatch(program: Command): void {
     withConfigOption(
       program
         .command('watch')
-        .description('live progress of a campaign until it closes (bars on a terminal, plain lines otherwise); exit 0 completed, 1 otherwise')
+        .description(
+          'live progress of a campaign until it closes (bars on a terminal, plain lines otherwise); exit 0 completed, 1 otherwise',
+        )
         .argument('<id>', 'campaign id')
         .addOption(durationFlag('--interval <duration>', 'how often to ask for the status', '1s'))
         .option('--json', 'one JSON line per change, then the outcome'),

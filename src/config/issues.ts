@@ -30,7 +30,10 @@ export interface ConfigIssue {
  */
 export function formatConfigIssues(fileName: string, issues: readonly ConfigIssue[]): string {
   return issues
-    .map((issue) => `${fileName}${issue.line !== undefined ? `:${issue.line}` : ''}${issue.path ? ` ${issue.path}` : ''}: ${issue.message}`)
+    .map(
+      (issue) =>
+        `${fileName}${issue.line !== undefined ? `:${issue.line}` : ''}${issue.path ? ` ${issue.path}` : ''}: ${issue.message}`,
+    )
     .join('\n');
 }
 
@@ -114,7 +117,12 @@ function fromZodIssue(root: z.core.$ZodType, issue: z.core.$ZodIssue): FoundIssu
       return issue.keys.map((key) => ({ segments: [...segments, key], message: unknownKeyMessage(key, expected) }));
     }
     case 'invalid_key':
-      return [{ segments, message: `invalid name ${JSON.stringify(issue.input)}: ${issue.issues[0]?.message ?? issue.message}` }];
+      return [
+        {
+          segments,
+          message: `invalid name ${JSON.stringify(issue.input)}: ${issue.issues[0]?.message ?? issue.message}`,
+        },
+      ];
     case 'invalid_type': {
       if (issue.input === undefined) return [{ segments, message: `missing (expected ${typeWord(issue.expected)})` }];
       if (!issue.message.startsWith('Invalid input')) return [{ segments, message: issue.message }];
@@ -126,7 +134,18 @@ function fromZodIssue(root: z.core.$ZodType, issue: z.core.$ZodIssue): FoundIssu
 }
 
 function typeWord(expected: string): string {
-  return ({ object: 'a mapping', record: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'true or false' } as Record<string, string>)[expected] ?? expected;
+  return (
+    (
+      {
+        object: 'a mapping',
+        record: 'a mapping',
+        array: 'a list',
+        string: 'a string',
+        number: 'a number',
+        boolean: 'true or false',
+      } as Record<string, string>
+    )[expected] ?? expected
+  );
 }
 
 function describeValue(value: unknown): string {
@@ -171,7 +190,9 @@ function expectedKeys(root: z.core.$ZodType, segments: readonly Segment[]): stri
 
 function unknownKeyMessage(key: string, expected: readonly string[]): string {
   if (expected.length === 0) return 'unknown key';
-  const close = expected.find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
+  const close = expected.find(
+    (k) => k.toLowerCase() === key.toLowerCase() || editDistance(k.toLowerCase(), key.toLowerCase()) <= 2,
+  );
   return `unknown key (expected one of ${expected.join(', ')})${close ? `; did you mean "${close}"?` : ''}`;
 }
 
@@ -188,7 +209,9 @@ function editDistance(a: string, b: string): number {
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 /** Rung → cluster, rung → partition, pinned GPU type → price. Reads the raw tree defensively. */
@@ -207,13 +230,18 @@ function crossReferenceIssues(raw: unknown): FoundIssue[] {
     let clusterName = rung.cluster === undefined ? clusterNames[0] : undefined;
     if (typeof rung.cluster === 'string') {
       if (clusters && !Object.hasOwn(clusters, rung.cluster)) {
-        found.push({ segments: [...at, 'cluster'], message: `unknown cluster "${rung.cluster}" (expected one of the keys of clusters: ${clusterNames.join(', ')})` });
+        found.push({
+          segments: [...at, 'cluster'],
+          message: `unknown cluster "${rung.cluster}" (expected one of the keys of clusters: ${clusterNames.join(', ')})`,
+        });
       } else {
         clusterName = rung.cluster;
       }
     }
     // Compare only against a partition list that is itself valid; a broken one has its own issue.
-    const listed = clusterSchema.shape.partitions.safeParse(clusterName === undefined ? undefined : asRecord(clusters?.[clusterName])?.partitions);
+    const listed = clusterSchema.shape.partitions.safeParse(
+      clusterName === undefined ? undefined : asRecord(clusters?.[clusterName])?.partitions,
+    );
     const partitions = listed.success ? listed.data : undefined;
     if (typeof rung.partition === 'string' && partitions && !partitions.includes(rung.partition)) {
       found.push({
@@ -221,11 +249,15 @@ function crossReferenceIssues(raw: unknown): FoundIssue[] {
         message: `partition "${rung.partition}" is not listed in ${toDotPath(['clusters', clusterName!, 'partitions'])} (${partitions.join(', ')})`,
       });
     }
-    const gpuType = typeof rung.gres === 'string' && GRES_PATTERN.test(rung.gres) ? parseGres(rung.gres).type : undefined;
+    const gpuType =
+      typeof rung.gres === 'string' && GRES_PATTERN.test(rung.gres) ? parseGres(rung.gres).type : undefined;
     // A gpuPrices that is not a mapping has its own issue; "no price" on top would be noise.
     const pricesReadable = prices !== undefined || root?.gpuPrices === undefined;
     if (gpuType !== undefined && pricesReadable && !(prices && Object.hasOwn(prices, gpuType))) {
-      found.push({ segments: [...at, 'gres'], message: `no price for GPU type "${gpuType}" in gpuPrices (add gpuPrices.${gpuType}: <$ per GPU-hour>)` });
+      found.push({
+        segments: [...at, 'gres'],
+        message: `no price for GPU type "${gpuType}" in gpuPrices (add gpuPrices.${gpuType}: <$ per GPU-hour>)`,
+      });
     }
   });
   return found;
@@ -238,7 +270,8 @@ function missingFileIssues(raw: unknown, baseDir: string, fileExists: (path: str
   const temporal = asRecord(root?.temporal);
   const tls = asRecord(temporal?.tls);
   candidates.push([['temporal', 'configFile'], temporal?.configFile]);
-  for (const key of ['clientCertFile', 'clientKeyFile', 'serverCaFile']) candidates.push([['temporal', 'tls', key], tls?.[key]]);
+  for (const key of ['clientCertFile', 'clientKeyFile', 'serverCaFile'])
+    candidates.push([['temporal', 'tls', key], tls?.[key]]);
   candidates.push([['tools', 'aretomo2'], asRecord(root?.tools)?.aretomo2]);
   for (const [name, cluster] of Object.entries(asRecord(root?.clusters) ?? {})) {
     const ssh = asRecord(asRecord(cluster)?.ssh);
@@ -251,15 +284,23 @@ function missingFileIssues(raw: unknown, baseDir: string, fileExists: (path: str
     const absolute = isAbsolute(value) ? value : resolve(baseDir, value);
     if (!fileExists(absolute)) {
       const hint = missingFileHint(segments, absolute, root);
-      found.push({ segments, message: `file not found: ${absolute}${isAbsolute(value) ? '' : ` (relative to ${baseDir})`}; ${hint}` });
+      found.push({
+        segments,
+        message: `file not found: ${absolute}${isAbsolute(value) ? '' : ` (relative to ${baseDir})`}; ${hint}`,
+      });
     }
   }
   return found;
 }
 
 /** What a missing file is for and how to make it: the field's own fix. Pure. */
-export function missingFileHint(segments: readonly Segment[], absolute: string, root: Record<string, unknown> | undefined): string {
-  if (/\/\.dev\/cluster\//.test(absolute)) return 'the dev cluster writes it: bash scripts/dev-cluster.sh start (npm test and npm run demo do)';
+export function missingFileHint(
+  segments: readonly Segment[],
+  absolute: string,
+  root: Record<string, unknown> | undefined,
+): string {
+  if (/\/\.dev\/cluster\//.test(absolute))
+    return 'the dev cluster writes it: bash scripts/dev-cluster.sh start (npm test and npm run demo do)';
   const key = segments[segments.length - 1];
   if (segments[0] === 'clusters') {
     const ssh = asRecord(asRecord(asRecord(root?.clusters)?.[String(segments[1])])?.ssh);
@@ -269,13 +310,14 @@ export function missingFileHint(segments: readonly Segment[], absolute: string, 
     if (key === 'keyFile') {
       return `the SSH private key for ${user}@${host}: ssh-keygen -t ed25519 -f ${absolute}, then add ${absolute}.pub to the cluster's ~/.ssh/authorized_keys`;
     }
-    const check = 'then check its fingerprint with the cluster\'s admin (an unknown host key is never accepted)';
+    const check = "then check its fingerprint with the cluster's admin (an unknown host key is never accepted)";
     return `the cluster's host key, pinned: ssh-keyscan -p ${port} ${host} > ${absolute}, ${check}`;
   }
   if (segments[0] === 'tools') {
     return 'the AreTomo2 binary staged to the cluster (e.g. AreTomo2_1.1.2_Cuda121 from its release), or embedded/aretomo2_standin.py';
   }
-  if (key === 'configFile') return 'the Temporal env-config TOML (temporal config set --profile …), or drop temporal.configFile';
+  if (key === 'configFile')
+    return 'the Temporal env-config TOML (temporal config set --profile …), or drop temporal.configFile';
   return 'the mTLS file for the Temporal frontend (Temporal Cloud: the client certificate and key for the namespace)';
 }
 

@@ -47,14 +47,21 @@ export async function loadConfig(file: string, opts: Pick<ParseConfigOptions, 'f
     text = await readFile(absolute, 'utf8');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
-    throw new CryoError(ErrorType.ConfigInvalid, `${file}: cannot read config (${reason}: ${absolute}); set CRYOET_CONFIG or pass the path`, {
-      file: absolute,
-      issues: [],
-    });
+    throw new CryoError(
+      ErrorType.ConfigInvalid,
+      `${file}: cannot read config (${reason}: ${absolute}); set CRYOET_CONFIG or pass the path`,
+      {
+        file: absolute,
+        issues: [],
+      },
+    );
   }
   const result = parseConfig(text, { fileName: file, baseDir: dirname(absolute), ...opts });
   if (!result.ok) {
-    throw new CryoError(ErrorType.ConfigInvalid, formatConfigIssues(file, result.issues), { file: absolute, issues: result.issues });
+    throw new CryoError(ErrorType.ConfigInvalid, formatConfigIssues(file, result.issues), {
+      file: absolute,
+      issues: result.issues,
+    });
   }
   return result.config;
 }
@@ -108,7 +115,10 @@ function resolvePaths(config: CryoConfig, baseDir: string): CryoConfig {
   };
 }
 
-function absBinDirs(dirs: string | Partial<Record<string, string>>, abs: (p: string) => string): string | Partial<Record<string, string>> {
+function absBinDirs(
+  dirs: string | Partial<Record<string, string>>,
+  abs: (p: string) => string,
+): string | Partial<Record<string, string>> {
   if (typeof dirs === 'string') return abs(dirs);
   return Object.fromEntries(Object.entries(dirs).map(([profile, dir]) => [profile, abs(dir!)]));
 }

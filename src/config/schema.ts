@@ -10,12 +10,19 @@ import { durationSchema, formatDuration } from '../duration.js';
 // ---- building blocks -------------------------------------------------------------------
 
 const SAFE_NAME_HINT = "expected letters, digits, '.', '_' or '-'";
-const safeName = z.string().max(MAX_NAME_LENGTH, `at most ${MAX_NAME_LENGTH} characters`).regex(SAFE_NAME, SAFE_NAME_HINT);
+const safeName = z
+  .string()
+  .max(MAX_NAME_LENGTH, `at most ${MAX_NAME_LENGTH} characters`)
+  .regex(SAFE_NAME, SAFE_NAME_HINT);
 
 /** `gpu:N` or `gpu:<type>:N`, as `--gres` takes it. */
 export const GRES_PATTERN = /^gpu(:[A-Za-z0-9_-]+)?:[1-9][0-9]*$/;
 
-const port = z.number().int('expected a whole number').min(1, 'expected a port 1..65535').max(65535, 'expected a port 1..65535');
+const port = z
+  .number()
+  .int('expected a whole number')
+  .min(1, 'expected a port 1..65535')
+  .max(65535, 'expected a port 1..65535');
 
 /** A file on this machine; relative paths are resolved against the config file's folder. */
 const localFile = z
@@ -66,7 +73,9 @@ export const temporalSchema = z
     namespace: z.string().min(1).optional(),
     taskQueue: z.string().min(1).default('cryoet'),
     /** The Temporal UI address printed for operators (links to campaigns). */
-    ui: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://127.0.0.1:8233' }).default('http://127.0.0.1:8233'),
+    ui: z
+      .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://127.0.0.1:8233' })
+      .default('http://127.0.0.1:8233'),
     tls: tlsSchema.optional(),
     /** A Temporal env-config profile name (`[profile.<name>]` in the TOML file). */
     profile: z.string().min(1).optional(),
@@ -109,7 +118,11 @@ export const clusterSchema = z
      * Ceiling on squeue/sacct calls per minute for all jobs together: of all workers on the
      * task queue when polling.shareAcrossWorkers (the default), else of each worker.
      */
-    maxStatusCallsPerMinute: z.number().int('expected a whole number').positive('expected a positive number').default(30),
+    maxStatusCallsPerMinute: z
+      .number()
+      .int('expected a whole number')
+      .positive('expected a positive number')
+      .default(30),
   })
   .strict();
 
@@ -160,7 +173,9 @@ export const placementSchema = z
     /** ...for this long. */
     excludeFailedNodesFor: durationSchema.prefault('1h'),
     /** Per-step overrides, e.g. `reconstruct: { ladder: [{ partition: gpu, gres: "gpu:1" }] }`. */
-    stages: z.partialRecord(z.enum(STAGES, { error: `expected one of ${STAGES.join(', ')}` }), stagePlacementSchema).default({}),
+    stages: z
+      .partialRecord(z.enum(STAGES, { error: `expected one of ${STAGES.join(', ')}` }), stagePlacementSchema)
+      .default({}),
   })
   .strict();
 
@@ -260,7 +275,10 @@ export const metricsSchema = z
   .object({
     prometheus: z
       .string()
-      .regex(/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):\d{1,5}$/, 'expected a loopback host:port such as 127.0.0.1:9464 (the exporter has no authentication)')
+      .regex(
+        /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):\d{1,5}$/,
+        'expected a loopback host:port such as 127.0.0.1:9464 (the exporter has no authentication)',
+      )
       .optional(),
   })
   .strict();
@@ -285,11 +303,26 @@ export const configSchema = z
     // JS objects put integer-like keys first; a cluster named only with digits would
     // therefore count as "first" even when it is not first in the file.
     const firstCluster = Object.keys(config.clusters)[0]!;
-    const withCluster = <R extends { cluster?: string | undefined }>(rung: R) => ({ ...rung, cluster: rung.cluster ?? firstCluster });
+    const withCluster = <R extends { cluster?: string | undefined }>(rung: R) => ({
+      ...rung,
+      cluster: rung.cluster ?? firstCluster,
+    });
     const ladder = config.placement.ladder.map(withCluster);
     const stages = Object.fromEntries(
-      Object.entries(config.placement.stages).map(([stage, p]) => [stage, { ...p, ...(p?.ladder ? { ladder: p.ladder.map(withCluster) } : {}) }]),
-    ) as Partial<Record<StageName, { hangAfter?: number; ladder?: (z.output<typeof rungSchema> & { cluster: string })[]; onExhausted?: 'fail' | 'wait' }>>;
+      Object.entries(config.placement.stages).map(([stage, p]) => [
+        stage,
+        { ...p, ...(p?.ladder ? { ladder: p.ladder.map(withCluster) } : {}) },
+      ]),
+    ) as Partial<
+      Record<
+        StageName,
+        {
+          hangAfter?: number;
+          ladder?: (z.output<typeof rungSchema> & { cluster: string })[];
+          onExhausted?: 'fail' | 'wait';
+        }
+      >
+    >;
     return { ...config, placement: { ...config.placement, ladder, stages } };
   });
 

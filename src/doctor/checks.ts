@@ -47,14 +47,19 @@ export function formatChecks(checks: readonly DoctorCheck[]): string {
     if (c.fix !== undefined) lines.push(`      ${' '.repeat(width)}  fix: ${c.fix}`);
   }
   const count = (s: CheckStatus) => checks.filter((c) => c.status === s).length;
-  lines.push(`${checks.length} check(s): ${count('pass')} passed, ${count('warn')} warning(s), ${count('fail')} failed`);
+  lines.push(
+    `${checks.length} check(s): ${count('pass')} passed, ${count('warn')} warning(s), ${count('fail')} failed`,
+  );
   return lines.join('\n');
 }
 
 // ---- the scheduler's view ------------------------------------------------------------------
 
 /** The nodes of `partition` whose gres holds the rung's GPUs (type, when pinned, and count). */
-export function nodesOffering(nodes: readonly SinfoNode[], rung: Pick<PlacementRung, 'partition' | 'gres'>): SinfoNode[] {
+export function nodesOffering(
+  nodes: readonly SinfoNode[],
+  rung: Pick<PlacementRung, 'partition' | 'gres'>,
+): SinfoNode[] {
   const want = parseGres(rung.gres);
   return nodes.filter(
     (n) =>
@@ -75,13 +80,25 @@ export function describeOffers(nodes: readonly SinfoNode[], partition: string): 
 
 /** `sbatch --test-only` for a rung: Slurm says whether and where it could start the job now. */
 export function testOnlyArgs(rung: Pick<PlacementRung, 'partition' | 'gres'>): string[] {
-  return ['sbatch', '--test-only', `--partition=${rung.partition}`, `--gres=${rung.gres}`, '--nodes=1', '--time=1',
-    '--job-name=cryoet-doctor', '--output=/dev/null', '--wrap=true'];
+  return [
+    'sbatch',
+    '--test-only',
+    `--partition=${rung.partition}`,
+    `--gres=${rung.gres}`,
+    '--nodes=1',
+    '--time=1',
+    '--job-name=cryoet-doctor',
+    '--output=/dev/null',
+    '--wrap=true',
+  ];
 }
 
 /** `sbatch: Job 3 to start at … using 1 processors on nodes n1 in partition gpu` → ok, where. */
 export function parseTestOnly(exitCode: number | null, stderr: string): { ok: boolean; message: string } {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const start = lines.find((l) => /Job \d+ to start at/.test(l));
   if (exitCode === 0 && start !== undefined) {
     const where = /on nodes (\S+)/.exec(start)?.[1];
@@ -104,19 +121,34 @@ export function rungCheck(args: {
   const { scope, label, rung, nodes, testOnly } = args;
   const partitions = [...new Set(nodes.map((n) => n.partition))];
   if (!partitions.includes(rung.partition)) {
-    return check('fail', scope, label, `partition ${rung.partition} does not exist (sinfo lists ${partitions.join(', ') || 'none'})`,
-      'name a partition the cluster has in this rung (and in the cluster\'s partitions list)');
+    return check(
+      'fail',
+      scope,
+      label,
+      `partition ${rung.partition} does not exist (sinfo lists ${partitions.join(', ') || 'none'})`,
+      "name a partition the cluster has in this rung (and in the cluster's partitions list)",
+    );
   }
   const offering = nodesOffering(nodes, rung);
   if (offering.length === 0) {
-    return check('fail', scope, label, `no node of partition ${rung.partition} offers ${rung.gres} (${describeOffers(nodes, rung.partition)})`,
-      `remove the rung, or change its gres to a type and count the partition offers`);
+    return check(
+      'fail',
+      scope,
+      label,
+      `no node of partition ${rung.partition} offers ${rung.gres} (${describeOffers(nodes, rung.partition)})`,
+      `remove the rung, or change its gres to a type and count the partition offers`,
+    );
   }
   const names = offering.map((n) => `${n.node} (${n.state})`).join(', ');
   if (testOnly.ok) return check('pass', scope, label, `offered by ${names}; ${testOnly.message}`);
-  return check('warn', scope, label, `offered by ${names}, but Slurm would not place a job now: ${testOnly.message}`,
+  return check(
+    'warn',
+    scope,
+    label,
+    `offered by ${names}, but Slurm would not place a job now: ${testOnly.message}`,
     `a job here pends and moves to the next rung after hangAfter (${formatDuration(args.hangAfterMs)}); ` +
-      'bring the nodes up (scontrol update NodeName=… State=RESUME) if they should take it');
+      'bring the nodes up (scontrol update NodeName=… State=RESUME) if they should take it',
+  );
 }
 
 // ---- the probe a login or compute node runs ----------------------------------------------
@@ -178,7 +210,23 @@ export function parseProbe(stdout: string): ProbeResult {
 }
 
 /** `srun` of the probe on one node of the rung's partition, giving up when no node is free in time. */
-export function computeProbeArgs(rung: Pick<PlacementRung, 'partition' | 'gres'>, immediateS: number, script: string): string[] {
-  return ['srun', `--partition=${rung.partition}`, `--gres=${rung.gres}`, '--nodes=1', '--ntasks=1', '--time=2',
-    `--immediate=${immediateS}`, '--job-name=cryoet-doctor', '--quiet', 'bash', '-c', script];
+export function computeProbeArgs(
+  rung: Pick<PlacementRung, 'partition' | 'gres'>,
+  immediateS: number,
+  script: string,
+): string[] {
+  return [
+    'srun',
+    `--partition=${rung.partition}`,
+    `--gres=${rung.gres}`,
+    '--nodes=1',
+    '--ntasks=1',
+    '--time=2',
+    `--immediate=${immediateS}`,
+    '--job-name=cryoet-doctor',
+    '--quiet',
+    'bash',
+    '-c',
+    script,
+  ];
 }

@@ -36,11 +36,13 @@ export function campaignFiles(spec: CampaignSpec, layout: CampaignLayout): Named
   if (spec.reference !== undefined && spec.refine.startFrom !== 'featureless') {
     files.push({ field: 'reference', path: at(spec.reference), kind: 'mrc' });
   }
-  if (spec.masks.solvent !== undefined) files.push({ field: 'masks.solvent', path: at(spec.masks.solvent), kind: 'mrc' });
+  if (spec.masks.solvent !== undefined)
+    files.push({ field: 'masks.solvent', path: at(spec.masks.solvent), kind: 'mrc' });
   if (spec.masks.fsc !== undefined) files.push({ field: 'masks.fsc', path: at(spec.masks.fsc), kind: 'mrc' });
   if (spec.relion5 !== undefined) {
     files.push({ field: 'relion5.tomograms', path: at(spec.relion5.tomograms), kind: 'star' });
-    if (spec.relion5.particles !== undefined) files.push({ field: 'relion5.particles', path: at(spec.relion5.particles), kind: 'star' });
+    if (spec.relion5.particles !== undefined)
+      files.push({ field: 'relion5.particles', path: at(spec.relion5.particles), kind: 'star' });
   }
   if (spec.truth !== undefined) files.push({ field: 'truth.map', path: at(spec.truth.map), kind: 'mrc' });
   return files;
@@ -60,7 +62,8 @@ export async function checkCampaignFiles(
   const scope = `campaign ${spec.name}`;
   const headers = new Map<string, { header: MrcHeader; path: string }>();
   const checks: DoctorCheck[] = [];
-  const fix = (field: string) => `fix ${field} in ${campaignFile} (relative paths are under dataDir ${layout.dataDir}), or copy the file there`;
+  const fix = (field: string) =>
+    `fix ${field} in ${campaignFile} (relative paths are under dataDir ${layout.dataDir}), or copy the file there`;
   for (const file of campaignFiles(spec, layout)) {
     try {
       if (file.kind === 'mrc') {
@@ -68,18 +71,28 @@ export async function checkCampaignFiles(
         const h = parseMrcHeader(head, size, file.path);
         headers.set(file.field, { header: h, path: file.path });
         const px = h.voxelSize > 0 ? `, ${h.voxelSize.toFixed(3)} Å/px in header` : '';
-        checks.push(check('pass', scope, file.field, `${file.path}: ${h.nx}×${h.ny}×${h.nz} mode ${h.mode}${px}, ${megabytes(size)}`));
+        checks.push(
+          check(
+            'pass',
+            scope,
+            file.field,
+            `${file.path}: ${h.nx}×${h.ny}×${h.nz} mode ${h.mode}${px}, ${megabytes(size)}`,
+          ),
+        );
       } else if (file.kind === 'angles') {
         const text = (await connection.readFile(file.path)).toString('utf8');
         const angles = parseRawtlt(text, file.path);
         const stack = headers.get(file.stackField!);
-        if (stack !== undefined) checkTiltSeries({ stackSource: stack.path, header: stack.header, anglesSource: file.path, angles });
+        if (stack !== undefined)
+          checkTiltSeries({ stackSource: stack.path, header: stack.header, anglesSource: file.path, angles });
         const range = `${Math.min(...angles)}° to ${Math.max(...angles)}°`;
         checks.push(check('pass', scope, file.field, `${file.path}: ${angles.length} tilts, ${range}`));
       } else {
         const text = (await connection.readFile(file.path)).toString('utf8');
         const star = parseStar(text, file.path);
-        const rows = star.blocks.map((b) => `data_${b.name}${b.loop ? ` ${b.loop.rows.length} row(s)` : ''}`).join(', ');
+        const rows = star.blocks
+          .map((b) => `data_${b.name}${b.loop ? ` ${b.loop.rows.length} row(s)` : ''}`)
+          .join(', ');
         checks.push(check('pass', scope, file.field, `${file.path}: ${rows || 'no blocks'}`));
       }
     } catch (err) {

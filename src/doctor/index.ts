@@ -52,7 +52,9 @@ export async function runDoctor(config: CryoConfig, options: DoctorOptions): Pro
       checks.push(await aretomoCheck(config, connection));
       if (options.campaign !== undefined) {
         const { spec, file } = options.campaign;
-        checks.push(...(await checkCampaignFiles(connection, spec, { dir: '', dataDir: campaignDataDir(config, spec) }, file)));
+        checks.push(
+          ...(await checkCampaignFiles(connection, spec, { dir: '', dataDir: campaignDataDir(config, spec) }, file)),
+        );
       }
     } finally {
       connection.close();
@@ -73,21 +75,49 @@ async function temporalChecks(config: CryoConfig, configFile: string): Promise<D
   try {
     connected = await connectClient(config);
   } catch (err) {
-    return [check('fail', 'temporal', 'connection', `${address}: ${(err as Error).message}`,
-      `start the Temporal server, or fix temporal.address / tls in ${configFile}`)];
+    return [
+      check(
+        'fail',
+        'temporal',
+        'connection',
+        `${address}: ${(err as Error).message}`,
+        `start the Temporal server, or fix temporal.address / tls in ${configFile}`,
+      ),
+    ];
   }
   try {
-    const checks = [check('pass', 'temporal', 'connection', `${address}, namespace ${target.namespace}, task queue ${target.taskQueue}`)];
+    const checks = [
+      check(
+        'pass',
+        'temporal',
+        'connection',
+        `${address}, namespace ${target.namespace}, task queue ${target.taskQueue}`,
+      ),
+    ];
     const attributes = await checkAttributes(connected.client.connection.operatorService, target.namespace);
     const bad = [...attributes.missing, ...attributes.wrongType];
-    checks.push(bad.length === 0
-      ? check('pass', 'temporal', 'search attributes', `all ${attributes.present.length} registered`)
-      : check('fail', 'temporal', 'search attributes', `missing or mistyped: ${bad.join(', ')}`,
-        `cryoet setup -c ${configFile} (without them every campaign's workflow task fails)`));
+    checks.push(
+      bad.length === 0
+        ? check('pass', 'temporal', 'search attributes', `all ${attributes.present.length} registered`)
+        : check(
+            'fail',
+            'temporal',
+            'search attributes',
+            `missing or mistyped: ${bad.join(', ')}`,
+            `cryoet setup -c ${configFile} (without them every campaign's workflow task fails)`,
+          ),
+    );
     return checks;
   } catch (err) {
-    return [check('fail', 'temporal', 'namespace', `${target.namespace}: ${(err as Error).message}`,
-      `create the namespace or fix temporal.namespace in ${configFile}`)];
+    return [
+      check(
+        'fail',
+        'temporal',
+        'namespace',
+        `${target.namespace}: ${(err as Error).message}`,
+        `create the namespace or fix temporal.namespace in ${configFile}`,
+      ),
+    ];
   } finally {
     await connected.close().catch(() => {});
   }
@@ -103,12 +133,26 @@ async function aretomoCheck(config: CryoConfig, connection: SshConnection): Prom
     const size = (await stat(local)).size;
     const sha = await sha256File(local);
     const c = config.clusters[connection.target.cluster]!;
-    const there = await connection.exec(exportPrefix(c.environment) + shellJoin(['sh', '-c', REMOTE_SHA, 'sh', remote]),
-      { timeoutMs: c.ssh.commandTimeout });
-    const staged = there.stdout.trim() === sha ? 'already staged there' : 'staged there by the campaign\'s first step';
-    return check('pass', scope, 'aretomo2', `${local} (${(size / 1e6).toFixed(1)} MB, sha256 ${sha.slice(0, 12)}) → ${remote}: ${staged}`);
+    const there = await connection.exec(
+      exportPrefix(c.environment) + shellJoin(['sh', '-c', REMOTE_SHA, 'sh', remote]),
+      { timeoutMs: c.ssh.commandTimeout },
+    );
+    const staged = there.stdout.trim() === sha ? 'already staged there' : "staged there by the campaign's first step";
+    return check(
+      'pass',
+      scope,
+      'aretomo2',
+      `${local} (${(size / 1e6).toFixed(1)} MB, sha256 ${sha.slice(0, 12)}) → ${remote}: ${staged}`,
+    );
   } catch (err) {
-    return check('fail', scope, 'aretomo2', (err as Error).message,
-      config.tools.profile === 'production' ? 'set tools.aretomo2 to the AreTomo2 binary on this machine (e.g. AreTomo2_1.1.2_Cuda121)' : 'run npm run setup');
+    return check(
+      'fail',
+      scope,
+      'aretomo2',
+      (err as Error).message,
+      config.tools.profile === 'production'
+        ? 'set tools.aretomo2 to the AreTomo2 binary on this machine (e.g. AreTomo2_1.1.2_Cuda121)'
+        : 'run npm run setup',
+    );
   }
 }

@@ -17,10 +17,21 @@ const dataFile = z
   .string()
   .min(1, 'expected a file path')
   .refine((p) => !/[\0\n\r]/.test(p), 'a path may not contain NUL or line breaks')
-  .refine((p) => !p.split('/').includes('..'), "'..' is not allowed: name the file under dataDir or give an absolute path");
+  .refine(
+    (p) => !p.split('/').includes('..'),
+    "'..' is not allowed: name the file under dataDir or give an absolute path",
+  );
 
-const positive = (what: string) => z.number({ error: `expected a number (${what})` }).positive(`expected ${what} > 0`).finite();
-const count = (what: string) => z.number({ error: `expected a whole number (${what})` }).int(`expected a whole number (${what})`).positive(`expected ${what} ≥ 1`);
+const positive = (what: string) =>
+  z
+    .number({ error: `expected a number (${what})` })
+    .positive(`expected ${what} > 0`)
+    .finite();
+const count = (what: string) =>
+  z
+    .number({ error: `expected a whole number (${what})` })
+    .int(`expected a whole number (${what})`)
+    .positive(`expected ${what} ≥ 1`);
 
 /** RELION point-group symbols: C1, C6, D2, T, O, I, I1…I4 and friends. */
 export const SYMMETRY = /^(C[1-9][0-9]*|D[1-9][0-9]*|T|O|I[1-5]?|Ci|Cs|C[1-9][0-9]*[hv])$/;
@@ -53,7 +64,12 @@ export const reconstructionSchema = z
      * for EMPIAR-10164). AreTomo2 refines it within ±10° unless `refineTiltAxis` is false.
      * Unset: AreTomo2 searches the whole half-turn (the CPU stand-in takes the series as aligned).
      */
-    tiltAxis: z.number().min(-180).max(180).refine((a) => a !== 0, 'expected a non-zero angle (AreTomo2 reads 0 as "search")').optional(),
+    tiltAxis: z
+      .number()
+      .min(-180)
+      .max(180)
+      .refine((a) => a !== 0, 'expected a non-zero angle (AreTomo2 reads 0 as "search")')
+      .optional(),
     refineTiltAxis: z.boolean().default(true),
     /** Local patches `-Patch X Y`; 0 0 is global alignment only. */
     patch: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]).default([0, 0]),
@@ -122,7 +138,10 @@ export const postprocessSchema = z
     /** Low resolution limit (Å) of the B-factor fit; RELION's default is 10. */
     autobLowres: positive('resolution in Å').optional(),
     /** Make the FSC mask with relion_mask_create --denovo when `masks.fsc` is not given. */
-    denovoMask: z.object({ outerRadiusPx: positive('radius in pixels'), softEdgePx: positive('edge in pixels') }).strict().optional(),
+    denovoMask: z
+      .object({ outerRadiusPx: positive('radius in pixels'), softEdgePx: positive('edge in pixels') })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -166,7 +185,10 @@ export const campaignSchema = z
      * its model (for the mirror image). The campaign compares its final map with it (cc, hand
      * margin over the mirror, FSC 0.5) and puts the figures in the run record and report.
      */
-    truth: z.object({ map: dataFile, model: z.enum(['atoms', 'blobs']) }).strict().optional(),
+    truth: z
+      .object({ map: dataFile, model: z.enum(['atoms', 'blobs']) })
+      .strict()
+      .optional(),
     /**
      * Human-in-the-loop gate before extraction: the campaign waits for the `approvePicks`
      * update (`cryoet approve`). After `timeout` it goes on (`onTimeout: continue`) or

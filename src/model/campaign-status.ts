@@ -8,7 +8,8 @@ import type { ExcludedNode } from './excluded-node.js';
 import type { FileChecksum, ImportedAlignment, PostprocessResult, RelionVersion, TruthResult } from './results.js';
 import type { StepSummary } from './step-summary.js';
 
-export type CampaignStage = 'inspect' | 'stage' | 'probe' | 'reconstruct' | 'picks' | 'extract' | 'refine' | 'postprocess' | 'record' | 'done';
+export type CampaignStage =
+  'inspect' | 'stage' | 'probe' | 'reconstruct' | 'picks' | 'extract' | 'refine' | 'postprocess' | 'record' | 'done';
 
 export type TiltSeriesState = 'waiting' | 'running' | 'done' | 'failed' | 'cancelled';
 

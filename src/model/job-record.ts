@@ -18,8 +18,19 @@ export interface GrantedGpus {
 
 /** What happened. Our vocabulary; Slurm's own words travel in `state` and `reason`. */
 export type JobEventKind =
-  | 'submitted' | 'reattached' | 'observed' | 'requeued' | 'hung' | 'relaxed'
-  | 'lost' | 'resumed' | 'resubmitted' | 'completed' | 'failed' | 'cancelled' | 'exhausted'
+  | 'submitted'
+  | 'reattached'
+  | 'observed'
+  | 'requeued'
+  | 'hung'
+  | 'relaxed'
+  | 'lost'
+  | 'resumed'
+  | 'resubmitted'
+  | 'completed'
+  | 'failed'
+  | 'cancelled'
+  | 'exhausted'
   /** sbatch refused the rung (no such partition, gres or node configuration): it is impossible. */
   | 'refused'
   /** The job reached its time limit and goes back with a longer one. */

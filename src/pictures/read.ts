@@ -21,7 +21,11 @@ export type OpenFile = (path: string) => Promise<FileReader>;
 
 /** The pictures of one campaign, as the report shows them. */
 export interface ReportPictures {
-  readonly tiltSeries: readonly { readonly name: string; readonly file: string; readonly pictures: readonly Picture[] }[];
+  readonly tiltSeries: readonly {
+    readonly name: string;
+    readonly file: string;
+    readonly pictures: readonly Picture[];
+  }[];
   readonly map?: { readonly file: string; readonly pictures: readonly Picture[] };
   /** What could not be drawn, and why (a missing file, a map too large). */
   readonly notes: readonly string[];
@@ -54,7 +58,8 @@ async function header(reader: FileReader, path: string): Promise<{ h: MrcHeader;
 export async function tomogramPictures(reader: FileReader, path: string): Promise<Picture[]> {
   const { h, little } = await header(reader, path);
   const section = h.nx * h.ny * h.bytesPerVoxel;
-  if (section > MAX_READ_BYTES) throw new Error(`${path}: a ${h.nx}×${h.ny} section is over ${MAX_READ_BYTES / 2 ** 20} MiB`);
+  if (section > MAX_READ_BYTES)
+    throw new Error(`${path}: a ${h.nx}×${h.ny} section is over ${MAX_READ_BYTES / 2 ** 20} MiB`);
   const cz = Math.floor(h.nz / 2);
   const xy = decodeVoxels(await reader.read(h.dataOffset + cz * section, section), h, little);
   const { y0, rows } = slabOf(h.ny);
@@ -74,7 +79,8 @@ export async function tomogramPictures(reader: FileReader, path: string): Promis
 export async function finalMapPictures(reader: FileReader, path: string): Promise<Picture[]> {
   const { h, little } = await header(reader, path);
   const bytes = h.nx * h.ny * h.nz * h.bytesPerVoxel;
-  if (bytes > MAX_READ_BYTES) throw new Error(`${path}: a ${h.nx}×${h.ny}×${h.nz} map is over ${MAX_READ_BYTES / 2 ** 20} MiB`);
+  if (bytes > MAX_READ_BYTES)
+    throw new Error(`${path}: a ${h.nx}×${h.ny}×${h.nz} map is over ${MAX_READ_BYTES / 2 ** 20} MiB`);
   const values = decodeVoxels(await reader.read(h.dataOffset, bytes), h, little);
   return mapPictures({ nx: h.nx, ny: h.ny, nz: h.nz, values });
 }
@@ -82,7 +88,11 @@ export async function finalMapPictures(reader: FileReader, path: string): Promis
 /** The final map of a run record: the masked sharpened map, else the sharpened one, else the refine's. */
 export function finalMapFile(record: Pick<RunRecord, 'outputs' | 'campaignDir'>): string | undefined {
   const paths = (Array.isArray(record.outputs) ? record.outputs : []).map((o) => o.path);
-  for (const end of ['PostProcess/postprocess_masked.mrc', 'PostProcess/postprocess.mrc', 'Refine3D/run_class001.mrc']) {
+  for (const end of [
+    'PostProcess/postprocess_masked.mrc',
+    'PostProcess/postprocess.mrc',
+    'Refine3D/run_class001.mrc',
+  ]) {
     const found = paths.find((p) => p.endsWith(`/${end}`));
     if (found !== undefined) return found;
   }
@@ -99,13 +109,20 @@ async function withFile<T>(openFile: OpenFile, path: string, fn: (r: FileReader)
 }
 
 /** Every picture of the record's tomograms and final map; what fails is noted, not thrown. */
-export async function readReportPictures(record: Pick<RunRecord, 'tiltSeries' | 'outputs' | 'campaignDir'>, openFile: OpenFile): Promise<ReportPictures> {
+export async function readReportPictures(
+  record: Pick<RunRecord, 'tiltSeries' | 'outputs' | 'campaignDir'>,
+  openFile: OpenFile,
+): Promise<ReportPictures> {
   const notes: string[] = [];
   const tiltSeries: { name: string; file: string; pictures: Picture[] }[] = [];
   for (const ts of Array.isArray(record.tiltSeries) ? record.tiltSeries : []) {
     if (!ts.tomogram) continue;
     try {
-      tiltSeries.push({ name: ts.name, file: ts.tomogram, pictures: await withFile(openFile, ts.tomogram, (r) => tomogramPictures(r, ts.tomogram!)) });
+      tiltSeries.push({
+        name: ts.name,
+        file: ts.tomogram,
+        pictures: await withFile(openFile, ts.tomogram, (r) => tomogramPictures(r, ts.tomogram!)),
+      });
     } catch (err) {
       notes.push(`${ts.name}: ${(err as Error).message}`);
     }

@@ -66,7 +66,8 @@ export function slabRows(v: Volume, y0: number, rows: number): Float32Array {
 /** y across, z up, at x. */
 export function sliceX(v: Volume, x: number): Plane {
   const values = new Float32Array(v.ny * v.nz);
-  for (let z = 0; z < v.nz; z++) for (let y = 0; y < v.ny; y++) values[z * v.ny + y] = v.values[x + v.nx * (y + v.ny * z)]!;
+  for (let z = 0; z < v.nz; z++)
+    for (let y = 0; y < v.ny; y++) values[z * v.ny + y] = v.values[x + v.nx * (y + v.ny * z)]!;
   return { width: v.ny, height: v.nz, values };
 }
 
@@ -93,7 +94,8 @@ export function shrink(p: Plane, maxSide = MAX_PICTURE_SIDE): Plane {
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       let sum = 0;
-      for (let dy = 0; dy < f; dy++) for (let dx = 0; dx < f; dx++) sum += p.values[(y * f + dy) * p.width + x * f + dx]!;
+      for (let dy = 0; dy < f; dy++)
+        for (let dx = 0; dx < f; dx++) sum += p.values[(y * f + dy) * p.width + x * f + dx]!;
       values[y * width + x] = sum / (f * f);
     }
   }
@@ -127,7 +129,14 @@ export function toGrey(p: Plane): Uint8Array {
 /** A plane as an 8-bit greyscale PNG (pngjs), shrunk to MAX_PICTURE_SIDE. */
 export function picture(view: string, plane: Plane): Picture {
   const p = shrink(plane);
-  const png = new PNG({ width: p.width, height: p.height, colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
+  const png = new PNG({
+    width: p.width,
+    height: p.height,
+    colorType: 0,
+    inputColorType: 0,
+    inputHasAlpha: false,
+    bitDepth: 8,
+  });
   png.data = Buffer.from(toGrey(p));
   const bytes = PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
   return { view, width: p.width, height: p.height, png: bytes.toString('base64') };

@@ -110,7 +110,9 @@ export function relionText(r: { version: string; precision?: string; program: st
  * Where the tilt-series geometry came from: `own AreTomo2 alignment (TS_01 84.41°, TS_03 84.52°)`
  * or `published tables`; empty for records without it (embedded profile, older records).
  */
-export function alignmentText(a: { source: string; series?: readonly { name: string; tiltAxis: number }[] } | undefined): string {
+export function alignmentText(
+  a: { source: string; series?: readonly { name: string; tiltAxis: number }[] } | undefined,
+): string {
   if (!a) return '';
   if (a.source === 'published') return 'published tables (relion5.tomograms as given)';
   const axes = (a.series ?? []).map((s) => `${s.name} ${Number(s.tiltAxis).toFixed(2)}°`).join(', ');
@@ -120,7 +122,9 @@ export function alignmentText(a: { source: string; series?: readonly { name: str
 /** The refine's start: featureless (no reference) or `reference reference.mrc`; empty when unknown. */
 export function startText(s: { from: string; reference?: string } | undefined): string {
   if (!s) return '';
-  return s.from === 'featureless' ? 'featureless: the particles averaged at random orientations (no reference)' : `reference ${s.reference ?? '?'}`;
+  return s.from === 'featureless'
+    ? 'featureless: the particles averaged at random orientations (no reference)'
+    : `reference ${s.reference ?? '?'}`;
 }
 
 /**
@@ -133,6 +137,9 @@ export function truthText(t: TruthResult): string {
   const f = (v: unknown) => (typeof v === 'number' ? v.toFixed(3) : '?');
   const margin = `${typeof t.handMargin === 'number' && t.handMargin >= 0 ? '+' : ''}${f(t.handMargin)}`;
   const hand = `hand: truth ${f(t.handTruth)} vs mirror ${f(t.handMirror)} (margin ${margin})`;
-  const at = typeof t.resolutionAtFsc05 === 'number' ? `${t.resolutionAtFsc05.toFixed(1)} Å` : 'never (below 0.5 at every shell)';
+  const at =
+    typeof t.resolutionAtFsc05 === 'number'
+      ? `${t.resolutionAtFsc05.toFixed(1)} Å`
+      : 'never (below 0.5 at every shell)';
   return `cc ${f(t.ccTruth)} with the truth; ${hand}; FSC vs truth 0.5 at ${at}`;
 }

@@ -6,8 +6,22 @@
 import type { RunRecord } from '../model/campaign-status.js';
 import { angstrom, fixed } from './format.js';
 import {
-  axisBottom, axisLeft, esc, linear, niceStep, noData, pathThrough, px, svgOpen,
-  tickLabel, x0, x1, y0, y1, type Frame, type Tick,
+  axisBottom,
+  axisLeft,
+  esc,
+  linear,
+  niceStep,
+  noData,
+  pathThrough,
+  px,
+  svgOpen,
+  tickLabel,
+  x0,
+  x1,
+  y0,
+  y1,
+  type Frame,
+  type Tick,
 } from './svg.js';
 
 export const FSC_THRESHOLD = 0.143;
@@ -19,13 +33,17 @@ const AT_ZERO = 999;
 /** The plottable points: finite, positive resolution below 999 Å and finite FSC, by frequency. */
 export function fscPoints(fsc: RunRecord['fsc'] | undefined): { freq: number; resolution: number; fsc: number }[] {
   return (Array.isArray(fsc) ? fsc : [])
-    .filter((p) => p && Number.isFinite(p.resolution) && p.resolution > 0 && p.resolution < AT_ZERO && Number.isFinite(p.fsc))
+    .filter(
+      (p) => p && Number.isFinite(p.resolution) && p.resolution > 0 && p.resolution < AT_ZERO && Number.isFinite(p.fsc),
+    )
     .map((p) => ({ freq: 1 / p.resolution, resolution: p.resolution, fsc: p.fsc }))
     .sort((a, b) => a.freq - b.freq);
 }
 
 /** Round resolutions (1, 1.2, 1.5, ... 8 × 10^k Å). */
-const NICE_ANGSTROM = [-1, 0, 1, 2, 3, 4].flatMap((k) => [1, 1.2, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8].map((m) => Number((m * 10 ** k).toPrecision(3))));
+const NICE_ANGSTROM = [-1, 0, 1, 2, 3, 4].flatMap((k) =>
+  [1, 1.2, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8].map((m) => Number((m * 10 ** k).toPrecision(3))),
+);
 
 /** x ticks: evenly spread frequencies, each snapped to the nearest round resolution. */
 function angstromTicks(maxFreq: number, x: (f: number) => number): Tick[] {
@@ -54,7 +72,9 @@ export function fscPlot(record: Pick<RunRecord, 'fsc' | 'finalResolution'>): str
   const hi = Math.max(1.05, Math.max(...points.map((p) => p.fsc)) + 0.02);
   const x = linear([0, maxFreq], [x0(f), x1(f)]);
   const y = linear([lo, hi], [y1(f), y0(f)]);
-  const yTicks: Tick[] = [0, 0.2, 0.4, 0.6, 0.8, 1].filter((v) => v >= lo && v <= hi).map((v) => ({ at: y(v), label: tickLabel(v) }));
+  const yTicks: Tick[] = [0, 0.2, 0.4, 0.6, 0.8, 1]
+    .filter((v) => v >= lo && v <= hi)
+    .map((v) => ({ at: y(v), label: tickLabel(v) }));
   const parts = [
     svgOpen('fsc-plot', f, 'Fourier shell correlation against spatial frequency'),
     axisLeft(f, yTicks, 'FSC (corrected)'),
@@ -75,7 +95,9 @@ export function fscPlot(record: Pick<RunRecord, 'fsc' | 'finalResolution'>): str
   }
   parts.push(`<path class="curve" d="${pathThrough(points.map((p) => [x(p.freq), y(p.fsc)]))}"/>`);
   for (const p of points) {
-    parts.push(`<circle class="fsc-point" cx="${px(x(p.freq))}" cy="${px(y(p.fsc))}" r="2.5"><title>${esc(angstrom(p.resolution))} Å: FSC ${esc(fixed(p.fsc, 3))}</title></circle>`);
+    parts.push(
+      `<circle class="fsc-point" cx="${px(x(p.freq))}" cy="${px(y(p.fsc))}" r="2.5"><title>${esc(angstrom(p.resolution))} Å: FSC ${esc(fixed(p.fsc, 3))}</title></circle>`,
+    );
   }
   parts.push('</svg>');
   return parts.join('');

@@ -5,11 +5,32 @@
  */
 import type { RunRecord } from '../model/campaign-status.js';
 import { costPlot } from './cost-plot.js';
-import { NONE, alignmentText, angstrom, dateTime, duration, groupThousands, parseTime, relionText, startText, truthText, usd } from './format.js';
+import {
+  NONE,
+  alignmentText,
+  angstrom,
+  dateTime,
+  duration,
+  groupThousands,
+  parseTime,
+  relionText,
+  startText,
+  truthText,
+  usd,
+} from './format.js';
 import { fscPlot } from './fsc-plot.js';
 import { iterationsPlot } from './iterations-plot.js';
 import { esc } from './svg.js';
-import { eventsTables, excludedNodesTable, filesTable, outputsTable, parametersBlock, picksTable, stepsTable, tiltSeriesTable } from './tables.js';
+import {
+  eventsTables,
+  excludedNodesTable,
+  filesTable,
+  outputsTable,
+  parametersBlock,
+  picksTable,
+  stepsTable,
+  tiltSeriesTable,
+} from './tables.js';
 import { timeline } from './timeline.js';
 import { picturesSection } from './pictures.js';
 import type { ReportPictures } from '../pictures/read.js';
@@ -145,13 +166,31 @@ export function page(record: RunRecord, generatedAt?: string, pictures?: ReportP
     '</head>',
     '<body><main>',
     header(record),
-    section('resolution', 'Resolution', `<div class="plots">${[
-      figure(`Fourier shell correlation (corrected); final resolution ${fin === NONE ? NONE : `${fin} Å`} at FSC = 0.143.`, fscPlot(record)),
-      figure('Resolution reached by each refine iteration (_rlnCurrentResolution).', iterationsPlot(record)),
-    ].join('')}</div>`),
-    section('timeline-section', 'Timeline', figure('Each cluster step: light = pending in the queue, solid = running. Hover a bar or marker for details.', timeline(record))),
+    section(
+      'resolution',
+      'Resolution',
+      `<div class="plots">${[
+        figure(
+          `Fourier shell correlation (corrected); final resolution ${fin === NONE ? NONE : `${fin} Å`} at FSC = 0.143.`,
+          fscPlot(record),
+        ),
+        figure('Resolution reached by each refine iteration (_rlnCurrentResolution).', iterationsPlot(record)),
+      ].join('')}</div>`,
+    ),
+    section(
+      'timeline-section',
+      'Timeline',
+      figure(
+        'Each cluster step: light = pending in the queue, solid = running. Hover a bar or marker for details.',
+        timeline(record),
+      ),
+    ),
     pictures === undefined ? '' : section('pictures', 'Pictures', picturesSection(pictures)),
-    section('cost', 'Cost per stage', figure(`Running GPU time × GPUs × $/GPU-hour, summed per stage; total ${usd(record.costUsd)}.`, costPlot(record))),
+    section(
+      'cost',
+      'Cost per stage',
+      figure(`Running GPU time × GPUs × $/GPU-hour, summed per stage; total ${usd(record.costUsd)}.`, costPlot(record)),
+    ),
     section('steps', 'Cluster steps', stepsTable(record)),
     section('events', 'Step events', eventsTables(record)),
     section('tilt-series', 'Tilt series', tiltSeriesTable(record)),
@@ -160,10 +199,11 @@ export function page(record: RunRecord, generatedAt?: string, pictures?: ReportP
     section('picks', 'Picks gate', picksTable(record)),
     section('files', 'Campaign files', filesTable(record)),
     section('parameters', 'Parameters', parametersBlock(record)),
-    generatedAt === undefined ? '' : `<footer>Report generated ${esc(dateTime(generatedAt) === NONE ? generatedAt : dateTime(generatedAt))}.</footer>`,
+    generatedAt === undefined
+      ? ''
+      : `<footer>Report generated ${esc(dateTime(generatedAt) === NONE ? generatedAt : dateTime(generatedAt))}.</footer>`,
     '</main></body>',
     '</html>',
     '',
   ].join('\n');
 }
-

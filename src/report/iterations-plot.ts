@@ -5,8 +5,24 @@
 import type { RunRecord } from '../model/campaign-status.js';
 import { angstrom } from './format.js';
 import {
-  axisBottom, axisLeft, esc, linear, niceDomain, niceStep, niceTicks, noData, pathThrough, px,
-  svgOpen, tickLabel, x0, x1, y0, y1, type Frame, type Tick,
+  axisBottom,
+  axisLeft,
+  esc,
+  linear,
+  niceDomain,
+  niceStep,
+  niceTicks,
+  noData,
+  pathThrough,
+  px,
+  svgOpen,
+  tickLabel,
+  x0,
+  x1,
+  y0,
+  y1,
+  type Frame,
+  type Tick,
 } from './svg.js';
 
 const FRAME: Frame = { width: 560, height: 360, left: 60, right: 24, top: 22, bottom: 58 };
@@ -54,7 +70,9 @@ export function iterationsPlot(record: Pick<RunRecord, 'iterations' | 'steps'>):
   }
   parts.push(`<path class="curve" d="${pathThrough(points.map((p) => [x(p.iteration), y(p.resolution)]))}"/>`);
   for (const p of points) {
-    parts.push(`<circle class="point" cx="${px(x(p.iteration))}" cy="${px(y(p.resolution))}" r="3.5"><title>iteration ${esc(tickLabel(p.iteration))}: ${esc(angstrom(p.resolution))} Å</title></circle>`);
+    parts.push(
+      `<circle class="point" cx="${px(x(p.iteration))}" cy="${px(y(p.resolution))}" r="3.5"><title>iteration ${esc(tickLabel(p.iteration))}: ${esc(angstrom(p.resolution))} Å</title></circle>`,
+    );
   }
   parts.push('</svg>');
   return parts.join('');

@@ -18,12 +18,17 @@ function img(id: string, label: string, p: Picture): string {
   const scale = Math.max(1, MIN_SHOWN / Math.max(p.width, p.height));
   const w = Math.round(p.width * scale);
   const h = Math.round(p.height * scale);
-  return `<figure class="picture"><img id="${esc(id)}" src="data:image/png;base64,${p.png}" width="${w}" height="${h}" ` +
-    `alt="${esc(`${label}: ${p.view}`)}"><figcaption>${esc(p.view)} · ${p.width}×${p.height} px</figcaption></figure>`;
+  return (
+    `<figure class="picture"><img id="${esc(id)}" src="data:image/png;base64,${p.png}" width="${w}" height="${h}" ` +
+    `alt="${esc(`${label}: ${p.view}`)}"><figcaption>${esc(p.view)} · ${p.width}×${p.height} px</figcaption></figure>`
+  );
 }
 
 function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 }
 
 export function picturesSection(pictures: ReportPictures): string {
@@ -31,14 +36,19 @@ export function picturesSection(pictures: ReportPictures): string {
   if (pictures.map) {
     const ids = ['xy', 'xz', 'yz', 'maxz'];
     parts.push(`<h3>Final map · <code>${esc(baseName(pictures.map.file))}</code></h3>`);
-    parts.push(`<div class="pictures" id="map-pictures">${pictures.map.pictures.map((p, i) => img(`map-${ids[i] ?? i}`, 'final map', p)).join('')}</div>`);
+    parts.push(
+      `<div class="pictures" id="map-pictures">${pictures.map.pictures.map((p, i) => img(`map-${ids[i] ?? i}`, 'final map', p)).join('')}</div>`,
+    );
   }
   for (const ts of pictures.tiltSeries) {
     parts.push(`<h3>Tomogram ${esc(ts.name)} · <code>${esc(baseName(ts.file))}</code></h3>`);
     const ids = ['xy', 'xz'];
-    parts.push(`<div class="pictures tomogram-pictures">${ts.pictures.map((p, i) => img(`tomo-${slug(ts.name)}-${ids[i] ?? i}`, ts.name, p)).join('')}</div>`);
+    parts.push(
+      `<div class="pictures tomogram-pictures">${ts.pictures.map((p, i) => img(`tomo-${slug(ts.name)}-${ids[i] ?? i}`, ts.name, p)).join('')}</div>`,
+    );
   }
-  if (pictures.notes.length > 0) parts.push(`<p class="no-data">Not drawn: ${pictures.notes.map((n) => esc(n)).join('; ')}.</p>`);
+  if (pictures.notes.length > 0)
+    parts.push(`<p class="no-data">Not drawn: ${pictures.notes.map((n) => esc(n)).join('; ')}.</p>`);
   if (parts.length === 0) parts.push('<p class="no-data">No pictures: the run record names no tomogram or map.</p>');
   return parts.join('\n');
 }

@@ -98,7 +98,10 @@ export function axisBottom(f: Frame, ticks: readonly Tick[], title: string, grid
     parts.push(`<line x1="${px(t.at)}" y1="${px(y)}" x2="${px(t.at)}" y2="${px(y + 5)}"/>`);
     parts.push(`<text x="${px(t.at)}" y="${px(y + 18)}" text-anchor="middle">${esc(t.label)}</text>`);
   }
-  if (title) parts.push(`<text class="axis-title" x="${px((x0(f) + x1(f)) / 2)}" y="${px(y + 38)}" text-anchor="middle">${esc(title)}</text>`);
+  if (title)
+    parts.push(
+      `<text class="axis-title" x="${px((x0(f) + x1(f)) / 2)}" y="${px(y + 38)}" text-anchor="middle">${esc(title)}</text>`,
+    );
   parts.push('</g>');
   return parts.join('');
 }
@@ -115,7 +118,9 @@ export function axisLeft(f: Frame, ticks: readonly Tick[], title: string, grid =
   if (title) {
     const cx = 14;
     const cy = (y0(f) + y1(f)) / 2;
-    parts.push(`<text class="axis-title" x="${px(cx)}" y="${px(cy)}" text-anchor="middle" transform="rotate(-90 ${px(cx)} ${px(cy)})">${esc(title)}</text>`);
+    parts.push(
+      `<text class="axis-title" x="${px(cx)}" y="${px(cy)}" text-anchor="middle" transform="rotate(-90 ${px(cx)} ${px(cy)})">${esc(title)}</text>`,
+    );
   }
   parts.push('</g>');
   return parts.join('');

@@ -5,7 +5,19 @@
  */
 import type { StepSummary } from '../model/step-summary.js';
 import type { RunRecord } from '../model/campaign-status.js';
-import { NONE, bytes, clock, commandLine, dateTime, duration, fixed, groupThousands, parseTime, stepLabel, usd } from './format.js';
+import {
+  NONE,
+  bytes,
+  clock,
+  commandLine,
+  dateTime,
+  duration,
+  fixed,
+  groupThousands,
+  parseTime,
+  stepLabel,
+  usd,
+} from './format.js';
 import { esc } from './svg.js';
 
 /** A cell: already-escaped HTML, optionally right-aligned (numbers). */
@@ -15,14 +27,19 @@ interface Cell {
   readonly title?: string;
 }
 
-const text = (v: unknown, title?: string): Cell => ({ html: v === undefined || v === null || v === '' ? NONE : esc(v), ...(title ? { title } : {}) });
+const text = (v: unknown, title?: string): Cell => ({
+  html: v === undefined || v === null || v === '' ? NONE : esc(v),
+  ...(title ? { title } : {}),
+});
 const num = (v: string, title?: string): Cell => ({ html: esc(v), num: true, ...(title ? { title } : {}) });
 const raw = (html: string): Cell => ({ html });
 
 type Header = string | { label: string; num: boolean };
 
 function cells(row: readonly Cell[]): string {
-  return row.map((c) => `<td${c.num ? ' class="num"' : ''}${c.title ? ` title="${esc(c.title)}"` : ''}>${c.html}</td>`).join('');
+  return row
+    .map((c) => `<td${c.num ? ' class="num"' : ''}${c.title ? ` title="${esc(c.title)}"` : ''}>${c.html}</td>`)
+    .join('');
 }
 
 /** A table; `body` rows are already-built <tr> elements. */
@@ -34,7 +51,11 @@ function tableOf(cls: string, headers: readonly Header[], body: readonly string[
 }
 
 function table(cls: string, headers: readonly Header[], rows: readonly (readonly Cell[])[]): string {
-  return tableOf(cls, headers, rows.map((r) => `<tr>${cells(r)}</tr>`));
+  return tableOf(
+    cls,
+    headers,
+    rows.map((r) => `<tr>${cells(r)}</tr>`),
+  );
 }
 
 const N = (label: string) => ({ label, num: true });
@@ -46,15 +67,39 @@ function commandHtml(argv: readonly string[] | undefined): string {
   const line = commandLine(argv);
   if (line === '') return `<span class="no-data">no command recorded</span>`;
   // For `bash -c <script>`, the script's last line is the tool that does the work.
-  const script = argv !== undefined && argv.length >= 3 && /(^|\/)(ba)?sh$/.test(String(argv[0])) && argv[1] === '-c' ? String(argv[2]) : undefined;
-  const lines = (script ?? line).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const script =
+    argv !== undefined && argv.length >= 3 && /(^|\/)(ba)?sh$/.test(String(argv[0])) && argv[1] === '-c'
+      ? String(argv[2])
+      : undefined;
+  const lines = (script ?? line)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const first = script === undefined ? (lines[0] ?? line) : `${String(argv![0])} -c '…' ⟶ ${lines.at(-1) ?? ''}`;
   const summary = first.length > 150 ? `${first.slice(0, 149)}…` : first;
   return `<details class="cmd"><summary>command: ${esc(summary)}</summary><code>${esc(line)}</code></details>`;
 }
 
-const STEP_HEADERS: readonly Header[] = ['step', 'tilt series', 'rung · gres', 'GPU type', N('GPUs'), 'node', 'job ids', N('attempts'), N('relaxations'),
-  N('reclaims'), 'submitted', 'started', 'ended', N('pending s'), N('run s'), N('$/GPU\u2011h'), 'priced as', N('cost')];
+const STEP_HEADERS: readonly Header[] = [
+  'step',
+  'tilt series',
+  'rung · gres',
+  'GPU type',
+  N('GPUs'),
+  'node',
+  'job ids',
+  N('attempts'),
+  N('relaxations'),
+  N('reclaims'),
+  'submitted',
+  'started',
+  'ended',
+  N('pending s'),
+  N('run s'),
+  N('$/GPU\u2011h'),
+  'priced as',
+  N('cost'),
+];
 
 /** One row per step, in record order (the order steps finished), each followed by its command line. */
 export function stepsTable(record: Pick<RunRecord, 'steps' | 'startedAt'>): string {
@@ -104,10 +149,21 @@ export function eventsTables(record: Pick<RunRecord, 'steps' | 'startedAt'>): st
         text(e?.state),
         text(e?.reason),
         text(e?.node),
-        text([e?.note, e?.kind === 'resumed' && e.redone?.length ? `redone: ${e.redone.join(', ')}` : undefined].filter(Boolean).join(' · ')),
+        text(
+          [e?.note, e?.kind === 'resumed' && e.redone?.length ? `redone: ${e.redone.join(', ')}` : undefined]
+            .filter(Boolean)
+            .join(' · '),
+        ),
       ];
     });
-    const body = rows.length === 0 ? '<p class="no-data">No events.</p>' : table('events', ['time', N('since start'), 'event', N('rung'), 'job', 'state', 'reason', 'node', 'note'], rows);
+    const body =
+      rows.length === 0
+        ? '<p class="no-data">No events.</p>'
+        : table(
+            'events',
+            ['time', N('since start'), 'event', N('rung'), 'job', 'state', 'reason', 'node', 'note'],
+            rows,
+          );
     return `<details class="step-events"><summary>${esc(stepLabel(s))} — ${events.length} event${events.length === 1 ? '' : 's'}</summary>${body}</details>`;
   });
   return parts.length === 0 ? '<p class="no-data">No cluster steps in the run record.</p>' : parts.join('\n');
@@ -138,7 +194,14 @@ export function outputsTable(record: Pick<RunRecord, 'outputs'>): string {
 
 /** Black-hole nodes: left out of submissions after failing a job; '' when none were. */
 export function excludedNodesTable(record: Pick<RunRecord, 'excludedNodes'>): string {
-  const rows = list(record.excludedNodes).map((n) => [text(n.cluster), text(n.node), text(dateTime(n.until)), text(n.step), text(n.jobId), text(n.reason)]);
+  const rows = list(record.excludedNodes).map((n) => [
+    text(n.cluster),
+    text(n.node),
+    text(dateTime(n.until)),
+    text(n.step),
+    text(n.jobId),
+    text(n.reason),
+  ]);
   if (rows.length === 0) return '';
   return table('excluded-nodes', ['cluster', 'node', 'excluded until', 'step', 'job', 'why'], rows);
 }
@@ -147,12 +210,18 @@ export function excludedNodesTable(record: Pick<RunRecord, 'excludedNodes'>): st
 export function picksTable(record: Pick<RunRecord, 'picks'>): string {
   const p = record.picks;
   if (!p) return '<p class="no-data">No picks gate in the run record.</p>';
-  return table('picks', ['state', 'decided by', 'comment', 'decided at'], [[
-    raw(`<span class="picks-${esc(p.state)}">${esc(p.state)}</span>`),
-    text(p.by),
-    text(p.comment),
-    text(p.decidedAt === undefined ? undefined : dateTime(p.decidedAt)),
-  ]]);
+  return table(
+    'picks',
+    ['state', 'decided by', 'comment', 'decided at'],
+    [
+      [
+        raw(`<span class="picks-${esc(p.state)}">${esc(p.state)}</span>`),
+        text(p.by),
+        text(p.comment),
+        text(p.decidedAt === undefined ? undefined : dateTime(p.decidedAt)),
+      ],
+    ],
+  );
 }
 
 /** Where the campaign's files are and which binary it staged. */
@@ -161,8 +230,14 @@ export function filesTable(record: Pick<RunRecord, 'campaignDir' | 'recordPath' 
   const rows: Cell[][] = [
     [text('campaign folder'), raw(`<code>${esc(record.campaignDir)}</code>`)],
     [text('run record'), raw(`<code>${esc(record.recordPath)}</code>`)],
-    [text('particle pixel size'), text(Number.isFinite(record.pixelSize) ? `${fixed(record.pixelSize, 3)} Å` : undefined)],
-    [text('AreTomo2 binary'), raw(b ? `<code>${esc(b.remotePath)}</code> ${b.copied ? '(copied this run)' : '(already staged)'}` : NONE)],
+    [
+      text('particle pixel size'),
+      text(Number.isFinite(record.pixelSize) ? `${fixed(record.pixelSize, 3)} Å` : undefined),
+    ],
+    [
+      text('AreTomo2 binary'),
+      raw(b ? `<code>${esc(b.remotePath)}</code> ${b.copied ? '(copied this run)' : '(already staged)'}` : NONE),
+    ],
     [text('binary sha256'), raw(b ? `<code class="hash">${esc(b.sha256)}</code>` : NONE)],
   ];
   return table('files', ['item', 'value'], rows);

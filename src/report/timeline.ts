@@ -9,7 +9,21 @@ import type { JobEvent } from '../model/job-record.js';
 import type { RunRecord } from '../model/campaign-status.js';
 import { clock, dateTime, duration, parseTime, stepLabel } from './format.js';
 import { stepIntervals, type Interval, type MarkedKind } from '../campaign/step-intervals.js';
-import { axisBottom, esc, linear, noData, px, svgOpen, textWidth, x0, x1, y0, y1, type Frame, type Tick } from './svg.js';
+import {
+  axisBottom,
+  esc,
+  linear,
+  noData,
+  px,
+  svgOpen,
+  textWidth,
+  x0,
+  x1,
+  y0,
+  y1,
+  type Frame,
+  type Tick,
+} from './svg.js';
 
 const ROW = 26;
 const LABEL_WIDTH = 190;
@@ -28,13 +42,20 @@ const MARKS: Record<MarkedKind, { shape: string; legend: string; dy: number }> =
 
 /** Steps ordered by their first event (steps without events last, in record order). */
 function ordered(steps: readonly StepSummary[]): StepSummary[] {
-  const first = (s: StepSummary) => Math.min(...(Array.isArray(s.events) ? s.events : []).map((e) => parseTime(e?.at) ?? Infinity), Infinity);
-  return steps.map((s, i) => ({ s, i, t: first(s) })).sort((a, b) => a.t - b.t || a.i - b.i).map((r) => r.s);
+  const first = (s: StepSummary) =>
+    Math.min(...(Array.isArray(s.events) ? s.events : []).map((e) => parseTime(e?.at) ?? Infinity), Infinity);
+  return steps
+    .map((s, i) => ({ s, i, t: first(s) }))
+    .sort((a, b) => a.t - b.t || a.i - b.i)
+    .map((r) => r.s);
 }
 
 /** Duration ticks at round steps (1 s … days), about one per 90 px. */
 function timeTicks(spanS: number, x: (s: number) => number, widthPx: number): Tick[] {
-  const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 14400, 21600, 43200, 86400, 172800, 604800];
+  const steps = [
+    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 14400, 21600, 43200, 86400, 172800,
+    604800,
+  ];
   const max = Math.max(2, Math.floor(widthPx / 90));
   const step = steps.find((s) => spanS / s <= max) ?? Math.ceil(spanS / max / 86400) * 86400;
   const ticks: Tick[] = [];
@@ -77,8 +98,13 @@ function barTitle(b: Interval): string {
 }
 
 /** The campaign's time origin and end (ms): startedAt/endedAt, widened to cover every event. */
-function span(record: Pick<RunRecord, 'startedAt' | 'endedAt'>, steps: readonly StepSummary[]): [number, number] | undefined {
-  const times = steps.flatMap((s) => (Array.isArray(s.events) ? s.events : []).map((e) => parseTime(e?.at))).filter((t): t is number => t !== undefined);
+function span(
+  record: Pick<RunRecord, 'startedAt' | 'endedAt'>,
+  steps: readonly StepSummary[],
+): [number, number] | undefined {
+  const times = steps
+    .flatMap((s) => (Array.isArray(s.events) ? s.events : []).map((e) => parseTime(e?.at)))
+    .filter((t): t is number => t !== undefined);
   const start = parseTime(record.startedAt) ?? (times.length ? Math.min(...times) : undefined);
   if (start === undefined) return undefined;
   const end = Math.max(start, parseTime(record.endedAt) ?? start, ...times);
@@ -104,7 +130,9 @@ function legend(y: number, kinds: ReadonlySet<MarkedKind>): string {
   const parts = ['<g class="legend">'];
   let x = 16;
   for (const it of items) {
-    parts.push(`<g transform="translate(${px(x)} ${px(y)})">${it.swatch}<text x="12" y="4">${esc(it.label)}</text></g>`);
+    parts.push(
+      `<g transform="translate(${px(x)} ${px(y)})">${it.swatch}<text x="12" y="4">${esc(it.label)}</text></g>`,
+    );
     x += 12 + textWidth(it.label, 12) + 26;
   }
   parts.push('</g>');
@@ -115,16 +143,26 @@ function legend(y: number, kinds: ReadonlySet<MarkedKind>): string {
 export function timeline(record: Pick<RunRecord, 'steps' | 'startedAt' | 'endedAt' | 'picks'>): string {
   const steps = ordered(Array.isArray(record.steps) ? record.steps : []);
   const range = span(record, steps);
-  if (steps.length === 0 || range === undefined) return noData('timeline', 'No cluster steps with times in the run record.');
+  if (steps.length === 0 || range === undefined)
+    return noData('timeline', 'No cluster steps with times in the run record.');
   const [startMs, endMs] = range;
   const spanS = Math.max(1, (endMs - startMs) / 1000);
-  const f: Frame = { width: WIDTH, height: 30 + steps.length * ROW + AXIS_HEIGHT + LEGEND_HEIGHT, left: LABEL_WIDTH, right: 28, top: 30, bottom: AXIS_HEIGHT + LEGEND_HEIGHT };
+  const f: Frame = {
+    width: WIDTH,
+    height: 30 + steps.length * ROW + AXIS_HEIGHT + LEGEND_HEIGHT,
+    left: LABEL_WIDTH,
+    right: 28,
+    top: 30,
+    bottom: AXIS_HEIGHT + LEGEND_HEIGHT,
+  };
   const xs = linear([0, spanS], [x0(f), x1(f)]);
   const x = (ms: number) => xs((ms - startMs) / 1000);
   const dayOf = new Date(startMs).toISOString();
   const parts = [
     svgOpen('timeline', f, 'Cluster steps over time: pending and running intervals'),
-    ...steps.map((_, i) => (i % 2 === 0 ? `<rect class="stripe" x="0" y="${px(y0(f) + i * ROW)}" width="${px(x1(f))}" height="${ROW}"/>` : '')),
+    ...steps.map((_, i) =>
+      i % 2 === 0 ? `<rect class="stripe" x="0" y="${px(y0(f) + i * ROW)}" width="${px(x1(f))}" height="${ROW}"/>` : '',
+    ),
     axisBottom(f, timeTicks(spanS, xs, x1(f) - x0(f)), `time since the campaign started (${dateTime(dayOf)})`),
   ];
   const seen = new Set<MarkedKind>();
@@ -135,19 +173,25 @@ export function timeline(record: Pick<RunRecord, 'steps' | 'startedAt' | 'endedA
     const shown = label.length > 28 ? `${label.slice(0, 27)}…` : label;
     const { intervals, markers } = stepIntervals(step.events);
     parts.push(`<g class="row" data-step="${esc(label)}">`);
-    parts.push(`<text class="row-label" x="${px(LABEL_WIDTH - 10)}" y="${px(mid + 4)}" text-anchor="end"><title>${esc(label)}</title>${esc(shown)}</text>`);
+    parts.push(
+      `<text class="row-label" x="${px(LABEL_WIDTH - 10)}" y="${px(mid + 4)}" text-anchor="end"><title>${esc(label)}</title>${esc(shown)}</text>`,
+    );
     if (intervals.length === 0 && markers.length === 0) {
       parts.push(`<text class="row-empty" x="${px(x0(f) + 6)}" y="${px(mid + 4)}">no events</text>`);
     }
     for (const b of intervals) {
       const h = b.kind === 'running' ? 14 : 10;
       const w = Math.max(1.5, x(b.end) - x(b.start));
-      parts.push(`<rect class="bar-${b.kind}" x="${px(x(b.start))}" y="${px(mid - h / 2)}" width="${px(w)}" height="${h}"><title>${esc(`${label}: ${barTitle(b)}`)}</title></rect>`);
+      parts.push(
+        `<rect class="bar-${b.kind}" x="${px(x(b.start))}" y="${px(mid - h / 2)}" width="${px(w)}" height="${h}"><title>${esc(`${label}: ${barTitle(b)}`)}</title></rect>`,
+      );
     }
     for (const m of markers) {
       seen.add(m.kind);
       const mark = MARKS[m.kind];
-      parts.push(`<g class="marker marker-${m.kind}" transform="translate(${px(x(m.at))} ${px(mid + mark.dy)})"><title>${esc(`${label}: ${eventText(m.event, startMs, dayOf)}`)}</title>${mark.shape}</g>`);
+      parts.push(
+        `<g class="marker marker-${m.kind}" transform="translate(${px(x(m.at))} ${px(mid + mark.dy)})"><title>${esc(`${label}: ${eventText(m.event, startMs, dayOf)}`)}</title>${mark.shape}</g>`,
+      );
     }
     parts.push('</g>');
   });

@@ -10,7 +10,10 @@
 /** A poller as DescribeTaskQueue lists it. */
 export interface TaskQueuePoller {
   readonly identity?: string | null;
-  readonly lastAccessTime?: { readonly seconds?: number | { toNumber(): number } | null; readonly nanos?: number | null } | null;
+  readonly lastAccessTime?: {
+    readonly seconds?: number | { toNumber(): number } | null;
+    readonly nanos?: number | null;
+  } | null;
 }
 
 /** A poller is counted if it polled within this long (the server keeps them ~5 min). */

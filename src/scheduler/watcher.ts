@@ -247,7 +247,9 @@ export class SlurmWatcher {
   /** Running jobs with a marker path whose marker has not been seen yet. */
   #markerCandidates(): Watched[] {
     if (!this.options.markerQuery) return [];
-    return [...this.#jobs.values()].filter((w) => w.markerPath !== undefined && !w.markerSeen && w.observation.move === 'running' && !w.observation.final);
+    return [...this.#jobs.values()].filter(
+      (w) => w.markerPath !== undefined && !w.markerSeen && w.observation.move === 'running' && !w.observation.final,
+    );
   }
 
   /** One marker check for all candidates; true when a marker appeared. Failures only log. */
@@ -260,7 +262,9 @@ export class SlurmWatcher {
     try {
       found = await this.options.markerQuery!(candidates.map((w) => w.markerPath!));
     } catch (err) {
-      this.options.log?.(`result-marker check for ${candidates.length} job(s) failed, relying on status calls: ${(err as Error).message}`);
+      this.options.log?.(
+        `result-marker check for ${candidates.length} job(s) failed, relying on status calls: ${(err as Error).message}`,
+      );
       return false;
     }
     let any = false;
@@ -285,7 +289,9 @@ export class SlurmWatcher {
     } catch (err) {
       // A failed status call never fails a job: keep the last known state and back off.
       this.stats.failures += 1;
-      this.options.log?.(`status call for ${jobIds.length} job(s) failed (${this.stats.failures} so far), keeping last known states: ${(err as Error).message}`);
+      this.options.log?.(
+        `status call for ${jobIds.length} job(s) failed (${this.stats.failures} so far), keeping last known states: ${(err as Error).message}`,
+      );
       this.#slowDown(at);
       return;
     }

@@ -12,8 +12,23 @@ export const SHELL_SAFE_WORD = /^[A-Za-z0-9_./:=@%+,-]+$/;
 // Reserved words are plain letters, but as the first word of a command bash parses them
 // as syntax (`if`, `time`, ...). Quoting them is harmless anywhere, so we always do.
 const RESERVED_WORDS: ReadonlySet<string> = new Set([
-  'case', 'coproc', 'do', 'done', 'elif', 'else', 'esac', 'fi', 'for', 'function',
-  'if', 'in', 'select', 'then', 'time', 'until', 'while',
+  'case',
+  'coproc',
+  'do',
+  'done',
+  'elif',
+  'else',
+  'esac',
+  'fi',
+  'for',
+  'function',
+  'if',
+  'in',
+  'select',
+  'then',
+  'time',
+  'until',
+  'while',
 ]);
 
 function singleQuote(arg: string): string {

@@ -13,7 +13,11 @@ import { assertSafeName } from './names.js';
 
 function checkedId(jobId: string): string {
   if (!JOB_ID_PATTERN.test(jobId)) {
-    throw new CryoError(ErrorType.NameInvalid, `job id ${JSON.stringify(jobId)}: expected digits, or digits_digits for an array task`, { jobId });
+    throw new CryoError(
+      ErrorType.NameInvalid,
+      `job id ${JSON.stringify(jobId)}: expected digits, or digits_digits for an array task`,
+      { jobId },
+    );
   }
   return jobId;
 }
@@ -23,11 +27,17 @@ function checkedId(jobId: string): string {
  * clears the dependency. `exclude`: the nodes found bad since the job was queued (left
  * out as a new submission would); none leaves the job's list as it is.
  */
-export function buildDependencyUpdateArgs(jobId: string, afterJobs: readonly string[], exclude: readonly string[] = []): string[] {
+export function buildDependencyUpdateArgs(
+  jobId: string,
+  afterJobs: readonly string[],
+  exclude: readonly string[] = [],
+): string[] {
   const ids = afterJobs.map(checkedId);
   for (const node of exclude) assertSafeName(node, 'excluded node');
   return [
-    'scontrol', 'update', `JobId=${checkedId(jobId)}`,
+    'scontrol',
+    'update',
+    `JobId=${checkedId(jobId)}`,
     `Dependency=${ids.length > 0 ? `afterok:${ids.join(':')}` : ''}`,
     ...(exclude.length > 0 ? [`ExcNodeList=${[...new Set(exclude)].join(',')}`] : []),
   ];

@@ -10,14 +10,14 @@ import { JOB_ID_PATTERN } from './squeue-format.js';
 import type { SinfoNode } from './sinfo.js';
 import type { GrantedGpus } from '../model/job-record.js';
 
-
 export const GRANTED_FIELDS = 'JobIDRaw,NodeList,AllocTRES';
 
 /** argv of the one sacct call for a step's jobs. */
 export function buildGrantedArgs(jobIds: readonly string[]): string[] {
   if (jobIds.length === 0) throw new CryoError(ErrorType.NameInvalid, 'sacct job ids: empty list');
   for (const id of jobIds) {
-    if (!JOB_ID_PATTERN.test(id)) throw new CryoError(ErrorType.NameInvalid, `job id ${JSON.stringify(id)}: expected digits`);
+    if (!JOB_ID_PATTERN.test(id))
+      throw new CryoError(ErrorType.NameInvalid, `job id ${JSON.stringify(id)}: expected digits`);
   }
   return ['sacct', '-X', '-n', '--parsable2', '-j', [...new Set(jobIds)].join(','), '-o', GRANTED_FIELDS];
 }
@@ -39,14 +39,20 @@ export function parseAllocTres(field: string): { type?: string; count: number } 
 }
 
 /** Rows of {@link buildGrantedArgs}' output: job id → node and GPUs (none when the job had none). */
-export function parseGranted(stdout: string): { jobId: string; node?: string; gpus?: { type?: string; count: number } }[] {
+export function parseGranted(
+  stdout: string,
+): { jobId: string; node?: string; gpus?: { type?: string; count: number } }[] {
   const rows = [];
   for (const line of stdout.split('\n')) {
     const fields = line.trim().split('|');
     if (fields.length !== 3 || !JOB_ID_PATTERN.test(fields[0]!)) continue;
     const [jobId, node, tres] = fields as [string, string, string];
     const gpus = parseAllocTres(tres);
-    rows.push({ jobId, ...(node === '' || node === 'None assigned' ? {} : { node }), ...(gpus === undefined ? {} : { gpus }) });
+    rows.push({
+      jobId,
+      ...(node === '' || node === 'None assigned' ? {} : { node }),
+      ...(gpus === undefined ? {} : { gpus }),
+    });
   }
   return rows;
 }
@@ -66,7 +72,13 @@ export function grantedGpus(rows: ReturnType<typeof parseGranted>, nodes: readon
     }
     const types = new Set(nodes.filter((n) => n.node === row.node).flatMap((n) => n.gpus.map((g) => g.type)));
     const only = types.size === 1 ? [...types][0] : undefined;
-    out.push({ jobId: row.jobId, ...(only === undefined ? {} : { gpuType: only }), gpus: row.gpus.count, ...at, source: 'node gres' });
+    out.push({
+      jobId: row.jobId,
+      ...(only === undefined ? {} : { gpuType: only }),
+      gpus: row.gpus.count,
+      ...at,
+      source: 'node gres',
+    });
   }
   return out;
 }

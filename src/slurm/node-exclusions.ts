@@ -6,7 +6,6 @@
 import { CryoError, ErrorType } from '../errors.js';
 import type { ExcludedNode } from '../model/excluded-node.js';
 
-
 /** The node names still excluded on `cluster` at `nowMs`, sorted, each once. */
 export function activeExclusions(list: readonly ExcludedNode[], cluster: string, nowMs: number): string[] {
   const nodes = list.filter((e) => e.cluster === cluster && Date.parse(e.until) > nowMs).map((e) => e.node);
@@ -57,7 +56,12 @@ export function expandHostList(list: string | undefined): string[] {
  */
 export function nodeIsUnhealthy(state: string): boolean {
   const s = state.toLowerCase();
-  return s.endsWith('*') || /^(down|drain|drained|draining|drng|fail|failing|maint|powering_down|power_down|inval|unknown)/.test(s.replace(/[~#!%$@^-]+$/, ''));
+  return (
+    s.endsWith('*') ||
+    /^(down|drain|drained|draining|drng|fail|failing|maint|powering_down|power_down|inval|unknown)/.test(
+      s.replace(/[~#!%$@^-]+$/, ''),
+    )
+  );
 }
 
 /** One row of `sinfo -h -N -n <nodes> -o '%N|%T|%E'`. */
@@ -74,9 +78,18 @@ export function parseNodeHealth(stdout: string): NodeHealth[] {
   for (const line of stdout.split('\n')) {
     if (line.trim() === '') continue;
     const [node, state, ...reason] = line.split('|');
-    if (!node?.trim() || !state?.trim()) throw new CryoError(ErrorType.StatusQueryFailed, `sinfo line ${JSON.stringify(line)}: expected "node|state|reason"`);
+    if (!node?.trim() || !state?.trim())
+      throw new CryoError(
+        ErrorType.StatusQueryFailed,
+        `sinfo line ${JSON.stringify(line)}: expected "node|state|reason"`,
+      );
     const text = reason.join('|').trim();
-    rows.set(node.trim(), { node: node.trim(), state: state.trim(), reason: text === 'none' ? '' : text, unhealthy: nodeIsUnhealthy(state.trim()) });
+    rows.set(node.trim(), {
+      node: node.trim(),
+      state: state.trim(),
+      reason: text === 'none' ? '' : text,
+      unhealthy: nodeIsUnhealthy(state.trim()),
+    });
   }
   return [...rows.values()];
 }

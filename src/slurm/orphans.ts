@@ -76,7 +76,11 @@ function present(value: string): string | undefined {
 }
 
 function malformed(lineNo: number, line: string, why: string): CryoError {
-  return new CryoError(ErrorType.StatusQueryFailed, `squeue output line ${lineNo} unreadable (${why}; expected ${ORPHAN_SQUEUE_FORMAT}): ${JSON.stringify(line)}`, { line, lineNo });
+  return new CryoError(
+    ErrorType.StatusQueryFailed,
+    `squeue output line ${lineNo} unreadable (${why}; expected ${ORPHAN_SQUEUE_FORMAT}): ${JSON.stringify(line)}`,
+    { line, lineNo },
+  );
 }
 
 /**
@@ -97,12 +101,22 @@ export function parseOurJobs(stdout: string): OurJob[] {
     const [jobId = '', state = '', submitTime = '', nodes = ''] = fields.map((f) => f.trim());
     if (!ROW_JOB_ID.test(jobId)) throw malformed(i + 1, line, `job id ${JSON.stringify(jobId)}`);
     if (state === '') throw malformed(i + 1, line, 'empty state');
-    const name = fields.slice(FIELD_COUNT - 1).join('|').trim();
+    const name = fields
+      .slice(FIELD_COUNT - 1)
+      .join('|')
+      .trim();
     const owner = ownerOf(name);
     if (owner === undefined) return;
     const submitted = present(submitTime);
     const on = present(nodes);
-    jobs.push({ jobId, state, ...(submitted === undefined ? {} : { submitTime: submitted }), ...(on === undefined ? {} : { nodes: on }), name, ...owner });
+    jobs.push({
+      jobId,
+      state,
+      ...(submitted === undefined ? {} : { submitTime: submitted }),
+      ...(on === undefined ? {} : { nodes: on }),
+      name,
+      ...owner,
+    });
   });
   return jobs;
 }
@@ -134,7 +148,8 @@ export function verdictFor(lookup: WorkflowLookup | undefined): Verdict {
   if (!lookup.found) return { orphan: true, why: 'no such workflow' };
   if (CLOSED.has(lookup.status)) return { orphan: true, why: `workflow ${lookup.status}` };
   if (lookup.status === 'RUNNING') return { orphan: false, why: 'workflow RUNNING' };
-  if (lookup.status === 'CONTINUED_AS_NEW') return { orphan: false, why: 'workflow CONTINUED_AS_NEW: a newer run carries it' };
+  if (lookup.status === 'CONTINUED_AS_NEW')
+    return { orphan: false, why: 'workflow CONTINUED_AS_NEW: a newer run carries it' };
   return { orphan: false, why: `workflow ${lookup.status}: not closed, left alone` };
 }
 
@@ -152,7 +167,11 @@ export function owningWorkflowIds(jobs: readonly OurJob[], prefix?: string): str
 export type JudgedJob = OurJob & Verdict;
 
 /** Our jobs under `prefix`, split into orphans and owned ones by their workflow's lookup. */
-export function judgeJobs(jobs: readonly OurJob[], lookups: ReadonlyMap<string, WorkflowLookup>, prefix?: string): { orphans: JudgedJob[]; owned: JudgedJob[] } {
+export function judgeJobs(
+  jobs: readonly OurJob[],
+  lookups: ReadonlyMap<string, WorkflowLookup>,
+  prefix?: string,
+): { orphans: JudgedJob[]; owned: JudgedJob[] } {
   const orphans: JudgedJob[] = [];
   const owned: JudgedJob[] = [];
   for (const job of jobs) {
@@ -174,9 +193,15 @@ export function judgeJobs(jobs: readonly OurJob[], lookups: ReadonlyMap<string, 
  */
 export function buildOrphanScancelArgs(user: string, jobIds: readonly string[]): string[] {
   assertSafeName(user, 'user');
-  if (jobIds.length === 0) throw new CryoError(ErrorType.NameInvalid, 'scancel job ids: empty list; skip the call when there is no orphan', { jobIds });
+  if (jobIds.length === 0)
+    throw new CryoError(ErrorType.NameInvalid, 'scancel job ids: empty list; skip the call when there is no orphan', {
+      jobIds,
+    });
   const bad = jobIds.find((id) => !PLAIN_JOB_ID.test(id));
-  if (bad !== undefined) throw new CryoError(ErrorType.NameInvalid, `scancel job id ${JSON.stringify(bad)}: expected digits only`, { jobId: bad });
+  if (bad !== undefined)
+    throw new CryoError(ErrorType.NameInvalid, `scancel job id ${JSON.stringify(bad)}: expected digits only`, {
+      jobId: bad,
+    });
   return ['scancel', '-u', user, ...new Set(jobIds)];
 }
 
@@ -202,11 +227,15 @@ export function readScancelResult(exitCode: number | null, stderr: string): Scan
   if (exitCode === 0) return { ended: [], problems: [] };
   const ended: string[] = [];
   const problems: string[] = [];
-  for (const line of stderr.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     const m = KILL_ERROR.exec(line);
     if (m && ALREADY_ENDED.test(m[2] ?? '')) ended.push(m[1]!);
     else problems.push(line);
   }
-  if (ended.length === 0 && problems.length === 0) problems.push(`scancel exited ${exitCode ?? 'by a signal'} with nothing on stderr`);
+  if (ended.length === 0 && problems.length === 0)
+    problems.push(`scancel exited ${exitCode ?? 'by a signal'} with nothing on stderr`);
   return { ended, problems };
 }

@@ -75,7 +75,10 @@ export function classifySbatchError(exitCode: number, stderr: string): 'rejected
  * available"). Falls back to the trimmed stderr, or `(no message)`.
  */
 export function sbatchErrorText(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const errors = lines.map((l) => /\berror:\s*(.*)$/i.exec(l)?.[1]?.trim()).filter((t): t is string => !!t);
   const chosen = errors.length > 0 ? errors : lines;
   return [...new Set(chosen)].join('; ').slice(0, 500) || '(no message)';

@@ -31,10 +31,14 @@ function present(value: string): string | undefined {
 }
 
 function malformed(lineNo: number, line: string, why: string): CryoError {
-  return new CryoError(ErrorType.StatusQueryFailed, `squeue output line ${lineNo} unreadable (${why}): ${JSON.stringify(line)}`, {
-    line,
-    lineNo,
-  });
+  return new CryoError(
+    ErrorType.StatusQueryFailed,
+    `squeue output line ${lineNo} unreadable (${why}): ${JSON.stringify(line)}`,
+    {
+      line,
+      lineNo,
+    },
+  );
 }
 
 /**
@@ -51,7 +55,8 @@ export function parseSqueue(stdout: string): SqueueRow[] {
     const line = raw.replace(/\r$/, '');
     if (line.trim() === '') continue;
     const fields = line.split('|');
-    if (fields.length < FIELD_COUNT) throw malformed(index + 1, line, `${fields.length} fields, expected ${FIELD_COUNT}`);
+    if (fields.length < FIELD_COUNT)
+      throw malformed(index + 1, line, `${fields.length} fields, expected ${FIELD_COUNT}`);
     const n = fields.length;
     const [jobId = '', name = '', state = ''] = fields.map((f) => f.trim());
     if (!ROW_JOB_ID.test(jobId)) throw malformed(index + 1, line, `job id ${JSON.stringify(jobId)}`);

@@ -12,9 +12,13 @@ export const SACCT_FIELDS = 'JobIDRaw,JobName,State,Reason,NodeList';
 /** argv for one sacct call over many job ids (allocation rows only, `|`-separated). */
 export function buildSacctArgs(jobIds: readonly string[]): string[] {
   // `sacct -j ''` would list every job of the user instead of none.
-  if (jobIds.length === 0) throw new CryoError(ErrorType.NameInvalid, 'sacct job ids: empty list; skip the call when no job is missing', { jobIds });
+  if (jobIds.length === 0)
+    throw new CryoError(ErrorType.NameInvalid, 'sacct job ids: empty list; skip the call when no job is missing', {
+      jobIds,
+    });
   for (const id of jobIds) {
-    if (!JOB_ID_PATTERN.test(id)) throw new CryoError(ErrorType.NameInvalid, `job id ${JSON.stringify(id)}: expected digits`);
+    if (!JOB_ID_PATTERN.test(id))
+      throw new CryoError(ErrorType.NameInvalid, `job id ${JSON.stringify(id)}: expected digits`);
   }
   return ['sacct', '-X', '-n', '--parsable2', '-j', [...new Set(jobIds)].join(','), '-o', SACCT_FIELDS];
 }
@@ -23,7 +27,11 @@ export function buildSacctArgs(jobIds: readonly string[]): string[] {
 const ROW_JOB_ID = /^[0-9]+([_+][0-9[\]%,-]+)?$/;
 
 function malformed(lineNo: number, line: string, why: string): CryoError {
-  return new CryoError(ErrorType.StatusQueryFailed, `sacct output line ${lineNo} unreadable (${why}; expected ${SACCT_FIELDS}): ${JSON.stringify(line)}`, { line, lineNo });
+  return new CryoError(
+    ErrorType.StatusQueryFailed,
+    `sacct output line ${lineNo} unreadable (${why}; expected ${SACCT_FIELDS}): ${JSON.stringify(line)}`,
+    { line, lineNo },
+  );
 }
 
 /**

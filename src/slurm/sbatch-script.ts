@@ -147,8 +147,15 @@ function directives(spec: SbatchSpec): string[] {
   }
   if (spec.afterOk !== undefined && spec.afterOk.length > 0) {
     const bad = spec.afterOk.find((id) => !/^[0-9]+$/.test(id));
-    if (bad !== undefined) throw invalid(`dependency job id ${JSON.stringify(bad)}: expected a Slurm job id (digits)`, { what: 'dependency job id', value: bad });
-    lines.push(['dependency', `afterok:${[...new Set(spec.afterOk)].join(':')}`], ['kill-on-invalid-dep', spec.keepOnFailedDependency ? 'no' : 'yes']);
+    if (bad !== undefined)
+      throw invalid(`dependency job id ${JSON.stringify(bad)}: expected a Slurm job id (digits)`, {
+        what: 'dependency job id',
+        value: bad,
+      });
+    lines.push(
+      ['dependency', `afterok:${[...new Set(spec.afterOk)].join(':')}`],
+      ['kill-on-invalid-dep', spec.keepOnFailedDependency ? 'no' : 'yes'],
+    );
   }
   lines.push(['chdir', spec.workDir], ['output', spec.outputPath]);
   if (spec.comment !== undefined) {
@@ -156,16 +163,21 @@ function directives(spec: SbatchSpec): string[] {
     lines.push(['comment', spec.comment]);
   }
   lines.push([spec.requeue === true ? 'requeue' : 'no-requeue', undefined]);
-  return lines.map(([key, value]) => (value === undefined ? `#SBATCH --${key}` : `#SBATCH --${key}=${sbatchValue(value)}`));
+  return lines.map(([key, value]) =>
+    value === undefined ? `#SBATCH --${key}` : `#SBATCH --${key}=${sbatchValue(value)}`,
+  );
 }
 
 function exportLines(environment: Readonly<Record<string, string>> = {}): string[] {
   return Object.entries(environment).map(([name, value]) => {
     if (!ENV_NAME.test(name)) {
-      throw invalid(`environment variable name ${JSON.stringify(name)}: expected letters, digits and '_', not starting with a digit`, {
-        what: 'environment variable name',
-        value: name,
-      });
+      throw invalid(
+        `environment variable name ${JSON.stringify(name)}: expected letters, digits and '_', not starting with a digit`,
+        {
+          what: 'environment variable name',
+          value: name,
+        },
+      );
     }
     return `export ${name}=${shellQuote(value)}`;
   });

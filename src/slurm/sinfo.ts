@@ -34,7 +34,12 @@ export function parseSinfoNodes(text: string): SinfoNode[] {
   for (const line of text.split('\n')) {
     const fields = line.trim().split('|');
     if (fields.length !== 4 || fields[0] === '') continue;
-    nodes.push({ node: fields[0]!, partition: fields[1]!.replace(/\*$/, ''), gpus: parseNodeGres(fields[2]!), state: fields[3]! });
+    nodes.push({
+      node: fields[0]!,
+      partition: fields[1]!.replace(/\*$/, ''),
+      gpus: parseNodeGres(fields[2]!),
+      state: fields[3]!,
+    });
   }
   return nodes;
 }

@@ -29,9 +29,13 @@ export function buildSqueueArgs(jobIds: readonly string[]): string[] {
   }
   for (const id of jobIds) {
     if (!JOB_ID_PATTERN.test(id)) {
-      throw new CryoError(ErrorType.NameInvalid, `job id ${JSON.stringify(id)}: expected digits, or digits_digits for an array task`, {
-        jobId: id,
-      });
+      throw new CryoError(
+        ErrorType.NameInvalid,
+        `job id ${JSON.stringify(id)}: expected digits, or digits_digits for an array task`,
+        {
+          jobId: id,
+        },
+      );
     }
   }
   return ['squeue', '-h', '-t', 'all', '-j', [...new Set(jobIds)].join(','), '-o', SQUEUE_FORMAT];
@@ -54,7 +58,11 @@ export function buildSqueueByNameArgs(jobName: string): string[] {
  */
 export function buildEligibleTimeArgs(jobId: string): string[] {
   if (!JOB_ID_PATTERN.test(jobId)) {
-    throw new CryoError(ErrorType.NameInvalid, `job id ${JSON.stringify(jobId)}: expected digits, or digits_digits for an array task`, { jobId });
+    throw new CryoError(
+      ErrorType.NameInvalid,
+      `job id ${JSON.stringify(jobId)}: expected digits, or digits_digits for an array task`,
+      { jobId },
+    );
   }
   return ['squeue', '-h', '-j', jobId, '-O', 'EligibleTime:40'];
 }

@@ -20,10 +20,30 @@ export type JobMove = 'pending' | 'hang-candidate' | 'running' | 'done' | 'faile
 
 /** Every job state squeue `%T` and sacct `State` print (Slurm 22.05 and later). */
 export type SlurmStateName =
-  | 'BOOT_FAIL' | 'CANCELLED' | 'COMPLETED' | 'COMPLETING' | 'CONFIGURING' | 'DEADLINE'
-  | 'FAILED' | 'NODE_FAIL' | 'OUT_OF_MEMORY' | 'PENDING' | 'PREEMPTED' | 'RUNNING'
-  | 'REQUEUED' | 'REQUEUE_FED' | 'REQUEUE_HOLD' | 'RESIZING' | 'RESV_DEL_HOLD' | 'REVOKED'
-  | 'SIGNALING' | 'SPECIAL_EXIT' | 'STAGE_OUT' | 'STOPPED' | 'SUSPENDED' | 'TIMEOUT';
+  | 'BOOT_FAIL'
+  | 'CANCELLED'
+  | 'COMPLETED'
+  | 'COMPLETING'
+  | 'CONFIGURING'
+  | 'DEADLINE'
+  | 'FAILED'
+  | 'NODE_FAIL'
+  | 'OUT_OF_MEMORY'
+  | 'PENDING'
+  | 'PREEMPTED'
+  | 'RUNNING'
+  | 'REQUEUED'
+  | 'REQUEUE_FED'
+  | 'REQUEUE_HOLD'
+  | 'RESIZING'
+  | 'RESV_DEL_HOLD'
+  | 'REVOKED'
+  | 'SIGNALING'
+  | 'SPECIAL_EXIT'
+  | 'STAGE_OUT'
+  | 'STOPPED'
+  | 'SUSPENDED'
+  | 'TIMEOUT';
 
 /** Slurm job state → our move. Exhaustive: the type makes a missing state a compile error. */
 export const SLURM_STATES: Readonly<Record<SlurmStateName, JobMove>> = {
@@ -196,8 +216,15 @@ export function classifyJob(state: string, reason?: string): JobClassification {
  * a requeued job shows PENDING under the same id instead (measured on 22.05).
  */
 export const FINAL_STATES: ReadonlySet<SlurmStateName> = new Set<SlurmStateName>([
-  'BOOT_FAIL', 'CANCELLED', 'COMPLETED', 'DEADLINE', 'FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY',
-  'PREEMPTED', 'TIMEOUT',
+  'BOOT_FAIL',
+  'CANCELLED',
+  'COMPLETED',
+  'DEADLINE',
+  'FAILED',
+  'NODE_FAIL',
+  'OUT_OF_MEMORY',
+  'PREEMPTED',
+  'TIMEOUT',
 ]);
 
 /** Whether `state` (raw or normalised, e.g. `CANCELLED by 0`) is in {@link FINAL_STATES}. */

@@ -32,7 +32,10 @@ export function exportPrefix(environment: Readonly<Record<string, string>> = {})
   return Object.entries(environment)
     .map(([name, value]) => {
       if (!ENV_NAME.test(name)) {
-        throw new CryoError(ErrorType.NameInvalid, `environment variable name ${JSON.stringify(name)}: expected ${ENV_NAME}`);
+        throw new CryoError(
+          ErrorType.NameInvalid,
+          `environment variable name ${JSON.stringify(name)}: expected ${ENV_NAME}`,
+        );
       }
       return `export ${name}=${shellQuote(value)}; `;
     })
@@ -101,5 +104,8 @@ export function parseSubmitOutput(stdout: string): SubmitOutcome {
     const parsed = parseSbatchParsable(last.slice('submitted:'.length));
     return { kind: 'submitted', ...parsed };
   }
-  throw new CryoError(ErrorType.SubmitOutputUnreadable, `submit command printed ${JSON.stringify(stdout.slice(-500))}, expected "existing:<id>" or "submitted:<id>"`);
+  throw new CryoError(
+    ErrorType.SubmitOutputUnreadable,
+    `submit command printed ${JSON.stringify(stdout.slice(-500))}, expected "existing:<id>" or "submitted:<id>"`,
+  );
 }

@@ -59,7 +59,8 @@ export class SshConnection {
 
   /** The connected client, connecting first when there is none. */
   async client(): Promise<Client> {
-    if (this.#closed) throw new CryoError(ErrorType.SshUnavailable, `SSH connection to cluster "${this.target.cluster}" was closed`);
+    if (this.#closed)
+      throw new CryoError(ErrorType.SshUnavailable, `SSH connection to cluster "${this.target.cluster}" was closed`);
     if (this.#client) return this.#client;
     this.#connecting ??= this.#connect().finally(() => {
       this.#connecting = undefined;
@@ -75,7 +76,10 @@ export class SshConnection {
         throw new CryoError(ErrorType.ConfigInvalid, `${where}: cannot read SSH key file ${t.keyFile}: ${e.message}`);
       }),
       readFile(t.knownHostsFile, 'utf8').catch((e: Error) => {
-        throw new CryoError(ErrorType.ConfigInvalid, `${where}: cannot read known_hosts file ${t.knownHostsFile}: ${e.message}`);
+        throw new CryoError(
+          ErrorType.ConfigInvalid,
+          `${where}: cannot read known_hosts file ${t.knownHostsFile}: ${e.message}`,
+        );
       }),
     ]);
     const entries = parseKnownHosts(knownHosts);
@@ -85,7 +89,10 @@ export class SshConnection {
       client.once('ready', () => resolve());
       client.once('error', (err: Error & { level?: string }) => {
         if (rejection) reject(new CryoError(ErrorType.HostKeyRejected, `${where}: ${rejection}`));
-        else reject(new CryoError(ErrorType.SshUnavailable, `${where}: ${err.level ?? 'connection'} error: ${err.message}`));
+        else
+          reject(
+            new CryoError(ErrorType.SshUnavailable, `${where}: ${err.level ?? 'connection'} error: ${err.message}`),
+          );
       });
       client.connect({
         host: t.host,
@@ -143,7 +150,8 @@ export class SshConnection {
 
   #releaseChannel(): void {
     const next = this.#channelWaiters.shift();
-    if (next) next(); // the slot passes straight to the next waiter
+    if (next)
+      next(); // the slot passes straight to the next waiter
     else this.#openChannels -= 1;
   }
 
@@ -166,11 +174,21 @@ export class SshConnection {
         else resolve({ exitCode, signal, stdout, stderr });
       };
       const onClose = () =>
-        finish(new CryoError(ErrorType.SshUnavailable, `${where}: connection dropped while running: ${command.slice(0, 200)}`));
+        finish(
+          new CryoError(
+            ErrorType.SshUnavailable,
+            `${where}: connection dropped while running: ${command.slice(0, 200)}`,
+          ),
+        );
       client.once('close', onClose);
       const timer = setTimeout(() => {
         channel?.close();
-        finish(new CryoError(ErrorType.CommandTimeout, `${where}: command ran past ${options.timeoutMs} ms: ${command.slice(0, 200)}`));
+        finish(
+          new CryoError(
+            ErrorType.CommandTimeout,
+            `${where}: command ran past ${options.timeoutMs} ms: ${command.slice(0, 200)}`,
+          ),
+        );
       }, options.timeoutMs);
       try {
         client.exec(command, (err, ch) => {
@@ -200,7 +218,9 @@ export class SshConnection {
     if (this.#sftp) return this.#sftp;
     const opening = new Promise<SFTPWrapper>((resolve, reject) => {
       const fail = (err: Error) =>
-        reject(new CryoError(ErrorType.SshUnavailable, `cluster "${this.target.cluster}": SFTP failed: ${err.message}`));
+        reject(
+          new CryoError(ErrorType.SshUnavailable, `cluster "${this.target.cluster}": SFTP failed: ${err.message}`),
+        );
       try {
         client.sftp((err, sftp) => (err ? fail(err) : resolve(sftp)));
       } catch (err) {
@@ -221,9 +241,7 @@ export class SshConnection {
   async put(localPath: string, remotePath: string): Promise<void> {
     const sftp = await this.#sftpSession();
     await new Promise<void>((resolve, reject) =>
-      sftp.fastPut(localPath, remotePath, (err) =>
-        err ? reject(this.#sftpError('put', remotePath, err)) : resolve(),
-      ),
+      sftp.fastPut(localPath, remotePath, (err) => (err ? reject(this.#sftpError('put', remotePath, err)) : resolve())),
     );
   }
 
@@ -231,9 +249,7 @@ export class SshConnection {
   async get(remotePath: string, localPath: string): Promise<void> {
     const sftp = await this.#sftpSession();
     await new Promise<void>((resolve, reject) =>
-      sftp.fastGet(remotePath, localPath, (err) =>
-        err ? reject(this.#sftpError('get', remotePath, err)) : resolve(),
-      ),
+      sftp.fastGet(remotePath, localPath, (err) => (err ? reject(this.#sftpError('get', remotePath, err)) : resolve())),
     );
   }
 
@@ -264,13 +280,17 @@ export class SshConnection {
    * A remote file opened for reads at any offset (one SFTP handle until `close`): its size,
    * and `read(offset, length)`, which returns fewer bytes only at the end of the file.
    */
-  async openReader(remotePath: string): Promise<{ size: number; read(offset: number, length: number): Promise<Buffer>; close(): void }> {
+  async openReader(
+    remotePath: string,
+  ): Promise<{ size: number; read(offset: number, length: number): Promise<Buffer>; close(): void }> {
     const sftp = await this.#sftpSession();
     const handle = await new Promise<Buffer>((resolve, reject) =>
       sftp.open(remotePath, 'r', (err, h) => (err ? reject(this.#sftpError('open', remotePath, err)) : resolve(h))),
     );
     const size = await new Promise<number>((resolve, reject) =>
-      sftp.fstat(handle, (err, stats) => (err ? reject(this.#sftpError('stat', remotePath, err)) : resolve(stats.size))),
+      sftp.fstat(handle, (err, stats) =>
+        err ? reject(this.#sftpError('stat', remotePath, err)) : resolve(stats.size),
+      ),
     ).catch((err: Error) => {
       sftp.close(handle, () => {});
       throw err;
@@ -296,7 +316,9 @@ export class SshConnection {
   async listDir(remotePath: string): Promise<string[]> {
     const sftp = await this.#sftpSession();
     return new Promise<string[]>((resolve, reject) =>
-      sftp.readdir(remotePath, (err, list) => (err ? reject(this.#sftpError('readdir', remotePath, err)) : resolve(list.map((e) => e.filename)))),
+      sftp.readdir(remotePath, (err, list) =>
+        err ? reject(this.#sftpError('readdir', remotePath, err)) : resolve(list.map((e) => e.filename)),
+      ),
     );
   }
 

@@ -21,7 +21,10 @@ export class SshPool {
       const target = this.#targets.get(cluster);
       if (!target) {
         const known = [...this.#targets.keys()].join(', ');
-        throw new CryoError(ErrorType.ClusterUnknown, `cluster "${cluster}" is not in temporal.yaml (clusters: ${known})`);
+        throw new CryoError(
+          ErrorType.ClusterUnknown,
+          `cluster "${cluster}" is not in temporal.yaml (clusters: ${known})`,
+        );
       }
       connection = new SshConnection(target);
       this.#connections.set(cluster, connection);

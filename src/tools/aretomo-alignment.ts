@@ -66,7 +66,8 @@ export function parseAln(text: string, source: string): AlnFile {
       if (/^#\s*Local Alignment/i.test(line)) local = true;
       else if (header?.[1] === 'RawSize') {
         const size = numbers(header[2]!.trim().split(/\s+/), where, 'RawSize');
-        if (size.length !== 3 || size.some((v) => !Number.isInteger(v) || v < 1)) throw invalid(`${where}: RawSize: expected three positive integers`);
+        if (size.length !== 3 || size.some((v) => !Number.isInteger(v) || v < 1))
+          throw invalid(`${where}: RawSize: expected three positive integers`);
         rawSize = [size[0]!, size[1]!, size[2]!];
       } else if (header?.[1] === 'DarkFrame') {
         const fields = numbers(header[2]!.trim().split(/\s+/), where, 'DarkFrame');
@@ -76,17 +77,22 @@ export function parseAln(text: string, source: string): AlnFile {
       return;
     }
     const fields = line.split(/\s+/);
-    if (fields.length !== 10) throw invalid(`${where}: expected 10 columns (SEC ROT GMAG TX TY SMEAN SFIT SCALE BASE TILT), found ${fields.length}`);
+    if (fields.length !== 10)
+      throw invalid(
+        `${where}: expected 10 columns (SEC ROT GMAG TX TY SMEAN SFIT SCALE BASE TILT), found ${fields.length}`,
+      );
     const [sec, rot, , tx, ty, , , , , tilt] = numbers(fields, where, 'alignment row');
     if (!Number.isInteger(sec) || sec! < 0) throw invalid(`${where}: SEC ${sec}: expected a section index ≥ 0`);
     rows.push({ section: sec!, rot: rot!, tx: tx!, ty: ty!, tilt: tilt! });
   });
   if (rawSize === undefined) throw invalid(`${source}: no "# RawSize = nx ny nz" line; is this an AreTomo2 .aln file?`);
-  if (rows.length === 0) throw invalid(`${source}: no alignment rows (SEC ROT GMAG TX TY …); did AreTomo2 run with -Align 1?`);
+  if (rows.length === 0)
+    throw invalid(`${source}: no alignment rows (SEC ROT GMAG TX TY …); did AreTomo2 run with -Align 1?`);
   rows.sort((a, b) => a.section - b.section);
   rows.forEach((row, i) => {
     if (i > 0 && rows[i - 1]!.section === row.section) throw invalid(`${source}: section ${row.section} appears twice`);
-    if (row.section >= rawSize![2]) throw invalid(`${source}: section ${row.section} is beyond RawSize's ${rawSize![2]} sections`);
+    if (row.section >= rawSize![2])
+      throw invalid(`${source}: section ${row.section} is beyond RawSize's ${rawSize![2]} sections`);
   });
   return { rawSize, darkSections: dark, rows };
 }
@@ -127,7 +133,13 @@ export function xfToAlignment(xf: XfLine): { rot: number; tx: number; ty: number
 }
 
 /** The five geometry columns RELION 5 reads for a tilt's projection matrix. */
-export const GEOMETRY_COLUMNS = ['rlnTomoXTilt', 'rlnTomoYTilt', 'rlnTomoZRot', 'rlnTomoXShiftAngst', 'rlnTomoYShiftAngst'] as const;
+export const GEOMETRY_COLUMNS = [
+  'rlnTomoXTilt',
+  'rlnTomoYTilt',
+  'rlnTomoZRot',
+  'rlnTomoXShiftAngst',
+  'rlnTomoYShiftAngst',
+] as const;
 
 /** Tilts whose nominal angle and AreTomo2's differ by more than this are a mismatch of order. */
 export const TILT_MATCH_DEGREES = 1;
@@ -155,7 +167,8 @@ export function importAlignment(args: {
 }): string {
   const { table, aln } = args;
   const loop = table.loop;
-  if (loop === undefined) throw invalid(`${args.tableSource}: data_${table.name} has no loop_ (one row per tilt expected)`);
+  if (loop === undefined)
+    throw invalid(`${args.tableSource}: data_${table.name} has no loop_ (one row per tilt expected)`);
   if (aln.darkSections.length > 0) {
     throw invalid(
       `${args.alnSource}: AreTomo2 left out ${aln.darkSections.length} dark tilt(s) (sections ${aln.darkSections.join(', ')}); ` +
@@ -163,7 +176,9 @@ export function importAlignment(args: {
     );
   }
   if (aln.rows.length !== loop.rows.length || aln.rawSize[2] !== loop.rows.length) {
-    throw invalid(`${args.alnSource} aligns ${aln.rows.length} of ${aln.rawSize[2]} sections but ${args.tableSource} has ${loop.rows.length} tilts`);
+    throw invalid(
+      `${args.alnSource} aligns ${aln.rows.length} of ${aln.rawSize[2]} sections but ${args.tableSource} has ${loop.rows.length} tilts`,
+    );
   }
   const nominalAt = loop.columns.indexOf('rlnTomoNominalStageTiltAngle');
   const kept = loop.columns.filter((c) => !(GEOMETRY_COLUMNS as readonly string[]).includes(c));
@@ -175,11 +190,17 @@ export function importAlignment(args: {
       if (!(Math.abs(nominal - a.tilt) <= TILT_MATCH_DEGREES)) {
         throw invalid(
           `${args.tableSource} row ${f + 1} is at ${row[nominalAt]}° but ${args.alnSource} section ${a.section} at ${a.tilt}°: ` +
-            'the table must list the tilts in the stack\'s section order',
+            "the table must list the tilts in the stack's section order",
         );
       }
     }
-    const geometry = ['0.0', fixed(a.tilt, 2), fixed(a.rot, 4), fixed(a.tx * args.pixelSize, 3), fixed(a.ty * args.pixelSize, 3)];
+    const geometry = [
+      '0.0',
+      fixed(a.tilt, 2),
+      fixed(a.rot, 4),
+      fixed(a.tx * args.pixelSize, 3),
+      fixed(a.ty * args.pixelSize, 3),
+    ];
     return [...keptAt.map((i) => row[i]!), ...geometry];
   });
   return formatStarLoop(args.name, [...kept, ...GEOMETRY_COLUMNS], rows);
@@ -202,10 +223,15 @@ export function importedTomograms(args: {
   readonly source: string;
   /** Folder the table's relative paths are relative to (RELION's project folder). */
   readonly project: string;
-  readonly series: readonly { readonly name: string; readonly star: string; readonly size: readonly [number, number, number] }[];
+  readonly series: readonly {
+    readonly name: string;
+    readonly star: string;
+    readonly size: readonly [number, number, number];
+  }[];
 }): string {
   const loop = args.table.loop;
-  if (loop === undefined) throw invalid(`${args.source}: data_${args.table.name} has no loop_ (one row per tomogram expected)`);
+  if (loop === undefined)
+    throw invalid(`${args.source}: data_${args.table.name} has no loop_ (one row per tomogram expected)`);
   const at = (c: string) => loop.columns.indexOf(c);
   if (at('rlnTomoName') < 0) throw invalid(`${args.source}: data_${args.table.name} has no column _rlnTomoName`);
   const replaced = ['rlnTomoTiltSeriesStarFile', 'rlnTomoSizeX', 'rlnTomoSizeY', 'rlnTomoSizeZ'];
@@ -213,7 +239,9 @@ export function importedTomograms(args: {
   const rows = args.series.map((ts) => {
     const row = loop.rows.find((r) => r[at('rlnTomoName')] === ts.name);
     if (row === undefined) throw invalid(`${args.source} has no row for tilt series ${ts.name} (rlnTomoName)`);
-    const values = kept.map((c) => (c === 'rlnTomoTiltSeriesName' ? resolveIn(args.project, row[at(c)]!) : row[at(c)]!));
+    const values = kept.map((c) =>
+      c === 'rlnTomoTiltSeriesName' ? resolveIn(args.project, row[at(c)]!) : row[at(c)]!,
+    );
     return [...values, ts.star, ...ts.size.map(String)];
   });
   return formatStarLoop(args.table.name, [...kept, ...replaced], rows);
@@ -224,7 +252,8 @@ export function tiltSeriesTablePath(table: StarBlock, source: string, project: s
   const loop = table.loop;
   const col = loop?.columns.indexOf('rlnTomoTiltSeriesStarFile') ?? -1;
   const nameCol = loop?.columns.indexOf('rlnTomoName') ?? -1;
-  if (loop === undefined || col < 0 || nameCol < 0) throw invalid(`${source}: expected columns _rlnTomoName and _rlnTomoTiltSeriesStarFile`);
+  if (loop === undefined || col < 0 || nameCol < 0)
+    throw invalid(`${source}: expected columns _rlnTomoName and _rlnTomoTiltSeriesStarFile`);
   const row = loop.rows.find((r) => r[nameCol] === name);
   if (row === undefined) throw invalid(`${source} has no row for tilt series ${name} (rlnTomoName)`);
   return resolveIn(project, row[col]!);
@@ -235,7 +264,10 @@ export function withAbsoluteImages(table: StarBlock, project: string): StarBlock
   const loop = table.loop;
   const col = loop?.columns.indexOf('rlnMicrographName') ?? -1;
   if (loop === undefined || col < 0) return table;
-  return { ...table, loop: { ...loop, rows: loop.rows.map((r) => r.map((v, i) => (i === col ? resolveIn(project, v) : v))) } };
+  return {
+    ...table,
+    loop: { ...loop, rows: loop.rows.map((r) => r.map((v, i) => (i === col ? resolveIn(project, v) : v))) },
+  };
 }
 
 /**
@@ -254,12 +286,15 @@ export function picksToParticles(args: {
   const loop = args.picks.loop;
   const axes = ['rlnCoordinateX', 'rlnCoordinateY', 'rlnCoordinateZ'];
   const cols = axes.map((c) => loop?.columns.indexOf(c) ?? -1);
-  if (loop === undefined || cols.some((c) => c < 0)) throw invalid(`${args.source}: expected a loop with _rlnCoordinateX, _rlnCoordinateY and _rlnCoordinateZ (voxels)`);
+  if (loop === undefined || cols.some((c) => c < 0))
+    throw invalid(`${args.source}: expected a loop with _rlnCoordinateX, _rlnCoordinateY and _rlnCoordinateZ (voxels)`);
   return loop.rows.map((row, r) => {
     const centred = cols.map((c, k) => {
       const v = Number(row[c]);
       if (!Number.isFinite(v) || v < 0 || v > args.size[k]!) {
-        throw invalid(`${args.source} row ${r + 1}: _${axes[k]} ${row[c]} is outside the ${args.size.join('×')} tomogram`);
+        throw invalid(
+          `${args.source} row ${r + 1}: _${axes[k]} ${row[c]} is outside the ${args.size.join('×')} tomogram`,
+        );
       }
       return fixed((v - args.size[k]! / 2) * args.voxelSize, 2);
     });
@@ -290,10 +325,24 @@ export function randomAngles(count: number, seed: number): [string, string, stri
 
 /** RELION 5's particles.star from rows of {@link picksToParticles}; with a seed, random orientations too. */
 export function particlesStar(rows: readonly string[][], angleSeed?: number): string {
-  const columns = ['rlnTomoName', 'rlnCenteredCoordinateXAngst', 'rlnCenteredCoordinateYAngst', 'rlnCenteredCoordinateZAngst'];
-  if (angleSeed === undefined) return formatStarLoop('particles', columns, rows.map((r) => [...r]));
+  const columns = [
+    'rlnTomoName',
+    'rlnCenteredCoordinateXAngst',
+    'rlnCenteredCoordinateYAngst',
+    'rlnCenteredCoordinateZAngst',
+  ];
+  if (angleSeed === undefined)
+    return formatStarLoop(
+      'particles',
+      columns,
+      rows.map((r) => [...r]),
+    );
   const angles = randomAngles(rows.length, angleSeed);
-  return formatStarLoop('particles', [...columns, 'rlnAngleRot', 'rlnAngleTilt', 'rlnAnglePsi'], rows.map((r, i) => [...r, ...angles[i]!]));
+  return formatStarLoop(
+    'particles',
+    [...columns, 'rlnAngleRot', 'rlnAngleTilt', 'rlnAnglePsi'],
+    rows.map((r, i) => [...r, ...angles[i]!]),
+  );
 }
 
 export interface ImportAlignmentsInput {

@@ -19,20 +19,39 @@ const flag = (on: boolean): string => (on ? '1' : '0');
  * -OutBin 6 -Patch 0 0 -Gpu 0 -Wbp 1 -PixSize 1.35 -FlipVol 1 -OutImod 1 [-TiltAxis 85 [-1]]`, as
  * argv (`-1`: keep the given axis, do not refine it).
  */
-export function aretomoCommand(binary: string, files: AreTomoFiles, params: ReconstructionParams, pixelSize: number): string[] {
+export function aretomoCommand(
+  binary: string,
+  files: AreTomoFiles,
+  params: ReconstructionParams,
+  pixelSize: number,
+): string[] {
   return [
     binary,
-    '-InMrc', files.inMrc,
-    '-OutMrc', files.outMrc,
-    '-AngFile', files.angFile,
-    '-VolZ', String(params.volZ),
-    '-OutBin', String(params.outBin),
-    '-Patch', String(params.patch[0]), String(params.patch[1]),
-    '-Gpu', '0',
-    '-Wbp', flag(params.wbp),
-    '-PixSize', String(pixelSize),
-    '-FlipVol', flag(params.flipVol),
-    '-OutImod', flag(params.outImod),
-    ...(params.tiltAxis === undefined ? [] : ['-TiltAxis', String(params.tiltAxis), ...(params.refineTiltAxis ? [] : ['-1'])]),
+    '-InMrc',
+    files.inMrc,
+    '-OutMrc',
+    files.outMrc,
+    '-AngFile',
+    files.angFile,
+    '-VolZ',
+    String(params.volZ),
+    '-OutBin',
+    String(params.outBin),
+    '-Patch',
+    String(params.patch[0]),
+    String(params.patch[1]),
+    '-Gpu',
+    '0',
+    '-Wbp',
+    flag(params.wbp),
+    '-PixSize',
+    String(pixelSize),
+    '-FlipVol',
+    flag(params.flipVol),
+    '-OutImod',
+    flag(params.outImod),
+    ...(params.tiltAxis === undefined
+      ? []
+      : ['-TiltAxis', String(params.tiltAxis), ...(params.refineTiltAxis ? [] : ['-1'])]),
   ];
 }

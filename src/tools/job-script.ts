@@ -8,6 +8,11 @@ import { shellJoin, shellQuote } from '../shell/quote.js';
 /** argv for `bash -c '<mkdir -p dir; cd dir; cmd1; cmd2; …>'`. */
 export function commandsIn(dir: string, commands: readonly (readonly string[])[]): string[] {
   if (commands.length === 0) throw new Error('commandsIn: no commands');
-  const lines = ['set -euo pipefail', `mkdir -p -- ${shellQuote(dir)}`, `cd -- ${shellQuote(dir)}`, ...commands.map((argv) => shellJoin(argv))];
+  const lines = [
+    'set -euo pipefail',
+    `mkdir -p -- ${shellQuote(dir)}`,
+    `cd -- ${shellQuote(dir)}`,
+    ...commands.map((argv) => shellJoin(argv)),
+  ];
   return ['bash', '-c', lines.join('\n')];
 }

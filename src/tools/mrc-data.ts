@@ -20,17 +20,22 @@ export function halfToNumber(bits: number): number {
 }
 
 /** Decodes `bytes` (whole voxels of `header.mode`) into float32 values. */
-export function decodeVoxels(bytes: Uint8Array, header: Pick<MrcHeader, 'mode' | 'bytesPerVoxel'>, little: boolean): Float32Array {
+export function decodeVoxels(
+  bytes: Uint8Array,
+  header: Pick<MrcHeader, 'mode' | 'bytesPerVoxel'>,
+  little: boolean,
+): Float32Array {
   const n = Math.floor(bytes.length / header.bytesPerVoxel);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const out = new Float32Array(n);
-  const read: (at: number) => number = {
-    0: (at: number) => view.getInt8(at),
-    1: (at: number) => view.getInt16(at * 2, little),
-    2: (at: number) => view.getFloat32(at * 4, little),
-    6: (at: number) => view.getUint16(at * 2, little),
-    12: (at: number) => halfToNumber(view.getUint16(at * 2, little)),
-  }[header.mode] ?? (() => NaN);
+  const read: (at: number) => number =
+    {
+      0: (at: number) => view.getInt8(at),
+      1: (at: number) => view.getInt16(at * 2, little),
+      2: (at: number) => view.getFloat32(at * 4, little),
+      6: (at: number) => view.getUint16(at * 2, little),
+      12: (at: number) => halfToNumber(view.getUint16(at * 2, little)),
+    }[header.mode] ?? (() => NaN);
   for (let i = 0; i < n; i++) out[i] = read(i);
   return out;
 }

@@ -48,7 +48,8 @@ export function parseMrcHeader(head: Buffer | Uint8Array, fileSize: number, sour
   const little = head[212] !== 0x11;
   const int = (at: number): number => view.getInt32(at, little);
   const [nx, ny, nz, mode] = [int(0), int(4), int(8), int(12)];
-  if (nx < 1 || ny < 1 || nz < 1) throw fail(`bad dimensions ${nx}x${ny}x${nz}: each must be at least 1`, { nx, ny, nz });
+  if (nx < 1 || ny < 1 || nz < 1)
+    throw fail(`bad dimensions ${nx}x${ny}x${nz}: each must be at least 1`, { nx, ny, nz });
   const bytesPerVoxel = BYTES_PER_VOXEL[mode];
   if (bytesPerVoxel === undefined) throw fail(`unsupported MRC mode ${mode}; supported: ${MODE_NAMES}`, { mode });
   const nsymbt = int(92);
@@ -59,7 +60,10 @@ export function parseMrcHeader(head: Buffer | Uint8Array, fileSize: number, sour
   const dataOffset = MRC_HEADER_BYTES + nsymbt;
   const expectedSize = dataOffset + nx * ny * nz * bytesPerVoxel;
   if (fileSize < expectedSize) {
-    throw fail(`data truncated: file is ${fileSize} bytes, header promises ${expectedSize}`, { fileSize, expectedSize });
+    throw fail(`data truncated: file is ${fileSize} bytes, header promises ${expectedSize}`, {
+      fileSize,
+      expectedSize,
+    });
   }
   return { nx, ny, nz, mode, voxelSize, extendedHeaderBytes: nsymbt, dataOffset, bytesPerVoxel, expectedSize };
 }

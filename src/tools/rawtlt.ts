@@ -20,10 +20,14 @@ export function parseRawtlt(text: string, source: string): number[] {
     const where = `${source}:${index + 1}`;
     const angle = NUMBER.test(token) ? Number(token) : NaN;
     if (!Number.isFinite(angle)) {
-      throw new CryoError(ErrorType.InputInvalid, `${where}: tilt angle ${JSON.stringify(token)} is not a number`, { source });
+      throw new CryoError(ErrorType.InputInvalid, `${where}: tilt angle ${JSON.stringify(token)} is not a number`, {
+        source,
+      });
     }
     if (angle < -90 || angle > 90) {
-      throw new CryoError(ErrorType.InputInvalid, `${where}: tilt angle ${angle} is outside [-90, 90] degrees`, { source });
+      throw new CryoError(ErrorType.InputInvalid, `${where}: tilt angle ${angle} is outside [-90, 90] degrees`, {
+        source,
+      });
     }
     angles.push(angle);
   });

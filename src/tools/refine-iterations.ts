@@ -34,7 +34,14 @@ export interface RefineProgress {
 /** Which RELION wrote the folder: its file set differs (above). */
 export type RelionGeneration = '3.1' | '5';
 
-const PARTS_31 = ['optimiser.star', 'data.star', 'half1_model.star', 'half2_model.star', 'half1_class001.mrc', 'half2_class001.mrc'];
+const PARTS_31 = [
+  'optimiser.star',
+  'data.star',
+  'half1_model.star',
+  'half2_model.star',
+  'half1_class001.mrc',
+  'half2_class001.mrc',
+];
 const PARTS_5 = [
   ...PARTS_31,
   'sampling.star',
@@ -61,7 +68,11 @@ function escapeRegExp(text: string): string {
 }
 
 /** Progress of the refine whose output root's basename is `root` (e.g. `run`), from file names. */
-export function refineProgress(fileNames: readonly string[], root: string, relion: RelionGeneration = '3.1'): RefineProgress {
+export function refineProgress(
+  fileNames: readonly string[],
+  root: string,
+  relion: RelionGeneration = '3.1',
+): RefineProgress {
   const pattern = new RegExp(`^${escapeRegExp(root)}_it(\\d{3,})_(.+)$`);
   const parts = new Map<number, Set<string>>();
   for (const name of fileNames) {

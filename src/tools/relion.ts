@@ -32,19 +32,30 @@ export function relionBinary(rt: RelionRuntime, name: string): string {
 const num = (value: number): string => String(value);
 
 /** `relion_tomo_subtomo --p … --t … --o Extract/ --b 512 --crop 192 --bin 1 --max_dose 50 --float16 --stack2d --j N`. */
-export function subtomoCommand(rt: RelionRuntime, files: { particles: string; tomograms: string; outDir: string }, p: ExtractionParams): string[] {
+export function subtomoCommand(
+  rt: RelionRuntime,
+  files: { particles: string; tomograms: string; outDir: string },
+  p: ExtractionParams,
+): string[] {
   return [
     relionBinary(rt, 'relion_tomo_subtomo'),
-    '--p', files.particles,
-    '--t', files.tomograms,
-    '--o', files.outDir.endsWith('/') ? files.outDir : `${files.outDir}/`,
-    '--b', num(p.box),
-    '--crop', num(p.crop),
-    '--bin', num(p.bin),
+    '--p',
+    files.particles,
+    '--t',
+    files.tomograms,
+    '--o',
+    files.outDir.endsWith('/') ? files.outDir : `${files.outDir}/`,
+    '--b',
+    num(p.box),
+    '--crop',
+    num(p.crop),
+    '--bin',
+    num(p.bin),
     ...(p.maxDose === undefined ? [] : ['--max_dose', num(p.maxDose)]),
     ...(p.float16 ? ['--float16'] : []),
     ...(p.stack2d ? ['--stack2d'] : []),
-    '--j', num(rt.threads),
+    '--j',
+    num(rt.threads),
   ];
 }
 
@@ -60,16 +71,23 @@ export function preprocessExtractCommand(
 ): string[] {
   return [
     relionBinary(rt, 'relion_preprocess'),
-    '--i', files.micrographs,
-    '--coord_dir', files.coordDir,
-    '--coord_suffix', files.coordSuffix,
-    '--part_star', files.particles,
-    '--part_dir', files.partDir,
+    '--i',
+    files.micrographs,
+    '--coord_dir',
+    files.coordDir,
+    '--coord_suffix',
+    files.coordSuffix,
+    '--part_star',
+    files.particles,
+    '--part_dir',
+    files.partDir,
     '--extract',
-    '--extract_size', num(p.box),
+    '--extract_size',
+    num(p.box),
     ...(p.crop === p.box ? [] : ['--scale', num(p.crop)]),
     '--norm',
-    '--bg_radius', num(Math.floor(p.crop * 0.4)),
+    '--bg_radius',
+    num(Math.floor(p.crop * 0.4)),
   ];
 }
 
@@ -101,20 +119,31 @@ function runtimeTail(rt: RelionRuntime): string[] {
 export function refineCommand(rt: RelionRuntime, files: RefineFiles, p: RefineParams, ranks: string): string[] {
   const optional = (cond: boolean, ...args: string[]): string[] => (cond ? args : []);
   return [
-    ...rt.mpirun, '-n', ranks,
+    ...rt.mpirun,
+    '-n',
+    ranks,
     relionBinary(rt, 'relion_refine_mpi'),
-    '--o', files.outRoot,
-    '--auto_refine', '--split_random_halves',
-    `--${files.input.kind}`, files.input.path,
-    '--ref', files.reference,
+    '--o',
+    files.outRoot,
+    '--auto_refine',
+    '--split_random_halves',
+    `--${files.input.kind}`,
+    files.input.path,
+    '--ref',
+    files.reference,
     ...optional(files.solventMask !== undefined, '--solvent_mask', files.solventMask ?? ''),
-    '--particle_diameter', num(p.particleDiameter),
-    '--sym', p.symmetry,
-    '--ini_high', num(p.iniHigh),
-    '--healpix_order', num(p.healpixOrder),
+    '--particle_diameter',
+    num(p.particleDiameter),
+    '--sym',
+    p.symmetry,
+    '--ini_high',
+    num(p.iniHigh),
+    '--healpix_order',
+    num(p.healpixOrder),
     ...optional(p.ctf, '--ctf'),
     ...optional(p.solventCorrectFsc && files.solventMask !== undefined, '--solvent_correct_fsc'),
-    '--pad', num(p.pad),
+    '--pad',
+    num(p.pad),
     ...optional(p.autoLocalHealpixOrder !== undefined, '--auto_local_healpix_order', num(p.autoLocalHealpixOrder ?? 0)),
     ...optional(p.offsetRange !== undefined, '--offset_range', num(p.offsetRange ?? 0)),
     ...optional(p.offsetStep !== undefined, '--offset_step', num(p.offsetStep ?? 0)),
@@ -133,7 +162,17 @@ export function refineCommand(rt: RelionRuntime, files: RefineFiles, p: RefinePa
  * other setting from it). `optimiser` is a path or {@link CONTINUE_FROM}.
  */
 export function refineContinueCommand(rt: RelionRuntime, outRoot: string, optimiser: string, ranks: string): string[] {
-  return [...rt.mpirun, '-n', ranks, relionBinary(rt, 'relion_refine_mpi'), '--continue', optimiser, '--o', outRoot, ...runtimeTail(rt)];
+  return [
+    ...rt.mpirun,
+    '-n',
+    ranks,
+    relionBinary(rt, 'relion_refine_mpi'),
+    '--continue',
+    optimiser,
+    '--o',
+    outRoot,
+    ...runtimeTail(rt),
+  ];
 }
 
 /**
@@ -141,46 +180,85 @@ export function refineContinueCommand(rt: RelionRuntime, outRoot: string, optimi
  * a map from the particles at their rlnAngle* orientations, straight from the tilt series
  * (contrast inverted, like relion_tomo_subtomo); it writes `<dir>/merged.mrc`.
  */
-export function reconstructParticleCommand(rt: RelionRuntime, files: { optimisationSet: string; outDir: string }, p: ExtractionParams): string[] {
+export function reconstructParticleCommand(
+  rt: RelionRuntime,
+  files: { optimisationSet: string; outDir: string },
+  p: ExtractionParams,
+): string[] {
   return [
     relionBinary(rt, 'relion_tomo_reconstruct_particle'),
-    '--i', files.optimisationSet,
-    '--o', files.outDir.endsWith('/') ? files.outDir : `${files.outDir}/`,
-    '--b', num(p.box),
-    '--crop', num(p.crop),
-    '--bin', num(p.bin),
-    '--j', num(rt.threads),
+    '--i',
+    files.optimisationSet,
+    '--o',
+    files.outDir.endsWith('/') ? files.outDir : `${files.outDir}/`,
+    '--b',
+    num(p.box),
+    '--crop',
+    num(p.crop),
+    '--bin',
+    num(p.bin),
+    '--j',
+    num(rt.threads),
   ];
 }
 
 /** `relion_image_handler --i in.mrc --o out.mrc --lowpass Å`. */
-export function lowpassCommand(rt: RelionRuntime, files: { input: string; output: string }, angstrom: number): string[] {
-  return [relionBinary(rt, 'relion_image_handler'), '--i', files.input, '--o', files.output, '--lowpass', num(angstrom)];
+export function lowpassCommand(
+  rt: RelionRuntime,
+  files: { input: string; output: string },
+  angstrom: number,
+): string[] {
+  return [
+    relionBinary(rt, 'relion_image_handler'),
+    '--i',
+    files.input,
+    '--o',
+    files.output,
+    '--lowpass',
+    num(angstrom),
+  ];
 }
 
 /** `relion_mask_create --denovo`: a soft spherical mask for postprocess. */
-export function maskCreateCommand(rt: RelionRuntime, m: { box: number; pixelSize: number; outerRadiusPx: number; softEdgePx: number; out: string }): string[] {
+export function maskCreateCommand(
+  rt: RelionRuntime,
+  m: { box: number; pixelSize: number; outerRadiusPx: number; softEdgePx: number; out: string },
+): string[] {
   return [
     relionBinary(rt, 'relion_mask_create'),
     '--denovo',
-    '--box_size', num(m.box),
-    '--outer_radius', num(m.outerRadiusPx),
-    '--width_soft_edge', num(m.softEdgePx),
-    '--angpix', num(m.pixelSize),
-    '--o', m.out,
+    '--box_size',
+    num(m.box),
+    '--outer_radius',
+    num(m.outerRadiusPx),
+    '--width_soft_edge',
+    num(m.softEdgePx),
+    '--angpix',
+    num(m.pixelSize),
+    '--o',
+    m.out,
   ];
 }
 
 /** `relion_postprocess --i run_half1_class001_unfil.mrc --mask … --angpix … --auto_bfac [--autob_lowres N] --o PostProcess/postprocess`. */
-export function postprocessCommand(rt: RelionRuntime, files: { half1: string; mask: string; outRoot: string }, p: PostprocessParams, pixelSize: number): string[] {
+export function postprocessCommand(
+  rt: RelionRuntime,
+  files: { half1: string; mask: string; outRoot: string },
+  p: PostprocessParams,
+  pixelSize: number,
+): string[] {
   return [
     relionBinary(rt, 'relion_postprocess'),
-    '--i', files.half1,
-    '--mask', files.mask,
-    '--angpix', num(pixelSize),
+    '--i',
+    files.half1,
+    '--mask',
+    files.mask,
+    '--angpix',
+    num(pixelSize),
     '--auto_bfac',
     ...(p.autobLowres === undefined ? [] : ['--autob_lowres', num(p.autobLowres)]),
-    '--o', files.outRoot,
+    '--o',
+    files.outRoot,
   ];
 }
 

@@ -135,7 +135,12 @@ export function parseStar(text: string, source: string): StarFile {
       }
       if (Object.hasOwn(block.values, key)) throw invalid(`${where}: key ${first} appears twice in data_${block.name}`);
       // defineProperty, not assignment: a key such as `__proto__` must stay a plain entry.
-      Object.defineProperty(block.values, key, { value: tokens[1]!, enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(block.values, key, {
+        value: tokens[1]!,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
       return;
     }
     throw invalid(`${where}: unexpected text outside a loop: ${JSON.stringify(trimmed.slice(0, 40))}`);
@@ -180,7 +185,10 @@ function toNumber(text: string): number | undefined {
 export function starNumber(block: StarBlock, key: string, source: string): number {
   const text = Object.hasOwn(block.values, key) ? block.values[key] : undefined;
   if (text === undefined) {
-    const present = Object.keys(block.values).map((k) => `_${k}`).join(', ') || 'none';
+    const present =
+      Object.keys(block.values)
+        .map((k) => `_${k}`)
+        .join(', ') || 'none';
     throw invalid(`${source}: data_${block.name} has no _${key} (keys: ${present})`, { source });
   }
   const n = toNumber(text);

@@ -88,7 +88,12 @@ export function particlePixelSize(tools: Toolset, spec: CampaignSpec): number {
 }
 
 /** Step: align + reconstruct one tilt series (AreTomo2 or its stand-in; one GPU). */
-export function reconstructCommand(tools: Toolset, layout: CampaignLayout, spec: CampaignSpec, ts: TiltSeriesSpec): string[] {
+export function reconstructCommand(
+  tools: Toolset,
+  layout: CampaignLayout,
+  spec: CampaignSpec,
+  ts: TiltSeriesSpec,
+): string[] {
   const line = aretomoCommand(
     tools.aretomo2,
     { inMrc: dataPath(layout, ts.stack), angFile: dataPath(layout, ts.angles), outMrc: tomogramFile(ts.name) },
@@ -171,10 +176,19 @@ export function extractStep(
   if (runsRelion5(tools.profile)) {
     if (!spec.relion5) throw new Error(`the ${tools.profile} profile needs relion5.tomograms in the campaign file`);
     const own = importsAlignment(tools, spec);
-    if (!own && spec.relion5.particles === undefined) throw new Error('alignment: published needs relion5.particles in the campaign file');
+    if (!own && spec.relion5.particles === undefined)
+      throw new Error('alignment: published needs relion5.particles in the campaign file');
     const files = own
-      ? { particles: `${layout.dir}/${ALIGNED.particles}`, tomograms: `${layout.dir}/${ALIGNED.tomograms}`, outDir: 'Extract' }
-      : { particles: dataPath(layout, spec.relion5.particles!), tomograms: dataPath(layout, spec.relion5.tomograms), outDir: 'Extract' };
+      ? {
+          particles: `${layout.dir}/${ALIGNED.particles}`,
+          tomograms: `${layout.dir}/${ALIGNED.tomograms}`,
+          outDir: 'Extract',
+        }
+      : {
+          particles: dataPath(layout, spec.relion5.particles!),
+          tomograms: dataPath(layout, spec.relion5.tomograms),
+          outDir: 'Extract',
+        };
     const command = subtomoCommand(tools.relion, files, spec.extraction);
     return {
       command: commandsIn(layout.dir, [['mkdir', '-p', 'Extract'], command]),
@@ -186,14 +200,36 @@ export function extractStep(
   const micrographs = `${layout.dir}/Extract/tomograms.star`;
   const optics = formatStarLoop(
     'optics',
-    ['rlnOpticsGroupName', 'rlnOpticsGroup', 'rlnMicrographPixelSize', 'rlnVoltage', 'rlnSphericalAberration', 'rlnAmplitudeContrast'],
+    [
+      'rlnOpticsGroupName',
+      'rlnOpticsGroup',
+      'rlnMicrographPixelSize',
+      'rlnVoltage',
+      'rlnSphericalAberration',
+      'rlnAmplitudeContrast',
+    ],
     [['opticsGroup1', 1, tomogramPixelSize(spec, series[0]!), 300, 2.7, 0.1]],
   );
-  const list = formatStarLoop('micrographs', ['rlnMicrographName', 'rlnOpticsGroup'], series.map((ts) => [tomogramFile(ts.name), 1]));
-  const copies = series.map((ts) => ['cp', '--', dataPath(layout, ts.picks), `Extract/coords/tomograms/${ts.name}_coords.star`]);
+  const list = formatStarLoop(
+    'micrographs',
+    ['rlnMicrographName', 'rlnOpticsGroup'],
+    series.map((ts) => [tomogramFile(ts.name), 1]),
+  );
+  const copies = series.map((ts) => [
+    'cp',
+    '--',
+    dataPath(layout, ts.picks),
+    `Extract/coords/tomograms/${ts.name}_coords.star`,
+  ]);
   const extract = preprocessExtractCommand(
     tools.relion,
-    { micrographs: 'Extract/tomograms.star', coordDir: 'Extract/coords/', coordSuffix: '_coords.star', particles: 'Extract/particles.star', partDir: 'Extract/' },
+    {
+      micrographs: 'Extract/tomograms.star',
+      coordDir: 'Extract/coords/',
+      coordSuffix: '_coords.star',
+      particles: 'Extract/particles.star',
+      partDir: 'Extract/',
+    },
     spec.extraction,
   );
   return {
@@ -224,13 +260,21 @@ function startingReference(spec: CampaignSpec): string {
 export function featurelessCommands(tools: Toolset, spec: CampaignSpec): string[][] {
   const dir = 'Refine3D/featureless_start';
   return [
-    reconstructParticleCommand(tools.relion, { optimisationSet: 'Extract/optimisation_set.star', outDir: dir }, spec.extraction),
+    reconstructParticleCommand(
+      tools.relion,
+      { optimisationSet: 'Extract/optimisation_set.star', outDir: dir },
+      spec.extraction,
+    ),
     lowpassCommand(tools.relion, { input: `${dir}/merged.mrc`, output: FEATURELESS_REFERENCE }, spec.refine.iniHigh),
   ];
 }
 
 /** Step: gold-standard auto-refine, and the line that resumes it from an iteration. */
-export function refineStep(tools: Toolset, spec: CampaignSpec, particles: string): { command: string[]; resume: string[] } {
+export function refineStep(
+  tools: Toolset,
+  spec: CampaignSpec,
+  particles: string,
+): { command: string[]; resume: string[] } {
   // Production: one rank per granted GPU plus the leader (filled in per rung). On CPU: the
   // minimum, a leader and one rank per half-set.
   const ranks = tools.profile === 'production' ? MPI_RANKS : '3';
@@ -247,7 +291,12 @@ export function refineStep(tools: Toolset, spec: CampaignSpec, particles: string
 }
 
 /** Wraps refine lines to run in the campaign folder with absolute data paths. */
-export function refineCommands(tools: Toolset, layout: CampaignLayout, spec: CampaignSpec, particles: string): { command: string[]; resume: string[] } {
+export function refineCommands(
+  tools: Toolset,
+  layout: CampaignLayout,
+  spec: CampaignSpec,
+  particles: string,
+): { command: string[]; resume: string[] } {
   const withData: CampaignSpec = {
     ...spec,
     ...(spec.reference === undefined ? {} : { reference: dataPath(layout, spec.reference) }),
@@ -258,7 +307,10 @@ export function refineCommands(tools: Toolset, layout: CampaignLayout, spec: Cam
   };
   const { command, resume } = refineStep(tools, withData, particles);
   const start = spec.refine.startFrom === 'featureless' ? featurelessCommands(tools, spec) : [];
-  return { command: commandsIn(layout.dir, [['mkdir', '-p', 'Refine3D'], ...start, command]), resume: commandsIn(layout.dir, [resume]) };
+  return {
+    command: commandsIn(layout.dir, [['mkdir', '-p', 'Refine3D'], ...start, command]),
+    resume: commandsIn(layout.dir, [resume]),
+  };
 }
 
 /** Step: postprocess (with a de-novo mask when the campaign gives no FSC mask). */
@@ -270,10 +322,24 @@ export function postprocessStep(tools: Toolset, layout: CampaignLayout, spec: Ca
     mask = dataPath(layout, spec.masks.fsc);
   } else if (spec.postprocess.denovoMask !== undefined) {
     mask = 'PostProcess/mask.mrc';
-    commands.push(maskCreateCommand(tools.relion, { box: spec.extraction.crop, pixelSize, ...spec.postprocess.denovoMask, out: mask }));
+    commands.push(
+      maskCreateCommand(tools.relion, {
+        box: spec.extraction.crop,
+        pixelSize,
+        ...spec.postprocess.denovoMask,
+        out: mask,
+      }),
+    );
   } else {
     throw new Error('postprocess needs masks.fsc or postprocess.denovoMask in the campaign file');
   }
-  commands.push(postprocessCommand(tools.relion, { half1: `${REFINE_ROOT}_half1_class001_unfil.mrc`, mask, outRoot: POSTPROCESS_ROOT }, spec.postprocess, pixelSize));
+  commands.push(
+    postprocessCommand(
+      tools.relion,
+      { half1: `${REFINE_ROOT}_half1_class001_unfil.mrc`, mask, outRoot: POSTPROCESS_ROOT },
+      spec.postprocess,
+      pixelSize,
+    ),
+  );
   return commandsIn(layout.dir, commands);
 }

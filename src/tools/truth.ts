@@ -12,7 +12,6 @@ function numberField(parsed: Record<string, unknown>, key: string, truth: string
   return value;
 }
 
-
 /** Parses check_truth.py's JSON; throws naming the field that is missing or not a number. */
 export function parseTruthCheck(stdout: string, truth: string): TruthCheck {
   let parsed: Record<string, unknown>;

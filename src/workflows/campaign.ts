@@ -30,7 +30,15 @@ import { summarizeStep } from '../campaign/job-summary.js';
 import type { StepSummary } from '../model/step-summary.js';
 import { ErrorType, hasErrorType, innermostMessage } from '../errors.js';
 import { describeLadder } from '../slurm/placement.js';
-import { CryoCampaign, CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus, CryoTiltSeries } from '../search-attributes.js';
+import {
+  CryoCampaign,
+  CryoCostUsd,
+  CryoIteration,
+  CryoResolution,
+  CryoStage,
+  CryoStatus,
+  CryoTiltSeries,
+} from '../search-attributes.js';
 import { relionBinary } from '../tools/relion.js';
 import {
   alignmentImport,
@@ -51,12 +59,27 @@ import type { ImportedAlignment } from '../model/results.js';
 import { clusterJob, type ClusterJobInput, type ClusterJobResult } from './cluster-job.js';
 import { fileOps, stageOps } from './campaign-activities.js';
 import { tiltSeries, type TiltSeriesResult } from './tilt-series.js';
-import { CAMPAIGN_EVENTS_KEPT, type CampaignCancellation, type CampaignStage, type CampaignStatus, type RunRecord } from '../model/campaign-status.js';
+import {
+  CAMPAIGN_EVENTS_KEPT,
+  type CampaignCancellation,
+  type CampaignStage,
+  type CampaignStatus,
+  type RunRecord,
+} from '../model/campaign-status.js';
 import { TaskGroup, type Outcome, type Task } from './tasks.js';
 import { recordStepUsage } from './metrics.js';
-import { approvePicksUpdate, campaignStatusQuery, dependencyMovedSignal, jobSubmittedSignal, nodeExcludedSignal, reconstructAfterSignal, type DependencyMoved, type JobSubmitted, type ReconstructAfter } from './operations.js';
+import {
+  approvePicksUpdate,
+  campaignStatusQuery,
+  dependencyMovedSignal,
+  jobSubmittedSignal,
+  nodeExcludedSignal,
+  reconstructAfterSignal,
+  type DependencyMoved,
+  type JobSubmitted,
+  type ReconstructAfter,
+} from './operations.js';
 import { mergeExclusions } from '../slurm/node-exclusions.js';
-
 
 /** A step's clusterJob child and how it ends; `after`: the Slurm jobs it was queued behind. */
 interface Launched {
@@ -99,14 +122,23 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
   setHandler(campaignStatusQuery, () => status);
   // Black-hole nodes reported by any step; the steps started later leave them out.
   const event = (step: string, text: string) => {
-    status.events = [...(status.events ?? []), { at: new Date().toISOString(), step, text }].slice(-CAMPAIGN_EVENTS_KEPT);
+    status.events = [...(status.events ?? []), { at: new Date().toISOString(), step, text }].slice(
+      -CAMPAIGN_EVENTS_KEPT,
+    );
   };
   setHandler(nodeExcludedSignal, (nodes) => {
     status.excludedNodes = mergeExclusions(status.excludedNodes ?? [], nodes);
-    for (const n of nodes) event(n.step ?? '', `${n.step ?? 'a step'}: node ${n.node} left out of later jobs until ${n.until} (${n.reason})`);
+    for (const n of nodes)
+      event(
+        n.step ?? '',
+        `${n.step ?? 'a step'}: node ${n.node} left out of later jobs until ${n.until} (${n.reason})`,
+      );
   });
   /** What every clusterJob this campaign starts gets: the nodes to leave out, and whom to tell. */
-  const placementContext = (): Pick<ClusterJobInput, 'exclude' | 'reportTo'> => ({ exclude: [...(status.excludedNodes ?? [])], reportTo: id });
+  const placementContext = (): Pick<ClusterJobInput, 'exclude' | 'reportTo'> => ({
+    exclude: [...(status.excludedNodes ?? [])],
+    reportTo: id,
+  });
   // The newest Slurm job of every clusterJob (this campaign's steps and the series'
   // reconstructions), reported by the children as they submit.
   const submitted: Record<string, JobSubmitted> = {};
@@ -118,7 +150,10 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     submitted[job.workflowId] = job;
     if (before !== undefined && before !== job.jobId) {
       moves.push({ from: before, to: job.jobId });
-      event(job.step, `${job.step}: job ${before} replaced by job ${job.jobId}${job.because ? ` (${job.because})` : ''}`);
+      event(
+        job.step,
+        `${job.step}: job ${before} replaced by job ${job.jobId}${job.because ? ` (${job.because})` : ''}`,
+      );
     }
   });
   const jobOf = (workflowId: string): string | undefined => submitted[workflowId]?.jobId;
@@ -128,7 +163,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
   /** How each clusterJob (steps and reconstructions) ended, by workflow id. */
   const endedAs: Record<string, 'completed' | 'failed' | 'cancelled'> = {};
   // What was running the moment a cancel reached the campaign, before any child had ended.
-  let cancelRequested: { readonly at: string; readonly stage: CampaignStage; readonly running: Record<string, string> } | undefined;
+  let cancelRequested:
+    { readonly at: string; readonly stage: CampaignStage; readonly running: Record<string, string> } | undefined;
   CancellationScope.current().cancelRequested.catch(() => {
     cancelRequested ??= { at: new Date().toISOString(), stage: status.stage, running: { ...status.running } };
   });
@@ -149,7 +185,10 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     },
     {
       validator: (request) => {
-        if (!atPicksGate) throw new Error(`campaign ${id} is not waiting for picks approval (stage ${status.stage}, picks ${status.picks.state})`);
+        if (!atPicksGate)
+          throw new Error(
+            `campaign ${id} is not waiting for picks approval (stage ${status.stage}, picks ${status.picks.state})`,
+          );
         if (typeof request?.approve !== 'boolean') throw new Error('approvePicks: expected { approve: true | false }');
       },
     },
@@ -167,7 +206,9 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       upsertMemo({ cancellation });
       upsertSearchAttributes([{ key: CryoStatus, value: 'cancelled' }]);
       const jobs = cancellation.jobsCancelled.map((j) => `${j.step} ${j.jobId}`).join(', ') || 'none';
-      setCurrentDetails(`**${spec.name}** (${spec.dataset}) — cancelled at stage ${cancellation.stage}\n\nSlurm jobs cancelled: ${jobs}\n\ncost $${status.costUsd.toFixed(4)}`);
+      setCurrentDetails(
+        `**${spec.name}** (${spec.dataset}) — cancelled at stage ${cancellation.stage}\n\nSlurm jobs cancelled: ${jobs}\n\ncost $${status.costUsd.toFixed(4)}`,
+      );
       // Closes CANCELLED, not FAILED, whatever the interrupted line threw.
       throw isCancellation(err) ? err : new CancelledFailure(`campaign cancelled at stage ${cancellation.stage}`);
     }
@@ -183,7 +224,14 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       const job = submitted[workflowId];
       // Cancelled by its clusterJob, or by Slurm as a consequence (queued behind a cancelled job).
       if (!job || endedAs[workflowId] === undefined || endedAs[workflowId] === 'completed') return [];
-      return [{ workflowId, step: job.step, jobId: job.jobId, ...(job.cluster === undefined ? {} : { cluster: job.cluster }) }];
+      return [
+        {
+          workflowId,
+          step: job.step,
+          jobId: job.jobId,
+          ...(job.cluster === undefined ? {} : { cluster: job.cluster }),
+        },
+      ];
     });
     return {
       requestedAt: cancelRequested?.at ?? new Date().toISOString(),
@@ -210,13 +258,21 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
           if (run.task.ended || !run.after?.includes(move.from)) continue;
           run.after = run.after.map((jobId) => (jobId === move.from ? move.to : jobId));
           const exclude = [...(status.excludedNodes ?? [])];
-          await getExternalWorkflowHandle(run.workflowId).signal(dependencyMovedSignal, { ...move, exclude }).catch(() => undefined);
+          await getExternalWorkflowHandle(run.workflowId)
+            .signal(dependencyMovedSignal, { ...move, exclude })
+            .catch(() => undefined);
           event(run.suffix, `${run.suffix}: queued behind job ${move.to} now, not ${move.from}`);
         }
       }
     };
     tasks.start(forwardMoves);
-    const extractJobFor = (command: readonly string[]): ClusterJobInput => ({ step: 'extract', placement: input.placements.extract, command, cpusPerTask: 1, timeLimitMinutes: 120 });
+    const extractJobFor = (command: readonly string[]): ClusterJobInput => ({
+      step: 'extract',
+      placement: input.placements.extract,
+      command,
+      cpusPerTask: 1,
+      timeLimitMinutes: 120,
+    });
     const enter = (stage: CampaignStage, details: string) => {
       status.stage = stage;
       upsertSearchAttributes([
@@ -224,7 +280,9 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         { key: CryoStage, value: stage },
         { key: CryoStatus, value: stage === 'done' ? 'done' : stage === 'picks' ? 'waiting-approval' : 'running' },
       ]);
-      setCurrentDetails(`**${spec.name}** (${spec.dataset}) — ${stage}\n\n${details}\n\ncost so far $${status.costUsd.toFixed(4)}`);
+      setCurrentDetails(
+        `**${spec.name}** (${spec.dataset}) — ${stage}\n\n${details}\n\ncost so far $${status.costUsd.toFixed(4)}`,
+      );
     };
     const childOptions = (suffix: string, extra: { tiltSeries?: string; summary?: string } = {}) => ({
       workflowId: `${id}/${suffix}`,
@@ -243,8 +301,17 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     /** A step's child, started now; with `after`, its job is queued behind those Slurm jobs. */
     const launch = async (job: ClusterJobInput, suffix: string, after?: readonly string[]): Promise<Launched> => {
       const scope = new CancellationScope();
-      const args: ClusterJobInput = { ...job, ...placementContext(), ...(after ? { afterJobs: after, followMovedDependencies: true } : {}) };
-      const handle = await scope.run(() => startChild(clusterJob, { ...childOptions(suffix, { summary: `${job.step} · ${describeLadder(job.placement.ladder)}` }), args: [args] }));
+      const args: ClusterJobInput = {
+        ...job,
+        ...placementContext(),
+        ...(after ? { afterJobs: after, followMovedDependencies: true } : {}),
+      };
+      const handle = await scope.run(() =>
+        startChild(clusterJob, {
+          ...childOptions(suffix, { summary: `${job.step} · ${describeLadder(job.placement.ladder)}` }),
+          args: [args],
+        }),
+      );
       status.running[suffix] = handle.workflowId;
       const task = tasks.adopt(scope, handle.result(), (outcome) => {
         endedAs[handle.workflowId] = endedHow(outcome);
@@ -271,7 +338,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       await condition(() => jobOf(run.workflowId) !== undefined || run.task.ended);
       return jobOf(run.workflowId);
     };
-    const recordStep = (result: ClusterJobResult, job: ClusterJobInput) => record(summarizeStep(result.record, job.placement.ladder, input.gpuPrices, job.command));
+    const recordStep = (result: ClusterJobResult, job: ClusterJobInput) =>
+      record(summarizeStep(result.record, job.placement.ladder, input.gpuPrices, job.command));
     /**
      * A launched step's result. A step queued behind jobs other
      * than those its inputs came from (`inputsFrom`: a job was resubmitted, a series dropped
@@ -279,14 +347,20 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
      * fails with DependencyFailed. Either runs again now that its inputs are ready, as
      * `<suffix>-again`, after `beforeAgain`.
      */
-    const finishStep = async (run: Launched, job: ClusterJobInput, inputsFrom?: readonly string[], beforeAgain?: () => Promise<void>): Promise<ClusterJobResult> => {
+    const finishStep = async (
+      run: Launched,
+      job: ClusterJobInput,
+      inputsFrom?: readonly string[],
+      beforeAgain?: () => Promise<void>,
+    ): Promise<ClusterJobResult> => {
       let outcome: Outcome<ClusterJobResult> | undefined;
       if (run.after && !sameIds(run.after, inputsFrom)) {
         run.task.scope.cancel();
         await run.task.outcome;
       } else {
         outcome = await run.task.outcome;
-        if ('err' in outcome && !(run.after && hasErrorType(outcome.err, ErrorType.DependencyFailed))) throw stepError(run, outcome.err);
+        if ('err' in outcome && !(run.after && hasErrorType(outcome.err, ErrorType.DependencyFailed)))
+          throw stepError(run, outcome.err);
       }
       if (outcome === undefined || 'err' in outcome) {
         if (beforeAgain) await beforeAgain();
@@ -300,18 +374,22 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     // 1. Campaign-wide inputs, before anything is staged or submitted.
     enter('inspect', `checking reference and masks under ${layout.dataDir}`);
     const dataPath = (f: string) => (f.startsWith('/') ? f : `${layout.dataDir}/${f}`);
-    const inspectMaps = () => fileOps.inspectMaps({
-      cluster,
-      maps: [
-        ...(spec.reference === undefined || spec.refine.startFrom === 'featureless' ? [] : [{ what: 'reference', path: dataPath(spec.reference) }]),
-        ...(spec.masks.solvent ? [{ what: 'masks.solvent', path: dataPath(spec.masks.solvent) }] : []),
-        ...(spec.masks.fsc ? [{ what: 'masks.fsc', path: dataPath(spec.masks.fsc) }] : []),
-        ...(spec.truth ? [{ what: 'truth.map', path: dataPath(spec.truth.map) }] : []),
-      ],
-    });
+    const inspectMaps = () =>
+      fileOps.inspectMaps({
+        cluster,
+        maps: [
+          ...(spec.reference === undefined || spec.refine.startFrom === 'featureless'
+            ? []
+            : [{ what: 'reference', path: dataPath(spec.reference) }]),
+          ...(spec.masks.solvent ? [{ what: 'masks.solvent', path: dataPath(spec.masks.solvent) }] : []),
+          ...(spec.masks.fsc ? [{ what: 'masks.fsc', path: dataPath(spec.masks.fsc) }] : []),
+          ...(spec.truth ? [{ what: 'truth.map', path: dataPath(spec.truth.map) }] : []),
+        ],
+      });
     // Output folders: a campaign that cannot write its results says so now, naming the folder.
     const checkWritable = () => fileOps.checkWritable({ cluster, dirs: [layout.dir, input.tools.stageDir] });
-    const stageBinary = () => stageOps.stageBinary({ cluster, localPath: input.tools.aretomo2Local, remoteDir: input.tools.stageDir });
+    const stageBinary = () =>
+      stageOps.stageBinary({ cluster, localPath: input.tools.aretomo2Local, remoteDir: input.tools.stageDir });
     const aretomo2 = stagedPath(input.tools.stageDir, input.tools.aretomo2Local);
 
     // 3 (declared here: queued ahead, the series start now). Every tilt series, in parallel up
@@ -331,8 +409,18 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       // children's inputs grow as N² (500 series overran Temporal's 4 MB message limit).
       const campaign = { ...input, spec: { ...spec, tiltSeries: spec.tiltSeries.filter((ts) => ts.name === name) } };
       const early = released === undefined;
-      const after = early ? { waitForProbe: true } : probe?.task.ended || !released!.afterJobs ? {} : { afterJobs: released!.afterJobs };
-      const handle = await startChild(tiltSeries, { ...childOptions(suffix, { tiltSeries: name, summary: `${name} · align+reconstruct · ${describeLadder(input.placements.reconstruct.ladder)}` }), args: [{ campaign, name, aretomo2, ...placementContext(), ...after }] });
+      const after = early
+        ? { waitForProbe: true }
+        : probe?.task.ended || !released!.afterJobs
+          ? {}
+          : { afterJobs: released!.afterJobs };
+      const handle = await startChild(tiltSeries, {
+        ...childOptions(suffix, {
+          tiltSeries: name,
+          summary: `${name} · align+reconstruct · ${describeLadder(input.placements.reconstruct.ladder)}`,
+        }),
+        args: [{ campaign, name, aretomo2, ...placementContext(), ...after }],
+      });
       if (early) {
         // A child that already ended (bad input) needs no signal; its result says why.
         if (released) await handle.signal(reconstructAfterSignal, released).catch(() => undefined);
@@ -355,7 +443,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
             result = await runSeries(name, name);
           } catch (err) {
             // Queued behind a probe job that did not complete: once the probe has passed, again.
-            if (!probe || !hasErrorType(err, ErrorType.DependencyFailed) || 'err' in (await probe.task.outcome)) throw err;
+            if (!probe || !hasErrorType(err, ErrorType.DependencyFailed) || 'err' in (await probe.task.outcome))
+              throw err;
             result = await runSeries(name, `${name}-again`);
           }
           done.push(result);
@@ -377,7 +466,9 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     };
     let pool: Task<unknown> | undefined;
     const startSeries = () => {
-      pool = tasks.start(() => Promise.all(Array.from({ length: Math.min(spec.limits.maxParallelTiltSeries, queue.length) }, worker)));
+      pool = tasks.start(() =>
+        Promise.all(Array.from({ length: Math.min(spec.limits.maxParallelTiltSeries, queue.length) }, worker)),
+      );
     };
     /** Stops the series (none reconstructed is kept) and waits until each child has closed. */
     const stopSeries = async () => {
@@ -391,10 +482,21 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     try {
       // The checks and the staging at once (staging is idempotent and submits nothing): any
       // failure still stops the campaign before the first job.
-      enter('stage', `checking reference, masks and output folders; staging ${input.tools.aretomo2Local} to ${input.tools.stageDir}`);
+      enter(
+        'stage',
+        `checking reference, masks and output folders; staging ${input.tools.aretomo2Local} to ${input.tools.stageDir}`,
+      );
       [, , binary] = await Promise.all([inspectMaps(), checkWritable(), stageBinary()]);
-      enter('probe', `probing ${binary.remotePath} (sha256 ${binary.sha256.slice(0, 12)}, ${binary.copied ? 'copied' : 'already there'})`);
-      probeJob = { step: 'probe', placement: input.placements.probe, command: [binary.remotePath, ...input.tools.probeArgs], timeLimitMinutes: 10 };
+      enter(
+        'probe',
+        `probing ${binary.remotePath} (sha256 ${binary.sha256.slice(0, 12)}, ${binary.copied ? 'copied' : 'already there'})`,
+      );
+      probeJob = {
+        step: 'probe',
+        placement: input.placements.probe,
+        command: [binary.remotePath, ...input.tools.probeArgs],
+        timeLimitMinutes: 10,
+      };
       probe = await launch(probeJob, 'probe');
       // The reconstructions wait in Slurm for the probe (afterok), not here.
       probeJobId = await jobIdOf(probe);
@@ -403,9 +505,14 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         if ('err' in probed) throw probed.err;
       }
       released = probe.task.ended || probeJobId === undefined ? {} : { afterJobs: [probeJobId] };
-      enter('reconstruct', `${spec.tiltSeries.length} tilt series, ${spec.limits.maxParallelTiltSeries} at a time, queued behind the probe`);
+      enter(
+        'reconstruct',
+        `${spec.tiltSeries.length} tilt series, ${spec.limits.maxParallelTiltSeries} at a time, queued behind the probe`,
+      );
       const go = released;
-      await Promise.all(waiting.splice(0).map((handle) => handle.signal(reconstructAfterSignal, go).catch(() => undefined)));
+      await Promise.all(
+        waiting.splice(0).map((handle) => handle.signal(reconstructAfterSignal, go).catch(() => undefined)),
+      );
     } catch (err) {
       // Bad campaign-wide input, staging or the probe failed: the series submitted nothing
       // (or only jobs queued behind the probe, which Slurm cancels); stop them and say why.
@@ -433,7 +540,11 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       if (!pool!.ended) {
         const queued = extractStep(tools, layout, spec, spec.tiltSeries);
         if (queued.files.length > 0) await fileOps.writeFiles({ cluster, files: queued.files });
-        extractRun = await launch(extractJobFor(queued.command), 'extract', spec.tiltSeries.map((ts) => reconstructJob(ts.name)!));
+        extractRun = await launch(
+          extractJobFor(queued.command),
+          'extract',
+          spec.tiltSeries.map((ts) => reconstructJob(ts.name)!),
+        );
       }
     }
     const reconstructed = await pool!.outcome;
@@ -449,7 +560,9 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       throw ApplicationFailure.create({
         type: ErrorType.InputInvalid,
         nonRetryable: true,
-        message: `${done.length} of ${spec.tiltSeries.length} tilt series reconstructed, ${needed} needed (limits.minTiltSeries):\n` + failed.map((f) => `  ${f.name}: ${f.error}`).join('\n'),
+        message:
+          `${done.length} of ${spec.tiltSeries.length} tilt series reconstructed, ${needed} needed (limits.minTiltSeries):\n` +
+          failed.map((f) => `  ${f.name}: ${f.error}`).join('\n'),
         details: [failed],
       });
     }
@@ -458,14 +571,21 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
 
     // 4. The picks gate: an operator looks at the tomograms and picks, then approves.
     if (spec.approvePicks.required) {
-      enter('picks', `waiting up to ${Math.round(spec.approvePicks.timeout / 60000)} min for \`cryoet approve ${id}\` (tomograms in ${layout.dir}/tomograms)`);
+      enter(
+        'picks',
+        `waiting up to ${Math.round(spec.approvePicks.timeout / 60000)} min for \`cryoet approve ${id}\` (tomograms in ${layout.dir}/tomograms)`,
+      );
       atPicksGate = true;
       const decided = await condition(() => status.picks.state !== 'waiting', spec.approvePicks.timeout);
       atPicksGate = false;
       if (!decided) {
         status.picks = { state: 'timed-out', decidedAt: new Date().toISOString() };
         if (spec.approvePicks.onTimeout === 'fail') {
-          throw ApplicationFailure.create({ type: ErrorType.InputInvalid, nonRetryable: true, message: `picks not approved within ${Math.round(spec.approvePicks.timeout / 60000)} min (approvePicks.onTimeout: fail)` });
+          throw ApplicationFailure.create({
+            type: ErrorType.InputInvalid,
+            nonRetryable: true,
+            message: `picks not approved within ${Math.round(spec.approvePicks.timeout / 60000)} min (approvePicks.onTimeout: fail)`,
+          });
         }
       } else if (status.picks.state === 'rejected') {
         throw ApplicationFailure.create({
@@ -480,9 +600,20 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     let aligned: ImportedAlignment[] | undefined;
     if (ownAlignment) {
       enter('extract', `importing AreTomo2's alignment of ${series.length} tilt series into RELION 5`);
-      aligned = await fileOps.importAlignments(alignmentImport(layout, spec, series, done.map((d) => d.facts), cluster));
+      aligned = await fileOps.importAlignments(
+        alignmentImport(
+          layout,
+          spec,
+          series,
+          done.map((d) => d.facts),
+          cluster,
+        ),
+      );
       for (const a of aligned) {
-        event('align', `${a.name}: AreTomo2 tilt axis ${a.tiltAxis.toFixed(2)}°, shifts up to ${a.maxShiftAngst.toFixed(1)} Å, ${a.tilts} tilts imported`);
+        event(
+          'align',
+          `${a.name}: AreTomo2 tilt axis ${a.tiltAxis.toFixed(2)}°, shifts up to ${a.maxShiftAngst.toFixed(1)} Å, ${a.tilts} tilts imported`,
+        );
       }
     }
     enter('extract', `extracting particles from ${series.length} tomograms`);
@@ -505,7 +636,13 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       cpusPerTask: 1,
       timeLimitMinutes: spec.refine.timeLimitMinutes,
     };
-    const postprocessJob: ClusterJobInput = { step: 'postprocess', placement: input.placements.postprocess, command: postprocessStep(tools, layout, spec), cpusPerTask: 1, timeLimitMinutes: 60 };
+    const postprocessJob: ClusterJobInput = {
+      step: 'postprocess',
+      placement: input.placements.postprocess,
+      command: postprocessStep(tools, layout, spec),
+      cpusPerTask: 1,
+      timeLimitMinutes: 60,
+    };
     let refineRun: Launched | undefined;
     let postprocessRun: Launched | undefined;
     const extractJobId = await jobIdOf(extractRun);
@@ -525,13 +662,22 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       while (!(await condition(() => refineDone, input.progressEveryMs))) {
         const p = await fileOps.readRefineProgress({ cluster, ...refineFolder });
         if (p.newestComplete === undefined || p.newestComplete === status.refine.iteration) continue;
-        if (p.resolution !== undefined) status.refine.history.push({ iteration: p.newestComplete, resolution: p.resolution });
-        status.refine = { ...status.refine, iteration: p.newestComplete, ...(p.resolution === undefined ? {} : { resolution: p.resolution }), finished: p.finished };
+        if (p.resolution !== undefined)
+          status.refine.history.push({ iteration: p.newestComplete, resolution: p.resolution });
+        status.refine = {
+          ...status.refine,
+          iteration: p.newestComplete,
+          ...(p.resolution === undefined ? {} : { resolution: p.resolution }),
+          finished: p.finished,
+        };
         upsertSearchAttributes([
           { key: CryoIteration, value: p.newestComplete },
           ...(p.resolution === undefined ? [] : [{ key: CryoResolution, value: p.resolution }]),
         ]);
-        enter('refine', `iteration ${p.newestComplete}${p.resolution === undefined ? '' : `, ${p.resolution.toFixed(2)} Å`}`);
+        enter(
+          'refine',
+          `iteration ${p.newestComplete}${p.resolution === undefined ? '' : `, ${p.resolution.toFixed(2)} Å`}`,
+        );
       }
     };
     const progress = tasks.start(watchProgress);
@@ -547,7 +693,11 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     // Every iteration's resolution from its files: the polls above may have skipped some.
     const history = await fileOps.readRefineHistory({ cluster, ...refineFolder });
     const last = history[history.length - 1];
-    status.refine = { ...(last ? { iteration: last.iteration, resolution: last.resolution } : {}), finished: true, history };
+    status.refine = {
+      ...(last ? { iteration: last.iteration, resolution: last.resolution } : {}),
+      finished: true,
+      history,
+    };
 
     // 7. Postprocess.
     enter('postprocess', 'masking, FSC and B-factor');
@@ -555,27 +705,38 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     recordStep(await finishStep(postprocessRun, postprocessJob, [refined.job.jobId]), postprocessJob);
     // Synthetic data: the map against the known answer; a failed check is noted, not fatal.
     const checkTruth = (t: NonNullable<typeof spec.truth>) =>
-      fileOps.checkTruth({ cluster, map: `${layout.dir}/${REFINE_ROOT}_class001.mrc`, truth: dataPath(t.map), model: t.model }).then(
-        (check) => ({ ...check, truth: t.map }),
-        (err: unknown) => ({ truth: t.map, error: innermostMessage(err) }),
-      );
+      fileOps
+        .checkTruth({
+          cluster,
+          map: `${layout.dir}/${REFINE_ROOT}_class001.mrc`,
+          truth: dataPath(t.map),
+          model: t.model,
+        })
+        .then(
+          (check) => ({ ...check, truth: t.map }),
+          (err: unknown) => ({ truth: t.map, error: innermostMessage(err) }),
+        );
     const readPostprocess = () => fileOps.readPostprocess({ cluster, path: `${layout.dir}/${POSTPROCESS_ROOT}.star` });
-    const checksumOutputs = () => fileOps.checksumFiles({
-      cluster,
-      paths: [
-        ...series.map((ts) => `${layout.dir}/${tomogramFile(ts.name)}`),
-        `${layout.dir}/${extract.particles}`,
-        `${layout.dir}/${REFINE_ROOT}_class001.mrc`,
-        `${layout.dir}/${REFINE_ROOT}_half1_class001_unfil.mrc`,
-        `${layout.dir}/${REFINE_ROOT}_half2_class001_unfil.mrc`,
-        `${layout.dir}/${POSTPROCESS_ROOT}.mrc`,
-        `${layout.dir}/${POSTPROCESS_ROOT}_masked.mrc`,
-        `${layout.dir}/${POSTPROCESS_ROOT}.star`,
-      ],
-    });
+    const checksumOutputs = () =>
+      fileOps.checksumFiles({
+        cluster,
+        paths: [
+          ...series.map((ts) => `${layout.dir}/${tomogramFile(ts.name)}`),
+          `${layout.dir}/${extract.particles}`,
+          `${layout.dir}/${REFINE_ROOT}_class001.mrc`,
+          `${layout.dir}/${REFINE_ROOT}_half1_class001_unfil.mrc`,
+          `${layout.dir}/${REFINE_ROOT}_half2_class001_unfil.mrc`,
+          `${layout.dir}/${POSTPROCESS_ROOT}.mrc`,
+          `${layout.dir}/${POSTPROCESS_ROOT}_masked.mrc`,
+          `${layout.dir}/${POSTPROCESS_ROOT}.star`,
+        ],
+      });
     // 8. Checksums and the run record (the checksums read alongside the postprocess STAR when new).
     enter('record', 'final resolution, checksums and run record');
-    const relionAsked = fileOps.readRelionVersion({ cluster, program: relionBinary(tools.relion, 'relion_refine_mpi') });
+    const relionAsked = fileOps.readRelionVersion({
+      cluster,
+      program: relionBinary(tools.relion, 'relion_refine_mpi'),
+    });
     const [post, outputs] = await Promise.all([readPostprocess(), checksumOutputs()]);
     const relion = await relionAsked;
     const truth = spec.truth ? await checkTruth(spec.truth) : undefined;
@@ -601,8 +762,13 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         return { name: ts.name, ...(ok ? { tomogram: ok.tomogram } : {}), ...(bad ? { error: bad.error } : {}) };
       }),
       picks: status.picks,
-      ...(runsRelion5(tools.profile) ? { alignment: { source: spec.alignment, ...(aligned ? { series: aligned } : {}) } } : {}),
-      start: spec.refine.startFrom === 'featureless' ? { from: 'featureless' } : { from: 'reference', ...(spec.reference ? { reference: spec.reference } : {}) },
+      ...(runsRelion5(tools.profile)
+        ? { alignment: { source: spec.alignment, ...(aligned ? { series: aligned } : {}) } }
+        : {}),
+      start:
+        spec.refine.startFrom === 'featureless'
+          ? { from: 'featureless' }
+          : { from: 'reference', ...(spec.reference ? { reference: spec.reference } : {}) },
       ...(truth ? { truth } : {}),
       particles: status.particles,
       pixelSize: particlePixelSize(tools, spec),
@@ -617,8 +783,14 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       parameters: spec,
       recordPath,
     };
-    await fileOps.writeFiles({ cluster, files: [{ path: recordPath, text: JSON.stringify(runRecord, null, 2) + '\n' }] });
-    const final = post.finalResolution === null ? 'none (RELION: inf, the half maps agree at no shell)' : `${post.finalResolution.toFixed(2)} Å`;
+    await fileOps.writeFiles({
+      cluster,
+      files: [{ path: recordPath, text: JSON.stringify(runRecord, null, 2) + '\n' }],
+    });
+    const final =
+      post.finalResolution === null
+        ? 'none (RELION: inf, the half maps agree at no shell)'
+        : `${post.finalResolution.toFixed(2)} Å`;
     enter('done', `final resolution ${final}, B-factor ${post.bfactor.toFixed(0)} Å², record ${recordPath}`);
     return runRecord;
   }

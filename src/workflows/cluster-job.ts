@@ -33,7 +33,14 @@ import {
 import type { JobResult, SubmittedJob } from '../activities/cluster-job.js';
 import type { JobObservation } from '../scheduler/watcher.js';
 import { jobKey, jobNameFor } from '../slurm/job-key.js';
-import { describeRung, gpuTypeOf, PLACEMENT_DEFAULTS, scaledTimeLimit, type Placement, type PlacementRung } from '../slurm/placement.js';
+import {
+  describeRung,
+  gpuTypeOf,
+  PLACEMENT_DEFAULTS,
+  scaledTimeLimit,
+  type Placement,
+  type PlacementRung,
+} from '../slurm/placement.js';
 import type { GrantedGpus, HungRung, JobEvent, JobEventKind, JobRecord, RefusedRung } from '../model/job-record.js';
 import type { ExcludedNode } from '../model/excluded-node.js';
 import { activeExclusions, expandHostList, mergeExclusions } from '../slurm/node-exclusions.js';
@@ -45,7 +52,14 @@ import { optimiserPath, type RelionGeneration } from '../tools/refine-iterations
 import { detailsText, exhaustedMessage, jobRecordQuery, jobStatusWord } from './job-record.js';
 import { clusterOps, watchOps } from './cluster-job-activities.js';
 import { countReclaimsSurvived, countRelaxed, countSubmitted } from './metrics.js';
-import { dependencyMovedSignal, jobSubmittedSignal, nodeExcludedSignal, relaxUpdate, type RelaxRequest, type RelaxResult } from './operations.js';
+import {
+  dependencyMovedSignal,
+  jobSubmittedSignal,
+  nodeExcludedSignal,
+  relaxUpdate,
+  type RelaxRequest,
+  type RelaxResult,
+} from './operations.js';
 
 /** An operator's `relax` between the update handler and the follow loop. */
 interface RelaxControl {
@@ -155,14 +169,39 @@ const now = (): number => new Date().getTime();
 /** Runs one job to its end; throws JobFailed unless both witnesses say success. */
 export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResult> {
   const { ladder } = input.placement;
-  if (ladder.length === 0) throw ApplicationFailure.create({ type: ErrorType.ConfigInvalid, message: `${input.step}: empty placement ladder`, nonRetryable: true });
+  if (ladder.length === 0)
+    throw ApplicationFailure.create({
+      type: ErrorType.ConfigInvalid,
+      message: `${input.step}: empty placement ladder`,
+      nonRetryable: true,
+    });
   // A bad step name fails here, named as given, not later with an attempt suffix.
   keyFor(workflowInfo().workflowId, input.step);
   // Defaults first: a run carried over from an older version lacks the newer fields.
-  const s: ClusterJobState = { rung: 0, attempt: 1, reclaims: 0, hung: [], refused: [], timeouts: 0, timeFactor: 1, excluded: [], events: [], resuming: false, ...input.carried };
+  const s: ClusterJobState = {
+    rung: 0,
+    attempt: 1,
+    reclaims: 0,
+    hung: [],
+    refused: [],
+    timeouts: 0,
+    timeFactor: 1,
+    excluded: [],
+    events: [],
+    resuming: false,
+    ...input.carried,
+  };
   const record = (): JobRecord => ({
-    step: input.step, rung: s.rung, attempt: s.attempt, reclaims: s.reclaims, hung: s.hung, refused: s.refused, timeouts: s.timeouts, excluded: s.excluded,
-    ...(s.granted === undefined ? {} : { granted: s.granted }), events: s.events,
+    step: input.step,
+    rung: s.rung,
+    attempt: s.attempt,
+    reclaims: s.reclaims,
+    hung: s.hung,
+    refused: s.refused,
+    timeouts: s.timeouts,
+    excluded: s.excluded,
+    ...(s.granted === undefined ? {} : { granted: s.granted }),
+    events: s.events,
   });
   setHandler(jobRecordQuery, record);
   setHandler(dependencyMovedSignal, ({ from, to, exclude }) => {
@@ -177,23 +216,36 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
       ctl.request = request ?? {};
       await condition(() => ctl.answer !== undefined);
       const answer = ctl.answer!;
-      if ('refused' in answer) throw ApplicationFailure.create({ type: 'RelaxRefused', message: answer.refused, nonRetryable: true });
+      if ('refused' in answer)
+        throw ApplicationFailure.create({ type: 'RelaxRefused', message: answer.refused, nonRetryable: true });
       return answer;
     },
     {
       validator: (_request: RelaxRequest) => {
         if (ctl.request) throw new Error(`${input.step}: a relax is already in progress`);
         if (!s.job || !ctl.seen || !WAITING_MOVES.has(ctl.seen.move)) {
-          throw new Error(`${input.step}: only a pending job can be relaxed; the job is ${ctl.seen ? `${ctl.seen.state}${ctl.seen.reason ? ` (${ctl.seen.reason})` : ''}` : 'not submitted yet'}`);
+          throw new Error(
+            `${input.step}: only a pending job can be relaxed; the job is ${ctl.seen ? `${ctl.seen.state}${ctl.seen.reason ? ` (${ctl.seen.reason})` : ''}` : 'not submitted yet'}`,
+          );
         }
-        if (s.rung + 1 >= ladder.length) throw new Error(`${input.step}: already on the last rung (${describeRung(ladder[s.rung]!, s.rung)}); nothing to relax to`);
+        if (s.rung + 1 >= ladder.length)
+          throw new Error(
+            `${input.step}: already on the last rung (${describeRung(ladder[s.rung]!, s.rung)}); nothing to relax to`,
+          );
       },
     },
   );
 
   const note: Note = (kind, fields = {}) => {
     const rung = ladder[s.rung]!;
-    s.events.push({ at: new Date(now()).toISOString(), kind, rung: s.rung, cluster: rung.cluster, jobId: s.job?.jobId, ...fields });
+    s.events.push({
+      at: new Date(now()).toISOString(),
+      kind,
+      rung: s.rung,
+      cluster: rung.cluster,
+      jobId: s.job?.jobId,
+      ...fields,
+    });
     upsertSearchAttributes([
       { key: CryoStage, value: input.step },
       { key: CryoCluster, value: rung.cluster },
@@ -218,7 +270,12 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
           // sbatch refused this rung: it can never run here. Next rung at once, or give up.
           if (s.rung + 1 >= ladder.length) {
             note('exhausted');
-            throw ApplicationFailure.create({ type: ErrorType.LadderExhausted, message: exhaustedMessage(input.step, ladder, s.hung, s.refused), nonRetryable: true, details: [record()] });
+            throw ApplicationFailure.create({
+              type: ErrorType.LadderExhausted,
+              message: exhaustedMessage(input.step, ladder, s.hung, s.refused),
+              nonRetryable: true,
+              details: [record()],
+            });
           }
           s.rung += 1;
           note('relaxed', { note: `now ${describeRung(ladder[s.rung]!, s.rung)}; the previous rung was refused` });
@@ -226,7 +283,11 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
         }
       }
       let outcome = await follow(input, s, rung, note, ctl);
-      if (outcome.kind === 'failed' && waitingOnDependencies(input, s) && /Dependency/.test(outcome.seen.reason ?? '')) {
+      if (
+        outcome.kind === 'failed' &&
+        waitingOnDependencies(input, s) &&
+        /Dependency/.test(outcome.seen.reason ?? '')
+      ) {
         if (!input.followMovedDependencies) await dependencyFailed(input, s, outcome.seen, record, note);
         // A job it waits for was replaced, or failed for good: the campaign moves the
         // dependency (dependencyMoved) or cancels this step.
@@ -240,27 +301,54 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
         // finish() reads the result and throws unless both witnesses say success.
         return await finish(input, s, outcome.seen, record, note);
       } else if (outcome.kind === 'failed') {
-        if (!(await retryAfterFailure(input, s, outcome.seen, note))) return await finish(input, s, outcome.seen, record, note);
+        if (!(await retryAfterFailure(input, s, outcome.seen, note)))
+          return await finish(input, s, outcome.seen, record, note);
       } else if (outcome.kind === 'lost') {
         s.reclaims += 1;
         s.resuming = true;
-        note('lost', { state: outcome.seen.state, reason: outcome.seen.reason, node: outcome.seen.nodes, note: 'node lost; back to scheduling' });
+        note('lost', {
+          state: outcome.seen.state,
+          reason: outcome.seen.reason,
+          node: outcome.seen.nodes,
+          note: 'node lost; back to scheduling',
+        });
         // Preemption takes a healthy node back; a node that failed or never booted is a black hole.
         if (outcome.seen.state !== 'PREEMPTED') await excludeNodes(input, s, outcome.seen, outcome.seen.state, note);
       } else {
         // Hung: free the pending job, then take the next rung (or give up, listing every rung).
         const hungJob = s.job!;
         await clusterOps.cancelJob({ cluster: rung.cluster, jobName: hungJob.jobName, jobId: hungJob.jobId });
-        s.hung.push({ rung: s.rung, jobId: hungJob.jobId, reason: outcome.seen.reason ?? outcome.seen.state, pendingMs: outcome.pendingMs ?? 0 });
-        const by = outcome.operator ? `; relaxed by operator${outcome.operator.reason ? `: ${outcome.operator.reason}` : ''}` : '';
-        note('hung', { state: outcome.seen.state, reason: outcome.seen.reason, note: `cancelled after ${Math.round((outcome.pendingMs ?? 0) / 1000)}s pending${by}` });
+        s.hung.push({
+          rung: s.rung,
+          jobId: hungJob.jobId,
+          reason: outcome.seen.reason ?? outcome.seen.state,
+          pendingMs: outcome.pendingMs ?? 0,
+        });
+        const by = outcome.operator
+          ? `; relaxed by operator${outcome.operator.reason ? `: ${outcome.operator.reason}` : ''}`
+          : '';
+        note('hung', {
+          state: outcome.seen.state,
+          reason: outcome.seen.reason,
+          note: `cancelled after ${Math.round((outcome.pendingMs ?? 0) / 1000)}s pending${by}`,
+        });
         if (s.rung + 1 >= ladder.length) {
           note('exhausted');
-          throw ApplicationFailure.create({ type: ErrorType.LadderExhausted, message: exhaustedMessage(input.step, ladder, s.hung), nonRetryable: true, details: [record()] });
+          throw ApplicationFailure.create({
+            type: ErrorType.LadderExhausted,
+            message: exhaustedMessage(input.step, ladder, s.hung),
+            nonRetryable: true,
+            details: [record()],
+          });
         }
         s.rung += 1;
         note('relaxed', { note: `now ${describeRung(ladder[s.rung]!, s.rung)}${by}` });
-        if (outcome.operator) ctl.answer = { cancelledJobId: hungJob.jobId, toRung: s.rung, toRungDescription: describeRung(ladder[s.rung]!, s.rung) };
+        if (outcome.operator)
+          ctl.answer = {
+            cancelledJobId: hungJob.jobId,
+            toRung: s.rung,
+            toRungDescription: describeRung(ladder[s.rung]!, s.rung),
+          };
       }
       s.job = undefined;
       ctl.seen = undefined;
@@ -286,30 +374,42 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
  * Every refusal uses up its attempt number: Slurm keeps a refused job's record under its
  * name (FAILED, BadConstraints), and the idempotent submit would re-attach to it.
  */
-async function submit(input: ClusterJobInput, s: ClusterJobState, rung: PlacementRung, note: Note): Promise<SubmittedJob | undefined> {
-  const command = commandForRung(s.resuming && input.resume ? await resumeCommand(input, rung, note) : input.command, rung);
+async function submit(
+  input: ClusterJobInput,
+  s: ClusterJobState,
+  rung: PlacementRung,
+  note: Note,
+): Promise<SubmittedJob | undefined> {
+  const command = commandForRung(
+    s.resuming && input.resume ? await resumeCommand(input, rung, note) : input.command,
+    rung,
+  );
   let key = '';
-  const request = (exclude: readonly string[]) => clusterOps.submitJob({
-    cluster: rung.cluster,
-    key,
-    partition: rung.partition,
-    gres: rung.gres,
-    cpusPerTask: input.cpusPerTask,
-    memMb: input.memMb,
-    timeLimitMinutes: scaledTimeLimit(input.timeLimitMinutes, rung, s.timeFactor),
-    ...(waitingOnDependencies(input, s) ? { afterJobs: afterOf(input, s), ...(input.followMovedDependencies ? { keepOnFailedDependency: true } : {}) } : {}),
-    command,
-    environment: input.environment,
-    comment: `cryoet ${key}`,
-    ...(input.requeue ? { requeue: true } : {}),
-    ...(exclude.length > 0 ? { exclude } : {}),
-  });
+  const request = (exclude: readonly string[]) =>
+    clusterOps.submitJob({
+      cluster: rung.cluster,
+      key,
+      partition: rung.partition,
+      gres: rung.gres,
+      cpusPerTask: input.cpusPerTask,
+      memMb: input.memMb,
+      timeLimitMinutes: scaledTimeLimit(input.timeLimitMinutes, rung, s.timeFactor),
+      ...(waitingOnDependencies(input, s)
+        ? { afterJobs: afterOf(input, s), ...(input.followMovedDependencies ? { keepOnFailedDependency: true } : {}) }
+        : {}),
+      command,
+      environment: input.environment,
+      comment: `cryoet ${key}`,
+      ...(input.requeue ? { requeue: true } : {}),
+      ...(exclude.length > 0 ? { exclude } : {}),
+    });
   let exclude = excludedNow(input, s, rung.cluster);
   let job: SubmittedJob | undefined;
   while (job === undefined) {
     // Cancelled: submit nothing more. Once sbatch is asked, its answer is awaited even if a
     // cancel comes meanwhile, so the job id is known and the cancel can scancel it.
-    if (CancellationScope.current().consideredCancelled) throw new CancelledFailure(`${input.step}: cancelled before submitting`);
+    if (CancellationScope.current().consideredCancelled)
+      throw new CancelledFailure(`${input.step}: cancelled before submitting`);
     key = keyFor(workflowInfo().workflowId, `${input.step}-${s.attempt}`);
     try {
       const exclusions = exclude;
@@ -319,7 +419,9 @@ async function submit(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
       if (refusal === undefined) throw err;
       s.attempt += 1;
       if (exclude.length > 0) {
-        note('observed', { note: `sbatch refused ${describeRung(rung, s.rung)} with nodes ${exclude.join(',')} excluded (${refusal}); trying without the exclusion` });
+        note('observed', {
+          note: `sbatch refused ${describeRung(rung, s.rung)} with nodes ${exclude.join(',')} excluded (${refusal}); trying without the exclusion`,
+        });
         exclude = [];
         continue;
       }
@@ -334,14 +436,24 @@ async function submit(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
   // Refused rungs made no job: the first job is `submitted` whatever its attempt number.
   const before = s.events.some((e) => e.kind === 'submitted' || e.kind === 'resubmitted' || e.kind === 'reattached');
   const behind = waitingOnDependencies(input, s) ? `; queued behind job(s) ${afterOf(input, s).join(',')}` : '';
-  note(job.reattached ? 'reattached' : before ? 'resubmitted' : 'submitted', { note: `${describeRung(rung, s.rung)}: ${jobNameFor(key)}${excluding}${behind}` });
+  note(job.reattached ? 'reattached' : before ? 'resubmitted' : 'submitted', {
+    note: `${describeRung(rung, s.rung)}: ${jobNameFor(key)}${excluding}${behind}`,
+  });
   // The campaign queues later steps behind this job's id (and learns a resubmission's new id).
   if (input.reportTo) {
     const why = [...s.events].reverse().find((e) => REPLACING.has(e.kind));
     const because = before && why ? { because: `${why.kind}${why.note ? `: ${why.note}` : ''}` } : {};
-    const signal = { workflowId: workflowInfo().workflowId, step: input.step, jobId: job.jobId, cluster: job.cluster, ...because };
+    const signal = {
+      workflowId: workflowInfo().workflowId,
+      step: input.step,
+      jobId: job.jobId,
+      cluster: job.cluster,
+      ...because,
+    };
     // Told even when cancelled meanwhile: the campaign lists the jobs its cancel stopped.
-    await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(input.reportTo!).signal(jobSubmittedSignal, signal)).catch(() => undefined);
+    await CancellationScope.nonCancellable(() =>
+      getExternalWorkflowHandle(input.reportTo!).signal(jobSubmittedSignal, signal),
+    ).catch(() => undefined);
   }
   return job;
 }
@@ -358,7 +470,13 @@ function afterOf(input: ClusterJobInput, s: ClusterJobState): readonly string[] 
 
 /** The current job is still queued behind a job that has since been replaced. */
 function dependencyMoved(s: ClusterJobState): boolean {
-  return s.job !== undefined && s.released !== true && s.after !== undefined && s.jobAfter !== undefined && s.after.join(',') !== s.jobAfter.join(',');
+  return (
+    s.job !== undefined &&
+    s.released !== true &&
+    s.after !== undefined &&
+    s.jobAfter !== undefined &&
+    s.after.join(',') !== s.jobAfter.join(',')
+  );
 }
 
 /** The nodes a submission on `cluster` leaves out now: the campaign's and this job's own. */
@@ -376,14 +494,23 @@ async function repoint(input: ClusterJobInput, s: ClusterJobState, note: Note): 
   const after = s.after!;
   const was = s.jobAfter!.join(',');
   const exclude = excludedNow(input, s, job.cluster);
-  const answer = await clusterOps.updateDependency({ cluster: job.cluster, jobId: job.jobId, afterJobs: after, ...(exclude.length > 0 ? { exclude } : {}) });
+  const answer = await clusterOps.updateDependency({
+    cluster: job.cluster,
+    jobId: job.jobId,
+    afterJobs: after,
+    ...(exclude.length > 0 ? { exclude } : {}),
+  });
   if (answer === 'updated') {
     s.jobAfter = [...after];
     const excluding = exclude.length > 0 ? `; excluding ${exclude.join(',')}` : '';
-    note('moved', { note: `queued behind job(s) ${after.join(',')} now, not ${was}: a job it waited for was replaced${excluding}` });
+    note('moved', {
+      note: `queued behind job(s) ${after.join(',')} now, not ${was}: a job it waited for was replaced${excluding}`,
+    });
     return true;
   }
-  note('moved', { note: `Slurm ended job ${job.jobId} when job(s) ${was} did not complete; submitting again behind ${after.join(',')}` });
+  note('moved', {
+    note: `Slurm ended job ${job.jobId} when job(s) ${was} did not complete; submitting again behind ${after.join(',')}`,
+  });
   return false;
 }
 
@@ -391,11 +518,22 @@ async function repoint(input: ClusterJobInput, s: ClusterJobState, note: Note): 
  * A job queued behind others that can never start (one of them ended other than
  * COMPLETED): cancel it if Slurm kept it pending, then fail with DependencyFailed.
  */
-async function dependencyFailed(input: ClusterJobInput, s: ClusterJobState, seen: JobObservation, record: () => JobRecord, note: Note): Promise<never> {
+async function dependencyFailed(
+  input: ClusterJobInput,
+  s: ClusterJobState,
+  seen: JobObservation,
+  record: () => JobRecord,
+  note: Note,
+): Promise<never> {
   const job = s.job!;
-  if (seen.state === 'PENDING') await clusterOps.cancelJob({ cluster: job.cluster, jobName: job.jobName, jobId: job.jobId });
+  if (seen.state === 'PENDING')
+    await clusterOps.cancelJob({ cluster: job.cluster, jobName: job.jobName, jobId: job.jobId });
   const after = afterOf(input, s).join(',');
-  note('failed', { state: seen.state, reason: seen.reason, note: `a job it was queued behind (${after}) did not complete; it never ran` });
+  note('failed', {
+    state: seen.state,
+    reason: seen.reason,
+    note: `a job it was queued behind (${after}) did not complete; it never ran`,
+  });
   throw ApplicationFailure.create({
     type: ErrorType.DependencyFailed,
     message: `cluster "${job.cluster}": job ${job.jobId} (${input.step}) was queued behind job(s) ${after}, and one of them did not complete (${seen.state}${seen.reason ? `, ${seen.reason}` : ''}); it never ran`,
@@ -418,7 +556,12 @@ function refusalOf(err: unknown): string | undefined {
  * a job whose node is down or drained right after it failed is a node loss, and the
  * node is excluded. Anything else is the job's own failure: false.
  */
-async function retryAfterFailure(input: ClusterJobInput, s: ClusterJobState, seen: JobObservation, note: Note): Promise<boolean> {
+async function retryAfterFailure(
+  input: ClusterJobInput,
+  s: ClusterJobState,
+  seen: JobObservation,
+  note: Note,
+): Promise<boolean> {
   const p = { ...PLACEMENT_DEFAULTS, ...input.placement };
   const rung = input.placement.ladder[s.rung]!;
   if (seen.state === 'TIMEOUT') {
@@ -427,7 +570,11 @@ async function retryAfterFailure(input: ClusterJobInput, s: ClusterJobState, see
     s.timeouts += 1;
     s.timeFactor *= p.timeoutScale;
     s.resuming = true;
-    note('timeout', { state: seen.state, node: seen.nodes, note: `time limit ${before} min reached; resubmitting with ${scaledTimeLimit(input.timeLimitMinutes, rung, s.timeFactor)} min (${s.timeouts} of ${p.timeoutResubmits})` });
+    note('timeout', {
+      state: seen.state,
+      node: seen.nodes,
+      note: `time limit ${before} min reached; resubmitting with ${scaledTimeLimit(input.timeLimitMinutes, rung, s.timeFactor)} min (${s.timeouts} of ${p.timeoutResubmits})`,
+    });
     return true;
   }
   const nodes = expandHostList(seen.nodes);
@@ -439,24 +586,54 @@ async function retryAfterFailure(input: ClusterJobInput, s: ClusterJobState, see
   const why = bad.map((h) => `${h.node} ${h.state}${h.reason ? ` (${h.reason})` : ''}`).join(', ');
   s.reclaims += 1;
   s.resuming = true;
-  note('lost', { state: seen.state, reason: seen.reason, node: seen.nodes, note: `job ${seen.state} and its node went bad right after: ${why}; back to scheduling` });
-  await excludeNodes(input, s, { ...seen, nodes: bad.map((h) => h.node).join(',') }, `${seen.state}; node ${why}`, note);
+  note('lost', {
+    state: seen.state,
+    reason: seen.reason,
+    node: seen.nodes,
+    note: `job ${seen.state} and its node went bad right after: ${why}; back to scheduling`,
+  });
+  await excludeNodes(
+    input,
+    s,
+    { ...seen, nodes: bad.map((h) => h.node).join(',') },
+    `${seen.state}; node ${why}`,
+    note,
+  );
   return true;
 }
 
 /** Adds the job's nodes to the exclusion list (and tells the campaign); returns the new entries. */
-async function excludeNodes(input: ClusterJobInput, s: ClusterJobState, seen: JobObservation, reason: string, note: Note): Promise<ExcludedNode[]> {
+async function excludeNodes(
+  input: ClusterJobInput,
+  s: ClusterJobState,
+  seen: JobObservation,
+  reason: string,
+  note: Note,
+): Promise<ExcludedNode[]> {
   const forMs = input.placement.excludeNodesForMs ?? PLACEMENT_DEFAULTS.excludeNodesForMs;
   const nodes = expandHostList(seen.nodes);
   if (forMs <= 0 || nodes.length === 0) return [];
   const cluster = s.job?.cluster ?? input.placement.ladder[s.rung]!.cluster;
   const until = new Date(now() + forMs).toISOString();
-  const added = nodes.map((node): ExcludedNode => ({ cluster, node, until, reason, step: input.step, ...(s.job ? { jobId: s.job.jobId } : {}) }));
+  const added = nodes.map((node): ExcludedNode => ({
+    cluster,
+    node,
+    until,
+    reason,
+    step: input.step,
+    ...(s.job ? { jobId: s.job.jobId } : {}),
+  }));
   s.excluded = mergeExclusions(s.excluded, added);
-  note('excluded', { node: nodes.join(','), reason, note: `excluding ${nodes.join(',')} from later submissions until ${until}` });
+  note('excluded', {
+    node: nodes.join(','),
+    reason,
+    note: `excluding ${nodes.join(',')} from later submissions until ${until}`,
+  });
   if (input.reportTo) {
     // The campaign may be gone (a clusterJob started on its own); that is not our failure.
-    await getExternalWorkflowHandle(input.reportTo).signal(nodeExcludedSignal, added).catch(() => undefined);
+    await getExternalWorkflowHandle(input.reportTo)
+      .signal(nodeExcludedSignal, added)
+      .catch(() => undefined);
   }
   return added;
 }
@@ -466,23 +643,44 @@ async function resumeCommand(input: ClusterJobInput, rung: PlacementRung, note: 
   const resume = input.resume!;
   if (!resume.fromIteration) return resume.command;
   const { dir, outRoot, relion } = resume.fromIteration;
-  const progress = await clusterOps.readRefineProgress({ cluster: rung.cluster, dir, outRoot, ...(relion === undefined ? {} : { relion }) });
+  const progress = await clusterOps.readRefineProgress({
+    cluster: rung.cluster,
+    dir,
+    outRoot,
+    ...(relion === undefined ? {} : { relion }),
+  });
   if (progress.newestComplete === undefined) {
-    note('resumed', { redone: progress.partial, note: `no complete iteration yet; starting over (${progress.partial.length} partial redone)` });
+    note('resumed', {
+      redone: progress.partial,
+      note: `no complete iteration yet; starting over (${progress.partial.length} partial redone)`,
+    });
     return input.command;
   }
   // Iteration 0 is only the starting reference: RELION 3.1 cannot --continue from it (every
   // rank stops with "trying to read image with empty file name!"), and starting over loses nothing.
   if (progress.newestComplete === 0) {
-    note('resumed', { redone: progress.started, note: `only iteration 0 complete; starting over (iteration(s) [${progress.started.join(', ')}] redone)` });
+    note('resumed', {
+      redone: progress.started,
+      note: `only iteration 0 complete; starting over (iteration(s) [${progress.started.join(', ')}] redone)`,
+    });
     return input.command;
   }
-  note('resumed', { iteration: progress.newestComplete, redone: progress.partial, note: `continuing from iteration ${progress.newestComplete}; partial iteration(s) [${progress.partial.join(', ')}] redone` });
+  note('resumed', {
+    iteration: progress.newestComplete,
+    redone: progress.partial,
+    note: `continuing from iteration ${progress.newestComplete}; partial iteration(s) [${progress.partial.join(', ')}] redone`,
+  });
   return continueFrom(resume.command, optimiserPath(outRoot, progress.newestComplete));
 }
 
 /** Follows one job until it is done, failed, lost or hung; requeues are followed in place. */
-async function follow(input: ClusterJobInput, s: ClusterJobState, rung: PlacementRung, note: Note, ctl: RelaxControl): Promise<FollowOutcome> {
+async function follow(
+  input: ClusterJobInput,
+  s: ClusterJobState,
+  rung: PlacementRung,
+  note: Note,
+  ctl: RelaxControl,
+): Promise<FollowOutcome> {
   const { hangAfterMs, onExhausted, ladder } = input.placement;
   const detectHang = !(onExhausted === 'wait' && s.rung === ladder.length - 1);
   const job = s.job!;
@@ -511,8 +709,16 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
     if (raced === undefined) {
       const request = ctl.request!;
       ctl.request = undefined;
-      if (known && WAITING_MOVES.has(known.move)) return { kind: 'hung', seen: known, pendingMs: hangSince === undefined ? 0 : now() - hangSince, operator: request };
-      ctl.answer = { refused: `${input.step}: the job is ${known?.state ?? 'not observed yet'}; only a pending job can be relaxed` };
+      if (known && WAITING_MOVES.has(known.move))
+        return {
+          kind: 'hung',
+          seen: known,
+          pendingMs: hangSince === undefined ? 0 : now() - hangSince,
+          operator: request,
+        };
+      ctl.answer = {
+        refused: `${input.step}: the job is ${known?.state ?? 'not observed yet'}; only a pending job can be relaxed`,
+      };
       continue;
     }
     const seen = raced;
@@ -542,9 +748,12 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
         // (Not for a job queued behind others: it waited for them first.) Out of that wait,
         // it has waited for capacity since Slurm released it, which may be a poll ago.
         if (hangSince === undefined && input.afterJobs?.length && before?.reason === 'Dependency') {
-          const eligibleAt = await clusterOps.jobEligibleAt({ cluster: rung.cluster, jobId: job.jobId }).catch(() => undefined);
+          const eligibleAt = await clusterOps
+            .jobEligibleAt({ cluster: rung.cluster, jobId: job.jobId })
+            .catch(() => undefined);
           // Not before we last saw it waiting for them (a cluster clock behind ours).
-          if (eligibleAt !== undefined && eligibleAt <= now()) hangSince = Math.max(eligibleAt, lastSeenAt ?? eligibleAt);
+          if (eligibleAt !== undefined && eligibleAt <= now())
+            hangSince = Math.max(eligibleAt, lastSeenAt ?? eligibleAt);
         }
         hangSince ??= (first && !input.afterJobs?.length ? newestEventAt(s, job.jobId, SUBMITTED) : undefined) ?? now();
         if (detectHang && now() - hangSince >= hangAfterMs) return { kind: 'hung', seen, pendingMs: now() - hangSince };
@@ -553,7 +762,11 @@ async function follow(input: ClusterJobInput, s: ClusterJobState, rung: Placemen
         // Back in the queue after running, same id: Slurm requeued it (site policy, preemption).
         if (wasRunning) {
           s.reclaims += 1;
-          note('requeued', { state: seen.state, reason: seen.reason, note: 'requeued by Slurm; following the same job id' });
+          note('requeued', {
+            state: seen.state,
+            reason: seen.reason,
+            note: 'requeued by Slurm; following the same job id',
+          });
         }
         wasRunning = false;
         hangSince = undefined;
@@ -574,18 +787,35 @@ function newestEventAt(s: ClusterJobState, jobId: string, kinds: ReadonlySet<str
   return undefined;
 }
 
-async function finish(input: ClusterJobInput, s: ClusterJobState, final: JobObservation, record: () => JobRecord, note: Note): Promise<ClusterJobResult> {
+async function finish(
+  input: ClusterJobInput,
+  s: ClusterJobState,
+  final: JobObservation,
+  record: () => JobRecord,
+  note: Note,
+): Promise<ClusterJobResult> {
   const job = s.job!;
-  const result = await clusterOps.readJobResult({ cluster: job.cluster, outputPath: job.outputPath, markerPath: job.markerPath });
+  const result = await clusterOps.readJobResult({
+    cluster: job.cluster,
+    outputPath: job.outputPath,
+    markerPath: job.markerPath,
+  });
   const ok = final.move === 'done' && result.marker?.exitCode === 0;
-  note(ok ? 'completed' : 'failed', { state: final.state, reason: final.reason, node: result.marker?.node ?? final.nodes, note: `exit ${result.marker?.exitCode ?? 'unknown'}` });
+  note(ok ? 'completed' : 'failed', {
+    state: final.state,
+    reason: final.reason,
+    node: result.marker?.node ?? final.nodes,
+    note: `exit ${result.marker?.exitCode ?? 'unknown'}`,
+  });
   if (!ok) {
     throw ApplicationFailure.create({
       type: result.marker ? ErrorType.JobFailed : ErrorType.ResultMarkerMissing,
       message:
         `cluster "${job.cluster}": job ${job.jobId} (${input.step}, attempt ${s.attempt}) ended ${final.state}` +
         `${final.reason ? ` (${final.reason})` : ''}, result marker ${result.marker ? `exit ${result.marker.exitCode}` : 'missing'}; ` +
-        (final.state === 'TIMEOUT' ? `time limit ${scaledTimeLimit(input.timeLimitMinutes, input.placement.ladder[s.rung]!, s.timeFactor) ?? "(the partition's)"} min after ${s.timeouts} resubmission(s); raise the step's time limit or placement.onTimeout; ` : '') +
+        (final.state === 'TIMEOUT'
+          ? `time limit ${scaledTimeLimit(input.timeLimitMinutes, input.placement.ladder[s.rung]!, s.timeFactor) ?? "(the partition's)"} min after ${s.timeouts} resubmission(s); raise the step's time limit or placement.onTimeout; `
+          : '') +
         `output ${job.outputPath} ends: ${JSON.stringify(result.outputTail.slice(-400))}`,
       nonRetryable: true,
       details: [{ job, final, record: record() }],
@@ -601,7 +831,8 @@ async function finish(input: ClusterJobInput, s: ClusterJobState, final: JobObse
  */
 async function grantedOf(s: ClusterJobState): Promise<GrantedGpus[]> {
   const byCluster = new Map<string, Set<string>>();
-  for (const e of s.events) if (e.jobId !== undefined) byCluster.set(e.cluster, (byCluster.get(e.cluster) ?? new Set()).add(e.jobId));
+  for (const e of s.events)
+    if (e.jobId !== undefined) byCluster.set(e.cluster, (byCluster.get(e.cluster) ?? new Set()).add(e.jobId));
   const granted: GrantedGpus[] = [];
   for (const [cluster, ids] of byCluster) {
     try {
@@ -621,7 +852,8 @@ function keyFor(workflowId: string, step: string): string {
   try {
     return jobKey(workflowId, step);
   } catch (err) {
-    if (err instanceof CryoError) throw ApplicationFailure.create({ type: err.type, message: err.message, nonRetryable: true });
+    if (err instanceof CryoError)
+      throw ApplicationFailure.create({ type: err.type, message: err.message, nonRetryable: true });
     throw err;
   }
 }

@@ -8,5 +8,12 @@ export type { JobEvent, JobEventKind, JobRecord, HungRung } from '../model/job-r
 export type { Placement, PlacementRung } from '../slurm/placement.js';
 export { campaign } from './campaign.js';
 export type { CampaignStatus, CampaignStage, RunRecord, IterationPoint, PicksGate } from '../model/campaign-status.js';
-export { approvePicksUpdate, campaignStatusQuery, relaxUpdate, type ApprovePicksRequest, type RelaxRequest, type RelaxResult } from './operations.js';
+export {
+  approvePicksUpdate,
+  campaignStatusQuery,
+  relaxUpdate,
+  type ApprovePicksRequest,
+  type RelaxRequest,
+  type RelaxResult,
+} from './operations.js';
 export { tiltSeries, type TiltSeriesInput, type TiltSeriesResult } from './tilt-series.js';

@@ -23,7 +23,15 @@ export function jobStatusWord(event: Pick<JobEvent, 'kind' | 'state' | 'reason'>
     case 'requeued': {
       if (!event.state) return 'pending';
       const move = classifyJob(event.state, event.reason).move;
-      return move === 'hang-candidate' ? 'waiting-capacity' : move === 'running' ? 'running' : move === 'lost' ? 'rescheduling' : move === 'done' ? 'running' : 'pending';
+      return move === 'hang-candidate'
+        ? 'waiting-capacity'
+        : move === 'running'
+          ? 'running'
+          : move === 'lost'
+            ? 'rescheduling'
+            : move === 'done'
+              ? 'running'
+              : 'pending';
     }
     case 'submitted':
     case 'reattached':
@@ -53,7 +61,9 @@ export function jobStatusWord(event: Pick<JobEvent, 'kind' | 'state' | 'reason'>
 export function detailsText(record: JobRecord, ladder: readonly PlacementRung[], nowMs: number): string {
   const rung = ladder[record.rung]!;
   const last = record.events.at(-1);
-  const lines = [`**${record.step}** — ${describeRung(rung, record.rung)} of ${ladder.length}, GPU ${gpuTypeOf(rung.gres)}`];
+  const lines = [
+    `**${record.step}** — ${describeRung(rung, record.rung)} of ${ladder.length}, GPU ${gpuTypeOf(rung.gres)}`,
+  ];
   if (last) {
     const since = minutesSeconds(nowMs - Date.parse(last.at));
     const job = last.jobId ? `Slurm job ${last.jobId}` : 'no job';
@@ -68,15 +78,26 @@ export function detailsText(record: JobRecord, ladder: readonly PlacementRung[],
  * The error text when no rung is left: each rung, in ladder order, with its job and
  * pending reason (hung) or Slurm's refusal (refused).
  */
-export function exhaustedMessage(step: string, ladder: readonly PlacementRung[], hung: readonly HungRung[], refused: readonly RefusedRung[] = []): string {
+export function exhaustedMessage(
+  step: string,
+  ladder: readonly PlacementRung[],
+  hung: readonly HungRung[],
+  refused: readonly RefusedRung[] = [],
+): string {
   const rows = [
     ...hung.map((h) => ({ rung: h.rung, text: `job ${h.jobId} pending ${minutesSeconds(h.pendingMs)} (${h.reason})` })),
     ...refused.map((r) => ({ rung: r.rung, text: `refused by sbatch: ${r.message}` })),
-  ].sort((a, b) => a.rung - b.rung).map((r) => `  ${describeRung(ladder[r.rung]!, r.rung)}: ${r.text}`);
+  ]
+    .sort((a, b) => a.rung - b.rung)
+    .map((r) => `  ${describeRung(ladder[r.rung]!, r.rung)}: ${r.text}`);
   if (refused.length === 0) {
-    return `${step}: every placement rung hung, giving up:\n${rows.join('\n')}\n` +
-      'add a rung (another GPU type, partition or cluster), raise placement.hangAfter, or set placement.onExhausted: wait';
+    return (
+      `${step}: every placement rung hung, giving up:\n${rows.join('\n')}\n` +
+      'add a rung (another GPU type, partition or cluster), raise placement.hangAfter, or set placement.onExhausted: wait'
+    );
   }
-  return `${step}: no placement rung could run the job, giving up:\n${rows.join('\n')}\n` +
-    'fix the refused rungs in temporal.yaml placement (partition, gres) or add a rung the cluster can run';
+  return (
+    `${step}: no placement rung could run the job, giving up:\n${rows.join('\n')}\n` +
+    'fix the refused rungs in temporal.yaml placement (partition, gres) or add a rung the cluster can run'
+  );
 }

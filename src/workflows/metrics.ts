@@ -19,14 +19,23 @@ export function countSubmitted(tags: Tags): void {
 }
 
 export function countRelaxed(tags: Tags): void {
-  metricMeter.createCounter('cryoet_hangs_relaxed', 'jobs', 'Capacity hangs moved down the placement ladder').add(1, tags);
+  metricMeter
+    .createCounter('cryoet_hangs_relaxed', 'jobs', 'Capacity hangs moved down the placement ladder')
+    .add(1, tags);
 }
 
 export function countReclaimsSurvived(reclaims: number, tags: Tags): void {
-  if (reclaims > 0) metricMeter.createCounter('cryoet_reclaims_survived', 'reclaims', 'Lost nodes a job came back from and completed').add(reclaims, tags);
+  if (reclaims > 0)
+    metricMeter
+      .createCounter('cryoet_reclaims_survived', 'reclaims', 'Lost nodes a job came back from and completed')
+      .add(reclaims, tags);
 }
 
 export function recordStepUsage(gpuHours: number, costUsd: number, tags: Tags): void {
-  metricMeter.createHistogram('cryoet_step_gpu_hours', 'float', 'h', 'GPU-hours per finished campaign step').record(gpuHours, tags);
-  metricMeter.createHistogram('cryoet_step_cost_usd', 'float', 'USD', 'Dollars per finished campaign step').record(costUsd, tags);
+  metricMeter
+    .createHistogram('cryoet_step_gpu_hours', 'float', 'h', 'GPU-hours per finished campaign step')
+    .record(gpuHours, tags);
+  metricMeter
+    .createHistogram('cryoet_step_cost_usd', 'float', 'USD', 'Dollars per finished campaign step')
+    .record(costUsd, tags);
 }

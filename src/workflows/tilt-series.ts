@@ -3,7 +3,14 @@
  * (no job is submitted for a stack whose header, size or angle count is wrong), then runs
  * AreTomo2 (or the embedded stand-in) as a clusterJob, then checks the tomogram it wrote.
  */
-import { condition, executeChild, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  condition,
+  executeChild,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { TiltSeriesFacts } from '../activities/campaign-files.js';
 import type { CampaignInput } from '../campaign/input.js';
 import { summarizeStep } from '../campaign/job-summary.js';
@@ -43,11 +50,18 @@ export interface TiltSeriesResult {
 export async function tiltSeries(input: TiltSeriesInput): Promise<TiltSeriesResult> {
   const c = input.campaign;
   const ts = c.spec.tiltSeries.find((t) => t.name === input.name)!;
-  let after: ReconstructAfter | undefined = input.waitForProbe ? undefined : input.afterJobs ? { afterJobs: input.afterJobs } : {};
+  let after: ReconstructAfter | undefined = input.waitForProbe
+    ? undefined
+    : input.afterJobs
+      ? { afterJobs: input.afterJobs }
+      : {};
   setHandler(reconstructAfterSignal, (signalled) => {
     after ??= signalled;
   });
-  upsertSearchAttributes([{ key: CryoTiltSeries, value: ts.name }, { key: CryoStage, value: 'inspect' }]);
+  upsertSearchAttributes([
+    { key: CryoTiltSeries, value: ts.name },
+    { key: CryoStage, value: 'inspect' },
+  ]);
   setCurrentDetails(`**${ts.name}** — checking ${ts.stack} and ${ts.angles}`);
   const facts = await fileOps.inspectTiltSeries({
     cluster: c.cluster,
@@ -60,18 +74,42 @@ export async function tiltSeries(input: TiltSeriesInput): Promise<TiltSeriesResu
     setCurrentDetails(`**${ts.name}** — input checked; waiting for the campaign's probe job`);
     await condition(() => after !== undefined);
   }
-  const command = reconstructCommand({ profile: c.tools.profile, aretomo2: input.aretomo2, relion: c.tools.relion }, c.layout, c.spec, ts);
+  const command = reconstructCommand(
+    { profile: c.tools.profile, aretomo2: input.aretomo2, relion: c.tools.relion },
+    c.layout,
+    c.spec,
+    ts,
+  );
   upsertSearchAttributes([{ key: CryoStage, value: 'reconstruct' }]);
-  setCurrentDetails(`**${ts.name}** — ${facts.tilts} tilts (${facts.minAngle}°…${facts.maxAngle}°), ${facts.nx}×${facts.ny} px: align + reconstruct`);
+  setCurrentDetails(
+    `**${ts.name}** — ${facts.tilts} tilts (${facts.minAngle}°…${facts.maxAngle}°), ${facts.nx}×${facts.ny} px: align + reconstruct`,
+  );
   const placement = c.placements.reconstruct;
   const result = await executeChild(clusterJob, {
     workflowId: `${workflowInfo().workflowId}/reconstruct`,
     staticSummary: `${ts.name} · reconstruct · ${describeLadder(placement.ladder)}`,
-    typedSearchAttributes: [{ key: CryoCampaign, value: c.id }, { key: CryoTiltSeries, value: ts.name }],
-    args: [{ step: 'reconstruct', placement, command, cpusPerTask: 1, timeLimitMinutes: 60, exclude: input.exclude, reportTo: input.reportTo, ...(after!.afterJobs ? { afterJobs: after!.afterJobs } : {}) }],
+    typedSearchAttributes: [
+      { key: CryoCampaign, value: c.id },
+      { key: CryoTiltSeries, value: ts.name },
+    ],
+    args: [
+      {
+        step: 'reconstruct',
+        placement,
+        command,
+        cpusPerTask: 1,
+        timeLimitMinutes: 60,
+        exclude: input.exclude,
+        reportTo: input.reportTo,
+        ...(after!.afterJobs ? { afterJobs: after!.afterJobs } : {}),
+      },
+    ],
   });
   const tomogram = `${c.layout.dir}/${tomogramFile(ts.name)}`;
-  await fileOps.inspectMaps({ cluster: c.cluster, maps: [{ what: `${ts.name}: tomogram written by AreTomo2`, path: tomogram }] });
+  await fileOps.inspectMaps({
+    cluster: c.cluster,
+    maps: [{ what: `${ts.name}: tomogram written by AreTomo2`, path: tomogram }],
+  });
   const step = { ...summarizeStep(result.record, placement.ladder, c.gpuPrices, command), tiltSeries: ts.name };
   setCurrentDetails(`**${ts.name}** — tomogram ${tomogram} (${step.runSeconds}s on ${step.node ?? '?'})`);
   return { name: ts.name, facts, tomogram, step };

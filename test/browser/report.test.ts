@@ -34,14 +34,39 @@ describe('HTML report in chromium', () => {
 
   before(async () => {
     record = JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'run-record.json'), 'utf8')) as RunRecord;
-    assert.ok(record.steps.length > 0 && record.fsc.length > 0 && record.iterations.length > 0, 'the fixture has steps, FSC and iterations to plot');
+    assert.ok(
+      record.steps.length > 0 && record.fsc.length > 0 && record.iterations.length > 0,
+      'the fixture has steps, FSC and iterations to plot',
+    );
     dir = mkdtempSync(join(tmpdir(), 'cryoet-report-'));
     const data = join(dir, 'data');
-    execFileSync(EMBEDDED_PYTHON, [MAKE_DATASET, '--out', data, '--size', '128,128,48', '--particles', '8'], { stdio: 'ignore', timeout: 300_000 });
+    execFileSync(EMBEDDED_PYTHON, [MAKE_DATASET, '--out', data, '--size', '128,128,48', '--particles', '8'], {
+      stdio: 'ignore',
+      timeout: 300_000,
+    });
     const tomograms = ['TS_01', 'TS_03'].map((name) => {
       const out = join(dir, `${name}.mrc`);
-      execFileSync(EMBEDDED_PYTHON, [ARETOMO2_STANDIN, '-InMrc', join(data, `${name}.mrc`), '-OutMrc', out, '-AngFile', join(data, `${name}.rawtlt`),
-        '-VolZ', '48', '-OutBin', '1', '-FlipVol', '1', '-Wbp', '1'], { stdio: 'ignore', timeout: 300_000 });
+      execFileSync(
+        EMBEDDED_PYTHON,
+        [
+          ARETOMO2_STANDIN,
+          '-InMrc',
+          join(data, `${name}.mrc`),
+          '-OutMrc',
+          out,
+          '-AngFile',
+          join(data, `${name}.rawtlt`),
+          '-VolZ',
+          '48',
+          '-OutBin',
+          '1',
+          '-FlipVol',
+          '1',
+          '-Wbp',
+          '1',
+        ],
+        { stdio: 'ignore', timeout: 300_000 },
+      );
       return { name, tomogram: out };
     });
     mkdirSync(join(dir, 'PostProcess'));
@@ -104,7 +129,11 @@ describe('HTML report in chromium', () => {
       await img.waitFor({ state: 'visible' });
       const drawn = await img.evaluate((el) => {
         const i = el as HTMLImageElement;
-        return { complete: i.complete, natural: i.naturalWidth * i.naturalHeight, shown: i.getBoundingClientRect().width };
+        return {
+          complete: i.complete,
+          natural: i.naturalWidth * i.naturalHeight,
+          shown: i.getBoundingClientRect().width,
+        };
       });
       assert.ok(drawn.complete && drawn.natural > 0 && drawn.shown >= 150, `picture ${i}: ${JSON.stringify(drawn)}`);
     }

@@ -35,7 +35,12 @@ async function frameText(frame: FrameLocator, what: string, texts: readonly stri
     return await waitUntil(
       what,
       async () => {
-        last = squash(await frame.locator('body').innerText({ timeout: 2_000 }).catch(() => ''));
+        last = squash(
+          await frame
+            .locator('body')
+            .innerText({ timeout: 2_000 })
+            .catch(() => ''),
+        );
         return texts.every((t) => last.includes(squash(t))) ? last : undefined;
       },
       WAIT_MS,
@@ -68,7 +73,14 @@ describe('Temporal UI in chromium', () => {
         ui: true,
         uiPort,
         searchAttributes: [...cryoSearchAttributes],
-        extraArgs: ['--http-port', String(await freePort()), '--metrics-port', String(await freePort()), '--log-level', 'error'],
+        extraArgs: [
+          '--http-port',
+          String(await freePort()),
+          '--metrics-port',
+          String(await freePort()),
+          '--log-level',
+          'error',
+        ],
       },
     });
     uiBase = `http://127.0.0.1:${uiPort}`;
@@ -101,7 +113,11 @@ describe('Temporal UI in chromium', () => {
     const query = `CryoCampaign="${id1}"`;
     await page.goto(`${uiBase}/namespaces/default/workflows?query=${encodeURIComponent(query)}`);
     await rows.getByRole('link', { name: id1, exact: true }).waitFor();
-    await waitUntil('the filtered list to settle on one row', async () => ((await rows.count()) === 1 ? true : undefined), WAIT_MS);
+    await waitUntil(
+      'the filtered list to settle on one row',
+      async () => ((await rows.count()) === 1 ? true : undefined),
+      WAIT_MS,
+    );
     assert.equal(await rows.getByRole('link', { name: id2, exact: true }).count(), 0, `${id2} is filtered out`);
     assert.equal(await page.getByText(id2).count(), 0, `${id2} appears nowhere on the filtered page`);
     // The UI took the query: it shows it as a filter chip and counts one workflow.
@@ -126,7 +142,10 @@ describe('Temporal UI in chromium', () => {
     if (!page.url().includes('query=')) {
       await page.goto(`${uiBase}/namespaces/default/workflows?query=${encodeURIComponent(`CryoCampaign="${id1}"`)}`);
     }
-    await page.getByTestId('workflows-summary-configurable-table-row').getByRole('link', { name: id1, exact: true }).click();
+    await page
+      .getByTestId('workflows-summary-configurable-table-row')
+      .getByRole('link', { name: id1, exact: true })
+      .click();
     await page.waitForURL(new RegExp(`/workflows/${id1}/${h1.firstExecutionRunId}(/|$)`));
     await page.getByTestId('workflow-id-heading').filter({ hasText: id1 }).waitFor();
     assert.match(squash(await page.getByTestId('execution-status').first().innerText()), /running/i);
@@ -142,13 +161,24 @@ describe('Temporal UI in chromium', () => {
     for (const line of [
       `dataset: ${spec.dataset}`,
       `tilt series: ${spec.tiltSeries.map((ts) => ts.name).join(', ')}`,
-      `refine ladder: ${placementFor(config, 'refine').ladder.map((r) => `${r.cluster}/${r.partition} ${r.gres}`).join(' → ')}`,
+      `refine ladder: ${placementFor(config, 'refine')
+        .ladder.map((r) => `${r.cluster}/${r.partition} ${r.gres}`)
+        .join(' → ')}`,
     ]) {
       assert.ok(shownDetails.includes(squash(line)), `details show ${JSON.stringify(line)}`);
     }
     // No worker ever ran, so the Current Details pane is empty.
     assert.equal(await page.locator('#user-metadata-current-details').count(), 1, 'a Current Details pane');
-    assert.equal(squash(await page.frameLocator('#user-metadata-current-details').locator('body').innerText({ timeout: 5_000 }).catch(() => '')), '');
+    assert.equal(
+      squash(
+        await page
+          .frameLocator('#user-metadata-current-details')
+          .locator('body')
+          .innerText({ timeout: 5_000 })
+          .catch(() => ''),
+      ),
+      '',
+    );
     // The app scrolls inside its own container (a full-page shot is the viewport): bring
     // the whole details block into view for the screenshot.
     await page.locator('#user-metadata-details').evaluate((el) => el.scrollIntoView({ block: 'end' }));

@@ -36,7 +36,12 @@ export interface TestPage {
 
 /** A fresh context and page with the fixed viewport and bounded default timeouts. */
 export async function openPage(browser: Browser): Promise<TestPage> {
-  const context = await browser.newContext({ viewport: { ...VIEWPORT }, deviceScaleFactor: 1, locale: 'en-US', timezoneId: 'UTC' });
+  const context = await browser.newContext({
+    viewport: { ...VIEWPORT },
+    deviceScaleFactor: 1,
+    locale: 'en-US',
+    timezoneId: 'UTC',
+  });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
   page.setDefaultNavigationTimeout(WAIT_MS);

@@ -16,7 +16,17 @@
  * Slurm commands run locally with dev2's SLURM_CONF (one host), so they work while sshd is down.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -73,7 +83,11 @@ const slurmEnv = () => ({ ...process.env, SLURM_CONF: DEV2.slurmConf });
 
 /** `scripts/dev-cluster.sh <command>` for dev2. */
 export function dev2Cluster(command: 'start' | 'stop' | 'status'): string {
-  return execFileSync('bash', [join(repoRoot, 'scripts/dev-cluster.sh'), command], { env: { ...process.env, CRYOET_CLUSTER: 'dev2' }, encoding: 'utf8', timeout: 90_000 });
+  return execFileSync('bash', [join(repoRoot, 'scripts/dev-cluster.sh'), command], {
+    env: { ...process.env, CRYOET_CLUSTER: 'dev2' },
+    encoding: 'utf8',
+    timeout: 90_000,
+  });
 }
 
 /** A Slurm command on dev2 (locally, with its SLURM_CONF); throws on a non-zero exit. */
@@ -152,7 +166,12 @@ function killQuietly(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 100,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`chaos: timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -188,10 +207,16 @@ export interface SshCut {
 export async function cutSsh(downMs: number, options: { waitForExecMs?: number } = {}): Promise<SshCut> {
   const listener = daemonPid('sshd');
   if (listener === undefined) throw new Error('chaos: dev2 sshd is not running');
-  const running = (t: Proc[]) => withDescendants(t, [listener]).filter((p) => p.comm !== 'sshd' && p.comm !== 'sshd-session');
+  const running = (t: Proc[]) =>
+    withDescendants(t, [listener]).filter((p) => p.comm !== 'sshd' && p.comm !== 'sshd-session');
   let table = processTable();
   // "During an exec": wait (bounded) until a remote command is running under sshd.
-  for (const deadline = Date.now() + (options.waitForExecMs ?? 0); running(table).length === 0 && Date.now() < deadline; table = processTable()) await sleep(50);
+  for (
+    const deadline = Date.now() + (options.waitForExecMs ?? 0);
+    running(table).length === 0 && Date.now() < deadline;
+    table = processTable()
+  )
+    await sleep(50);
   const tree = withDescendants(table, [listener]);
   const connections = tree.filter((p) => p.ppid === listener);
   const execsInFlight = running(table).map((p) => p.comm);
@@ -201,7 +226,11 @@ export async function cutSsh(downMs: number, options: { waitForExecMs?: number }
   await waitFor('sshd to stop listening', async () => !(await portOpen(DEV2.sshPort)), 10_000);
   await sleep(Math.max(0, downMs - (Date.now() - stoppedAt)));
   mkdirSync('/run/sshd', { recursive: true });
-  execFileSync('/usr/sbin/sshd', ['-f', join(DEV2.dir, 'etc', 'sshd_config'), '-E', join(DEV2.dir, 'log', 'sshd.log')], { timeout: 10_000 });
+  execFileSync(
+    '/usr/sbin/sshd',
+    ['-f', join(DEV2.dir, 'etc', 'sshd_config'), '-E', join(DEV2.dir, 'log', 'sshd.log')],
+    { timeout: 10_000 },
+  );
   await waitFor('sshd to listen again', () => portOpen(DEV2.sshPort), 10_000);
   return { connections: connections.length, execsInFlight, downMs: Date.now() - stoppedAt };
 }
@@ -222,13 +251,27 @@ export async function stopSlurmctld(): Promise<void> {
  */
 export async function startSlurmctld(): Promise<void> {
   execFileSync('slurmctld', [], { env: slurmEnv(), timeout: 20_000 });
-  await waitFor('slurmctld to answer', async () => (await slurm2(['scontrol', 'ping']).catch(() => '')).includes('UP'), 20_000, 200);
+  await waitFor(
+    'slurmctld to answer',
+    async () => (await slurm2(['scontrol', 'ping']).catch(() => '')).includes('UP'),
+    20_000,
+    200,
+  );
   const live = DEV2.nodes.filter((n) => daemonPid(`slurmd-${n}`) !== undefined);
-  await waitFor(`nodes ${live.join(',')} to register`, async () => {
-    const out = await slurm2(['sinfo', '-h', '-N', '-n', live.join(','), '-o', '%N %T']).catch(() => '');
-    const states = out.trim().split('\n').filter(Boolean).map((l) => l.split(' ')[1] ?? '');
-    return states.length > 0 && states.every((st) => st !== 'unknown' && !st.endsWith('*'));
-  }, 30_000, 200);
+  await waitFor(
+    `nodes ${live.join(',')} to register`,
+    async () => {
+      const out = await slurm2(['sinfo', '-h', '-N', '-n', live.join(','), '-o', '%N %T']).catch(() => '');
+      const states = out
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ')[1] ?? '');
+      return states.length > 0 && states.every((st) => st !== 'unknown' && !st.endsWith('*'));
+    },
+    30_000,
+    200,
+  );
 }
 
 /** Name prefixes of the jobs chaos runs submit on dev2 (campaign ids `chaos-*`, `out-*`, `soak-*`, and blockers). */
@@ -236,8 +279,14 @@ export const CHAOS_JOB_PREFIXES = ['cryoet.chaos-', 'cryoet.out-', 'cryoet.soak-
 
 /** Cancels jobs an interrupted chaos run left on dev2 (its campaign went with its Temporal server). */
 export async function cancelLeftovers(prefixes = CHAOS_JOB_PREFIXES): Promise<string[]> {
-  const out = await slurm2(['squeue', '-h', '-t', 'PENDING,RUNNING,CONFIGURING,SUSPENDED', '-o', '%i|%j']).catch(() => '');
-  const ids = out.split('\n').map((l) => l.trim().split('|')).filter(([id, name]) => id && name && prefixes.some((p) => name.startsWith(p))).map(([id]) => id!);
+  const out = await slurm2(['squeue', '-h', '-t', 'PENDING,RUNNING,CONFIGURING,SUSPENDED', '-o', '%i|%j']).catch(
+    () => '',
+  );
+  const ids = out
+    .split('\n')
+    .map((l) => l.trim().split('|'))
+    .filter(([id, name]) => id && name && prefixes.some((p) => name.startsWith(p)))
+    .map(([id]) => id!);
   if (ids.length > 0) await slurm2(['scancel', ...ids]);
   return ids;
 }
@@ -251,7 +300,9 @@ export async function clearLeakedGres(): Promise<boolean> {
     const [node, gres] = line.trim().split(/\s+/);
     const count = Number((gres ?? '').split('(')[0]!.split(':').at(-1));
     if (!node || !(count > 0)) continue;
-    const jobs = (await slurm2(['squeue', '-h', '-t', 'RUNNING,COMPLETING,CONFIGURING', '-w', node, '-o', '%i'])).trim();
+    const jobs = (
+      await slurm2(['squeue', '-h', '-t', 'RUNNING,COMPLETING,CONFIGURING', '-w', node, '-o', '%i'])
+    ).trim();
     if (jobs === '') leaking.push(node);
   }
   if (leaking.length === 0) return false;
@@ -277,7 +328,10 @@ export interface NodeLoss {
 export async function loseNode(node: string): Promise<NodeLoss> {
   const slurmd = daemonPid(`slurmd-${node}`);
   if (slurmd === undefined) throw new Error(`chaos: slurmd of ${node} is not running`);
-  const jobs = (await slurm2(['squeue', '-h', '-w', node, '-t', 'RUNNING,COMPLETING', '-o', '%i'])).split('\n').map((l) => l.trim()).filter(Boolean);
+  const jobs = (await slurm2(['squeue', '-h', '-w', node, '-t', 'RUNNING,COMPLETING', '-o', '%i']))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const table = processTable();
   const steps = table.filter((p) => {
     const m = /slurmstepd: \[(\d+)\./.exec(p.cmdline);
@@ -288,7 +342,10 @@ export async function loseNode(node: string): Promise<NodeLoss> {
       return false;
     }
   });
-  const victims = withDescendants(table, steps.map((p) => p.pid));
+  const victims = withDescendants(
+    table,
+    steps.map((p) => p.pid),
+  );
   killQuietly(slurmd, 'SIGKILL');
   for (const p of victims) killQuietly(p.pid, 'SIGKILL');
   return { node, jobs, killed: 1 + victims.length };
@@ -296,12 +353,19 @@ export async function loseNode(node: string): Promise<NodeLoss> {
 
 /** Brings a lost node back: slurmd again, and RESUME should it still be DOWN. */
 export async function restoreNode(node: string): Promise<void> {
-  if (daemonPid(`slurmd-${node}`) === undefined) execFileSync('slurmd', ['-N', node], { env: slurmEnv(), timeout: 20_000 });
-  await waitFor(`${node} to register`, async () => {
-    const state = (await slurm2(['sinfo', '-h', '-N', '-n', node, '-o', '%T']).catch(() => '')).trim();
-    if (/down|drain|fail/i.test(state)) await slurm2(['scontrol', 'update', `NodeName=${node}`, 'State=RESUME']).catch(() => '');
-    return /^(idle|mixed|allocated)/.test(state);
-  }, 60_000, 500);
+  if (daemonPid(`slurmd-${node}`) === undefined)
+    execFileSync('slurmd', ['-N', node], { env: slurmEnv(), timeout: 20_000 });
+  await waitFor(
+    `${node} to register`,
+    async () => {
+      const state = (await slurm2(['sinfo', '-h', '-N', '-n', node, '-o', '%T']).catch(() => '')).trim();
+      if (/down|drain|fail/i.test(state))
+        await slurm2(['scontrol', 'update', `NodeName=${node}`, 'State=RESUME']).catch(() => '');
+      return /^(idle|mixed|allocated)/.test(state);
+    },
+    60_000,
+    500,
+  );
 }
 
 /** Before a chaos run: dev2 healed, and the jobs an interrupted earlier run left cancelled. */
@@ -316,7 +380,11 @@ export async function healDev2(): Promise<void> {
   for (const node of DEV2.nodes) await restoreNode(node);
   await clearLeakedGres();
   if (!(await portOpen(DEV2.sshPort))) {
-    execFileSync('/usr/sbin/sshd', ['-f', join(DEV2.dir, 'etc', 'sshd_config'), '-E', join(DEV2.dir, 'log', 'sshd.log')], { timeout: 10_000 });
+    execFileSync(
+      '/usr/sbin/sshd',
+      ['-f', join(DEV2.dir, 'etc', 'sshd_config'), '-E', join(DEV2.dir, 'log', 'sshd.log')],
+      { timeout: 10_000 },
+    );
   }
 }
 
@@ -327,7 +395,22 @@ export async function healDev2(): Promise<void> {
  * until the next restart (Slurm 22.05, slurm.conf changed under running slurmd).
  */
 export async function holdCpus(node: string, cpus: number, name = 'chaos-blocker'): Promise<string> {
-  const out = await slurm2(['sbatch', '--parsable', '-p', 'gpu', '-c', String(cpus), '-w', node, '-J', name, '-o', '/dev/null', '--wrap', 'sleep 900']);
+  const out = await slurm2([
+    'sbatch',
+    '--parsable',
+    '-p',
+    'gpu',
+    '-c',
+    String(cpus),
+    '-w',
+    node,
+    '-J',
+    name,
+    '-o',
+    '/dev/null',
+    '--wrap',
+    'sleep 900',
+  ]);
   return out.trim().split(';')[0]!;
 }
 
@@ -404,7 +487,12 @@ export class SlurmLedger {
   /** Job ids slurmctld logged as accepted submissions since start(). */
   submittedIds(): string[] {
     const log = readFileSync(join(DEV2.dir, 'log', 'slurmctld.log'));
-    return [...log.subarray(this.#logOffset).toString('utf8').matchAll(/_slurm_rpc_submit_batch_job: JobId=(\d+)/g)].map((m) => m[1]!);
+    return [
+      ...log
+        .subarray(this.#logOffset)
+        .toString('utf8')
+        .matchAll(/_slurm_rpc_submit_batch_job: JobId=(\d+)/g),
+    ].map((m) => m[1]!);
   }
 }
 
@@ -418,8 +506,17 @@ export function duplicateSubmissions(jobs: readonly LedgerJob[]): { name: string
 // ---- Temporal --------------------------------------------------------------------------------
 
 /** The CLI's names for search attribute types (as scripts/temporal-dev.ts, which runs on import). */
-const SA_TYPE: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', TEXT: 'Text', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' };
-const searchAttributeFlags = () => cryoSearchAttributes.flatMap((k) => ['--search-attribute', `${k.name}=${SA_TYPE[k.type]}`]);
+const SA_TYPE: Record<string, string> = {
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  TEXT: 'Text',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
+const searchAttributeFlags = () =>
+  cryoSearchAttributes.flatMap((k) => ['--search-attribute', `${k.name}=${SA_TYPE[k.type]}`]);
 
 /**
  * `temporal server start-dev` with a SQLite file, on a fixed port, that a test can SIGKILL
@@ -457,13 +554,30 @@ export class TemporalDevServer implements ChaosServer {
   async start(): Promise<void> {
     const binary = join(repoRoot, '.venv', 'bin', 'temporal');
     const log = openSync(join(this.dir, 'server.log'), 'a');
-    const child = spawn(binary, [
-      'server', 'start-dev', '--headless',
-      '--ip', '127.0.0.1', '--port', String(this.port),
-      '--http-port', String(this.httpPort), '--metrics-port', String(this.metricsPort),
-      '--db-filename', this.dbFile, '--namespace', 'default', '--log-level', 'error',
-      ...searchAttributeFlags(),
-    ], { stdio: ['ignore', log, log] });
+    const child = spawn(
+      binary,
+      [
+        'server',
+        'start-dev',
+        '--headless',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(this.port),
+        '--http-port',
+        String(this.httpPort),
+        '--metrics-port',
+        String(this.metricsPort),
+        '--db-filename',
+        this.dbFile,
+        '--namespace',
+        'default',
+        '--log-level',
+        'error',
+        ...searchAttributeFlags(),
+      ],
+      { stdio: ['ignore', log, log] },
+    );
     closeSync(log);
     track(child);
     this.#child = child;
@@ -471,11 +585,18 @@ export class TemporalDevServer implements ChaosServer {
     let gone = false;
     void this.#exited.then(() => (gone = true));
     this.starts += 1;
-    await waitFor('the Temporal dev server to serve', async () => {
-      if (gone) throw new Error(`temporal server exited at start; see ${join(this.dir, 'server.log')}`);
-      const r = await run(binary, ['operator', 'cluster', 'health', '--address', this.address], { timeout: 5000 }).catch(() => ({ stdout: '' }));
-      return r.stdout.includes('SERVING');
-    }, 60_000, 200);
+    await waitFor(
+      'the Temporal dev server to serve',
+      async () => {
+        if (gone) throw new Error(`temporal server exited at start; see ${join(this.dir, 'server.log')}`);
+        const r = await run(binary, ['operator', 'cluster', 'health', '--address', this.address], {
+          timeout: 5000,
+        }).catch(() => ({ stdout: '' }));
+        return r.stdout.includes('SERVING');
+      },
+      60_000,
+      200,
+    );
   }
 
   /** SIGKILL: no shutdown, whatever was in flight is lost; the SQLite file stays. */
@@ -561,7 +682,11 @@ export interface DiePlan {
 /** A worker process (test/fixtures/chaos-worker.ts) that dies as planned, if given a plan. */
 export async function spawnChaosWorker(configFile: string, plan?: DiePlan): Promise<WorkerProcess> {
   const env: Record<string, string> = plan ? { CRYOET_CHAOS_DIE: JSON.stringify(plan) } : {};
-  return spawnWorkerProcess(['--import', 'tsx', join(repoRoot, 'test/fixtures/chaos-worker.ts'), configFile], 'chaos-worker: polling', env);
+  return spawnWorkerProcess(
+    ['--import', 'tsx', join(repoRoot, 'test/fixtures/chaos-worker.ts'), configFile],
+    'chaos-worker: polling',
+    env,
+  );
 }
 
 /** One worker's life under the supervisor. */
@@ -625,7 +750,13 @@ export class WorkerSupervisor {
       const { signal } = await worker.exited;
       life.endedAt = Date.now();
       life.output = worker.output();
-      life.end = this.#externalKill ? 'killed' : this.#stopped ? 'stopped' : signal === 'SIGKILL' && plan && worker.output().includes('chaos-worker: SIGKILL') ? 'plan' : 'exit';
+      life.end = this.#externalKill
+        ? 'killed'
+        : this.#stopped
+          ? 'stopped'
+          : signal === 'SIGKILL' && plan && worker.output().includes('chaos-worker: SIGKILL')
+            ? 'plan'
+            : 'exit';
       this.#externalKill = false;
       this.#current = undefined;
       if (!this.#stopped) await this.onDeath(life).catch(() => undefined);
@@ -674,7 +805,8 @@ export class WorkerSupervisor {
    */
   assertNoFailedWorkflowTasks(): void {
     const lines = this.lives.flatMap((l) => failedWorkflowTaskLines(l.output));
-    if (lines.length > 0) throw new Error(`a worker of this run failed ${lines.length} workflow task(s):\n${lines.slice(0, 5).join('\n')}`);
+    if (lines.length > 0)
+      throw new Error(`a worker of this run failed ${lines.length} workflow task(s):\n${lines.slice(0, 5).join('\n')}`);
   }
 }
 
@@ -689,7 +821,10 @@ export function refineOnDisk(campaignDir: string): RefineProgress {
 /** The fast dataset (science.md: 128×128×48, 8 particles a tomogram) on dev2's side; made once, cached. */
 export function makeFastDataset(): string {
   const dir = join(DEV2.dir, 'data', FAST_DATASET);
-  execFileSync(EMBEDDED_PYTHON, [MAKE_DATASET, '--out', dir, '--size', '128,128,48', '--particles', '8'], { stdio: 'ignore', timeout: 300_000 });
+  execFileSync(EMBEDDED_PYTHON, [MAKE_DATASET, '--out', dir, '--size', '128,128,48', '--particles', '8'], {
+    stdio: 'ignore',
+    timeout: 300_000,
+  });
   return dir;
 }
 
@@ -753,10 +888,19 @@ export async function startChaosEnv(runDir: string, given?: ChaosServer): Promis
 
 /** A task queue of its own, its temporal.yaml, and a supervisor keeping a worker on it (not started). */
 export async function chaosWorkers(
-  env: ChaosEnv<ChaosServer>, name: string, plans: DiePlan[], onDeath?: (life: WorkerLife) => Promise<void>, work?: string, aretomo2?: string,
+  env: ChaosEnv<ChaosServer>,
+  name: string,
+  plans: DiePlan[],
+  onDeath?: (life: WorkerLife) => Promise<void>,
+  work?: string,
+  aretomo2?: string,
 ) {
   const configFile = writeDev2Config({
-    port: env.server.port, taskQueue: `${name}-${env.server.port}`, dir: join(env.runDir, name), ...(work ? { work } : {}), ...(aretomo2 ? { aretomo2 } : {}),
+    port: env.server.port,
+    taskQueue: `${name}-${env.server.port}`,
+    dir: join(env.runDir, name),
+    ...(work ? { work } : {}),
+    ...(aretomo2 ? { aretomo2 } : {}),
   });
   const config = await loadConfig(configFile);
   return { configFile, config, supervisor: new WorkerSupervisor(configFile, plans, onDeath) };
@@ -777,7 +921,10 @@ export async function resultThroughOutages(handle: WorkflowHandle, limitMs: numb
 
 /** The campaign's CryoStage search attribute (from the server: no worker needed), or undefined. */
 export async function stageOf(handle: WorkflowHandle): Promise<string | undefined> {
-  return handle.describe().then((d) => d.typedSearchAttributes.get(CryoStage), () => undefined);
+  return handle.describe().then(
+    (d) => d.typedSearchAttributes.get(CryoStage),
+    () => undefined,
+  );
 }
 
 /** What can go wrong with a campaign's outcome; every list empty is the goal. */
@@ -801,7 +948,12 @@ export function checkCampaign(record: RunRecord, jobs: readonly LedgerJob[]): Ca
     const step = j.name.replace(/-\d+$/, '').replace(/-again(?=\.)/, '');
     completed.set(step, (completed.get(step) ?? 0) + 1);
   }
-  const checksumMismatches = record.outputs.filter((out) => !existsSync(out.path) || createHash('sha256').update(readFileSync(out.path)).digest('hex') !== out.sha256).map((out) => out.path);
+  const checksumMismatches = record.outputs
+    .filter(
+      (out) =>
+        !existsSync(out.path) || createHash('sha256').update(readFileSync(out.path)).digest('hex') !== out.sha256,
+    )
+    .map((out) => out.path);
   let recordMismatch = true;
   try {
     recordMismatch = JSON.stringify(JSON.parse(readFileSync(record.recordPath, 'utf8'))) !== JSON.stringify(record);

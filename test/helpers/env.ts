@@ -19,7 +19,10 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '
 /** The dev config, with fast polling for tests. */
 export async function devConfig(): Promise<CryoConfig> {
   const config = await loadConfig(join(repoRoot, 'temporal.yaml'));
-  return { ...config, polling: { ...config.polling, interval: 300, maxInterval: 2000, resultMarkers: true, markerInterval: 300 } };
+  return {
+    ...config,
+    polling: { ...config.polling, interval: 300, maxInterval: 2000, resultMarkers: true, markerInterval: 300 },
+  };
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -43,7 +46,14 @@ export async function startTemporal(port?: number, bare = false): Promise<TestWo
       port,
       ui: false,
       searchAttributes: bare ? [] : [...cryoSearchAttributes],
-      extraArgs: ['--http-port', String(await freePort()), '--metrics-port', String(await freePort()), '--log-level', 'error'],
+      extraArgs: [
+        '--http-port',
+        String(await freePort()),
+        '--metrics-port',
+        String(await freePort()),
+        '--log-level',
+        'error',
+      ],
     },
   });
 }
@@ -54,7 +64,12 @@ export function uniqueId(prefix: string): string {
 }
 
 /** Polls `check` until it returns a value, or fails with `what` after `timeoutMs`. */
-export async function waitUntil<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, everyMs = 200): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+  everyMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -68,21 +83,29 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
  * The project temporal.yaml pointed at a test's server and task queue, with absolute
  * paths, written to a temp folder (for worker processes the test spawns).
  */
-export function writeTestConfig(port: number, taskQueue: string, workerShutdownGrace = '2s', fastPolling = true): string {
+export function writeTestConfig(
+  port: number,
+  taskQueue: string,
+  workerShutdownGrace = '2s',
+  fastPolling = true,
+): string {
   let text = readFileSync(join(repoRoot, 'temporal.yaml'), 'utf8')
     .replace('address: 127.0.0.1:7233', `address: 127.0.0.1:${port}`)
     .replace('taskQueue: cryoet', `taskQueue: ${taskQueue}`)
     .replace(/workerShutdownGrace: \S+/, `workerShutdownGrace: ${workerShutdownGrace}`)
     .replaceAll(' .dev/', ` ${repoRoot}/.dev/`)
     .replace('aretomo2: embedded/', `aretomo2: ${repoRoot}/embedded/`);
-  if (fastPolling) text = text.replace(/interval: \S+/, 'interval: 300ms').replace(/maxInterval: \S+/, 'maxInterval: 2s');
+  if (fastPolling)
+    text = text.replace(/interval: \S+/, 'interval: 300ms').replace(/maxInterval: \S+/, 'maxInterval: 2s');
   const file = join(mkdtempSync(join(tmpdir(), 'cryoet-config-')), 'temporal.yaml');
   writeFileSync(file, text);
   return file;
 }
 
 /** A Temporal dev server plus a config file pointing at it, for tests that spawn worker processes. */
-export async function startTemporalWithConfig(taskQueue: string): Promise<{ env: TestWorkflowEnvironment; configFile: string }> {
+export async function startTemporalWithConfig(
+  taskQueue: string,
+): Promise<{ env: TestWorkflowEnvironment; configFile: string }> {
   const port = await freePort();
   const env = await startTemporal(port);
   return { env, configFile: writeTestConfig(port, taskQueue) };

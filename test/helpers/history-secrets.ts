@@ -44,7 +44,8 @@ function jsonStrings(value: unknown, out: string[]): void {
   else if (Array.isArray(value)) for (const v of value) jsonStrings(v, out);
   else if (value !== null && typeof value === 'object') {
     const o = value as Record<string, unknown>;
-    if (o['type'] === 'Buffer' && Array.isArray(o['data'])) out.push(utf8.decode(Uint8Array.from(o['data'] as number[])));
+    if (o['type'] === 'Buffer' && Array.isArray(o['data']))
+      out.push(utf8.decode(Uint8Array.from(o['data'] as number[])));
     for (const [k, v] of Object.entries(o)) {
       out.push(k);
       jsonStrings(v, out);
@@ -53,7 +54,10 @@ function jsonStrings(value: unknown, out: string[]): void {
 }
 
 /** A payload's text: its metadata, its raw bytes as UTF-8 and, for JSON, every string in it. */
-function payloadStrings(payload: { metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null }, out: string[]): void {
+function payloadStrings(
+  payload: { metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null },
+  out: string[],
+): void {
   for (const [k, v] of Object.entries(payload.metadata ?? {})) out.push(k, isBytes(v) ? utf8.decode(v) : String(v));
   if (!payload.data || payload.data.length === 0) return;
   const raw = utf8.decode(payload.data);
@@ -66,7 +70,9 @@ function payloadStrings(payload: { metadata?: Record<string, Uint8Array> | null;
 }
 
 function isPayload(o: Record<string, unknown>): boolean {
-  return isBytes(o['data']) && (o['metadata'] === undefined || (typeof o['metadata'] === 'object' && o['metadata'] !== null));
+  return (
+    isBytes(o['data']) && (o['metadata'] === undefined || (typeof o['metadata'] === 'object' && o['metadata'] !== null))
+  );
 }
 
 /** Every string an event carries, payloads decoded. */
@@ -144,12 +150,18 @@ export const GENERIC_SECRETS: readonly Secret[] = [
 
 /** Histories of the given workflows (latest run each). */
 export async function fetchHistories(client: Client, workflowIds: readonly string[]): Promise<NamedHistory[]> {
-  return Promise.all(workflowIds.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })));
+  return Promise.all(
+    workflowIds.map(async (workflowId) => ({
+      workflowId,
+      history: await client.workflow.getHandle(workflowId).fetchHistory(),
+    })),
+  );
 }
 
 /** Histories of every workflow a visibility query lists (e.g. `CryoCampaign = "c1"`). */
 export async function listHistories(client: Client, query: string): Promise<NamedHistory[]> {
   const out: NamedHistory[] = [];
-  for await (const { workflowId, history } of client.workflow.list({ query }).intoHistories()) out.push({ workflowId, history: history as History });
+  for await (const { workflowId, history } of client.workflow.list({ query }).intoHistories())
+    out.push({ workflowId, history: history as History });
   return out;
 }

@@ -23,13 +23,18 @@ function ipv4(hex: string): string {
 /** 32 hex chars, four little-endian 32-bit words → compressed IPv6 (`::`, `::1`, `::ffff:127.0.0.1`). */
 function ipv6(hex: string): string {
   const bytes: number[] = [];
-  for (let w = 0; w < 4; w++) for (const i of [6, 4, 2, 0]) bytes.push(parseInt(hex.slice(w * 8 + i, w * 8 + i + 2), 16));
-  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return `::ffff:${bytes.slice(12).join('.')}`;
+  for (let w = 0; w < 4; w++)
+    for (const i of [6, 4, 2, 0]) bytes.push(parseInt(hex.slice(w * 8 + i, w * 8 + i + 2), 16));
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff)
+    return `::ffff:${bytes.slice(12).join('.')}`;
   const groups = Array.from({ length: 8 }, (_, g) => ((bytes[2 * g]! << 8) | bytes[2 * g + 1]!).toString(16));
   // Longest run of zero groups → `::`.
   let best = { start: -1, length: 0 };
-  for (let g = 0; g < 8; ) {
-    if (groups[g] !== '0') { g++; continue; }
+  for (let g = 0; g < 8;) {
+    if (groups[g] !== '0') {
+      g++;
+      continue;
+    }
     let end = g;
     while (end < 8 && groups[end] === '0') end++;
     if (end - g > best.length) best = { start: g, length: end - g };
@@ -42,7 +47,10 @@ function ipv6(hex: string): string {
 /** Every LISTEN socket in this network namespace, by inode. */
 export function listeningByInode(): Map<number, ListeningSocket> {
   const out = new Map<number, ListeningSocket>();
-  for (const [file, family] of [['/proc/net/tcp', 4], ['/proc/net/tcp6', 6]] as const) {
+  for (const [file, family] of [
+    ['/proc/net/tcp', 4],
+    ['/proc/net/tcp6', 6],
+  ] as const) {
     let text = '';
     try {
       text = readFileSync(file, 'utf8');

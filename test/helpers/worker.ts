@@ -2,7 +2,14 @@
  * A real Temporal dev server plus a real worker with CryoEtPlugin on a unique task
  * queue, reaching the dev Slurm cluster over the dev sshd. One per test file.
  */
-import { Runtime, DefaultLogger, Worker, makeTelemetryFilterString, type LogEntry, type RuntimeOptions } from '@temporalio/worker';
+import {
+  Runtime,
+  DefaultLogger,
+  Worker,
+  makeTelemetryFilterString,
+  type LogEntry,
+  type RuntimeOptions,
+} from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CryoEtPlugin } from '../../src/plugin.js';
 import type { CryoConfig } from '../../src/config.js';
@@ -42,17 +49,27 @@ const testLogger = new DefaultLogger('WARN', (entry: LogEntry) => {
 });
 
 /** The SDK core's own warnings (where "Failing workflow task" is logged) go through testLogger. */
-const forwardCoreLogs: NonNullable<RuntimeOptions['telemetryOptions']>['logging'] = { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }) };
+const forwardCoreLogs: NonNullable<RuntimeOptions['telemetryOptions']>['logging'] = {
+  forward: {},
+  filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }),
+};
 
 /** Installs this test process's runtime with options of its own (e.g. a metrics exporter); before the harness. */
 export function installTestRuntime(options: Omit<RuntimeOptions, 'logger'>): void {
-  Runtime.install({ logger: testLogger, ...options, telemetryOptions: { logging: forwardCoreLogs, ...options.telemetryOptions } });
+  Runtime.install({
+    logger: testLogger,
+    ...options,
+    telemetryOptions: { logging: forwardCoreLogs, ...options.telemetryOptions },
+  });
   runtimeInstalled = true;
 }
 
 /** Throws, listing them, if a worker of this process has failed a workflow task. */
 export function assertNoFailedWorkflowTasks(): void {
-  if (failedWorkflowTasks.length > 0) throw new Error(`a worker failed ${failedWorkflowTasks.length} workflow task(s):\n${failedWorkflowTasks.slice(0, 5).join('\n')}`);
+  if (failedWorkflowTasks.length > 0)
+    throw new Error(
+      `a worker failed ${failedWorkflowTasks.length} workflow task(s):\n${failedWorkflowTasks.slice(0, 5).join('\n')}`,
+    );
 }
 
 /** Starts the server and a worker; call stop() in `after`. */
@@ -85,7 +102,12 @@ export async function startWorkerHarness(overrides: Partial<CryoConfig> = {}): P
 }
 
 /** A dev-cluster rung. */
-export const rung = (gres: string, partition = 'gpu'): PlacementRung => ({ cluster: 'dev', partition, gres, timeScale: 1 });
+export const rung = (gres: string, partition = 'gpu'): PlacementRung => ({
+  cluster: 'dev',
+  partition,
+  gres,
+  timeScale: 1,
+});
 
 /** A placement over dev-cluster rungs. */
 export function ladder(gres: string[], hangAfterMs = 3000, onExhausted: Placement['onExhausted'] = 'fail'): Placement {

@@ -14,7 +14,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ARETOMO2_STANDIN, CHECK_TRUTH, EMBEDDED_PYTHON, MAKE_RELION5_DATASET } from '../../src/embedded.js';
-import { importAlignment, importedTomograms, parseAln, parseXf, tiltSeriesTablePath, xfToAlignment } from '../../src/tools/aretomo-alignment.js';
+import {
+  importAlignment,
+  importedTomograms,
+  parseAln,
+  parseXf,
+  tiltSeriesTablePath,
+  xfToAlignment,
+} from '../../src/tools/aretomo-alignment.js';
 import { parseStar, starBlock } from '../../src/tools/star.js';
 
 /** Tolerances, stated (README "Science checks"). */
@@ -26,7 +33,10 @@ const SERIES = ['TS_01', 'TS_03'];
 const relionBin = join(process.cwd(), '.dev', 'relion5', 'bin');
 
 function checkTruth(args: string[]): Record<string, number> {
-  return JSON.parse(execFileSync(EMBEDDED_PYTHON, [CHECK_TRUTH, ...args], { encoding: 'utf8' })) as Record<string, number>;
+  return JSON.parse(execFileSync(EMBEDDED_PYTHON, [CHECK_TRUTH, ...args], { encoding: 'utf8' })) as Record<
+    string,
+    number
+  >;
 }
 
 describe('AreTomo2 stand-in → import → RELION 5 (two synthetic tilt series)', { timeout: 10 * 60_000 }, () => {
@@ -36,11 +46,50 @@ describe('AreTomo2 stand-in → import → RELION 5 (two synthetic tilt series)'
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'cryoet-aretomo-import-'));
     data = join(dir, 'data');
-    execFileSync(EMBEDDED_PYTHON, [MAKE_RELION5_DATASET, '--out', data, '--series', '2', '--particles', '16', '--tilt-axis', '84.3', '--shift-max', '6', '--gold', '10'], { stdio: 'ignore' });
+    execFileSync(
+      EMBEDDED_PYTHON,
+      [
+        MAKE_RELION5_DATASET,
+        '--out',
+        data,
+        '--series',
+        '2',
+        '--particles',
+        '16',
+        '--tilt-axis',
+        '84.3',
+        '--shift-max',
+        '6',
+        '--gold',
+        '10',
+      ],
+      { stdio: 'ignore' },
+    );
     mkdirSync(join(dir, 'tomograms'));
     for (const ts of SERIES) {
-      execFileSync(EMBEDDED_PYTHON, [ARETOMO2_STANDIN, '-InMrc', join(data, `${ts}.mrc`), '-OutMrc', join(dir, 'tomograms', `${ts}.mrc`),
-        '-AngFile', join(data, `${ts}.rawtlt`), '-VolZ', '48', '-OutBin', '1', '-PixSize', '6', '-OutImod', '1', '-TiltAxis', '85'], { stdio: 'ignore' });
+      execFileSync(
+        EMBEDDED_PYTHON,
+        [
+          ARETOMO2_STANDIN,
+          '-InMrc',
+          join(data, `${ts}.mrc`),
+          '-OutMrc',
+          join(dir, 'tomograms', `${ts}.mrc`),
+          '-AngFile',
+          join(data, `${ts}.rawtlt`),
+          '-VolZ',
+          '48',
+          '-OutBin',
+          '1',
+          '-PixSize',
+          '6',
+          '-OutImod',
+          '1',
+          '-TiltAxis',
+          '85',
+        ],
+        { stdio: 'ignore' },
+      );
     }
     // The import, as the campaign's importAlignments activity does it.
     const source = join(data, 'relion5', 'ctf', 'tomograms.star');
@@ -51,18 +100,39 @@ describe('AreTomo2 stand-in → import → RELION 5 (two synthetic tilt series)'
       const perTilt = starBlock(parseStar(readFileSync(tablePath, 'utf8'), tablePath), ts, tablePath);
       const alnPath = join(dir, 'tomograms', `${ts}.aln`);
       const aln = parseAln(readFileSync(alnPath, 'utf8'), alnPath);
-      writeFileSync(join(dir, 'Alignment', 'tilt_series', `${ts}.star`), importAlignment({ name: ts, table: perTilt, tableSource: tablePath, aln, alnSource: alnPath, pixelSize: 6 }));
+      writeFileSync(
+        join(dir, 'Alignment', 'tilt_series', `${ts}.star`),
+        importAlignment({ name: ts, table: perTilt, tableSource: tablePath, aln, alnSource: alnPath, pixelSize: 6 }),
+      );
     }
-    const series = SERIES.map((name) => ({ name, star: join(dir, 'Alignment', 'tilt_series', `${name}.star`), size: [192, 192, 48] as const }));
-    writeFileSync(join(dir, 'Alignment', 'tomograms.star'), importedTomograms({ table, source, project: data, series }));
+    const series = SERIES.map((name) => ({
+      name,
+      star: join(dir, 'Alignment', 'tilt_series', `${name}.star`),
+      size: [192, 192, 48] as const,
+    }));
+    writeFileSync(
+      join(dir, 'Alignment', 'tomograms.star'),
+      importedTomograms({ table, source, project: data, series }),
+    );
   });
 
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   test('the stand-in recovered the tilt axis and the shifts from the images', () => {
     for (const ts of SERIES) {
-      const r = checkTruth(['alignment', '--star', join(dir, 'Alignment', 'tilt_series', `${ts}.star`), '--apix', '6', '--truth', join(data, 'truth', `${ts}_alignment.json`)]);
-      assert.ok(Math.abs(r['axisErrorDeg']!) < AXIS_ERROR_MAX, `${ts}: tilt axis ${r['tiltAxis']}° vs true ${r['trueTiltAxis']}°`);
+      const r = checkTruth([
+        'alignment',
+        '--star',
+        join(dir, 'Alignment', 'tilt_series', `${ts}.star`),
+        '--apix',
+        '6',
+        '--truth',
+        join(data, 'truth', `${ts}_alignment.json`),
+      ]);
+      assert.ok(
+        Math.abs(r['axisErrorDeg']!) < AXIS_ERROR_MAX,
+        `${ts}: tilt axis ${r['tiltAxis']}° vs true ${r['trueTiltAxis']}°`,
+      );
       assert.ok(r['shiftRmsPx']! < SHIFT_RMS_MAX, `${ts}: shift error RMS ${r['shiftRmsPx']} px`);
     }
   });
@@ -72,23 +142,62 @@ describe('AreTomo2 stand-in → import → RELION 5 (two synthetic tilt series)'
     const xf = parseXf(readFileSync(join(dir, 'tomograms', 'TS_01_Imod', 'TS_01_st.xf'), 'utf8'), 'TS_01_st.xf');
     for (const row of aln.rows) {
       const back = xfToAlignment(xf[row.section]!);
-      assert.ok(Math.abs(back.rot - row.rot) < 0.05 && Math.abs(back.tx - row.tx) < 0.02 && Math.abs(back.ty - row.ty) < 0.02, `section ${row.section}`);
+      assert.ok(
+        Math.abs(back.rot - row.rot) < 0.05 && Math.abs(back.tx - row.tx) < 0.02 && Math.abs(back.ty - row.ty) < 0.02,
+        `section ${row.section}`,
+      );
     }
   });
 
   test('RELION 5 reconstructs the truth from the imported tables; the tilt sign flipped gives the mirror and fails', () => {
     const reconstruct = (tomograms: string, out: string) => {
-      execFileSync(join(relionBin, 'relion_tomo_reconstruct_tomogram'), [
-        '--t', tomograms, '--tn', 'TS_01', '--o', `${out}/`, '--w', '192', '--h', '192', '--d', '48', '--bin', '1', '--j', '2',
-      ], { stdio: 'ignore' });
-      return checkTruth(['tomogram', '--recon', join(out, 'tomograms', 'rec_TS_01.mrc'), '--truth', join(data, 'truth', 'TS_01_tomogram.mrc'), '--contrast', 'dark']);
+      execFileSync(
+        join(relionBin, 'relion_tomo_reconstruct_tomogram'),
+        [
+          '--t',
+          tomograms,
+          '--tn',
+          'TS_01',
+          '--o',
+          `${out}/`,
+          '--w',
+          '192',
+          '--h',
+          '192',
+          '--d',
+          '48',
+          '--bin',
+          '1',
+          '--j',
+          '2',
+        ],
+        { stdio: 'ignore' },
+      );
+      return checkTruth([
+        'tomogram',
+        '--recon',
+        join(out, 'tomograms', 'rec_TS_01.mrc'),
+        '--truth',
+        join(data, 'truth', 'TS_01_tomogram.mrc'),
+        '--contrast',
+        'dark',
+      ]);
     };
     const tomograms = join(dir, 'Alignment', 'tomograms.star');
     const r = reconstruct(tomograms, join(dir, 'rec'));
-    assert.ok(r['cc']! > RECONSTRUCT_CC_MIN && r['cc']! > r['ccFlippedZ']! + 0.2, `cc ${r['cc']} with truth, ${r['ccFlippedZ']} Z-flipped`);
+    assert.ok(
+      r['cc']! > RECONSTRUCT_CC_MIN && r['cc']! > r['ccFlippedZ']! + 0.2,
+      `cc ${r['cc']} with truth, ${r['ccFlippedZ']} Z-flipped`,
+    );
     const m = reconstruct(flipTiltSign(dir, tomograms, 'TS_01'), join(dir, 'rec-flipped'));
-    assert.ok(!(m['cc']! > RECONSTRUCT_CC_MIN && m['cc']! > m['ccFlippedZ']! + 0.2), `flipped passed: cc ${m['cc']}, Z-flipped ${m['ccFlippedZ']}`);
-    assert.ok(m['ccFlippedZ']! > m['cc']!, `flipped: the mirror (${m['ccFlippedZ']}) should match better than the truth (${m['cc']})`);
+    assert.ok(
+      !(m['cc']! > RECONSTRUCT_CC_MIN && m['cc']! > m['ccFlippedZ']! + 0.2),
+      `flipped passed: cc ${m['cc']}, Z-flipped ${m['ccFlippedZ']}`,
+    );
+    assert.ok(
+      m['ccFlippedZ']! > m['cc']!,
+      `flipped: the mirror (${m['ccFlippedZ']}) should match better than the truth (${m['cc']})`,
+    );
   });
 });
 
@@ -107,6 +216,9 @@ function flipTiltSign(dir: string, tomograms: string, name: string): string {
     return fields.join(' ');
   });
   writeFileSync(join(out, `${name}.star`), flipped.join('\n'));
-  writeFileSync(join(out, 'tomograms.star'), readFileSync(tomograms, 'utf8').replace(perTilt, join(out, `${name}.star`)));
+  writeFileSync(
+    join(out, 'tomograms.star'),
+    readFileSync(tomograms, 'utf8').replace(perTilt, join(out, `${name}.star`)),
+  );
   return join(out, 'tomograms.star');
 }

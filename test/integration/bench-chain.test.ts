@@ -10,7 +10,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { criticalPath, eventsIn, parseCallLog, parseToolLog, pipelineDag, stepWorkMs, summarizeCalls } from '../../bench/peers/metrics.js';
+import {
+  criticalPath,
+  eventsIn,
+  parseCallLog,
+  parseToolLog,
+  pipelineDag,
+  stepWorkMs,
+  summarizeCalls,
+} from '../../bench/peers/metrics.js';
 import { sleepSpec, stepCommands, type PipelineVariant } from '../../bench/peers/pipeline.js';
 import { writeSleepDataset, writeSleepTools } from '../../bench/peers/sleep-tools.js';
 import { writeCountingShim } from '../../bench/peers/host.js';
@@ -26,19 +34,35 @@ test('bench harness: one SLEEP tilt series through the sbatch chain, counted', {
   writeFileSync(toolLog, '');
   writeFileSync(callsLog, '');
   const data = writeSleepDataset(join(tmp, 'data'));
-  const tools = writeSleepTools(join(tmp, 'tools'), { reconstruct: 1, extract: 0, refineIterations: 2, refineIteration: 1, postprocess: 0 }, toolLog);
+  const tools = writeSleepTools(
+    join(tmp, 'tools'),
+    { reconstruct: 1, extract: 0, refineIterations: 2, refineIteration: 1, postprocess: 0 },
+    toolLog,
+  );
   const variant: PipelineVariant = {
     name: 'sleep',
     spec: sleepSpec(1, { dir: join(tmp, 'data'), ...data }),
     // The chain runs the tool in place of a staged copy: the stage folder is the tools folder.
-    tools: { aretomo2: tools.aretomo2, relionBinDir: tools.relionBinDir, mpirun: [tools.mpirun], stageDir: join(tmp, 'tools') },
+    tools: {
+      aretomo2: tools.aretomo2,
+      relionBinDir: tools.relionBinDir,
+      mpirun: [tools.mpirun],
+      stageDir: join(tmp, 'tools'),
+    },
   };
   const id = uniqueId('smoke');
   const dir = join(tmp, 'work', id);
   const run: RunSpec = {
-    id, way: 'chain', scenario: 'clean', variant, dir, driverDir: join(dir, '.driver'), refinePinned: false,
+    id,
+    way: 'chain',
+    scenario: 'clean',
+    variant,
+    dir,
+    driverDir: join(dir, '.driver'),
+    refinePinned: false,
     commands: stepCommands(variant, config, dir, { cluster: 'dev', partition: 'gpu', gres: 'gpu:4', timeScale: 1 }),
-    shimDir: writeCountingShim(join(tmp, 'shim')), callsLog,
+    shimDir: writeCountingShim(join(tmp, 'shim')),
+    callsLog,
   };
   const way = chainWay();
   const { driver, t0 } = await way.start(run);

@@ -11,7 +11,11 @@ import { join } from 'node:path';
 import { repoRoot } from '../helpers/env.js';
 
 function cryoet(...args: string[]) {
-  const r = spawnSync('node', [join(repoRoot, 'bin', 'cryoet.js'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('node', [join(repoRoot, 'bin', 'cryoet.js'), ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -26,10 +30,16 @@ describe('cryoet CLI', () => {
     const example = 'docs/examples/parallelcluster.yaml';
     const schema = cryoet('config', 'check', '--schema-only', example);
     assert.equal(schema.code, 0, schema.stderr);
-    assert.match(schema.stdout, /ok \(schema only: local files not looked up\) — 1 cluster\(s\) \(pcluster\), 4 placement rung\(s\)/);
+    assert.match(
+      schema.stdout,
+      /ok \(schema only: local files not looked up\) — 1 cluster\(s\) \(pcluster\), 4 placement rung\(s\)/,
+    );
     const full = cryoet('config', 'check', example);
     assert.equal(full.code, 2);
-    assert.match(full.stderr, /clusters\.pcluster\.ssh\.knownHostsFile: file not found: \/etc\/cryoet\/ssh\/known_hosts; the cluster's host key, pinned: ssh-keyscan -p 22 /);
+    assert.match(
+      full.stderr,
+      /clusters\.pcluster\.ssh\.knownHostsFile: file not found: \/etc\/cryoet\/ssh\/known_hosts; the cluster's host key, pinned: ssh-keyscan -p 22 /,
+    );
   });
 
   test('config check lists every problem with its path and line, exit 2', () => {
@@ -44,7 +54,10 @@ describe('cryoet CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cryoet-badcfg-'));
     const file = join(dir, 'temporal.yaml');
     // Points at a Temporal port nothing listens on: reaching it would be a connection error, not a config error.
-    writeFileSync(file, 'temporal: { address: "127.0.0.1:1" }\nclusters: {}\nplacement: { ladder: [] }\npaths: { data: /d, work: /w }\n');
+    writeFileSync(
+      file,
+      'temporal: { address: "127.0.0.1:1" }\nclusters: {}\nplacement: { ladder: [] }\npaths: { data: /d, work: /w }\n',
+    );
     const r = cryoet('worker', '--config', file);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /clusters/);

@@ -33,7 +33,12 @@ describe('cluster-job activities on the dev cluster', () => {
   });
 
   const job = (key: string, extra: Partial<SubmitJobInput> = {}): SubmitJobInput => ({
-    cluster: 'dev', key: `cryoet/test/${key}`, partition: 'gpu', gres: 'gpu:t4:1', command: ['true'], ...extra,
+    cluster: 'dev',
+    key: `cryoet/test/${key}`,
+    partition: 'gpu',
+    gres: 'gpu:t4:1',
+    command: ['true'],
+    ...extra,
   });
 
   test('submitting the same key twice re-attaches instead of submitting a second job', async () => {
@@ -44,7 +49,9 @@ describe('cluster-job activities on the dev cluster', () => {
     assert.equal(first.reattached, false);
     assert.equal(second.reattached, true);
     assert.equal(second.jobId, first.jobId);
-    const listed = await resources.pool.get('dev').exec(`squeue -h -t all --name ${first.jobName} -o %i`, { timeoutMs: 10_000 });
+    const listed = await resources.pool
+      .get('dev')
+      .exec(`squeue -h -t all --name ${first.jobName} -o %i`, { timeoutMs: 10_000 });
     assert.deepEqual(listed.stdout.trim().split('\n'), [first.jobId]);
   });
 
@@ -55,10 +62,15 @@ describe('cluster-job activities on the dev cluster', () => {
     watcher.register(submitted.jobId);
     try {
       // c1 (the only a10g node) is DOWN: the spot pool is empty, the job pends on it.
-      const seen = await waitUntil('the pinned job to report ReqNodeNotAvail', () => {
-        const o = watcher.current(submitted.jobId);
-        return o?.state === 'PENDING' && /ReqNodeNotAvail/.test(o.reason ?? '') ? o : undefined;
-      }, 30_000, 250);
+      const seen = await waitUntil(
+        'the pinned job to report ReqNodeNotAvail',
+        () => {
+          const o = watcher.current(submitted.jobId);
+          return o?.state === 'PENDING' && /ReqNodeNotAvail/.test(o.reason ?? '') ? o : undefined;
+        },
+        30_000,
+        250,
+      );
       assert.equal(seen.move, 'hang-candidate');
       assert.equal(seen.final, false);
     } finally {
@@ -73,13 +85,21 @@ describe('cluster-job activities on the dev cluster', () => {
     const tuple = (o: typeof final) => `${o.state}/${o.reason ?? ''}/${o.nodes ?? ''}`;
     const states = [tuple(final)];
     while (!final.final) {
-      final = await run(activities.watchJob, { cluster: 'dev', jobId: submitted.jobId, known: { state: final.state, reason: final.reason, nodes: final.nodes } });
+      final = await run(activities.watchJob, {
+        cluster: 'dev',
+        jobId: submitted.jobId,
+        known: { state: final.state, reason: final.reason, nodes: final.nodes },
+      });
       states.push(tuple(final));
     }
     assert.equal(new Set(states).size, states.length, `each call reported a change: ${states.join(' → ')}`);
     assert.equal(final.state, 'COMPLETED');
     assert.equal(final.move, 'done');
-    const result = await run(activities.readJobResult, { cluster: 'dev', outputPath: submitted.outputPath, markerPath: submitted.markerPath });
+    const result = await run(activities.readJobResult, {
+      cluster: 'dev',
+      outputPath: submitted.outputPath,
+      markerPath: submitted.markerPath,
+    });
     assert.equal(result.marker?.exitCode, 0);
     assert.match(result.outputTail, /fine/);
   });
@@ -100,16 +120,25 @@ describe('cluster-job activities on the dev cluster', () => {
     }
     const watcher = new SlurmWatcher({
       query: createStatusQuery(() => resources.pool.get('dev'), resources.cluster('dev')),
-      minIntervalMs: 200, maxIntervalMs: 1000, maxCallsPerMinute: 120,
+      minIntervalMs: 200,
+      maxIntervalMs: 1000,
+      maxCallsPerMinute: 120,
     });
     const started = Date.now();
     try {
       for (const id of ids) watcher.register(id);
-      await waitUntil('all 8 jobs to finish', () => (ids.every((id) => watcher.current(id)?.final) ? true : undefined), 60_000);
+      await waitUntil(
+        'all 8 jobs to finish',
+        () => (ids.every((id) => watcher.current(id)?.final) ? true : undefined),
+        60_000,
+      );
       for (const id of ids) assert.equal(watcher.current(id)?.state, 'COMPLETED');
       // 8 jobs watched for seconds, yet no more than one call per 500 ms (120 calls/min cap).
       const bound = Math.floor((Date.now() - started) / 500) + 1;
-      assert.ok(watcher.stats.calls >= 2 && watcher.stats.calls <= bound, `expected 2..${bound} status calls, got ${watcher.stats.calls}`);
+      assert.ok(
+        watcher.stats.calls >= 2 && watcher.stats.calls <= bound,
+        `expected 2..${bound} status calls, got ${watcher.stats.calls}`,
+      );
       assert.equal(watcher.stats.failures, 0);
     } finally {
       watcher.close();

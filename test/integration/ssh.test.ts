@@ -84,7 +84,10 @@ describe('SshConnection against the dev sshd [integration]', () => {
 
   it('exec returns exit code, stdout and stderr separately', async () => {
     const result = await connection.exec(`sh -c 'echo out; echo err >&2; exit 3'`, EXEC);
-    assert.deepEqual({ ...result, stderr: undefined }, { exitCode: 3, signal: undefined, stdout: 'out\n', stderr: undefined });
+    assert.deepEqual(
+      { ...result, stderr: undefined },
+      { exitCode: 3, signal: undefined, stdout: 'out\n', stderr: undefined },
+    );
     assert.ok(result.stderr.endsWith('err\n'), JSON.stringify(result.stderr)); // after any login-shell noise
   });
 
@@ -104,7 +107,11 @@ describe('SshConnection against the dev sshd [integration]', () => {
   it('times out with CommandTimeout and stays usable', async () => {
     const connectsBefore = connection.connects;
     const started = Date.now();
-    await rejectsWith(connection.exec('sleep 30', { timeoutMs: 300 }), ErrorType.CommandTimeout, /ran past 300 ms: sleep 30/);
+    await rejectsWith(
+      connection.exec('sleep 30', { timeoutMs: 300 }),
+      ErrorType.CommandTimeout,
+      /ran past 300 ms: sleep 30/,
+    );
     assert.ok(Date.now() - started < 5000, 'timeout fired promptly');
     const result = await connection.exec('echo still-here', EXEC);
     assert.equal(result.stdout, 'still-here\n');
@@ -119,11 +126,18 @@ describe('SshConnection against the dev sshd [integration]', () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => connection.exec(`echo job-${i}; echo e-${i} >&2; exit ${i % 4}`, EXEC)),
     ).finally(() => process.off('warning', onWarning));
-    assert.deepEqual(warnings.map((w) => `${w.name}: ${w.message}`), [], 'no MaxListenersExceededWarning');
+    assert.deepEqual(
+      warnings.map((w) => `${w.name}: ${w.message}`),
+      [],
+      'no MaxListenersExceededWarning',
+    );
     results.forEach((r, i) => {
       // Login shells print their own noise to stderr on real hosts (here root's rc file runs
       // `pyenv rehash`, which races under parallel logins): stderr must end with ours.
-      assert.deepEqual({ ...r, stderr: undefined }, { exitCode: i % 4, signal: undefined, stdout: `job-${i}\n`, stderr: undefined });
+      assert.deepEqual(
+        { ...r, stderr: undefined },
+        { exitCode: i % 4, signal: undefined, stdout: `job-${i}\n`, stderr: undefined },
+      );
       assert.ok(r.stderr.endsWith(`e-${i}\n`), `stderr of exec ${i}: ${JSON.stringify(r.stderr)}`);
     });
     assert.equal(connection.connects, connectsBefore);
@@ -220,7 +234,11 @@ describe('host key checking against the dev sshd [integration]', () => {
     writeFileSync(file, `[127.0.0.1]:2223 ${otherHostKey()}\nlogin.example.org ${otherHostKey()}\n`);
     const connection = new SshConnection({ ...target, knownHostsFile: file });
     try {
-      await rejectsWith(connection.exec('true', EXEC), ErrorType.HostKeyRejected, /\[127\.0\.0\.1\]:2222 is not listed/);
+      await rejectsWith(
+        connection.exec('true', EXEC),
+        ErrorType.HostKeyRejected,
+        /\[127\.0\.0\.1\]:2222 is not listed/,
+      );
     } finally {
       connection.close();
     }

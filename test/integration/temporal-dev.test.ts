@@ -21,11 +21,19 @@ describe('scripts/temporal-dev.ts', () => {
       cwd: repoRoot,
       encoding: 'utf8',
       timeout: 60_000,
-      env: { ...process.env, CRYOET_TEMPORAL_PORT: String(port), CRYOET_TEMPORAL_UI_PORT: String(uiPort), CRYOET_TEMPORAL_DIR: stateDir },
+      env: {
+        ...process.env,
+        CRYOET_TEMPORAL_PORT: String(port),
+        CRYOET_TEMPORAL_UI_PORT: String(uiPort),
+        CRYOET_TEMPORAL_DIR: stateDir,
+      },
     });
   const pid = () => Number(readFileSync(join(stateDir, 'server.pid'), 'utf8'));
   const listening = (): string =>
-    execFileSync('ss', ['-ltnpH'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`pid=${pid()},`)).join('\n');
+    execFileSync('ss', ['-ltnpH'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes(`pid=${pid()},`))
+      .join('\n');
 
   // A zombie waiting for a reaper has exited too (PID 1 in our sandboxes does not reap).
   const exited = (p: number): boolean => {
@@ -54,7 +62,8 @@ describe('scripts/temporal-dev.ts', () => {
   test('starts on 127.0.0.1 with the search attributes, survives a restart, stops cleanly', async () => {
     assert.match(script('start'), new RegExp(`serving on 127.0.0.1:${port}`));
     assert.match(script('start'), /already running/);
-    for (const line of listening().split('\n')) assert.match(line, /127\.0\.0\.1:\d+/, `listens beyond loopback: ${line}`);
+    for (const line of listening().split('\n'))
+      assert.match(line, /127\.0\.0\.1:\d+/, `listens beyond loopback: ${line}`);
     const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
     assert.equal(ui.status, 200);
 

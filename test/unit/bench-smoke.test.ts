@@ -12,8 +12,19 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  classifyCall, criticalPath, eventsIn, iterationsRedone, listScheduleMs, markdownTable, newestIteration, parseCallLog, parseToolLog, pipelineDag,
-  stepWorkMs, submissionReport, summarizeCalls,
+  classifyCall,
+  criticalPath,
+  eventsIn,
+  iterationsRedone,
+  listScheduleMs,
+  markdownTable,
+  newestIteration,
+  parseCallLog,
+  parseToolLog,
+  pipelineDag,
+  stepWorkMs,
+  submissionReport,
+  summarizeCalls,
 } from '../../bench/peers/metrics.js';
 import { sleepSpec, stepCommands, type PipelineVariant } from '../../bench/peers/pipeline.js';
 import { nominalCriticalPathS, writeSleepDataset, writeSleepTools } from '../../bench/peers/sleep-tools.js';
@@ -23,28 +34,42 @@ import { refineProgress } from '../../src/tools/refine-iterations.js';
 import { parseMrcHeader } from '../../src/tools/mrc.js';
 
 const DIR = '/w/run1';
-const line = (step: string, event: string, item: string, ms: number, job = '7', dir = DIR) => `${step} ${event} ${item} ${ms} ${job} n1 ${dir}`;
+const line = (step: string, event: string, item: string, ms: number, job = '7', dir = DIR) =>
+  `${step} ${event} ${item} ${ms} ${job} n1 ${dir}`;
 
 describe('bench harness: logs and figures', () => {
   test('tool log → step work, critical path, iterations redone', () => {
     const log = [
       line('probe', 'end', '-', 900, '1'),
-      line('reconstruct', 'start', 'TS_01', 1000, '2'), line('reconstruct', 'end', 'TS_01', 11_000, '2'),
-      line('reconstruct', 'start', 'TS_02', 1000, '3'), line('reconstruct', 'end', 'TS_02', 13_000, '3'),
-      line('extract', 'start', '-', 14_000, '4'), line('extract', 'end', '-', 19_000, '4'),
+      line('reconstruct', 'start', 'TS_01', 1000, '2'),
+      line('reconstruct', 'end', 'TS_01', 11_000, '2'),
+      line('reconstruct', 'start', 'TS_02', 1000, '3'),
+      line('reconstruct', 'end', 'TS_02', 13_000, '3'),
+      line('extract', 'start', '-', 14_000, '4'),
+      line('extract', 'end', '-', 19_000, '4'),
       line('refine', 'run-start', '-', 20_000, '5'),
-      line('refine', 'start', '1', 20_000, '5'), line('refine', 'end', '1', 25_000, '5'),
+      line('refine', 'start', '1', 20_000, '5'),
+      line('refine', 'end', '1', 25_000, '5'),
       line('refine', 'start', '2', 25_000, '5'), // node lost mid-iteration 2
       line('refine', 'run-start', '-', 40_000, '6'),
-      line('refine', 'start', '2', 40_000, '6'), line('refine', 'end', '2', 45_000, '6'),
-      line('postprocess', 'start', '-', 46_000, '8'), line('postprocess', 'end', '-', 51_000, '8'),
+      line('refine', 'start', '2', 40_000, '6'),
+      line('refine', 'end', '2', 45_000, '6'),
+      line('postprocess', 'start', '-', 46_000, '8'),
+      line('postprocess', 'end', '-', 51_000, '8'),
       line('extract', 'start', '-', 1, '9', '/w/other'),
       'garbage line',
     ].join('\n');
     const events = eventsIn(parseToolLog(log), DIR);
     assert.equal(events.length, 16);
     const work = stepWorkMs(events);
-    assert.deepEqual(Object.fromEntries(work), { probe: 0, 'reconstruct:TS_01': 10_000, 'reconstruct:TS_02': 12_000, extract: 5000, postprocess: 5000, refine: 10_000 });
+    assert.deepEqual(Object.fromEntries(work), {
+      probe: 0,
+      'reconstruct:TS_01': 10_000,
+      'reconstruct:TS_02': 12_000,
+      extract: 5000,
+      postprocess: 5000,
+      refine: 10_000,
+    });
     const cp = criticalPath(pipelineDag(['TS_01', 'TS_02'], true), work);
     assert.equal(cp.ms, 12_000 + 5000 + 10_000 + 5000);
     assert.deepEqual(cp.path, ['probe', 'reconstruct:TS_02', 'extract', 'refine', 'postprocess']);
@@ -64,7 +89,16 @@ describe('bench harness: logs and figures', () => {
       '6000 sinfo - r1 -h -N',
     ].join('\n');
     const calls = parseCallLog(log);
-    assert.deepEqual(calls.map(classifyCall), ['submit-lookup', 'submit-lookup', 'submit', 'status', 'status', 'cancel', 'in-job', 'other']);
+    assert.deepEqual(calls.map(classifyCall), [
+      'submit-lookup',
+      'submit-lookup',
+      'submit',
+      'status',
+      'status',
+      'cancel',
+      'in-job',
+      'other',
+    ]);
     const summary = summarizeCalls(calls, 60_000);
     assert.equal(summary.driver, 7);
     assert.equal(summary.byKind.status, 2);
@@ -87,7 +121,16 @@ describe('bench harness: logs and figures', () => {
   test('list schedule and the table', () => {
     assert.equal(listScheduleMs([2, 2, 2, 2, 2], 2), 6);
     assert.equal(listScheduleMs([], 8), 0);
-    assert.equal(markdownTable(['a', 'b'], [[1, undefined], ['x|y', 'z']]), '| a | b |\n|---|---|\n| 1 | — |\n| x\\|y | z |');
+    assert.equal(
+      markdownTable(
+        ['a', 'b'],
+        [
+          [1, undefined],
+          ['x|y', 'z'],
+        ],
+      ),
+      '| a | b |\n|---|---|\n| 1 | — |\n| x\\|y | z |',
+    );
   });
 });
 
@@ -101,25 +144,58 @@ describe('bench harness: the three ways run our command lines', async () => {
   const variant: PipelineVariant = {
     name: 'sleep',
     spec: sleepSpec(3, { dir: join(tmp, 'data'), ...data }),
-    tools: { aretomo2: tools.aretomo2, relionBinDir: tools.relionBinDir, mpirun: [tools.mpirun], stageDir: join(tmp, 'stage') },
+    tools: {
+      aretomo2: tools.aretomo2,
+      relionBinDir: tools.relionBinDir,
+      mpirun: [tools.mpirun],
+      stageDir: join(tmp, 'stage'),
+    },
   };
   const dir = join(tmp, 'work', 'run1');
-  const commands = stepCommands(variant, config, dir, { cluster: 'dev', partition: 'gpu', gres: 'gpu:4', timeScale: 1 });
-  const run: RunSpec = { id: 'run1', way: 'chain', scenario: 'clean', variant, dir, driverDir: join(dir, '.driver'), refinePinned: false, commands, shimDir: '/shim', callsLog: '/calls.log' };
+  const commands = stepCommands(variant, config, dir, {
+    cluster: 'dev',
+    partition: 'gpu',
+    gres: 'gpu:4',
+    timeScale: 1,
+  });
+  const run: RunSpec = {
+    id: 'run1',
+    way: 'chain',
+    scenario: 'clean',
+    variant,
+    dir,
+    driverDir: join(dir, '.driver'),
+    refinePinned: false,
+    commands,
+    shimDir: '/shim',
+    callsLog: '/calls.log',
+  };
 
   test("the commands are the campaign builders' lines (staged AreTomo2; the embedded profile's 3 MPI ranks)", () => {
     assert.equal(commands.reconstruct.size, 3);
-    assert.match(commands.reconstruct.get('TS_01')!.at(-1)!, new RegExp(`${join(tmp, 'stage')}/AreTomo2-sleep -InMrc ${data.stack} -OutMrc tomograms/TS_01\\.mrc`));
-    assert.match(commands.refine.at(-1)!, new RegExp(`${tools.mpirun} -n 3 ${tools.relionBinDir}/relion_refine_mpi --o Refine3D/run --auto_refine`));
+    assert.match(
+      commands.reconstruct.get('TS_01')!.at(-1)!,
+      new RegExp(`${join(tmp, 'stage')}/AreTomo2-sleep -InMrc ${data.stack} -OutMrc tomograms/TS_01\\.mrc`),
+    );
+    assert.match(
+      commands.refine.at(-1)!,
+      new RegExp(`${tools.mpirun} -n 3 ${tools.relionBinDir}/relion_refine_mpi --o Refine3D/run --auto_refine`),
+    );
     assert.match(commands.postprocess.at(-1)!, /relion_postprocess --i Refine3D\/run_half1_class001_unfil\.mrc/);
-    assert.equal(nominalCriticalPathS({ reconstruct: 10, extract: 5, refineIterations: 8, refineIteration: 5, postprocess: 5 }), 60);
+    assert.equal(
+      nominalCriticalPathS({ reconstruct: 10, extract: 5, refineIterations: 8, refineIteration: 5, postprocess: 5 }),
+      60,
+    );
   });
 
   test('the Snakefile and the chain carry the same lines, GPU requests and dependencies', () => {
     const snakefile = snakefileText({ ...run, refinePinned: true });
     assert.match(snakefile, /gres="gpu:a10g:4"/);
     assert.match(snakefile, /rule refine:/);
-    assert.ok(snakefile.includes(JSON.stringify(`bash -c '${commands.refine.at(-1)!.replaceAll("'", `'\\''`)}'`)), 'refine line');
+    assert.ok(
+      snakefile.includes(JSON.stringify(`bash -c '${commands.refine.at(-1)!.replaceAll("'", `'\\''`)}'`)),
+      'refine line',
+    );
     const chain = chainScript(run);
     assert.match(chain, /extract=\$\(sbatch .*--dependency=afterok:\$\{r0%%;\*\}:\$\{r1%%;\*\}:\$\{r2%%;\*\}/);
     assert.match(chain, /refine=\$\(sbatch .*--gres=gpu:4 .*--dependency=afterok:\$\{extract%%;\*\}/);
@@ -129,12 +205,26 @@ describe('bench harness: the three ways run our command lines', async () => {
 
   test('the SLEEP refine writes RELION-named iterations and resumes after the newest complete one', () => {
     const work = join(tmp, 'refine');
-    execFileSync('bash', ['-c', `mkdir -p ${work} && cd ${work} && ${tools.mpirun} -n 3 ${tools.relionBinDir}/relion_refine_mpi --o Refine3D/run --auto_refine --i x.star`]);
+    execFileSync('bash', [
+      '-c',
+      `mkdir -p ${work} && cd ${work} && ${tools.mpirun} -n 3 ${tools.relionBinDir}/relion_refine_mpi --o Refine3D/run --auto_refine --i x.star`,
+    ]);
     let names = readdirSync(join(work, 'Refine3D'));
-    assert.deepEqual(refineProgress(names, 'run'), { started: [0, 1, 2, 3, 4], newestComplete: 4, partial: [], finished: true });
-    execFileSync('bash', ['-c', `cd ${work} && ${tools.relionBinDir}/relion_refine_mpi --continue Refine3D/run_it002_optimiser.star --o Refine3D/run`]);
+    assert.deepEqual(refineProgress(names, 'run'), {
+      started: [0, 1, 2, 3, 4],
+      newestComplete: 4,
+      partial: [],
+      finished: true,
+    });
+    execFileSync('bash', [
+      '-c',
+      `cd ${work} && ${tools.relionBinDir}/relion_refine_mpi --continue Refine3D/run_it002_optimiser.star --o Refine3D/run`,
+    ]);
     const events = eventsIn(parseToolLog(readFileSync(toolLog, 'utf8')), work);
-    assert.deepEqual(events.filter((e) => e.event === 'start').map((e) => e.item), ['1', '2', '3', '4', '3', '4']);
+    assert.deepEqual(
+      events.filter((e) => e.event === 'start').map((e) => e.item),
+      ['1', '2', '3', '4', '3', '4'],
+    );
     assert.equal(iterationsRedone(events), 2);
     names = readdirSync(join(work, 'Refine3D'));
     const map = readFileSync(join(work, 'Refine3D', 'run_half1_class001_unfil.mrc'));

@@ -7,7 +7,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { StepSummary } from '../../src/model/step-summary.js';
-import { CryoCampaign, CryoCostUsd, CryoIteration, CryoResolution, CryoStage, CryoStatus } from '../../src/search-attributes.js';
+import {
+  CryoCampaign,
+  CryoCostUsd,
+  CryoIteration,
+  CryoResolution,
+  CryoStage,
+  CryoStatus,
+} from '../../src/search-attributes.js';
 import type { CampaignCancellation, CampaignStatus, RunRecord } from '../../src/model/campaign-status.js';
 import {
   campaignRow,
@@ -72,8 +79,24 @@ function status(over: Partial<CampaignStatus> = {}): CampaignStatus {
     particles: 120,
     picks: { state: 'approved', by: 'alice', comment: 'fine', decidedAt: '2025-03-01T12:10:00Z' },
     refine: { iteration: 3, resolution: 31.25, finished: false, history: [{ iteration: 3, resolution: 31.25 }] },
-    steps: [step({ step: 'probe', rung: 1, gres: 'gpu:1', gpus: 1, node: 'n1', attempts: 1, pendingSeconds: 1, runSeconds: 3, costUsd: 0.000333 }), step({ step: 'reconstruct', tiltSeries: 'TS_01', gres: 'gpu:1', rung: 1 })],
-    running: { refine: 'embedded-10164-20250301-120005/refine', TS_43: 'embedded-10164-20250301-120005/TS_43/reconstruct' },
+    steps: [
+      step({
+        step: 'probe',
+        rung: 1,
+        gres: 'gpu:1',
+        gpus: 1,
+        node: 'n1',
+        attempts: 1,
+        pendingSeconds: 1,
+        runSeconds: 3,
+        costUsd: 0.000333,
+      }),
+      step({ step: 'reconstruct', tiltSeries: 'TS_01', gres: 'gpu:1', rung: 1 }),
+    ],
+    running: {
+      refine: 'embedded-10164-20250301-120005/refine',
+      TS_43: 'embedded-10164-20250301-120005/TS_43/reconstruct',
+    },
     costUsd: 0.335444,
     ...over,
   };
@@ -89,13 +112,19 @@ function record(): RunRecord {
     startedAt: '2025-03-01T12:00:05Z',
     endedAt: '2025-03-01T12:40:00Z',
     binary: { remotePath: '/work/bin/AreTomo2', sha256: 'ab'.repeat(32), copied: true },
-    tiltSeries: [{ name: 'TS_01', tomogram: 'tomograms/TS_01.mrc' }, { name: 'TS_03', error: 'bad angles' }],
+    tiltSeries: [
+      { name: 'TS_01', tomogram: 'tomograms/TS_01.mrc' },
+      { name: 'TS_03', error: 'bad angles' },
+    ],
     picks: { state: 'not-required' },
     particles: 240,
     pixelSize: 10,
     steps: [step()],
     costUsd: 0.335111,
-    iterations: [{ iteration: 1, resolution: 60 }, { iteration: 2, resolution: 40.5 }],
+    iterations: [
+      { iteration: 1, resolution: 60 },
+      { iteration: 2, resolution: 40.5 },
+    ],
     finalResolution: 28.4,
     bfactor: -812.3,
     fsc: [],
@@ -107,7 +136,16 @@ function record(): RunRecord {
 
 describe('cli tables: basics', () => {
   test('formatTable pads columns two apart, no trailing blanks', () => {
-    assert.equal(formatTable(['A', 'LONGER'], [['xyz', '1'], ['b', '']]), 'A    LONGER\nxyz  1\nb');
+    assert.equal(
+      formatTable(
+        ['A', 'LONGER'],
+        [
+          ['xyz', '1'],
+          ['b', ''],
+        ],
+      ),
+      'A    LONGER\nxyz  1\nb',
+    );
     assert.equal(formatTable(['A'], [['x']], '  '), '  A\n  x');
   });
 
@@ -119,7 +157,10 @@ describe('cli tables: basics', () => {
     assert.equal(formatSeconds(45), '45s');
     assert.equal(formatSeconds(725), '12m05s');
     assert.equal(formatSeconds(3 * 3600 + 125), '3h02m');
-    assert.equal(defaultCampaignId('embedded-10164', new Date('2025-03-01T02:03:04.999Z')), 'embedded-10164-20250301-020304');
+    assert.equal(
+      defaultCampaignId('embedded-10164', new Date('2025-03-01T02:03:04.999Z')),
+      'embedded-10164-20250301-020304',
+    );
     assert.equal(fileNameFor('lab/run-1', '-report.html'), 'lab_run-1-report.html');
     assert.equal(fileNameFor('c1', '-run-record.json'), 'c1-run-record.json');
   });
@@ -127,7 +168,10 @@ describe('cli tables: basics', () => {
   test('listQuery ANDs an extra filter in parentheses', () => {
     assert.equal(listQuery(), "WorkflowType = 'campaign'");
     assert.equal(listQuery('  '), "WorkflowType = 'campaign'");
-    assert.equal(listQuery("CryoStage = 'refine' OR CryoStage = 'extract'"), "WorkflowType = 'campaign' AND (CryoStage = 'refine' OR CryoStage = 'extract')");
+    assert.equal(
+      listQuery("CryoStage = 'refine' OR CryoStage = 'extract'"),
+      "WorkflowType = 'campaign' AND (CryoStage = 'refine' OR CryoStage = 'extract')",
+    );
   });
 });
 
@@ -146,16 +190,51 @@ describe('cli tables: list', () => {
         { key: CryoStatus, value: 'running' },
       ]),
     });
-    assert.deepEqual(row, { id: 'c1', status: 'RUNNING', cryoStatus: 'running', stage: 'refine', iteration: 4, resolution: 22.5, costUsd: 0.0123, startTime: '2025-03-01T12:00:05.000Z' });
-    const bare = campaignRow({ workflowId: 'c2', status: { name: 'FAILED' }, startTime: new Date(0), closeTime: new Date(1000), typedSearchAttributes: new TypedSearchAttributes() });
-    assert.deepEqual(bare, { id: 'c2', status: 'FAILED', startTime: '1970-01-01T00:00:00.000Z', closeTime: '1970-01-01T00:00:01.000Z' });
+    assert.deepEqual(row, {
+      id: 'c1',
+      status: 'RUNNING',
+      cryoStatus: 'running',
+      stage: 'refine',
+      iteration: 4,
+      resolution: 22.5,
+      costUsd: 0.0123,
+      startTime: '2025-03-01T12:00:05.000Z',
+    });
+    const bare = campaignRow({
+      workflowId: 'c2',
+      status: { name: 'FAILED' },
+      startTime: new Date(0),
+      closeTime: new Date(1000),
+      typedSearchAttributes: new TypedSearchAttributes(),
+    });
+    assert.deepEqual(bare, {
+      id: 'c2',
+      status: 'FAILED',
+      startTime: '1970-01-01T00:00:00.000Z',
+      closeTime: '1970-01-01T00:00:01.000Z',
+    });
   });
 
   test('listTable: id, status, stage, iteration, resolution, cost, start time', () => {
     const text = listTable([
-      { id: 'c1', status: 'RUNNING', stage: 'refine', iteration: 4, resolution: 22.5, costUsd: 0.0123, startTime: '2025-03-01T12:00:05.000Z' },
+      {
+        id: 'c1',
+        status: 'RUNNING',
+        stage: 'refine',
+        iteration: 4,
+        resolution: 22.5,
+        costUsd: 0.0123,
+        startTime: '2025-03-01T12:00:05.000Z',
+      },
       { id: 'campaign-two', status: 'FAILED', cryoStatus: 'failed', startTime: '2025-03-02T08:00:00.000Z' },
-      { id: 'c3', status: 'RUNNING', cryoStatus: 'waiting-approval', stage: 'picks', costUsd: 0.001, startTime: '2025-03-02T09:00:00.000Z' },
+      {
+        id: 'c3',
+        status: 'RUNNING',
+        cryoStatus: 'waiting-approval',
+        stage: 'picks',
+        costUsd: 0.001,
+        startTime: '2025-03-02T09:00:00.000Z',
+      },
     ]);
     assert.equal(
       text,
@@ -174,7 +253,9 @@ describe('cli tables: status', () => {
   test('stepsTable: rung, GPU, node, attempts, pending, run, cost', () => {
     assert.equal(stepName({ step: 'reconstruct', tiltSeries: 'TS_01' }), 'reconstruct TS_01');
     assert.equal(stepName({ step: 'refine' }), 'refine');
-    const text = stepsTable([step({ step: 'reconstruct', tiltSeries: 'TS_01', rung: 1, gres: 'gpu:1', gpuType: 't4', node: undefined })]);
+    const text = stepsTable([
+      step({ step: 'reconstruct', tiltSeries: 'TS_01', rung: 1, gres: 'gpu:1', gpuType: 't4', node: undefined }),
+    ]);
     const lines = text.split('\n');
     assert.match(lines[0]!, /^ {2}STEP\s+RUNG\s+GPU\s+NODE\s+ATTEMPTS\s+PENDING\s+RUN\s+COST$/);
     assert.match(lines[1]!, /^ {2}reconstruct TS_01\s+1 dev\/gpu gpu:1\s+t4\s+2\s+21s\s+12m34s\s+\$0\.3351$/);
@@ -205,17 +286,32 @@ describe('cli tables: status', () => {
 
   test('statusText lists excluded (black-hole) nodes with when, which job and why; none: no section', () => {
     assert.doesNotMatch(statusText(status()), /excluded nodes/);
-    const text = statusText({ ...status(), excludedNodes: [{ cluster: 'dev', node: 'n1', until: '2025-03-01T13:00:00Z', reason: 'NODE_FAIL', jobId: '42', step: 'refine' }] });
+    const text = statusText({
+      ...status(),
+      excludedNodes: [
+        { cluster: 'dev', node: 'n1', until: '2025-03-01T13:00:00Z', reason: 'NODE_FAIL', jobId: '42', step: 'refine' },
+      ],
+    });
     assert.match(text, /^excluded nodes \(1\)$/m);
     assert.match(text, /^ {2}dev\s+n1\s+2025-03-01 13:00:00Z\s+refine\s+42\s+NODE_FAIL$/m);
   });
 
   test('statusText of a campaign at its end and of one that failed', () => {
-    const done = statusText(status({ stage: 'done', running: {}, refine: { iteration: 9, resolution: 25, finished: true, history: [] }, finalResolution: 24.81, bfactor: -900.4 }));
+    const done = statusText(
+      status({
+        stage: 'done',
+        running: {},
+        refine: { iteration: 9, resolution: 25, finished: true, history: [] },
+        finalResolution: 24.81,
+        bfactor: -900.4,
+      }),
+    );
     assert.match(done, /^refine\s+iteration 9, 25\.00 Å \(finished\)$/m);
     assert.match(done, /^final\s+24\.81 Å, B-factor -900 Å²$/m);
     assert.match(done, /^running\n {2}\(nothing\)$/m);
-    const failed = statusText(status({ error: 'picks rejected by bob', refine: { finished: false, history: [] }, particles: undefined }));
+    const failed = statusText(
+      status({ error: 'picks rejected by bob', refine: { finished: false, history: [] }, particles: undefined }),
+    );
     assert.match(failed, /^error\s+picks rejected by bob$/m);
     assert.match(failed, /^refine\s+not started$/m);
     assert.doesNotMatch(failed, /^particles/m);
@@ -229,17 +325,26 @@ describe('cli tables: status', () => {
     // Three decimals, as the report and the field write it (4 × 10 Å / 3 binned: 13.333…).
     assert.match(runRecordText({ ...record(), pixelSize: 40 / 3 }), /^particles\s+240 at 13.333 Å\/px$/m);
     // A refine that found no structure: RELION's postprocess writes inf, the record null.
-    assert.match(runRecordText({ ...record(), finalResolution: null }), /^final\s+none \(the half maps agree at no shell\) \(FSC 0\.143\)/m);
+    assert.match(
+      runRecordText({ ...record(), finalResolution: null }),
+      /^final\s+none \(the half maps agree at no shell\) \(FSC 0\.143\)/m,
+    );
     assert.match(text, /^refine\s+2 iteration\(s\), last 40\.50 Å$/m);
     assert.match(text, /^final\s+28\.40 Å \(FSC 0\.143\), B-factor -812 Å²$/m);
     assert.match(text, /^tilt series \(2, 1 failed\)$/m);
     assert.match(text, /^ {2}TS_03\s+failed\s+bad angles$/m);
     assert.match(text, /^ {2}refine\s+2 dev\/gpu gpu:4\s+any\s+n2\s+2\s+21s\s+12m34s\s+\$0\.3351$/m);
-    assert.match(text, /^ {2}\/work\/campaigns\/c1\/PostProcess\/postprocess\.mrc {2}55296 bytes {2}sha256 cdcdcdcdcdcd$/m);
+    assert.match(
+      text,
+      /^ {2}\/work\/campaigns\/c1\/PostProcess\/postprocess\.mrc {2}55296 bytes {2}sha256 cdcdcdcdcdcd$/m,
+    );
   });
 
   test('closedText: a campaign that ended without a record', () => {
-    assert.equal(closedText('c1', 'TERMINATED', 'stuck', '2025-03-01T13:00:00Z'), 'campaign  c1\nworkflow  TERMINATED\nclosed    2025-03-01 13:00:00Z\nfailure   stuck');
+    assert.equal(
+      closedText('c1', 'TERMINATED', 'stuck', '2025-03-01T13:00:00Z'),
+      'campaign  c1\nworkflow  TERMINATED\nclosed    2025-03-01 13:00:00Z\nfailure   stuck',
+    );
     assert.equal(closedText('c1', 'CANCELLED', undefined), 'campaign  c1\nworkflow  CANCELLED');
   });
 
@@ -258,7 +363,10 @@ describe('cli tables: status', () => {
     };
     const text = closedText('c1', 'CANCELLED', 'Workflow cancelled', '2025-03-01T13:00:03Z', cancellation);
     assert.match(text, /^failure   Workflow cancelled$/m);
-    assert.match(text, /^cancelled at stage refine \(2025-03-01 13:00:00Z; everything stopped by 2025-03-01 13:00:03Z\), 6 step\(s\) completed, \$0\.50+$/m);
+    assert.match(
+      text,
+      /^cancelled at stage refine \(2025-03-01 13:00:00Z; everything stopped by 2025-03-01 13:00:03Z\), 6 step\(s\) completed, \$0\.50+$/m,
+    );
     assert.match(text, /^was running \(2\)$/m);
     assert.match(text, /^ {2}refine +c1\/refine$/m);
     assert.match(text, /^Slurm jobs cancelled \(2\)$/m);
@@ -296,8 +404,16 @@ describe('cli tables: watch', () => {
   });
 
   test('watchFacts + changedLines: each campaign event once, in order (a hang relaxed, a step moved)', () => {
-    const relaxed = { at: '2025-03-01T12:01:00.000Z', step: 'refine', text: 'refine: job 8 replaced by job 10 (relaxed: now rung 2 (dev/gpu, gpu:4))' };
-    const moved = { at: '2025-03-01T12:01:01.000Z', step: 'postprocess', text: 'postprocess: queued behind job 10 now, not 8' };
+    const relaxed = {
+      at: '2025-03-01T12:01:00.000Z',
+      step: 'refine',
+      text: 'refine: job 8 replaced by job 10 (relaxed: now rung 2 (dev/gpu, gpu:4))',
+    };
+    const moved = {
+      at: '2025-03-01T12:01:01.000Z',
+      step: 'postprocess',
+      text: 'postprocess: queued behind job 10 now, not 8',
+    };
     const one = watchFacts(status({ events: [relaxed] }));
     const two = watchFacts(status({ events: [relaxed, moved] }));
     assert.deepEqual(changedLines(watchFacts(status()), one), [relaxed.text]);
@@ -307,13 +423,45 @@ describe('cli tables: watch', () => {
 
   test('plainView prints a line per change, and "unavailable" once per reason', () => {
     const out: string[] = [];
-    const view = plainView((l) => out.push(l), () => '12:00:00');
-    view.update(status({ tiltSeries: { TS_01: { status: 'running' } }, running: {}, picks: { state: 'not-required' }, refine: { finished: false, history: [] }, particles: undefined }));
-    view.update(status({ tiltSeries: { TS_01: { status: 'running' } }, running: {}, picks: { state: 'not-required' }, refine: { finished: false, history: [] }, particles: undefined }));
+    const view = plainView(
+      (l) => out.push(l),
+      () => '12:00:00',
+    );
+    view.update(
+      status({
+        tiltSeries: { TS_01: { status: 'running' } },
+        running: {},
+        picks: { state: 'not-required' },
+        refine: { finished: false, history: [] },
+        particles: undefined,
+      }),
+    );
+    view.update(
+      status({
+        tiltSeries: { TS_01: { status: 'running' } },
+        running: {},
+        picks: { state: 'not-required' },
+        refine: { finished: false, history: [] },
+        particles: undefined,
+      }),
+    );
     view.unavailable('no worker');
     view.unavailable('no worker');
-    view.update(status({ tiltSeries: { TS_01: { status: 'done' } }, running: {}, picks: { state: 'not-required' }, refine: { finished: false, history: [] }, particles: undefined }));
-    assert.deepEqual(out, ['12:00:00  stage refine · cost $0.3354', '12:00:00  TS_01 running', '12:00:00  status unavailable: no worker', '12:00:00  TS_01 done']);
+    view.update(
+      status({
+        tiltSeries: { TS_01: { status: 'done' } },
+        running: {},
+        picks: { state: 'not-required' },
+        refine: { finished: false, history: [] },
+        particles: undefined,
+      }),
+    );
+    assert.deepEqual(out, [
+      '12:00:00  stage refine · cost $0.3354',
+      '12:00:00  TS_01 running',
+      '12:00:00  status unavailable: no worker',
+      '12:00:00  TS_01 done',
+    ]);
   });
 
   test('bars: tilt series states and the refine payload', () => {
@@ -321,14 +469,40 @@ describe('cli tables: watch', () => {
     assert.deepEqual(tiltSeriesBar('running'), { value: 0.5, label: 'running' });
     assert.deepEqual(tiltSeriesBar('done'), { value: 1, label: 'done' });
     assert.deepEqual(tiltSeriesBar('failed'), { value: 1, label: 'FAILED' });
-    assert.deepEqual(refineBar({ finished: false, history: [] }), { value: 0, total: 25, iteration: '-', resolution: '-' });
-    assert.deepEqual(refineBar({ iteration: 3, resolution: 31.254, finished: false, history: [] }), { value: 3, total: 25, iteration: '3', resolution: '31.25 Å' });
-    assert.deepEqual(refineBar({ iteration: 30, resolution: 20, finished: false, history: [] }), { value: 30, total: 31, iteration: '30', resolution: '20.00 Å' });
-    assert.deepEqual(refineBar({ iteration: 12, resolution: 20, finished: true, history: [] }), { value: 12, total: 12, iteration: '12', resolution: '20.00 Å' });
+    assert.deepEqual(refineBar({ finished: false, history: [] }), {
+      value: 0,
+      total: 25,
+      iteration: '-',
+      resolution: '-',
+    });
+    assert.deepEqual(refineBar({ iteration: 3, resolution: 31.254, finished: false, history: [] }), {
+      value: 3,
+      total: 25,
+      iteration: '3',
+      resolution: '31.25 Å',
+    });
+    assert.deepEqual(refineBar({ iteration: 30, resolution: 20, finished: false, history: [] }), {
+      value: 30,
+      total: 31,
+      iteration: '30',
+      resolution: '20.00 Å',
+    });
+    assert.deepEqual(refineBar({ iteration: 12, resolution: 20, finished: true, history: [] }), {
+      value: 12,
+      total: 12,
+      iteration: '12',
+      resolution: '20.00 Å',
+    });
   });
 
   test('outcomeLine: completed with numbers, otherwise status and failure', () => {
-    assert.equal(outcomeLine('c1', { workflowStatus: 'COMPLETED', record: record() }), 'campaign c1 completed: final 28.40 Å (FSC 0.143), B-factor -812 Å², 240 particles, cost $0.3351');
-    assert.equal(outcomeLine('c1', { workflowStatus: 'CANCELLED', failure: 'Workflow cancelled' }), 'campaign c1 cancelled: Workflow cancelled');
+    assert.equal(
+      outcomeLine('c1', { workflowStatus: 'COMPLETED', record: record() }),
+      'campaign c1 completed: final 28.40 Å (FSC 0.143), B-factor -812 Å², 240 particles, cost $0.3351',
+    );
+    assert.equal(
+      outcomeLine('c1', { workflowStatus: 'CANCELLED', failure: 'Workflow cancelled' }),
+      'campaign c1 cancelled: Workflow cancelled',
+    );
   });
 });

@@ -43,9 +43,24 @@ paths: { data: /data, work: /work }
 
 const cases: Array<{ name: string; temporal: string; address: string; namespace: string; tls?: boolean }> = [
   { name: 'defaults to the local dev server', temporal: '{}', address: '127.0.0.1:7233', namespace: 'default' },
-  { name: 'explicit address and namespace', temporal: '{ address: "temporal.lab:7233", namespace: cryo }', address: 'temporal.lab:7233', namespace: 'cryo' },
-  { name: 'a profile supplies what temporal.yaml leaves unset', temporal: `{ profile: cloud, configFile: ${files.toml} }`, address: 'ns1.acct.tmprl.cloud:7233', namespace: 'ns1.acct' },
-  { name: 'temporal.yaml wins over the profile', temporal: `{ profile: cloud, configFile: ${files.toml}, namespace: mine }`, address: 'ns1.acct.tmprl.cloud:7233', namespace: 'mine' },
+  {
+    name: 'explicit address and namespace',
+    temporal: '{ address: "temporal.lab:7233", namespace: cryo }',
+    address: 'temporal.lab:7233',
+    namespace: 'cryo',
+  },
+  {
+    name: 'a profile supplies what temporal.yaml leaves unset',
+    temporal: `{ profile: cloud, configFile: ${files.toml} }`,
+    address: 'ns1.acct.tmprl.cloud:7233',
+    namespace: 'ns1.acct',
+  },
+  {
+    name: 'temporal.yaml wins over the profile',
+    temporal: `{ profile: cloud, configFile: ${files.toml}, namespace: mine }`,
+    address: 'ns1.acct.tmprl.cloud:7233',
+    namespace: 'mine',
+  },
   {
     name: 'mTLS files are read into the connection options',
     temporal: `{ address: "t.example:7233", tls: { clientCertFile: ${files.cert}, clientKeyFile: ${files.certKey}, serverCaFile: ${files.ca}, serverName: t.example } }`,
@@ -62,7 +77,11 @@ for (const c of cases) {
     assert.equal(target.namespace, c.namespace);
     assert.equal(target.taskQueue, 'cryoet');
     if (c.tls) {
-      const tls = target.connectionOptions.tls as { clientCertPair: { crt: Buffer; key: Buffer }; serverRootCACertificate: Buffer; serverNameOverride: string };
+      const tls = target.connectionOptions.tls as {
+        clientCertPair: { crt: Buffer; key: Buffer };
+        serverRootCACertificate: Buffer;
+        serverNameOverride: string;
+      };
       assert.equal(tls.clientCertPair.crt.toString(), 'CERT-BYTES');
       assert.equal(tls.clientCertPair.key.toString(), 'KEY-BYTES');
       assert.equal(tls.serverRootCACertificate.toString(), 'CA-BYTES');

@@ -15,11 +15,16 @@ const DIR = join(repoRoot, 'docs', 'examples');
 describe('deployment guide examples', () => {
   const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml'));
 
-  test('there is at least the ParallelCluster one', () => assert.ok(files.includes('parallelcluster.yaml'), files.join(', ')));
+  test('there is at least the ParallelCluster one', () =>
+    assert.ok(files.includes('parallelcluster.yaml'), files.join(', ')));
 
   for (const file of files) {
     test(`${file} is a valid temporal.yaml`, () => {
-      const result = parseConfig(readFileSync(join(DIR, file), 'utf8'), { fileName: file, baseDir: DIR, fileExists: () => true });
+      const result = parseConfig(readFileSync(join(DIR, file), 'utf8'), {
+        fileName: file,
+        baseDir: DIR,
+        fileExists: () => true,
+      });
       assert.ok(result.ok, result.ok ? '' : result.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
       assert.equal(result.config.tools.profile, 'production');
       assert.ok(result.config.temporal.tls, 'the example uses mTLS');

@@ -28,7 +28,8 @@ import { campaignFiles } from '../../src/doctor/files.js';
 import { parseCampaign } from '../../src/campaign/load.js';
 import { devConfig, repoRoot } from '../helpers/env.js';
 
-const SINFO = 'c1|gpu|gpu:a10g:4|down~\nn1|gpu*|gpu:t4:4(S:0-1)|idle\nn1|urgent|gpu:t4:4|idle\nn2|gpu|gpu:t4:4,shard:8|mix\n\n';
+const SINFO =
+  'c1|gpu|gpu:a10g:4|down~\nn1|gpu*|gpu:t4:4(S:0-1)|idle\nn1|urgent|gpu:t4:4|idle\nn2|gpu|gpu:t4:4,shard:8|mix\n\n';
 
 describe('doctor: the scheduler view', () => {
   test('sinfo rows: partition without the default star, gpu gres by type, other gres left out', () => {
@@ -41,19 +42,36 @@ describe('doctor: the scheduler view', () => {
 
   test('a rung is offered by nodes with its type (any type when untyped) and at least its count', () => {
     const nodes = parseSinfoNodes(SINFO);
-    assert.deepEqual(nodesOffering(nodes, { partition: 'gpu', gres: 'gpu:a10g:4' }).map((n) => n.node), ['c1']);
-    assert.deepEqual(nodesOffering(nodes, { partition: 'gpu', gres: 'gpu:4' }).map((n) => n.node), ['c1', 'n1', 'n2']);
+    assert.deepEqual(
+      nodesOffering(nodes, { partition: 'gpu', gres: 'gpu:a10g:4' }).map((n) => n.node),
+      ['c1'],
+    );
+    assert.deepEqual(
+      nodesOffering(nodes, { partition: 'gpu', gres: 'gpu:4' }).map((n) => n.node),
+      ['c1', 'n1', 'n2'],
+    );
     assert.deepEqual(nodesOffering(nodes, { partition: 'gpu', gres: 'gpu:t4:8' }), []);
     assert.deepEqual(nodesOffering(nodes, { partition: 'urgent', gres: 'gpu:a10g:1' }), []);
   });
 
-  test('sbatch --test-only: where it could start, or Slurm\'s refusal', () => {
-    assert.deepEqual(testOnlyArgs({ partition: 'gpu', gres: 'gpu:4' }).slice(0, 4), ['sbatch', '--test-only', '--partition=gpu', '--gres=gpu:4']);
-    const ok = parseTestOnly(0, 'sbatch: Job 3 to start at 2026-12-03T05:32:48 using 1 processors on nodes n1 in partition gpu\n');
+  test("sbatch --test-only: where it could start, or Slurm's refusal", () => {
+    assert.deepEqual(testOnlyArgs({ partition: 'gpu', gres: 'gpu:4' }).slice(0, 4), [
+      'sbatch',
+      '--test-only',
+      '--partition=gpu',
+      '--gres=gpu:4',
+    ]);
+    const ok = parseTestOnly(
+      0,
+      'sbatch: Job 3 to start at 2026-12-03T05:32:48 using 1 processors on nodes n1 in partition gpu\n',
+    );
     assert.deepEqual(ok, { ok: true, message: 'could start at 2026-12-03T05:32:48 on n1' });
     const no = parseTestOnly(1, 'allocation failure: Requested node configuration is not available\n');
     assert.deepEqual(no, { ok: false, message: 'allocation failure: Requested node configuration is not available' });
-    const bad = parseTestOnly(1, 'sbatch: error: invalid partition specified: nope\nallocation failure: Invalid partition name specified\n');
+    const bad = parseTestOnly(
+      1,
+      'sbatch: error: invalid partition specified: nope\nallocation failure: Invalid partition name specified\n',
+    );
     assert.equal(bad.ok, false);
     assert.match(bad.message, /invalid partition specified: nope/);
   });
@@ -105,7 +123,7 @@ describe('doctor: the probe script', () => {
     assert.deepEqual(spawnSync('ls', ['-A', join(dir, 'new', 'deep')], { encoding: 'utf8' }).stdout, '');
   });
 
-  test('the compute-node job is one srun with --immediate, on the rung\'s partition and gres', () => {
+  test("the compute-node job is one srun with --immediate, on the rung's partition and gres", () => {
     const argv = computeProbeArgs({ partition: 'gpu', gres: 'gpu:1' }, 60, 'echo hi');
     assert.deepEqual(argv.slice(0, 3), ['srun', '--partition=gpu', '--gres=gpu:1']);
     assert.ok(argv.includes('--immediate=60'));
@@ -117,15 +135,27 @@ describe('doctor: what a configuration needs', () => {
   test('rungs of every step, deduplicated, with the steps that use them', async () => {
     const config = await devConfig();
     const uses = rungUses(config).map((u) => `${u.rung.partition} ${u.rung.gres}: ${u.usedBy.join(',')}`);
-    assert.deepEqual(uses, ['gpu gpu:1: probe#1,reconstruct#1,extract#1,refine#3,postprocess#1', 'gpu gpu:a10g:4: refine#1', 'gpu gpu:4: refine#2']);
+    assert.deepEqual(uses, [
+      'gpu gpu:1: probe#1,reconstruct#1,extract#1,refine#3,postprocess#1',
+      'gpu gpu:a10g:4: refine#1',
+      'gpu gpu:4: refine#2',
+    ]);
   });
 
   test('programs per profile, in relionBinDir when set; folders on the first cluster', async () => {
     const config = await devConfig();
-    assert.deepEqual(relionPrograms('embedded'), ['relion_preprocess', 'relion_refine_mpi', 'relion_postprocess', 'relion_mask_create']);
+    assert.deepEqual(relionPrograms('embedded'), [
+      'relion_preprocess',
+      'relion_refine_mpi',
+      'relion_postprocess',
+      'relion_mask_create',
+    ]);
     assert.ok(relionPrograms('relion5').includes('relion_tomo_subtomo'));
     const relion5 = programsNeeded({ ...config, tools: { ...config.tools, profile: 'relion5' } });
-    assert.ok(relion5.some((p) => p.endsWith('/.dev/relion5/bin/relion_tomo_subtomo')), relion5.join(' '));
+    assert.ok(
+      relion5.some((p) => p.endsWith('/.dev/relion5/bin/relion_tomo_subtomo')),
+      relion5.join(' '),
+    );
     assert.equal(relion5[0], 'mpirun');
     const folders = foldersNeeded(config, 'dev');
     assert.deepEqual(folders.readable, [config.paths.data]);
@@ -154,7 +184,10 @@ describe('doctor: the report', () => {
     assert.equal(checks[0]!.fix, undefined);
     const text = formatChecks(checks);
     assert.match(text, /^PASS {2}temporal {5}connection: 127\.0\.0\.1:7233$/m);
-    assert.match(text, /^FAIL {2}cluster dev {2}tools: not found: relion_refine_mpi\n {19}fix: set tools\.relionBinDir$/m);
+    assert.match(
+      text,
+      /^FAIL {2}cluster dev {2}tools: not found: relion_refine_mpi\n {19}fix: set tools\.relionBinDir$/m,
+    );
     assert.match(text, /3 check\(s\): 1 passed, 1 warning\(s\), 1 failed$/);
     assert.equal(doctorExitCode(checks), 1);
     assert.equal(doctorExitCode(checks.slice(0, 2)), 0);

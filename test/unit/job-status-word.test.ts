@@ -24,6 +24,7 @@ describe('CryoStatus word for a clusterJob event', () => {
     [{ kind: 'cancelled' }, 'cancelled'],
   ];
   for (const [event, word] of cases) {
-    it(`${event.kind} ${event.state ?? ''} ${event.reason ?? ''} → ${word}`, () => assert.equal(jobStatusWord(event), word));
+    it(`${event.kind} ${event.state ?? ''} ${event.reason ?? ''} → ${word}`, () =>
+      assert.equal(jobStatusWord(event), word));
   }
 });

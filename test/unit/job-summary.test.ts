@@ -68,8 +68,26 @@ describe('summarizeStep', () => {
     // 1800 s × 4 GPUs × $0.45/GPU-h = $0.90.
     assert.equal(s.costUsd, 0.9);
     assert.deepEqual(
-      { step: s.step, cluster: s.cluster, partition: s.partition, rung: s.rung, gres: s.gres, gpuType: s.gpuType, gpus: s.gpus, price: s.pricePerGpuHour },
-      { step: 'refine', cluster: 'aws', partition: 'gpu', rung: 1, gres: 'gpu:a10g:4', gpuType: 'a10g', gpus: 4, price: 0.45 },
+      {
+        step: s.step,
+        cluster: s.cluster,
+        partition: s.partition,
+        rung: s.rung,
+        gres: s.gres,
+        gpuType: s.gpuType,
+        gpus: s.gpus,
+        price: s.pricePerGpuHour,
+      },
+      {
+        step: 'refine',
+        cluster: 'aws',
+        partition: 'gpu',
+        rung: 1,
+        gres: 'gpu:a10g:4',
+        gpuType: 'a10g',
+        gpus: 4,
+        price: 0.45,
+      },
     );
     assert.deepEqual(s.jobIds, ['101', '102']);
     assert.equal(s.attempts, 2);
@@ -136,7 +154,13 @@ describe('summarizeStep', () => {
       ev(3913, 'completed', 2, { jobId: '2', state: 'COMPLETED', node: 'n1' }),
     ];
     const s = summarizeStep(
-      rec(events, { attempt: 2, hung: [{ rung: 0, jobId: '1', reason: 'ReqNodeNotAvail', pendingMs: 300_000 }, { rung: 1, jobId: '1', reason: 'PENDING', pendingMs: 1000 }] }),
+      rec(events, {
+        attempt: 2,
+        hung: [
+          { rung: 0, jobId: '1', reason: 'ReqNodeNotAvail', pendingMs: 300_000 },
+          { rung: 1, jobId: '1', reason: 'PENDING', pendingMs: 1000 },
+        ],
+      }),
       LADDER,
       PRICES,
       COMMAND,

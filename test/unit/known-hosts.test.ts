@@ -70,7 +70,13 @@ describe('parseKnownHosts', () => {
       `@revoked ssh-ed25519 ${keyB}`,
     ].join('\r\n');
     assert.deepEqual(parseKnownHosts(text), [
-      { line: 3, marker: undefined, patterns: ['login.example.org', '10.0.0.1'], keyType: 'ssh-ed25519', keyBase64: keyA },
+      {
+        line: 3,
+        marker: undefined,
+        patterns: ['login.example.org', '10.0.0.1'],
+        keyType: 'ssh-ed25519',
+        keyBase64: keyA,
+      },
       { line: 4, marker: 'revoked', patterns: ['*'], keyType: 'ssh-ed25519', keyBase64: keyB },
       { line: 6, marker: 'cert-authority', patterns: ['*.example.org'], keyType: 'ssh-ed25519', keyBase64: keyA },
     ]);
@@ -325,7 +331,8 @@ describe('verifyHostKey', () => {
       assert.equal(verdict.ok, false, JSON.stringify(verdict));
       if (verdict.ok) return;
       assert.equal(verdict.reason, row.expect, verdict.message);
-      for (const text of row.messageIncludes ?? []) assert.ok(verdict.message.includes(text), `"${verdict.message}" lacks "${text}"`);
+      for (const text of row.messageIncludes ?? [])
+        assert.ok(verdict.message.includes(text), `"${verdict.message}" lacks "${text}"`);
     });
   }
 

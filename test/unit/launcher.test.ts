@@ -19,7 +19,10 @@ function setup() {
   const fakeBin = join(dir, 'fake-bin');
   mkdirSync(fakeBin);
   // Stand-in for node: prints the variable and each argument on its own line.
-  writeFileSync(join(fakeBin, 'node'), '#!/bin/sh\necho "MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX-unset}"\nfor a in "$@"; do echo "arg=$a"; done\n');
+  writeFileSync(
+    join(fakeBin, 'node'),
+    '#!/bin/sh\necho "MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX-unset}"\nfor a in "$@"; do echo "arg=$a"; done\n',
+  );
   chmodSync(join(fakeBin, 'node'), 0o755);
   // npm's layout: node_modules/.bin/cryoet -> ../cryoet-temporal/bin/cryoet (relative), and
   // a second absolute link on top of it.
@@ -32,16 +35,34 @@ function setup() {
 
 function run(cmd: string, args: string[], env: Record<string, string | undefined>, fakeBin: string) {
   const { MALLOC_ARENA_MAX: _drop, ...base } = process.env;
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...base, ...env, PATH: `${fakeBin}:${process.env.PATH}` } });
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    env: { ...base, ...env, PATH: `${fakeBin}:${process.env.PATH}` },
+  });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.trim().split('\n');
 }
 
 test('the cryoet launcher, reached through npm-style links, runs bin/cryoet.js with MALLOC_ARENA_MAX=2 and the arguments as given', () => {
   const { fakeBin, viaLinks } = setup();
-  const [env, script, ...rest] = run(viaLinks, ['worker', '--config', 'a file with spaces.yaml', '$HOME;x'], {}, fakeBin);
+  const [env, script, ...rest] = run(
+    viaLinks,
+    ['worker', '--config', 'a file with spaces.yaml', '$HOME;x'],
+    {},
+    fakeBin,
+  );
   // The script path as the links spell it (…/node_modules/.bin/../…): the same file.
-  assert.deepEqual([env, `arg=${resolve(script!.slice('arg='.length))}`, ...rest], ['MALLOC_ARENA_MAX=2', `arg=${join(repoRoot, 'bin', 'cryoet.js')}`, 'arg=worker', 'arg=--config', 'arg=a file with spaces.yaml', 'arg=$HOME;x']);
+  assert.deepEqual(
+    [env, `arg=${resolve(script!.slice('arg='.length))}`, ...rest],
+    [
+      'MALLOC_ARENA_MAX=2',
+      `arg=${join(repoRoot, 'bin', 'cryoet.js')}`,
+      'arg=worker',
+      'arg=--config',
+      'arg=a file with spaces.yaml',
+      'arg=$HOME;x',
+    ],
+  );
 });
 
 test('the cryoet launcher keeps a MALLOC_ARENA_MAX the caller set', () => {

@@ -22,7 +22,10 @@ describe('buildMarkerCheckCommand', () => {
         writeFileSync(p, 'exit_code=0\n');
       }
       const out = execFileSync('bash', ['-c', buildMarkerCheckCommand(paths)], { cwd: dir, encoding: 'utf8' });
-      assert.deepEqual(out.split('\n').filter(Boolean), paths.filter((_, i) => names[i] !== 'not-there'));
+      assert.deepEqual(
+        out.split('\n').filter(Boolean),
+        paths.filter((_, i) => names[i] !== 'not-there'),
+      );
       assert.throws(() => execFileSync('test', ['-e', join(dir, 'pwned')]), 'nothing in a name ran');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -30,7 +33,11 @@ describe('buildMarkerCheckCommand', () => {
   });
 
   it('exits 0 with nothing printed when no marker exists yet', () => {
-    const out = execFileSync('bash', ['-c', buildMarkerCheckCommand(['/nonexistent/cryoet/a/result', '/nonexistent/cryoet/b/result'])], { encoding: 'utf8' });
+    const out = execFileSync(
+      'bash',
+      ['-c', buildMarkerCheckCommand(['/nonexistent/cryoet/a/result', '/nonexistent/cryoet/b/result'])],
+      { encoding: 'utf8' },
+    );
     assert.equal(out, '');
   });
 });

@@ -10,7 +10,19 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PNG } from 'pngjs';
 import { decodeVoxels, halfToNumber } from '../../src/tools/mrc-data.js';
-import { MAX_PICTURE_SIDE, maxZ, picture, shrink, sliceX, sliceZ, slabOf, slabRows, slabXZ, toGrey, type Volume } from '../../src/pictures/views.js';
+import {
+  MAX_PICTURE_SIDE,
+  maxZ,
+  picture,
+  shrink,
+  sliceX,
+  sliceZ,
+  slabOf,
+  slabRows,
+  slabXZ,
+  toGrey,
+  type Volume,
+} from '../../src/pictures/views.js';
 import { finalMapFile, openLocal, readReportPictures, tomogramPictures } from '../../src/pictures/read.js';
 import { renderReport } from '../../src/report/index.js';
 import { MRC_HEADER_BYTES } from '../../src/tools/mrc.js';
@@ -33,7 +45,8 @@ function mrcFile(dir: string, name: string, v: Volume): string {
 /** value = x + 100·y + 10000·z: every voxel says where it is. */
 function coordinates(nx: number, ny: number, nz: number): Volume {
   const values = new Float32Array(nx * ny * nz);
-  for (let z = 0; z < nz; z++) for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) values[x + nx * (y + ny * z)] = x + 100 * y + 10000 * z;
+  for (let z = 0; z < nz; z++)
+    for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) values[x + nx * (y + ny * z)] = x + 100 * y + 10000 * z;
   return { nx, ny, nz, values };
 }
 
@@ -77,7 +90,10 @@ describe('views', () => {
     assert.ok(grey[0]! > grey[(5 - 1) * 6]!, 'top row brighter than bottom row');
     assert.equal(Math.max(...grey), 255);
     assert.equal(Math.min(...grey), 0);
-    assert.ok(toGrey({ width: 2, height: 1, values: new Float32Array([3, 3]) }).every((g) => g === 128), 'a flat plane is mid-grey');
+    assert.ok(
+      toGrey({ width: 2, height: 1, values: new Float32Array([3, 3]) }).every((g) => g === 128),
+      'a flat plane is mid-grey',
+    );
   });
 
   it('pictures are bounded and are PNGs pngjs reads back', () => {
@@ -114,7 +130,7 @@ describe('pictures from files', () => {
     assert.ok(reads.slice(2).every((n) => n === 3 * 64 * 4));
   });
 
-  it('a run record\'s pictures; what cannot be read is noted, not thrown; the report shows them', async () => {
+  it("a run record's pictures; what cannot be read is noted, not thrown; the report shows them", async () => {
     const tomo = mrcFile(dir, 'TS_01.mrc', coordinates(32, 32, 12));
     mkdirSync(join(dir, 'PostProcess'));
     const map = mrcFile(dir, 'PostProcess/postprocess_masked.mrc', coordinates(24, 24, 24));
@@ -122,10 +138,16 @@ describe('pictures from files', () => {
     assert.match(finalMapFile(record) ?? '', /PostProcess\/postprocess_masked\.mrc$/);
     const mine: RunRecord = {
       ...record,
-      tiltSeries: [{ name: 'TS_01', tomogram: tomo }, { name: 'TS_03', tomogram: join(dir, 'absent.mrc') }],
+      tiltSeries: [
+        { name: 'TS_01', tomogram: tomo },
+        { name: 'TS_03', tomogram: join(dir, 'absent.mrc') },
+      ],
       outputs: [{ ...record.outputs[0]!, path: map }],
     };
-    const none = await readReportPictures({ ...mine, outputs: [{ ...record.outputs[0]!, path: join(dir, 'PostProcess', 'postprocess.mrc') }] }, openLocal);
+    const none = await readReportPictures(
+      { ...mine, outputs: [{ ...record.outputs[0]!, path: join(dir, 'PostProcess', 'postprocess.mrc') }] },
+      openLocal,
+    );
     assert.equal(none.map, undefined);
     assert.equal(none.notes.length, 2, none.notes.join('\n'));
     assert.match(none.notes[0]!, /^TS_03: .*absent\.mrc/);
@@ -134,7 +156,11 @@ describe('pictures from files', () => {
     assert.equal(found.tiltSeries.length, 1);
     const html = renderReport(mine, { pictures: found });
     for (const id of ['map-xy', 'map-xz', 'map-yz', 'map-maxz', 'tomo-ts-01-xy', 'tomo-ts-01-xz']) {
-      assert.match(html, new RegExp(`<img id="${id}" src="data:image/png;base64,[A-Za-z0-9+/=]+" width="\\d+" height="\\d+"`), id);
+      assert.match(
+        html,
+        new RegExp(`<img id="${id}" src="data:image/png;base64,[A-Za-z0-9+/=]+" width="\\d+" height="\\d+"`),
+        id,
+      );
     }
     assert.match(html, /Not drawn: TS_03: /);
     assert.doesNotMatch(renderReport(mine), /id="pictures"/);

@@ -4,7 +4,14 @@ import { readFileSync } from 'node:fs';
 import { half1ModelPath, iterationParts, optimiserPath, refineProgress } from '../../src/tools/refine-iterations.js';
 
 /** The six files that make an iteration complete. */
-const PARTS = ['optimiser.star', 'data.star', 'half1_model.star', 'half2_model.star', 'half1_class001.mrc', 'half2_class001.mrc'];
+const PARTS = [
+  'optimiser.star',
+  'data.star',
+  'half1_model.star',
+  'half2_model.star',
+  'half1_class001.mrc',
+  'half2_class001.mrc',
+];
 
 const it3 = (n: number): string => String(n).padStart(3, '0');
 
@@ -20,28 +27,54 @@ function iterations(root: string, from: number, to: number): string[] {
 }
 
 /** What an auto-refine writes when it converges. */
-const FINAL = ['run_data.star', 'run_model.star', 'run_class001.mrc', 'run_half1_class001_unfil.mrc', 'run_half2_class001_unfil.mrc', 'run_optimiser.star', 'run_sampling.star'];
+const FINAL = [
+  'run_data.star',
+  'run_model.star',
+  'run_class001.mrc',
+  'run_half1_class001_unfil.mrc',
+  'run_half2_class001_unfil.mrc',
+  'run_optimiser.star',
+  'run_sampling.star',
+];
 
 describe('refineProgress', () => {
   it('nothing started: empty folder, or only unrelated files', () => {
     const empty = { started: [], partial: [], finished: false };
     assert.deepEqual(refineProgress([], 'run'), empty);
-    assert.deepEqual(refineProgress(['job.log', 'note.txt', 'run.out', 'run.err', 'default_pipeline.star'], 'run'), empty);
+    assert.deepEqual(
+      refineProgress(['job.log', 'note.txt', 'run.out', 'run.err', 'default_pipeline.star'], 'run'),
+      empty,
+    );
   });
 
   it('iterations 0..3 complete', () => {
-    assert.deepEqual(refineProgress(iterations('run', 0, 3), 'run'), { started: [0, 1, 2, 3], newestComplete: 3, partial: [], finished: false });
+    assert.deepEqual(refineProgress(iterations('run', 0, 3), 'run'), {
+      started: [0, 1, 2, 3],
+      newestComplete: 3,
+      partial: [],
+      finished: false,
+    });
   });
 
   it('file order does not matter', () => {
     const names = iterations('run', 0, 3).reverse();
-    assert.deepEqual(refineProgress(names, 'run'), { started: [0, 1, 2, 3], newestComplete: 3, partial: [], finished: false });
+    assert.deepEqual(refineProgress(names, 'run'), {
+      started: [0, 1, 2, 3],
+      newestComplete: 3,
+      partial: [],
+      finished: false,
+    });
   });
 
   for (const missing of PARTS) {
     it(`iteration 4 without ${missing} is partial; 3 is the newest complete`, () => {
       const names = [...iterations('run', 0, 3), ...iteration('run', 4, [missing])];
-      assert.deepEqual(refineProgress(names, 'run'), { started: [0, 1, 2, 3, 4], newestComplete: 3, partial: [4], finished: false });
+      assert.deepEqual(refineProgress(names, 'run'), {
+        started: [0, 1, 2, 3, 4],
+        newestComplete: 3,
+        partial: [4],
+        finished: false,
+      });
     });
   }
 
@@ -51,17 +84,36 @@ describe('refineProgress', () => {
   });
 
   it('only the optimiser of iteration 0 (ranks write it first): started, partial, none complete', () => {
-    assert.deepEqual(refineProgress(['run_it000_optimiser.star'], 'run'), { started: [0], partial: [0], finished: false });
+    assert.deepEqual(refineProgress(['run_it000_optimiser.star'], 'run'), {
+      started: [0],
+      partial: [0],
+      finished: false,
+    });
   });
 
   it('several partial iterations above the newest complete one', () => {
-    const names = [...iterations('run', 0, 2), 'run_it003_optimiser.star', 'run_it003_data.star', 'run_it004_half2_class001.mrc'];
-    assert.deepEqual(refineProgress(names, 'run'), { started: [0, 1, 2, 3, 4], newestComplete: 2, partial: [3, 4], finished: false });
+    const names = [
+      ...iterations('run', 0, 2),
+      'run_it003_optimiser.star',
+      'run_it003_data.star',
+      'run_it004_half2_class001.mrc',
+    ];
+    assert.deepEqual(refineProgress(names, 'run'), {
+      started: [0, 1, 2, 3, 4],
+      newestComplete: 2,
+      partial: [3, 4],
+      finished: false,
+    });
   });
 
   it('an incomplete iteration below a complete one is not partial', () => {
     const names = [...iteration('run', 0), ...iteration('run', 1, ['data.star']), ...iteration('run', 2)];
-    assert.deepEqual(refineProgress(names, 'run'), { started: [0, 1, 2], newestComplete: 2, partial: [], finished: false });
+    assert.deepEqual(refineProgress(names, 'run'), {
+      started: [0, 1, 2],
+      newestComplete: 2,
+      partial: [],
+      finished: false,
+    });
   });
 
   it('finished: <root>_model.star and <root>_half1_class001_unfil.mrc', () => {
@@ -95,18 +147,38 @@ describe('refineProgress', () => {
       'run_ct5_model.star',
       'run_ct5_half1_class001_unfil.mrc',
     ];
-    assert.deepEqual(refineProgress(names, 'run'), { started: [0, 1, 2], newestComplete: 1, partial: [2], finished: false });
-    assert.deepEqual(refineProgress(names, 'run2'), { started: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], newestComplete: 9, partial: [], finished: true });
+    assert.deepEqual(refineProgress(names, 'run'), {
+      started: [0, 1, 2],
+      newestComplete: 1,
+      partial: [2],
+      finished: false,
+    });
+    assert.deepEqual(refineProgress(names, 'run2'), {
+      started: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      newestComplete: 9,
+      partial: [],
+      finished: true,
+    });
   });
 
   it('a root with regular-expression characters is matched literally', () => {
     const names = [...iterations('r.n', 0, 1), ...iterations('rXn', 0, 5)];
-    assert.deepEqual(refineProgress(names, 'r.n'), { started: [0, 1], newestComplete: 1, partial: [], finished: false });
+    assert.deepEqual(refineProgress(names, 'r.n'), {
+      started: [0, 1],
+      newestComplete: 1,
+      partial: [],
+      finished: false,
+    });
   });
 
   it('iteration numbers beyond 999 and names that are not iterations', () => {
     const names = [...iteration('run', 1000), 'run_it01_optimiser.star', 'run_itABC_optimiser.star', 'run_it999'];
-    assert.deepEqual(refineProgress(names, 'run'), { started: [1000], newestComplete: 1000, partial: [], finished: false });
+    assert.deepEqual(refineProgress(names, 'run'), {
+      started: [1000],
+      newestComplete: 1000,
+      partial: [],
+      finished: false,
+    });
   });
 
   it('started iterations sort numerically', () => {
@@ -138,8 +210,14 @@ describe('iteration file paths', () => {
 });
 
 describe('refineProgress on RELION 5 (the file names of a real RELION 5.0.1 auto-refine)', () => {
-  const listing = readFileSync(new URL('../fixtures/relion5-refine-listing.txt', import.meta.url), 'utf8').trim().split('\n');
-  const suffixes = (n: number) => listing.filter((f) => f.startsWith(`run_it${it3(n)}_`)).map((f) => f.slice('run_itNNN_'.length)).sort();
+  const listing = readFileSync(new URL('../fixtures/relion5-refine-listing.txt', import.meta.url), 'utf8')
+    .trim()
+    .split('\n');
+  const suffixes = (n: number) =>
+    listing
+      .filter((f) => f.startsWith(`run_it${it3(n)}_`))
+      .map((f) => f.slice('run_itNNN_'.length))
+      .sort();
 
   it('the rule is exactly what RELION 5 writes per iteration: ten files for iteration 0, twelve after', () => {
     assert.deepEqual(suffixes(0), [...iterationParts('5', 0)].sort());
@@ -155,7 +233,9 @@ describe('refineProgress on RELION 5 (the file names of a real RELION 5.0.1 auto
 
   for (const missing of iterationParts('5', 7)) {
     it(`iteration 7 without ${missing} (killed mid-write) is partial; 6 is the newest complete`, () => {
-      const cut = listing.filter((f) => f.startsWith('run_it') && f.slice(6, 9) <= '007' && f !== `run_it007_${missing}`);
+      const cut = listing.filter(
+        (f) => f.startsWith('run_it') && f.slice(6, 9) <= '007' && f !== `run_it007_${missing}`,
+      );
       const p = refineProgress(cut, 'run', '5');
       assert.equal(p.newestComplete, 6);
       assert.deepEqual(p.partial, [7]);
@@ -164,11 +244,20 @@ describe('refineProgress on RELION 5 (the file names of a real RELION 5.0.1 auto
   }
 
   it('a folder that has the last iteration but not yet the final sampling.star is not finished', () => {
-    assert.equal(refineProgress(listing.filter((f) => f !== 'run_sampling.star'), 'run', '5').finished, false);
+    assert.equal(
+      refineProgress(
+        listing.filter((f) => f !== 'run_sampling.star'),
+        'run',
+        '5',
+      ).finished,
+      false,
+    );
   });
 
   it('the RELION 3.1 rule would call an iteration complete that RELION 5 has not finished writing', () => {
-    const cut = listing.filter((f) => f.slice(6, 9) <= '007' && f.startsWith('run_it') && f !== 'run_it007_optimisation_set.star');
+    const cut = listing.filter(
+      (f) => f.slice(6, 9) <= '007' && f.startsWith('run_it') && f !== 'run_it007_optimisation_set.star',
+    );
     assert.equal(refineProgress(cut, 'run', '3.1').newestComplete, 7);
     assert.equal(refineProgress(cut, 'run', '5').newestComplete, 6);
   });

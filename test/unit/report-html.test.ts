@@ -24,10 +24,28 @@ function svgs(html: string): Map<string, string> {
 }
 
 const count = (text: string, needle: string | RegExp): number =>
-  typeof needle === 'string' ? text.split(needle).length - 1 : [...text.matchAll(new RegExp(needle.source, needle.flags.includes('g') ? needle.flags : `${needle.flags}g`))].length;
+  typeof needle === 'string'
+    ? text.split(needle).length - 1
+    : [...text.matchAll(new RegExp(needle.source, needle.flags.includes('g') ? needle.flags : `${needle.flags}g`))]
+        .length;
 
 const ENTITY = /&(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/g;
-const VOID = new Set(['meta', 'link', 'br', 'hr', 'img', 'input', 'col', 'area', 'base', 'wbr', 'source', 'track', 'embed', 'param']);
+const VOID = new Set([
+  'meta',
+  'link',
+  'br',
+  'hr',
+  'img',
+  'input',
+  'col',
+  'area',
+  'base',
+  'wbr',
+  'source',
+  'track',
+  'embed',
+  'param',
+]);
 
 /**
  * A tiny well-formedness check: every tag closes in order, attributes are double-quoted
@@ -36,7 +54,8 @@ const VOID = new Set(['meta', 'link', 'br', 'hr', 'img', 'input', 'col', 'area',
  */
 function assertWellFormed(doc: string, mode: 'xml' | 'html'): void {
   const stack: string[] = [];
-  const token = /<!DOCTYPE[^>]*>|<!--[\s\S]*?-->|<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"]*")*)\s*(\/?)>|([^<]+)|(<)/gy;
+  const token =
+    /<!DOCTYPE[^>]*>|<!--[\s\S]*?-->|<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"]*")*)\s*(\/?)>|([^<]+)|(<)/gy;
   let m: RegExpExecArray | null;
   let pos = 0;
   while ((m = token.exec(doc)) !== null) {
@@ -79,7 +98,15 @@ function assertPageWellFormed(html: string): void {
 
 describe('the well-formedness check itself', () => {
   it('rejects broken markup and accepts clean markup', () => {
-    for (const bad of ['<svg><g></svg>', '<svg>a & b</svg>', '<svg><text x="<">t</text></svg>', '<svg><g>', '<svg>1 < 2</svg>', '<svg><rect x=1/></svg>', '<svg><g></G></svg>']) {
+    for (const bad of [
+      '<svg><g></svg>',
+      '<svg>a & b</svg>',
+      '<svg><text x="<">t</text></svg>',
+      '<svg><g>',
+      '<svg>1 < 2</svg>',
+      '<svg><rect x=1/></svg>',
+      '<svg><g></G></svg>',
+    ]) {
       assert.throws(() => assertWellFormed(bad, 'xml'), `accepted ${bad}`);
     }
     assertWellFormed('<svg x="a &amp; b"><g><rect x="1"/><text>1 &lt; 2 &#39;ok&#39;</text></g></svg>', 'xml');
@@ -110,8 +137,16 @@ describe('renderReport on the fixture', () => {
   it('has a header with the campaign, dataset, profile, times, resolution, B-factor, cost and particles', () => {
     const header = html.slice(html.indexOf('<header>'), html.indexOf('</header>'));
     for (const fragment of [
-      record.campaign, record.name, 'EMPIAR-10164 (synthetic stand-in, embedded profile)', record.profile,
-      '2026-11-30 09:14:03 UTC', '2026-11-30 12:19:16 UTC', '35.56 Å', '−23,112 Å²', '$4.43', '>40<',
+      record.campaign,
+      record.name,
+      'EMPIAR-10164 (synthetic stand-in, embedded profile)',
+      record.profile,
+      '2026-11-30 09:14:03 UTC',
+      '2026-11-30 12:19:16 UTC',
+      '35.56 Å',
+      '−23,112 Å²',
+      '$4.43',
+      '>40<',
     ]) {
       assert.ok(header.includes(fragment), `header lacks ${fragment}`);
     }
@@ -133,7 +168,10 @@ describe('renderReport on the fixture', () => {
     const ticks = [...fsc.matchAll(/<g class="axis axis-x">(.*?)<\/g>/g)][0]![1]!;
     const labels = [...ticks.matchAll(/text-anchor="middle">([\d.]+)<\/text>/g)].map((m) => Number(m[1]));
     assert.ok(labels.length >= 4, `x tick labels: ${labels.join(', ')}`);
-    assert.deepEqual(labels, [...labels].sort((a, b) => b - a));
+    assert.deepEqual(
+      labels,
+      [...labels].sort((a, b) => b - a),
+    );
   });
 
   it('iterations plot: one point per iteration, y axis in Å and lower is better', () => {
@@ -160,11 +198,21 @@ describe('renderReport on the fixture', () => {
     // Markers carry tooltips; the legend names them.
     assert.match(tl, /class="marker marker-hung" [^>]*><title>reconstruct TS_45: hung at /);
     assert.match(tl, /class="marker marker-lost" [^>]*><title>refine: lost at [^<]*NODE_FAIL \(NodeDown\)/);
-    for (const word of ['pending', 'running', 'hung (cancelled)', 'relaxed to the next rung', 'node lost (reclaimed)', 'resumed']) {
+    for (const word of [
+      'pending',
+      'running',
+      'hung (cancelled)',
+      'relaxed to the next rung',
+      'node lost (reclaimed)',
+      'resumed',
+    ]) {
       assert.ok(tl.includes(`>${word}</text>`), `legend lacks ${word}`);
     }
     assert.ok(!tl.includes('requeued by Slurm'), 'the legend names only the markers drawn');
-    assert.ok(count(tl, 'class="bar-running"') >= record.steps.length, 'a running bar for every step (legend swatch included)');
+    assert.ok(
+      count(tl, 'class="bar-running"') >= record.steps.length,
+      'a running bar for every step (legend swatch included)',
+    );
     assert.ok(count(tl, 'class="bar-pending"') >= record.steps.length);
   });
 
@@ -182,10 +230,15 @@ describe('renderReport on the fixture', () => {
     const cost = plots.get('cost-plot')!;
     const stages = [...cost.matchAll(/data-stage="([^"]+)"/g)].map((m) => m[1]);
     assert.deepEqual(stages, ['probe', 'reconstruct', 'extract', 'refine', 'postprocess']);
-    const labels = [...cost.matchAll(/<text class="value"[^>]*>\$([\d.,]+)<\/text>/g)].map((m) => Number(m[1]!.replaceAll(',', '')));
+    const labels = [...cost.matchAll(/<text class="value"[^>]*>\$([\d.,]+)<\/text>/g)].map((m) =>
+      Number(m[1]!.replaceAll(',', '')),
+    );
     assert.equal(labels.length, stages.length);
     const sum = labels.reduce((a, b) => a + b, 0);
-    assert.ok(Math.abs(sum - record.costUsd) <= 0.005 * labels.length, `labels sum to ${sum}, record says ${record.costUsd}`);
+    assert.ok(
+      Math.abs(sum - record.costUsd) <= 0.005 * labels.length,
+      `labels sum to ${sum}, record says ${record.costUsd}`,
+    );
     const bySteps = record.steps.reduce((a, s) => a + s.costUsd, 0);
     assert.ok(Math.abs(bySteps - record.costUsd) < 1e-5, 'the fixture’s total is the sum of its steps');
   });
@@ -206,7 +259,10 @@ describe('renderReport on the fixture', () => {
   it('is deterministic; generatedAt adds a footer', () => {
     assert.equal(renderReport(fixture()), html);
     assert.doesNotMatch(html, /<footer>/);
-    assert.match(renderReport(record, { generatedAt: '2026-12-01T08:00:00.000Z' }), /<footer>Report generated 2026-12-01 08:00:00 UTC\.<\/footer>/);
+    assert.match(
+      renderReport(record, { generatedAt: '2026-12-01T08:00:00.000Z' }),
+      /<footer>Report generated 2026-12-01 08:00:00 UTC\.<\/footer>/,
+    );
   });
 });
 
@@ -216,8 +272,15 @@ describe('renderReport escaping', () => {
   const base = fixture();
   const steps = base.steps.map((s, i) =>
     i === 0
-      ? { ...s, command: ['bash', '-c', QUOTES], node: '<b>n1</b>', events: s.events.map((e) => ({ ...e, note: `${HOSTILE}</svg>&` })) }
-      : s.tiltSeries === 'TS_01' ? { ...s, tiltSeries: 'TS_"01"&<x>' } : s,
+      ? {
+          ...s,
+          command: ['bash', '-c', QUOTES],
+          node: '<b>n1</b>',
+          events: s.events.map((e) => ({ ...e, note: `${HOSTILE}</svg>&` })),
+        }
+      : s.tiltSeries === 'TS_01'
+        ? { ...s, tiltSeries: 'TS_"01"&<x>' }
+        : s,
   );
   const record = withFields(base, {
     name: `<img src=x onerror=alert(1)> & "name"`,
@@ -227,7 +290,9 @@ describe('renderReport escaping', () => {
     steps,
     parameters: { ...base.parameters, name: HOSTILE },
     outputs: [...base.outputs, { path: '/x/<y>&"z".mrc', bytes: 1, sha256: '<sha>' }],
-    excludedNodes: [{ cluster: 'dev', node: '<n9>', until: '2025-03-01T13:00:00Z', reason: HOSTILE, jobId: '7', step: 'refine' }],
+    excludedNodes: [
+      { cluster: 'dev', node: '<n9>', until: '2025-03-01T13:00:00Z', reason: HOSTILE, jobId: '7', step: 'refine' },
+    ],
   });
   const html = renderReport(record);
 
@@ -246,7 +311,11 @@ describe('renderReport escaping', () => {
   });
 
   it('escapes the command line &<>"\' in <code>', () => {
-    assert.ok(html.includes(`<code>bash -c &#39;echo &quot;a&amp;b&quot; &#39;\\&#39;&#39;c&#39;\\&#39;&#39; &lt;in &gt;out&#39;</code>`));
+    assert.ok(
+      html.includes(
+        `<code>bash -c &#39;echo &quot;a&amp;b&quot; &#39;\\&#39;&#39;c&#39;\\&#39;&#39; &lt;in &gt;out&#39;</code>`,
+      ),
+    );
   });
 
   it('keeps the page and every SVG well-formed (tooltips, labels and data attributes escaped)', () => {
@@ -270,7 +339,13 @@ describe('renderReport with empty or missing data', () => {
   });
 
   it('FSC with only frequency-0 or non-numeric shells is "no data"', () => {
-    const record = withFields(base, { fsc: [{ resolution: 999, fsc: 1 }, { resolution: Infinity, fsc: 1 }, { resolution: 20, fsc: NaN }] });
+    const record = withFields(base, {
+      fsc: [
+        { resolution: 999, fsc: 1 },
+        { resolution: Infinity, fsc: 1 },
+        { resolution: 20, fsc: NaN },
+      ],
+    });
     const html = renderReport(record);
     assert.match(html, /id="fsc-plot-empty"/);
     assert.ok(svgs(html).has('iterations-plot'));

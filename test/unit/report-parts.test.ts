@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { costByStage } from '../../src/report/cost-plot.js';
-import { angstrom, bytes, clock, commandLine, dateTime, duration, fixed, groupThousands, stepLabel, usd } from '../../src/report/format.js';
+import {
+  angstrom,
+  bytes,
+  clock,
+  commandLine,
+  dateTime,
+  duration,
+  fixed,
+  groupThousands,
+  stepLabel,
+  usd,
+} from '../../src/report/format.js';
 import { fscPoints } from '../../src/report/fsc-plot.js';
 import { stepIntervals } from '../../src/campaign/step-intervals.js';
 import { esc, linear, niceDomain, niceTicks, px, tickLabel } from '../../src/report/svg.js';
@@ -11,11 +22,20 @@ import type { JobEvent, JobEventKind } from '../../src/model/job-record.js';
 
 const T0 = Date.parse('2025-03-01T10:00:00.000Z');
 const at = (s: number): string => new Date(T0 + s * 1000).toISOString();
-const ev = (s: number, kind: JobEventKind, rung = 0, fields: Partial<JobEvent> = {}): JobEvent => ({ at: at(s), kind, rung, cluster: 'aws', ...fields });
+const ev = (s: number, kind: JobEventKind, rung = 0, fields: Partial<JobEvent> = {}): JobEvent => ({
+  at: at(s),
+  kind,
+  rung,
+  cluster: 'aws',
+  ...fields,
+});
 
 describe('report formatting', () => {
   it('escapes the five HTML specials and nothing else', () => {
-    assert.equal(esc(`<a href="x">Tom & 'Jerry'</a>`), '&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;');
+    assert.equal(
+      esc(`<a href="x">Tom & 'Jerry'</a>`),
+      '&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;',
+    );
     assert.equal(esc('TS_01 Å²'), 'TS_01 Å²');
     assert.equal(esc(undefined), '');
     assert.equal(esc(42), '42');
@@ -45,8 +65,26 @@ describe('report formatting', () => {
   });
 
   it('durations, byte sizes and times', () => {
-    assert.deepEqual([0, 45, 60, 523, 3600, 7997, 90000].map(duration), ['0s', '45s', '1m00s', '8m43s', '1h00m', '2h13m', '1d01h']);
-    assert.deepEqual([0, 20, 60, 150, 1200, 3600, 4800, 86400, 90000].map(tickDuration), ['0', '20s', '1m', '2m30s', '20m', '1h', '1h20m', '1d', '1d1h']);
+    assert.deepEqual([0, 45, 60, 523, 3600, 7997, 90000].map(duration), [
+      '0s',
+      '45s',
+      '1m00s',
+      '8m43s',
+      '1h00m',
+      '2h13m',
+      '1d01h',
+    ]);
+    assert.deepEqual([0, 20, 60, 150, 1200, 3600, 4800, 86400, 90000].map(tickDuration), [
+      '0',
+      '20s',
+      '1m',
+      '2m30s',
+      '20m',
+      '1h',
+      '1h20m',
+      '1d',
+      '1d1h',
+    ]);
     assert.equal(bytes(512), '512 B');
     assert.equal(bytes(3146752), '3.0 MiB');
     assert.equal(bytes(56320), '55 KiB');
@@ -60,7 +98,10 @@ describe('report formatting', () => {
   it('step labels and command lines', () => {
     assert.equal(stepLabel({ step: 'reconstruct', tiltSeries: 'TS_01' }), 'reconstruct TS_01');
     assert.equal(stepLabel({ step: 'refine' }), 'refine');
-    assert.equal(commandLine(['relion_refine', '--o', 'Refine3D/run', '--sym', 'C6']), 'relion_refine --o Refine3D/run --sym C6');
+    assert.equal(
+      commandLine(['relion_refine', '--o', 'Refine3D/run', '--sym', 'C6']),
+      'relion_refine --o Refine3D/run --sym C6',
+    );
     assert.equal(commandLine(['bash', '-c', "echo 'hi' && ls"]), `bash -c 'echo '\\''hi'\\'' && ls'`);
     assert.equal(commandLine(['x', '']), "x ''");
     assert.equal(commandLine(undefined), '');
@@ -100,7 +141,10 @@ describe('FSC points', () => {
       { resolution: 30, fsc: NaN },
       { resolution: 0, fsc: 0.5 },
     ]);
-    assert.deepEqual(pts.map((p) => p.resolution), [40, 20]);
+    assert.deepEqual(
+      pts.map((p) => p.resolution),
+      [40, 20],
+    );
     assert.equal(pts[0]!.freq, 1 / 40);
     assert.deepEqual(fscPoints(undefined), []);
   });
@@ -121,9 +165,19 @@ describe('step intervals', () => {
     ]);
     assert.deepEqual(
       intervals.map((i) => [i.kind, (i.start - T0) / 1000, (i.end - T0) / 1000, i.rung, i.jobId, i.reason ?? i.node]),
-      [['pending', 0, 900, 0, '1', 'Resources'], ['pending', 901, 930, 1, '2', 'Priority'], ['running', 930, 2000, 1, '2', 'gpu-t4']],
+      [
+        ['pending', 0, 900, 0, '1', 'Resources'],
+        ['pending', 901, 930, 1, '2', 'Priority'],
+        ['running', 930, 2000, 1, '2', 'gpu-t4'],
+      ],
     );
-    assert.deepEqual(markers.map((m) => [m.kind, (m.at - T0) / 1000]), [['hung', 900], ['relaxed', 900]]);
+    assert.deepEqual(
+      markers.map((m) => [m.kind, (m.at - T0) / 1000]),
+      [
+        ['hung', 900],
+        ['relaxed', 900],
+      ],
+    );
   });
 
   it('a reclaimed step: running until lost, resumed, requeues, and an open interval ends at the last event', () => {
@@ -140,30 +194,75 @@ describe('step intervals', () => {
     ]);
     assert.deepEqual(
       intervals.map((i) => [i.kind, (i.start - T0) / 1000, (i.end - T0) / 1000]),
-      [['pending', 0, 60], ['running', 60, 660], ['pending', 675, 700], ['running', 700, 800], ['pending', 800, 850], ['running', 850, 900]],
+      [
+        ['pending', 0, 60],
+        ['running', 60, 660],
+        ['pending', 675, 700],
+        ['running', 700, 800],
+        ['pending', 800, 850],
+        ['running', 850, 900],
+      ],
     );
-    assert.deepEqual(markers.map((m) => m.kind), ['lost', 'resumed', 'requeued']);
+    assert.deepEqual(
+      markers.map((m) => m.kind),
+      ['lost', 'resumed', 'requeued'],
+    );
   });
 
   it('no events, bad times and a never-seen-running job', () => {
     assert.deepEqual(stepIntervals([]), { intervals: [], markers: [] });
     assert.deepEqual(stepIntervals(undefined), { intervals: [], markers: [] });
-    const r = stepIntervals([ev(0, 'submitted'), { ...ev(5, 'observed'), at: 'garbage' }, ev(3, 'observed', 0, { state: 'COMPLETED' }), ev(4, 'completed')]);
-    assert.deepEqual(r.intervals.map((i) => [i.kind, (i.end - i.start) / 1000]), [['pending', 4]]);
+    const r = stepIntervals([
+      ev(0, 'submitted'),
+      { ...ev(5, 'observed'), at: 'garbage' },
+      ev(3, 'observed', 0, { state: 'COMPLETED' }),
+      ev(4, 'completed'),
+    ]);
+    assert.deepEqual(
+      r.intervals.map((i) => [i.kind, (i.end - i.start) / 1000]),
+      [['pending', 4]],
+    );
   });
 });
 
 describe('cost by stage', () => {
   const step = (name: string, costUsd: number, runSeconds = 0, gpus = 1): StepSummary => ({
-    step: name, cluster: 'aws', partition: 'gpu', rung: 1, gres: `gpu:${gpus}`, gpuType: 'any', gpus, jobIds: [], attempts: 1, relaxations: 0,
-    reclaims: 0, pendingSeconds: 0, runSeconds, pricePerGpuHour: 0.4, costUsd, command: [], events: [],
+    step: name,
+    cluster: 'aws',
+    partition: 'gpu',
+    rung: 1,
+    gres: `gpu:${gpus}`,
+    gpuType: 'any',
+    gpus,
+    jobIds: [],
+    attempts: 1,
+    relaxations: 0,
+    reclaims: 0,
+    pendingSeconds: 0,
+    runSeconds,
+    pricePerGpuHour: 0.4,
+    costUsd,
+    command: [],
+    events: [],
   });
 
   it('sums per step name in pipeline order, unknown names last', () => {
-    const stages = costByStage([step('refine', 4, 3600, 4), step('custom', 1), step('reconstruct', 0.1, 1800), step('reconstruct', 0.2, 1800), step('probe', 0)]);
-    assert.deepEqual(stages.map((s) => [s.stage, s.costUsd, s.steps, s.gpuHours]), [
-      ['probe', 0, 1, 0], ['reconstruct', 0.3, 2, 1], ['refine', 4, 1, 4], ['custom', 1, 1, 0],
+    const stages = costByStage([
+      step('refine', 4, 3600, 4),
+      step('custom', 1),
+      step('reconstruct', 0.1, 1800),
+      step('reconstruct', 0.2, 1800),
+      step('probe', 0),
     ]);
+    assert.deepEqual(
+      stages.map((s) => [s.stage, s.costUsd, s.steps, s.gpuHours]),
+      [
+        ['probe', 0, 1, 0],
+        ['reconstruct', 0.3, 2, 1],
+        ['refine', 4, 1, 4],
+        ['custom', 1, 1, 0],
+      ],
+    );
     assert.deepEqual(costByStage([]), []);
     assert.deepEqual(costByStage(undefined), []);
   });

@@ -5,12 +5,28 @@ import { buildDependencyUpdateArgs, parseDependencyUpdate } from '../../src/slur
 
 describe('buildDependencyUpdateArgs', () => {
   it('re-points a job at the jobs given, afterok, colon-separated', () => {
-    assert.deepEqual(buildDependencyUpdateArgs('17', ['18']), ['scontrol', 'update', 'JobId=17', 'Dependency=afterok:18']);
-    assert.deepEqual(buildDependencyUpdateArgs('17', ['18', '19_2']), ['scontrol', 'update', 'JobId=17', 'Dependency=afterok:18:19_2']);
+    assert.deepEqual(buildDependencyUpdateArgs('17', ['18']), [
+      'scontrol',
+      'update',
+      'JobId=17',
+      'Dependency=afterok:18',
+    ]);
+    assert.deepEqual(buildDependencyUpdateArgs('17', ['18', '19_2']), [
+      'scontrol',
+      'update',
+      'JobId=17',
+      'Dependency=afterok:18:19_2',
+    ]);
   });
 
   it('leaves out the nodes given (found bad since the job was queued), each once', () => {
-    assert.deepEqual(buildDependencyUpdateArgs('17', ['18'], ['n1', 'n2', 'n1']), ['scontrol', 'update', 'JobId=17', 'Dependency=afterok:18', 'ExcNodeList=n1,n2']);
+    assert.deepEqual(buildDependencyUpdateArgs('17', ['18'], ['n1', 'n2', 'n1']), [
+      'scontrol',
+      'update',
+      'JobId=17',
+      'Dependency=afterok:18',
+      'ExcNodeList=n1,n2',
+    ]);
     assert.throws(() => buildDependencyUpdateArgs('17', ['18'], ['n1;reboot']), CryoError);
   });
 
@@ -20,7 +36,10 @@ describe('buildDependencyUpdateArgs', () => {
 
   it('refuses ids that are not job ids, naming them', () => {
     for (const bad of ['17;rm -rf /', '', 'x', '1 2']) {
-      assert.throws(() => buildDependencyUpdateArgs(bad, ['18']), (err: unknown) => err instanceof CryoError && err.message.includes(JSON.stringify(bad)));
+      assert.throws(
+        () => buildDependencyUpdateArgs(bad, ['18']),
+        (err: unknown) => err instanceof CryoError && err.message.includes(JSON.stringify(bad)),
+      );
       assert.throws(() => buildDependencyUpdateArgs('17', ['18', bad]), CryoError);
     }
   });
@@ -33,7 +52,10 @@ describe('parseDependencyUpdate', () => {
     assert.equal(parseDependencyUpdate(0, ''), 'updated');
     assert.equal(parseDependencyUpdate(1, 'Job has already finished for job 14\n'), 'ended');
     assert.equal(parseDependencyUpdate(1, 'slurm_update error: Invalid job id specified\n'), 'ended');
-    assert.equal(parseDependencyUpdate(1, 'slurm_update error: Unable to contact slurm controller (connect failure)\n'), undefined);
+    assert.equal(
+      parseDependencyUpdate(1, 'slurm_update error: Unable to contact slurm controller (connect failure)\n'),
+      undefined,
+    );
     assert.equal(parseDependencyUpdate(1, 'Job dependency problem\n'), undefined);
   });
 });

@@ -15,7 +15,15 @@ function throwsNameInvalid(fn: () => unknown, message?: RegExp): void {
 }
 
 describe('assertSafeName', () => {
-  const good: string[] = ['a', 'cryoet.demo.c1.TS_01.align', 'gpu', 'A-b_c.9', 'x'.repeat(MAX_NAME_LENGTH), '.', '-leading-dash'];
+  const good: string[] = [
+    'a',
+    'cryoet.demo.c1.TS_01.align',
+    'gpu',
+    'A-b_c.9',
+    'x'.repeat(MAX_NAME_LENGTH),
+    '.',
+    '-leading-dash',
+  ];
   for (const value of good) {
     it(`accepts ${JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}...` : value)}`, () => {
       assertSafeName(value, 'job name');
@@ -54,7 +62,12 @@ describe('jobKey / jobNameFor / keyFromJobName', () => {
       name: 'cryoet.cryoet.demo.c1.TS_01.align',
     },
     { workflowId: 'test-1234', step: 'sleep', key: 'test-1234/sleep', name: 'cryoet.test-1234.sleep' },
-    { workflowId: 'EMPIAR-10164', step: 'reconstruct_3', key: 'EMPIAR-10164/reconstruct_3', name: 'cryoet.EMPIAR-10164.reconstruct_3' },
+    {
+      workflowId: 'EMPIAR-10164',
+      step: 'reconstruct_3',
+      key: 'EMPIAR-10164/reconstruct_3',
+      name: 'cryoet.EMPIAR-10164.reconstruct_3',
+    },
   ];
   for (const row of rows) {
     it(`${row.key} → ${row.name} and back`, () => {

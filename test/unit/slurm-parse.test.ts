@@ -5,7 +5,13 @@ import { CryoError, ErrorType } from '../../src/errors.js';
 import { shellJoin } from '../../src/shell/quote.js';
 import { classifySbatchError, parseSbatchParsable, type SbatchResult } from '../../src/slurm/parse-sbatch.js';
 import { parseSqueue, type SqueueRow } from '../../src/slurm/parse-squeue.js';
-import { buildEligibleTimeArgs, buildSqueueArgs, buildSqueueByNameArgs, parseEligibleTime, SQUEUE_FORMAT } from '../../src/slurm/squeue-format.js';
+import {
+  buildEligibleTimeArgs,
+  buildSqueueArgs,
+  buildSqueueByNameArgs,
+  parseEligibleTime,
+  SQUEUE_FORMAT,
+} from '../../src/slurm/squeue-format.js';
 
 function fixture(name: string): string {
   return readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
@@ -53,15 +59,35 @@ describe('parseSbatchParsable', () => {
 describe('classifySbatchError', () => {
   const rows: [number, string, 'rejected' | 'transient'][] = [
     [1, 'sbatch: error: Batch job submission failed: Socket timed out on send/recv operation\n', 'transient'],
-    [1, 'sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)\n', 'transient'],
-    [1, 'sbatch: error: Slurm temporarily unable to accept job, sleeping and retrying\nsbatch: error: Batch job submission failed: Resource temporarily unavailable\n', 'transient'],
-    [1, 'sbatch: error: slurm_persist_conn_open_without_init: failed to open persistent connection to host:localhost:6819: Connection refused\n', 'transient'],
+    [
+      1,
+      'sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)\n',
+      'transient',
+    ],
+    [
+      1,
+      'sbatch: error: Slurm temporarily unable to accept job, sleeping and retrying\nsbatch: error: Batch job submission failed: Resource temporarily unavailable\n',
+      'transient',
+    ],
+    [
+      1,
+      'sbatch: error: slurm_persist_conn_open_without_init: failed to open persistent connection to host:localhost:6819: Connection refused\n',
+      'transient',
+    ],
     [1, 'sbatch: error: Batch job submission failed: Zero Bytes were transmitted or received\n', 'transient'],
     [1, 'SBATCH: ERROR: SOCKET TIMED OUT ON SEND/RECV OPERATION', 'transient'],
     [1, 'sbatch: error: Batch job submission failed: Requested node configuration is not available\n', 'rejected'],
-    [1, 'sbatch: error: invalid partition specified: nope\nsbatch: error: Batch job submission failed: Invalid partition name specified\n', 'rejected'],
+    [
+      1,
+      'sbatch: error: invalid partition specified: nope\nsbatch: error: Batch job submission failed: Invalid partition name specified\n',
+      'rejected',
+    ],
     [1, 'sbatch: error: Invalid generic resource (gres) specification\n', 'rejected'],
-    [1, 'sbatch: error: Batch job submission failed: Job violates accounting/QOS policy (job submit limit, user\'s size and/or time limits)\n', 'rejected'],
+    [
+      1,
+      "sbatch: error: Batch job submission failed: Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)\n",
+      'rejected',
+    ],
     [1, 'sbatch: error: Unable to open file /nonexistent/script.sh\n', 'rejected'],
     [1, '', 'rejected'],
     [137, '', 'transient'],
@@ -79,7 +105,14 @@ describe('classifySbatchError', () => {
 describe('buildSqueueArgs / buildSqueueByNameArgs', () => {
   it('builds the bulk call', () => {
     assert.deepEqual(buildSqueueArgs(['101', '102', '115_3']), [
-      'squeue', '-h', '-t', 'all', '-j', '101,102,115_3', '-o', '%i|%j|%T|%r|%N|%S|%V',
+      'squeue',
+      '-h',
+      '-t',
+      'all',
+      '-j',
+      '101,102,115_3',
+      '-o',
+      '%i|%j|%T|%r|%N|%S|%V',
     ]);
   });
 
@@ -111,12 +144,22 @@ describe('buildSqueueArgs / buildSqueueByNameArgs', () => {
 
   it('builds the lookup by name', () => {
     assert.deepEqual(buildSqueueByNameArgs('cryoet.cryoet.demo.c1.TS_01.align'), [
-      'squeue', '-h', '-t', 'all', '--name', 'cryoet.cryoet.demo.c1.TS_01.align', '-o', SQUEUE_FORMAT,
+      'squeue',
+      '-h',
+      '-t',
+      'all',
+      '--name',
+      'cryoet.cryoet.demo.c1.TS_01.align',
+      '-o',
+      SQUEUE_FORMAT,
     ]);
   });
 
   it('rejects an unsafe name', () => {
-    assert.throws(() => buildSqueueByNameArgs('a|b'), (err: unknown) => err instanceof CryoError && err.type === ErrorType.NameInvalid);
+    assert.throws(
+      () => buildSqueueByNameArgs('a|b'),
+      (err: unknown) => err instanceof CryoError && err.type === ErrorType.NameInvalid,
+    );
   });
 });
 
@@ -127,29 +170,143 @@ describe('parseSqueue', () => {
     [
       'squeue-captured-22.05.txt',
       [
-        { jobId: '1', name: 'wrap', state: 'COMPLETED', nodes: 'n1', startTime: '2026-11-25T10:08:18', submitTime: '2026-11-25T10:08:18' },
-        { jobId: '2', name: 'wrap', state: 'PENDING', reason: 'ReqNodeNotAvail, UnavailableNodes:c1', submitTime: '2026-11-25T10:08:30' },
+        {
+          jobId: '1',
+          name: 'wrap',
+          state: 'COMPLETED',
+          nodes: 'n1',
+          startTime: '2026-11-25T10:08:18',
+          submitTime: '2026-11-25T10:08:18',
+        },
+        {
+          jobId: '2',
+          name: 'wrap',
+          state: 'PENDING',
+          reason: 'ReqNodeNotAvail, UnavailableNodes:c1',
+          submitTime: '2026-11-25T10:08:30',
+        },
       ],
     ],
     [
       'squeue-bulk.txt',
       [
-        { jobId: '101', name: name('01'), state: 'RUNNING', nodes: 'n1', startTime: '2026-11-25T10:08:18', submitTime: '2026-11-25T10:08:17' },
-        { jobId: '102', name: name('02'), state: 'PENDING', reason: 'ReqNodeNotAvail, UnavailableNodes:c1', submitTime: '2026-11-25T10:08:30' },
-        { jobId: '103', name: name('03'), state: 'COMPLETED', nodes: 'n2', startTime: '2026-11-25T10:08:18', submitTime: '2026-11-25T10:08:18' },
-        { jobId: '104', name: name('04'), state: 'FAILED', reason: 'NonZeroExitCode', nodes: 'n1', startTime: '2026-11-25T10:09:00', submitTime: '2026-11-25T10:08:58' },
-        { jobId: '105', name: name('05'), state: 'CANCELLED', nodes: 'n2', startTime: '2026-11-25T10:09:10', submitTime: '2026-11-25T10:09:09' },
-        { jobId: '106', name: name('06'), state: 'COMPLETING', reason: 'TimeLimit', nodes: 'n1', startTime: '2026-11-25T10:09:20', submitTime: '2026-11-25T10:09:19' },
-        { jobId: '107', name: name('07'), state: 'PENDING', reason: 'BeginTime', startTime: '2026-11-25T10:10:31', submitTime: '2026-11-25T10:10:20' },
-        { jobId: '108', name: name('08'), state: 'NODE_FAIL', reason: 'NodeDown', nodes: 'n2', startTime: '2026-11-25T10:09:40', submitTime: '2026-11-25T10:09:39' },
-        { jobId: '109', name: name('09'), state: 'CONFIGURING', nodes: 'c1', startTime: '2026-11-25T10:09:50', submitTime: '2026-11-25T10:09:50' },
+        {
+          jobId: '101',
+          name: name('01'),
+          state: 'RUNNING',
+          nodes: 'n1',
+          startTime: '2026-11-25T10:08:18',
+          submitTime: '2026-11-25T10:08:17',
+        },
+        {
+          jobId: '102',
+          name: name('02'),
+          state: 'PENDING',
+          reason: 'ReqNodeNotAvail, UnavailableNodes:c1',
+          submitTime: '2026-11-25T10:08:30',
+        },
+        {
+          jobId: '103',
+          name: name('03'),
+          state: 'COMPLETED',
+          nodes: 'n2',
+          startTime: '2026-11-25T10:08:18',
+          submitTime: '2026-11-25T10:08:18',
+        },
+        {
+          jobId: '104',
+          name: name('04'),
+          state: 'FAILED',
+          reason: 'NonZeroExitCode',
+          nodes: 'n1',
+          startTime: '2026-11-25T10:09:00',
+          submitTime: '2026-11-25T10:08:58',
+        },
+        {
+          jobId: '105',
+          name: name('05'),
+          state: 'CANCELLED',
+          nodes: 'n2',
+          startTime: '2026-11-25T10:09:10',
+          submitTime: '2026-11-25T10:09:09',
+        },
+        {
+          jobId: '106',
+          name: name('06'),
+          state: 'COMPLETING',
+          reason: 'TimeLimit',
+          nodes: 'n1',
+          startTime: '2026-11-25T10:09:20',
+          submitTime: '2026-11-25T10:09:19',
+        },
+        {
+          jobId: '107',
+          name: name('07'),
+          state: 'PENDING',
+          reason: 'BeginTime',
+          startTime: '2026-11-25T10:10:31',
+          submitTime: '2026-11-25T10:10:20',
+        },
+        {
+          jobId: '108',
+          name: name('08'),
+          state: 'NODE_FAIL',
+          reason: 'NodeDown',
+          nodes: 'n2',
+          startTime: '2026-11-25T10:09:40',
+          submitTime: '2026-11-25T10:09:39',
+        },
+        {
+          jobId: '109',
+          name: name('09'),
+          state: 'CONFIGURING',
+          nodes: 'c1',
+          startTime: '2026-11-25T10:09:50',
+          submitTime: '2026-11-25T10:09:50',
+        },
         { jobId: '110', name: name('10'), state: 'PENDING', reason: 'Priority', submitTime: '2026-11-25T10:10:00' },
         { jobId: '111', name: name('11'), state: 'PENDING', reason: 'JobHeldAdmin', submitTime: '2026-11-25T10:10:01' },
-        { jobId: '112', name: name('12'), state: 'PENDING', reason: 'DependencyNeverSatisfied', submitTime: '2026-11-25T10:10:02' },
-        { jobId: '113', name: name('13'), state: 'TIMEOUT', reason: 'TimeLimit', nodes: 'n1', startTime: '2026-11-25T10:08:00', submitTime: '2026-11-25T10:07:59' },
-        { jobId: '114', name: name('14'), state: 'OUT_OF_MEMORY', reason: 'OutOfMemory', nodes: 'n1', startTime: '2026-11-25T10:08:05', submitTime: '2026-11-25T10:08:04' },
-        { jobId: '115_3', name: 'cryoet.cryoet.demo.c1.sweep', state: 'RUNNING', nodes: 'n[1-2]', startTime: '2026-11-25T10:11:00', submitTime: '2026-11-25T10:10:59' },
-        { jobId: '115_[4-9%2]', name: 'cryoet.cryoet.demo.c1.sweep', state: 'PENDING', reason: 'JobArrayTaskLimit', startTime: '2026-11-25T11:00:00', submitTime: '2026-11-25T10:10:59' },
+        {
+          jobId: '112',
+          name: name('12'),
+          state: 'PENDING',
+          reason: 'DependencyNeverSatisfied',
+          submitTime: '2026-11-25T10:10:02',
+        },
+        {
+          jobId: '113',
+          name: name('13'),
+          state: 'TIMEOUT',
+          reason: 'TimeLimit',
+          nodes: 'n1',
+          startTime: '2026-11-25T10:08:00',
+          submitTime: '2026-11-25T10:07:59',
+        },
+        {
+          jobId: '114',
+          name: name('14'),
+          state: 'OUT_OF_MEMORY',
+          reason: 'OutOfMemory',
+          nodes: 'n1',
+          startTime: '2026-11-25T10:08:05',
+          submitTime: '2026-11-25T10:08:04',
+        },
+        {
+          jobId: '115_3',
+          name: 'cryoet.cryoet.demo.c1.sweep',
+          state: 'RUNNING',
+          nodes: 'n[1-2]',
+          startTime: '2026-11-25T10:11:00',
+          submitTime: '2026-11-25T10:10:59',
+        },
+        {
+          jobId: '115_[4-9%2]',
+          name: 'cryoet.cryoet.demo.c1.sweep',
+          state: 'PENDING',
+          reason: 'JobArrayTaskLimit',
+          startTime: '2026-11-25T11:00:00',
+          submitTime: '2026-11-25T10:10:59',
+        },
       ],
     ],
     [
@@ -162,8 +319,21 @@ describe('parseSqueue', () => {
           reason: 'Nodes_required_for_job_are_DOWN,_DRAINED_or_reserved_for_jobs_in_higher_priority_partitions',
           submitTime: '2026-11-25T10:08:30',
         },
-        { jobId: '202', name: 'cryoet.a.c', state: 'PENDING', reason: 'weird|reason|with pipes', submitTime: '2026-11-25T10:08:31' },
-        { jobId: '203', name: 'cryoet.a.d', state: 'RUNNING', nodes: 'n1', startTime: '2026-11-25T10:08:32', submitTime: '2026-11-25T10:08:32' },
+        {
+          jobId: '202',
+          name: 'cryoet.a.c',
+          state: 'PENDING',
+          reason: 'weird|reason|with pipes',
+          submitTime: '2026-11-25T10:08:31',
+        },
+        {
+          jobId: '203',
+          name: 'cryoet.a.d',
+          state: 'RUNNING',
+          nodes: 'n1',
+          startTime: '2026-11-25T10:08:32',
+          submitTime: '2026-11-25T10:08:32',
+        },
         { jobId: '204', name: 'cryoet.a.e', state: 'completed', nodes: 'n2' },
       ],
     ],
@@ -194,12 +364,15 @@ describe('parseSqueue', () => {
 });
 
 describe('buildEligibleTimeArgs / parseEligibleTime', () => {
-  it('asks squeue for one job\'s eligible time', () => {
+  it("asks squeue for one job's eligible time", () => {
     assert.deepEqual(buildEligibleTimeArgs('10721'), ['squeue', '-h', '-j', '10721', '-O', 'EligibleTime:40']);
   });
   for (const bad of ['', '12,13', '12;id', '-1']) {
     it(`refuses job id ${JSON.stringify(bad)}`, () => {
-      assert.throws(() => buildEligibleTimeArgs(bad), (err: unknown) => err instanceof CryoError && err.type === ErrorType.NameInvalid);
+      assert.throws(
+        () => buildEligibleTimeArgs(bad),
+        (err: unknown) => err instanceof CryoError && err.type === ErrorType.NameInvalid,
+      );
     });
   }
   const rows: [string, number | undefined][] = [

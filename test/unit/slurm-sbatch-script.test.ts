@@ -92,9 +92,19 @@ describe('buildSbatchScript', () => {
     ['no environment: no export lines', {}, /^export /m, false],
     ['exclude: one --exclude with each node once', { exclude: ['n2', 'n1', 'n2'] }, /^#SBATCH --exclude=n2,n1$/m, true],
     ['exclude: empty list writes nothing', { exclude: [] }, /--exclude/, false],
-    ['afterOk: one afterok dependency on every job, each once', { afterOk: ['12', '7', '12'] }, /^#SBATCH --dependency=afterok:12:7\n#SBATCH --kill-on-invalid-dep=yes$/m, true],
+    [
+      'afterOk: one afterok dependency on every job, each once',
+      { afterOk: ['12', '7', '12'] },
+      /^#SBATCH --dependency=afterok:12:7\n#SBATCH --kill-on-invalid-dep=yes$/m,
+      true,
+    ],
     ['afterOk: empty list writes no dependency', { afterOk: [] }, /--dependency|--kill-on-invalid-dep/, false],
-    ['keepOnFailedDependency: the job stays pending to be re-pointed', { afterOk: ['12'], keepOnFailedDependency: true }, /^#SBATCH --dependency=afterok:12\n#SBATCH --kill-on-invalid-dep=no$/m, true],
+    [
+      'keepOnFailedDependency: the job stays pending to be re-pointed',
+      { afterOk: ['12'], keepOnFailedDependency: true },
+      /^#SBATCH --dependency=afterok:12\n#SBATCH --kill-on-invalid-dep=no$/m,
+      true,
+    ],
   ];
   for (const [name, extra, pattern, present] of directiveRows) {
     it(name, () => {

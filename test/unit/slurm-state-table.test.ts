@@ -41,7 +41,15 @@ const EXPECTED: [string, JobMove][] = [
   ['TIMEOUT', 'failed-retryable'],
 ];
 
-const MOVES: readonly JobMove[] = ['pending', 'hang-candidate', 'running', 'done', 'failed-retryable', 'failed-final', 'lost'];
+const MOVES: readonly JobMove[] = [
+  'pending',
+  'hang-candidate',
+  'running',
+  'done',
+  'failed-retryable',
+  'failed-final',
+  'lost',
+];
 
 describe('SLURM_STATES', () => {
   it('has exactly the 24 Slurm job states, no more, no fewer', () => {
@@ -111,9 +119,22 @@ describe('classifyJob', () => {
     const text = readFileSync(new URL('../fixtures/squeue-bulk.txt', import.meta.url), 'utf8');
     const moves = parseSqueue(text).map((row) => `${row.jobId}:${classifyJob(row.state, row.reason).move}`);
     assert.deepEqual(moves, [
-      '101:running', '102:hang-candidate', '103:done', '104:failed-final', '105:failed-final', '106:running',
-      '107:pending', '108:lost', '109:hang-candidate', '110:pending', '111:pending', '112:failed-final',
-      '113:failed-retryable', '114:failed-retryable', '115_3:running', '115_[4-9%2]:pending',
+      '101:running',
+      '102:hang-candidate',
+      '103:done',
+      '104:failed-final',
+      '105:failed-final',
+      '106:running',
+      '107:pending',
+      '108:lost',
+      '109:hang-candidate',
+      '110:pending',
+      '111:pending',
+      '112:failed-final',
+      '113:failed-retryable',
+      '114:failed-retryable',
+      '115_3:running',
+      '115_[4-9%2]:pending',
     ]);
   });
 });
@@ -169,7 +190,17 @@ describe('classifyPendingReason', () => {
 });
 
 describe('isFinalState', () => {
-  const finals = ['BOOT_FAIL', 'CANCELLED', 'COMPLETED', 'DEADLINE', 'FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'PREEMPTED', 'TIMEOUT'];
+  const finals = [
+    'BOOT_FAIL',
+    'CANCELLED',
+    'COMPLETED',
+    'DEADLINE',
+    'FAILED',
+    'NODE_FAIL',
+    'OUT_OF_MEMORY',
+    'PREEMPTED',
+    'TIMEOUT',
+  ];
   it('FINAL_STATES is exactly the terminal states', () => {
     assert.deepEqual([...FINAL_STATES].sort(), finals.sort());
   });

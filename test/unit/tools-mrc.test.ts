@@ -42,7 +42,8 @@ function throwsInvalid(fn: () => unknown, ...fragments: string[]): void {
     assert.ok(err instanceof CryoError, `not a CryoError: ${String(err)}`);
     assert.equal(err.type, ErrorType.InputInvalid);
     assert.ok(err.message.startsWith('/data/TS_01.mrc: '), err.message);
-    for (const f of fragments) assert.ok(err.message.includes(f), `${JSON.stringify(err.message)} lacks ${JSON.stringify(f)}`);
+    for (const f of fragments)
+      assert.ok(err.message.includes(f), `${JSON.stringify(err.message)} lacks ${JSON.stringify(f)}`);
     return true;
   });
 }
@@ -81,7 +82,13 @@ describe('parseMrcHeader', () => {
     assert.equal(h.nz, 41);
   });
 
-  for (const [mode, bytes] of [[0, 1], [1, 2], [2, 4], [6, 2], [12, 2]] as const) {
+  for (const [mode, bytes] of [
+    [0, 1],
+    [1, 2],
+    [2, 4],
+    [6, 2],
+    [12, 2],
+  ] as const) {
     it(`mode ${mode} has ${bytes} bytes per voxel`, () => {
       const h = parseMrcHeader(header({ nx: 10, ny: 10, nz: 3, mode }), 1024 + 300 * bytes, SRC);
       assert.equal(h.bytesPerVoxel, bytes);
@@ -103,13 +110,19 @@ describe('parseMrcHeader', () => {
   });
 
   it('reads a big-endian file by its machine stamp', () => {
-    assert.deepEqual(parseMrcHeader(header({ bigEndian: true }), STACK_BYTES, SRC), parseMrcHeader(header(), STACK_BYTES, SRC));
+    assert.deepEqual(
+      parseMrcHeader(header({ bigEndian: true }), STACK_BYTES, SRC),
+      parseMrcHeader(header(), STACK_BYTES, SRC),
+    );
   });
 
   it('throws for a short header', () =>
     throwsInvalid(() => parseMrcHeader(Buffer.alloc(37), 37, SRC), 'MRC header truncated: 37 of 1024 bytes'));
   it("throws without 'MAP '", () =>
-    throwsInvalid(() => parseMrcHeader(header({ map: 'PAM ' }), STACK_BYTES, SRC), "not an MRC file: no 'MAP ' at byte 208"));
+    throwsInvalid(
+      () => parseMrcHeader(header({ map: 'PAM ' }), STACK_BYTES, SRC),
+      "not an MRC file: no 'MAP ' at byte 208",
+    ));
   it('throws for a zeroed file', () =>
     throwsInvalid(() => parseMrcHeader(Buffer.alloc(1024), 1024, SRC), 'not an MRC file'));
   for (const dims of [{ nx: 0 }, { ny: -1 }, { nz: 0 }]) {
@@ -118,7 +131,11 @@ describe('parseMrcHeader', () => {
   }
   for (const mode of [3, 4, 101, -1]) {
     it(`throws for mode ${mode}, listing the supported ones`, () =>
-      throwsInvalid(() => parseMrcHeader(header({ mode }), STACK_BYTES * 2, SRC), `unsupported MRC mode ${mode}`, '12 (float16)'));
+      throwsInvalid(
+        () => parseMrcHeader(header({ mode }), STACK_BYTES * 2, SRC),
+        `unsupported MRC mode ${mode}`,
+        '12 (float16)',
+      ));
   }
   it('throws for a negative nsymbt', () =>
     throwsInvalid(() => parseMrcHeader(header({ nsymbt: -8 }), STACK_BYTES, SRC), 'nsymbt=-8'));
@@ -128,5 +145,8 @@ describe('parseMrcHeader', () => {
       `data truncated: file is ${STACK_BYTES - 1} bytes, header promises ${STACK_BYTES}`,
     ));
   it('throws for data truncated by the extended header', () =>
-    throwsInvalid(() => parseMrcHeader(header({ nsymbt: 1024 }), STACK_BYTES, SRC), `header promises ${STACK_BYTES + 1024}`));
+    throwsInvalid(
+      () => parseMrcHeader(header({ nsymbt: 1024 }), STACK_BYTES, SRC),
+      `header promises ${STACK_BYTES + 1024}`,
+    ));
 });

@@ -8,7 +8,8 @@ function throwsInvalid(fn: () => unknown, ...fragments: string[]): CryoError {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof CryoError, `not a CryoError: ${String(err)}`);
     assert.equal(err.type, ErrorType.InputInvalid);
-    for (const f of fragments) assert.ok(err.message.includes(f), `${JSON.stringify(err.message)} lacks ${JSON.stringify(f)}`);
+    for (const f of fragments)
+      assert.ok(err.message.includes(f), `${JSON.stringify(err.message)} lacks ${JSON.stringify(f)}`);
     caught = err;
     return true;
   });
@@ -42,14 +43,24 @@ describe('parseRawtlt', () => {
 
 describe('checkTiltSeries', () => {
   it('passes when the stack has one image per angle', () => {
-    checkTiltSeries({ stackSource: '/d/TS_01.mrc', header: { nz: 3 }, anglesSource: '/d/TS_01.rawtlt', angles: [-3, 0, 3] });
+    checkTiltSeries({
+      stackSource: '/d/TS_01.mrc',
+      header: { nz: 3 },
+      anglesSource: '/d/TS_01.rawtlt',
+      angles: [-3, 0, 3],
+    });
   });
 
   it('throws naming both files by basename, with full paths in details', () => {
     const angles = Array.from({ length: 40 }, (_, i) => -60 + i * 3);
     const err = throwsInvalid(
       () =>
-        checkTiltSeries({ stackSource: '/data/run1/TS_01.mrc', header: { nz: 41 }, anglesSource: '/data/run1/TS_01.rawtlt', angles }),
+        checkTiltSeries({
+          stackSource: '/data/run1/TS_01.mrc',
+          header: { nz: 41 },
+          anglesSource: '/data/run1/TS_01.rawtlt',
+          angles,
+        }),
       'TS_01.mrc has 41 tilt images but TS_01.rawtlt has 40 angles',
     );
     assert.equal(err.message, 'TS_01.mrc has 41 tilt images but TS_01.rawtlt has 40 angles');

@@ -16,7 +16,8 @@ function throwsInvalid(fn: () => unknown, ...fragments: string[]): void {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof CryoError, `not a CryoError: ${String(err)}`);
     assert.equal(err.type, ErrorType.InputInvalid);
-    for (const f of fragments) assert.ok(err.message.includes(f), `${JSON.stringify(err.message)} lacks ${JSON.stringify(f)}`);
+    for (const f of fragments)
+      assert.ok(err.message.includes(f), `${JSON.stringify(err.message)} lacks ${JSON.stringify(f)}`);
     return true;
   });
 }
@@ -108,7 +109,10 @@ describe('parseStar', () => {
     ]);
     assert.deepEqual(fsc.loop?.lines, [19, 20]);
     assert.deepEqual(starNumberColumn(fsc, 'rlnAngstromResolution', 'postprocess.star'), [999, 320]);
-    assert.deepEqual(starColumn(starBlock(star, 'guinier', 'x'), 'rlnLogAmplitudesOriginal', 'x'), ['10.512345', '9.876543']);
+    assert.deepEqual(starColumn(starBlock(star, 'guinier', 'x'), 'rlnLogAmplitudesOriginal', 'x'), [
+      '10.512345',
+      '9.876543',
+    ]);
   });
 
   it('reads a RELION 3.1 particles.star (optics + particles, quoted value, no trailing blank)', () => {
@@ -121,7 +125,7 @@ describe('parseStar', () => {
   });
 
   it('accepts CRLF, an empty data_ name, single quotes, and an empty loop', () => {
-    const star = parseStar("data_\r\n_rlnA 'x y'\r\n_rlnB \"\"\r\n\r\ndata_empty\r\nloop_\r\n_rlnC #1\r\n", 's');
+    const star = parseStar('data_\r\n_rlnA \'x y\'\r\n_rlnB ""\r\n\r\ndata_empty\r\nloop_\r\n_rlnC #1\r\n', 's');
     assert.equal(star.blocks[0]?.name, '');
     assert.deepEqual(star.blocks[0]?.values, { rlnA: 'x y', rlnB: '' });
     assert.deepEqual(star.blocks[1]?.loop?.columns, ['rlnC']);
@@ -141,7 +145,11 @@ describe('parseStar', () => {
   const truncated = PARTICLES.replace('TS_01 110 210.25 31 1', 'TS_01 110 210.25 31');
   const bad: [string, string, string[]][] = [
     ['a truncated row', truncated, ['particles.star:23:', 'row has 4 values but the loop has 5 columns']],
-    ['a row with too many values', 'data_x\nloop_\n_rlnA #1\n1 2\n', ['particles.star:4:', 'row has 2 values but the loop has 1 columns']],
+    [
+      'a row with too many values',
+      'data_x\nloop_\n_rlnA #1\n1 2\n',
+      ['particles.star:4:', 'row has 2 values but the loop has 1 columns'],
+    ],
     ['a loop with no columns', 'data_x\nloop_\n1 2\n', ['particles.star:2:', 'no columns']],
     ['a loop with no columns at EOF', 'data_x\nloop_\n', ['particles.star:2:', 'no columns']],
     ['a loop with no columns before the next block', 'data_x\nloop_\n\ndata_y\n', ['particles.star:2:', 'no columns']],
@@ -201,7 +209,14 @@ describe('star helpers', () => {
 describe('formatStarLoop', () => {
   it('writes RELION style text', () => {
     assert.equal(
-      formatStarLoop('particles', ['rlnTomoName', 'rlnCoordinateX'], [['TS_01', 1.5], ['TS_02', 2]]),
+      formatStarLoop(
+        'particles',
+        ['rlnTomoName', 'rlnCoordinateX'],
+        [
+          ['TS_01', 1.5],
+          ['TS_02', 2],
+        ],
+      ),
       '\ndata_particles\n\nloop_\n_rlnTomoName #1\n_rlnCoordinateX #2\nTS_01 1.5\nTS_02 2\n',
     );
   });
@@ -218,10 +233,16 @@ describe('formatStarLoop', () => {
       formatStarLoop('particles', columns, rows),
     ]);
     const star = parseStar(text, 'out.star');
-    assert.deepEqual(star.blocks.map((b) => b.name), ['optics', 'particles']);
+    assert.deepEqual(
+      star.blocks.map((b) => b.name),
+      ['optics', 'particles'],
+    );
     const particles = starBlock(star, 'particles', 'out.star');
     assert.deepEqual(particles.loop?.columns, columns);
-    assert.deepEqual(particles.loop?.rows, rows.map((r) => r.map(String)));
+    assert.deepEqual(
+      particles.loop?.rows,
+      rows.map((r) => r.map(String)),
+    );
     assert.deepEqual(starNumberColumn(particles, 'rlnCoordinateX', 'out.star'), [100, 1e21, 3]);
     assert.deepEqual(starNumberColumn(starBlock(star, 'optics', 'out.star'), 'rlnImagePixelSize', 'out.star'), [10]);
   });

@@ -74,7 +74,10 @@ describe('SlurmWatcher', () => {
       await waitUntil('4 status calls', () => scheduler.calls.length >= 4);
       // The first registration starts the loop at once; every later poll covers all ten.
       const [first, ...rest] = scheduler.calls;
-      assert.ok(first!.ids.every((id) => jobs.includes(id)), JSON.stringify(first));
+      assert.ok(
+        first!.ids.every((id) => jobs.includes(id)),
+        JSON.stringify(first),
+      );
       for (const call of rest) assert.deepEqual([...call.ids].sort(), [...jobs].sort());
       assert.equal(watcher.stats.calls, scheduler.calls.length);
       for (const id of jobs) assert.equal(watcher.current(id)?.state, 'RUNNING');
@@ -152,7 +155,8 @@ describe('SlurmWatcher', () => {
       watcher.register('401');
       await waitUntil('three calls', () => scheduler.calls.length >= 3, 3000);
       const gaps = scheduler.calls.slice(1).map((c, i) => c.at - scheduler.calls[i]!.at);
-      for (const gap of gaps) assert.ok(gap >= 399, `calls ${gap} ms apart with a share of 4 (gaps: ${gaps.join(', ')})`);
+      for (const gap of gaps)
+        assert.ok(gap >= 399, `calls ${gap} ms apart with a share of 4 (gaps: ${gaps.join(', ')})`);
       watcher.setShare(1);
       const before = scheduler.calls.length;
       await waitUntil('two more calls', () => scheduler.calls.length >= before + 2, 3000);
@@ -170,7 +174,9 @@ describe('SlurmWatcher', () => {
     const windowMs = 1500;
     const count = async (share: number, watchers: number) => {
       const schedulers = Array.from({ length: watchers }, () => new FakeScheduler());
-      const made = schedulers.map((scheduler) => makeWatcher(scheduler, { minIntervalMs: 20, maxIntervalMs: 400 }).watcher);
+      const made = schedulers.map(
+        (scheduler) => makeWatcher(scheduler, { minIntervalMs: 20, maxIntervalMs: 400 }).watcher,
+      );
       try {
         made.forEach((w, i) => {
           schedulers[i]!.jobs.set(`90${i}`, { state: 'PENDING', reason: 'Resources' });
@@ -180,7 +186,10 @@ describe('SlurmWatcher', () => {
         await waitUntil('every first call', () => schedulers.every((s) => s.calls.length >= 1));
         const firsts = schedulers.map((s) => s.calls[0]!.at);
         await quietPeriod(windowMs + 50);
-        return schedulers.reduce((n, s, i) => n + s.calls.filter((c) => c.at > firsts[i]! && c.at <= firsts[i]! + windowMs).length, 0);
+        return schedulers.reduce(
+          (n, s, i) => n + s.calls.filter((c) => c.at > firsts[i]! && c.at <= firsts[i]! + windowMs).length,
+          0,
+        );
       } finally {
         made.forEach((w) => w.close());
       }
@@ -284,7 +293,10 @@ describe('SlurmWatcher', () => {
 
       watcher.register('703');
       await waitUntil('a call for 703', () => scheduler.calls.some((c) => c.ids.includes('703')));
-      assert.ok(scheduler.calls.slice(afterFinal).every((c) => !c.ids.includes('701')), 'finished job never asked about again');
+      assert.ok(
+        scheduler.calls.slice(afterFinal).every((c) => !c.ids.includes('701')),
+        'finished job never asked about again',
+      );
     } finally {
       watcher.close();
     }
@@ -356,7 +368,9 @@ describe('SlurmWatcher', () => {
       return {
         existing,
         checks,
-        fail: (message: string | undefined) => { failWith = message; },
+        fail: (message: string | undefined) => {
+          failWith = message;
+        },
         query: async (paths: readonly string[]) => {
           checks.push({ paths: [...paths], at: Date.now() });
           if (failWith !== undefined) throw new Error(failWith);
@@ -372,7 +386,12 @@ describe('SlurmWatcher', () => {
       const markers = fakeMarkers();
       // Status calls back off to 3 s; markers are looked for every 50 ms.
       const { watcher } = makeWatcher(scheduler, {
-        minIntervalMs: 50, maxIntervalMs: 3000, maxCallsPerMinute: 600, markerQuery: markers.query, markerIntervalMs: 50, markerSettleMs: 20,
+        minIntervalMs: 50,
+        maxIntervalMs: 3000,
+        maxCallsPerMinute: 600,
+        markerQuery: markers.query,
+        markerIntervalMs: 50,
+        markerSettleMs: 20,
       });
       try {
         watcher.register('1101', '/w/jobs/a/result');
@@ -410,7 +429,12 @@ describe('SlurmWatcher', () => {
       scheduler.jobs.set('1201', { state: 'RUNNING', nodes: 'n1' });
       const markers = fakeMarkers();
       const { watcher } = makeWatcher(scheduler, {
-        minIntervalMs: 50, maxIntervalMs: 3000, maxCallsPerMinute: 600, markerQuery: markers.query, markerIntervalMs: 50, markerSettleMs: 0,
+        minIntervalMs: 50,
+        maxIntervalMs: 3000,
+        maxCallsPerMinute: 600,
+        markerQuery: markers.query,
+        markerIntervalMs: 50,
+        markerSettleMs: 0,
       });
       try {
         watcher.register('1201', '/w/jobs/c/result');
@@ -427,7 +451,8 @@ describe('SlurmWatcher', () => {
         assert.equal(done.state, 'COMPLETED');
         assert.ok(Date.now() - at < 700, `COMPLETED seen ${Date.now() - at} ms after COMPLETING`);
         const gaps = scheduler.calls.slice(1).map((c, i) => c.at - scheduler.calls[i]!.at);
-        for (const gap of gaps) assert.ok(gap >= 99, `status calls ${gap} ms apart breaks 600/minute (${gaps.join(', ')})`);
+        for (const gap of gaps)
+          assert.ok(gap >= 99, `status calls ${gap} ms apart breaks 600/minute (${gaps.join(', ')})`);
       } finally {
         watcher.close();
       }
@@ -442,7 +467,11 @@ describe('SlurmWatcher', () => {
       scheduler.jobs.set('1202', { state: 'RUNNING', nodes: 'n1' });
       const markers = fakeMarkers();
       const { watcher } = makeWatcher(scheduler, {
-        minIntervalMs: 20, maxIntervalMs: 2000, maxCallsPerMinute: 60_000, markerQuery: markers.query, markerIntervalMs: 20,
+        minIntervalMs: 20,
+        maxIntervalMs: 2000,
+        maxCallsPerMinute: 60_000,
+        markerQuery: markers.query,
+        markerIntervalMs: 20,
       });
       try {
         watcher.register('1201');
@@ -455,7 +484,10 @@ describe('SlurmWatcher', () => {
         assert.equal(seen.version, 0, 'what the registrant saw is not news');
         await waitUntil('a marker check for the continued job', () => markers.checks.length > 0, 2000);
         await quietPeriod(200);
-        assert.ok(scheduler.calls.length - before <= 1, `${scheduler.calls.length - before} status calls in 200 ms after it`);
+        assert.ok(
+          scheduler.calls.length - before <= 1,
+          `${scheduler.calls.length - before} status calls in 200 ms after it`,
+        );
         // Unchanged in the next status call: no news for its waiter.
         assert.equal(watcher.current('1202')!.version, 0);
       } finally {
@@ -469,12 +501,20 @@ describe('SlurmWatcher', () => {
       const markers = fakeMarkers();
       markers.fail('ssh: channel open failure');
       const { watcher, logs } = makeWatcher(scheduler, {
-        minIntervalMs: 30, maxIntervalMs: 300, maxCallsPerMinute: 6000, markerQuery: markers.query, markerIntervalMs: 30,
+        minIntervalMs: 30,
+        maxIntervalMs: 300,
+        maxCallsPerMinute: 6000,
+        markerQuery: markers.query,
+        markerIntervalMs: 30,
       });
       try {
         watcher.register('1301', '/w/jobs/d/result');
         const running = await watcher.waitForChange('1301', 0, 1000);
-        await waitUntil('a failed marker check', () => logs.some((l) => l.includes('result-marker check for 1 job(s) failed')), 2000);
+        await waitUntil(
+          'a failed marker check',
+          () => logs.some((l) => l.includes('result-marker check for 1 job(s) failed')),
+          2000,
+        );
         markers.existing.add('/w/jobs/d/result');
         scheduler.jobs.set('1301', { state: 'COMPLETED', nodes: 'n1' });
         const done = await watcher.waitForChange('1301', running.version, 3000);

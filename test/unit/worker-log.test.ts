@@ -9,8 +9,16 @@ describe('worker log lines', () => {
   it('one line: level, message, where, and the error chain, no stack', () => {
     const cause = ApplicationFailure.create({ type: 'SshUnavailable', message: 'connect ECONNREFUSED 127.0.0.1:2222' });
     const error = new Error('Activity task failed\nsecond line', { cause });
-    const line = formatLogLine({ level: 'WARN', message: 'Activity failed', timestampNanos: at, meta: { workflowType: 'clusterJob', workflowId: 'c1/refine', activityType: 'submitJob', attempt: 2, error } });
-    assert.equal(line, '2025-11-24T16:00:00.000Z [WARN] Activity failed (workflowType=clusterJob workflowId=c1/refine activityType=submitJob attempt=2): Activity task failed second line ← connect ECONNREFUSED 127.0.0.1:2222 [SshUnavailable]');
+    const line = formatLogLine({
+      level: 'WARN',
+      message: 'Activity failed',
+      timestampNanos: at,
+      meta: { workflowType: 'clusterJob', workflowId: 'c1/refine', activityType: 'submitJob', attempt: 2, error },
+    });
+    assert.equal(
+      line,
+      '2025-11-24T16:00:00.000Z [WARN] Activity failed (workflowType=clusterJob workflowId=c1/refine activityType=submitJob attempt=2): Activity task failed second line ← connect ECONNREFUSED 127.0.0.1:2222 [SshUnavailable]',
+    );
     assert.ok(!line.includes('    at '), line);
   });
 

@@ -12,7 +12,12 @@ import { repoRoot } from '../helpers/env.js';
 
 const allowedPackages = new Set(['@temporalio/workflow', '@temporalio/common']);
 const allowedFolders = ['src/workflows/', 'src/model/', 'src/slurm/', 'src/shell/', 'src/tools/'];
-const allowedFiles = new Set(['src/errors.ts', 'src/search-attributes.ts', 'src/campaign/job-summary.ts', 'src/campaign/step-intervals.ts']);
+const allowedFiles = new Set([
+  'src/errors.ts',
+  'src/search-attributes.ts',
+  'src/campaign/job-summary.ts',
+  'src/campaign/step-intervals.ts',
+]);
 
 function valueImports(source: string): string[] {
   const specs: string[] = [];
@@ -26,7 +31,9 @@ function valueImports(source: string): string[] {
 test('workflow code imports only sandbox-safe modules, transitively', () => {
   const problems: string[] = [];
   const seen = new Set<string>();
-  const queue = readdirSync(join(repoRoot, 'src/workflows')).filter((f) => f.endsWith('.ts')).map((f) => join(repoRoot, 'src/workflows', f));
+  const queue = readdirSync(join(repoRoot, 'src/workflows'))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(repoRoot, 'src/workflows', f));
   while (queue.length > 0) {
     const file = queue.pop()!;
     if (seen.has(file)) continue;
@@ -39,7 +46,8 @@ test('workflow code imports only sandbox-safe modules, transitively', () => {
       }
       const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
       const rel = relative(repoRoot, target);
-      if (!allowedFiles.has(rel) && !allowedFolders.some((f) => rel.startsWith(f))) problems.push(`${from} imports ${rel} (use import type, or move the code to a pure module)`);
+      if (!allowedFiles.has(rel) && !allowedFolders.some((f) => rel.startsWith(f)))
+        problems.push(`${from} imports ${rel} (use import type, or move the code to a pure module)`);
       else queue.push(target);
     }
   }

@@ -49,6 +49,8 @@ describe('bulk status', () => {
     assert.ok(rate(large) <= cap * 1.1 + 1 / large.minutes, `50 jobs: ${rate(large).toFixed(1)} calls/min, cap ${cap}`);
     // Far fewer calls than jobs × polls: 50 jobs shared each call.
     assert.ok(large.calls < 50, `50 jobs took ${large.calls} status calls`);
-    console.log(`bulk status: 5 jobs ${small.calls} calls in ${(small.minutes * 60).toFixed(1)} s; 50 jobs ${large.calls} calls in ${(large.minutes * 60).toFixed(1)} s`);
+    console.log(
+      `bulk status: 5 jobs ${small.calls} calls in ${(small.minutes * 60).toFixed(1)} s; 50 jobs ${large.calls} calls in ${(large.minutes * 60).toFixed(1)} s`,
+    );
   });
 });

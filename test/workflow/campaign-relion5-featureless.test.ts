@@ -32,32 +32,51 @@ describe('campaign on the relion5 profile from a featureless start', { timeout: 
   let input: CampaignInput;
   let record: RunRecord;
 
-  before(async () => {
-    h = await startWorkerHarness();
-    const config = { ...h.config, tools: { ...h.config.tools, profile: 'relion5' as const } };
-    const dataDir = join(h.config.paths.data, 'synthetic-10164-relion5-test');
-    execFileSync(EMBEDDED_PYTHON, [MAKE_RELION5_DATASET, '--out', dataDir, '--series', '2', '--particles', '16'], { stdio: 'ignore' });
-    const parsed = parseCampaign(readFileSync(RELION5_CAMPAIGN, 'utf8'), 'relion5');
-    assert.ok(parsed.ok, JSON.stringify(parsed));
-    const spec: CampaignSpec = {
-      ...parsed.spec,
-      dataDir: 'synthetic-10164-relion5-test',
-      tiltSeries: parsed.spec.tiltSeries.slice(0, 2),
-      refine: { ...parsed.spec.refine, startFrom: 'featureless' },
-    };
-    const built = campaignInput(config, spec, uniqueId('relion5-featureless'));
-    input = { ...built, placements: { ...built.placements, refine: ladder(['gpu:4'], 60_000) }, progressEveryMs: 1000 };
-    const handle = await startCampaign(h.env.client, { ...config, temporal: { ...config.temporal, taskQueue: h.taskQueue } }, input);
-    record = (await handle.result()) as RunRecord;
-  }, { timeout: SETUP_LIMIT_MS });
+  before(
+    async () => {
+      h = await startWorkerHarness();
+      const config = { ...h.config, tools: { ...h.config.tools, profile: 'relion5' as const } };
+      const dataDir = join(h.config.paths.data, 'synthetic-10164-relion5-test');
+      execFileSync(EMBEDDED_PYTHON, [MAKE_RELION5_DATASET, '--out', dataDir, '--series', '2', '--particles', '16'], {
+        stdio: 'ignore',
+      });
+      const parsed = parseCampaign(readFileSync(RELION5_CAMPAIGN, 'utf8'), 'relion5');
+      assert.ok(parsed.ok, JSON.stringify(parsed));
+      const spec: CampaignSpec = {
+        ...parsed.spec,
+        dataDir: 'synthetic-10164-relion5-test',
+        tiltSeries: parsed.spec.tiltSeries.slice(0, 2),
+        refine: { ...parsed.spec.refine, startFrom: 'featureless' },
+      };
+      const built = campaignInput(config, spec, uniqueId('relion5-featureless'));
+      input = {
+        ...built,
+        placements: { ...built.placements, refine: ladder(['gpu:4'], 60_000) },
+        progressEveryMs: 1000,
+      };
+      const handle = await startCampaign(
+        h.env.client,
+        { ...config, temporal: { ...config.temporal, taskQueue: h.taskQueue } },
+        input,
+      );
+      record = (await handle.result()) as RunRecord;
+    },
+    { timeout: SETUP_LIMIT_MS },
+  );
 
   after(async () => h?.stop());
 
   test('the refine starts from the random-orientation average, made in the refine job from the data alone', () => {
     assert.deepEqual(record.start, { from: 'featureless' });
     const refine = record.steps.find((s) => s.step === 'refine')!.command.join(' ');
-    assert.match(refine, /relion_tomo_reconstruct_particle --i Extract\/optimisation_set.star --o Refine3D\/featureless_start\/ /);
-    assert.match(refine, /relion_image_handler --i Refine3D\/featureless_start\/merged.mrc --o Refine3D\/featureless_start.mrc --lowpass 60/);
+    assert.match(
+      refine,
+      /relion_tomo_reconstruct_particle --i Extract\/optimisation_set.star --o Refine3D\/featureless_start\/ /,
+    );
+    assert.match(
+      refine,
+      /relion_image_handler --i Refine3D\/featureless_start\/merged.mrc --o Refine3D\/featureless_start.mrc --lowpass 60/,
+    );
     assert.match(refine, /--ref Refine3D\/featureless_start.mrc .*--healpix_order 2 .*--auto_local_healpix_order 3/);
     assert.match(readFileSync(join(input.layout.dir, 'Alignment', 'particles.star'), 'utf8'), /_rlnAngleRot/);
   });
@@ -65,8 +84,13 @@ describe('campaign on the relion5 profile from a featureless start', { timeout: 
   test('the run record and the report carry its figures against the truth; here it does not find the map', (t) => {
     const own = record.truth;
     assert.ok(own && 'handMargin' in own, `record.truth: ${JSON.stringify(own)}`);
-    t.diagnostic(`featureless start: RELION ${record.finalResolution === null ? 'no resolution' : `${record.finalResolution} Å`}, cc ${own.ccTruth.toFixed(3)}, hand margin ${own.handMargin.toFixed(3)}`);
-    assert.ok(own.ccTruth < MAP_CC_MIN, `the featureless start found the map (cc ${own.ccTruth}): the finding no longer holds, update README`);
+    t.diagnostic(
+      `featureless start: RELION ${record.finalResolution === null ? 'no resolution' : `${record.finalResolution} Å`}, cc ${own.ccTruth.toFixed(3)}, hand margin ${own.handMargin.toFixed(3)}`,
+    );
+    assert.ok(
+      own.ccTruth < MAP_CC_MIN,
+      `the featureless start found the map (cc ${own.ccTruth}): the finding no longer holds, update README`,
+    );
     // RELION's postprocess agrees: its masked half maps meet 0.143 at no shell (it writes inf).
     assert.equal(record.finalResolution, null);
     assert.match(renderReport(record), /final resolution<\/dt><dd>—/);

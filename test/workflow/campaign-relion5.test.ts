@@ -50,7 +50,10 @@ const PARTICLES = 32; // 2 series × 16
 const SETUP_LIMIT_MS = 40 * 60_000; // measured 12 min: 10.5 of it the refine
 
 function checkTruth(args: string[]): Record<string, number> {
-  return JSON.parse(execFileSync(EMBEDDED_PYTHON, [CHECK_TRUTH, ...args], { encoding: 'utf8' })) as Record<string, number>;
+  return JSON.parse(execFileSync(EMBEDDED_PYTHON, [CHECK_TRUTH, ...args], { encoding: 'utf8' })) as Record<
+    string,
+    number
+  >;
 }
 
 describe('campaign on the relion5 profile (RELION 5.0.1 on CPU)', { timeout: SETUP_LIMIT_MS + 10 * 60_000 }, () => {
@@ -62,25 +65,48 @@ describe('campaign on the relion5 profile (RELION 5.0.1 on CPU)', { timeout: SET
   let reclaim: ReclaimReport;
   let relionBin: string;
 
-  before(async () => {
-    h = await startWorkerHarness();
-    config = { ...h.config, tools: { ...h.config.tools, profile: 'relion5' } };
-    relionBin = join(h.config.paths.data, '..', 'relion5', 'bin');
-    dataDir = join(h.config.paths.data, 'synthetic-10164-relion5-test');
-    execFileSync(EMBEDDED_PYTHON, [MAKE_RELION5_DATASET, '--out', dataDir, '--series', '2', '--particles', '16'], { stdio: 'ignore' });
-    const parsed = parseCampaign(readFileSync(RELION5_CAMPAIGN, 'utf8'), 'relion5');
-    assert.ok(parsed.ok, JSON.stringify(parsed));
-    const spec: CampaignSpec = { ...parsed.spec, dataDir: 'synthetic-10164-relion5-test', tiltSeries: parsed.spec.tiltSeries.slice(0, 2) };
-    const id = uniqueId('relion5');
-    const built = campaignInput(config, spec, id);
-    input = { ...built, placements: { ...built.placements, refine: ladder(['gpu:4'], 60_000) }, progressEveryMs: 1000 };
-    const handle = await startCampaign(h.env.client, { ...config, temporal: { ...config.temporal, taskQueue: h.taskQueue } }, input);
-    const injected = reclaimDuringRefine({
-      pool: h.plugin.resources.pool, cluster: 'dev', campaignId: id, campaignDir: input.layout.dir, atIteration: 3, relion: '5', timeoutMs: 10 * 60_000,
-    });
-    record = (await handle.result()) as RunRecord;
-    reclaim = await injected;
-  }, { timeout: SETUP_LIMIT_MS });
+  before(
+    async () => {
+      h = await startWorkerHarness();
+      config = { ...h.config, tools: { ...h.config.tools, profile: 'relion5' } };
+      relionBin = join(h.config.paths.data, '..', 'relion5', 'bin');
+      dataDir = join(h.config.paths.data, 'synthetic-10164-relion5-test');
+      execFileSync(EMBEDDED_PYTHON, [MAKE_RELION5_DATASET, '--out', dataDir, '--series', '2', '--particles', '16'], {
+        stdio: 'ignore',
+      });
+      const parsed = parseCampaign(readFileSync(RELION5_CAMPAIGN, 'utf8'), 'relion5');
+      assert.ok(parsed.ok, JSON.stringify(parsed));
+      const spec: CampaignSpec = {
+        ...parsed.spec,
+        dataDir: 'synthetic-10164-relion5-test',
+        tiltSeries: parsed.spec.tiltSeries.slice(0, 2),
+      };
+      const id = uniqueId('relion5');
+      const built = campaignInput(config, spec, id);
+      input = {
+        ...built,
+        placements: { ...built.placements, refine: ladder(['gpu:4'], 60_000) },
+        progressEveryMs: 1000,
+      };
+      const handle = await startCampaign(
+        h.env.client,
+        { ...config, temporal: { ...config.temporal, taskQueue: h.taskQueue } },
+        input,
+      );
+      const injected = reclaimDuringRefine({
+        pool: h.plugin.resources.pool,
+        cluster: 'dev',
+        campaignId: id,
+        campaignDir: input.layout.dir,
+        atIteration: 3,
+        relion: '5',
+        timeoutMs: 10 * 60_000,
+      });
+      record = (await handle.result()) as RunRecord;
+      reclaim = await injected;
+    },
+    { timeout: SETUP_LIMIT_MS },
+  );
 
   after(async () => {
     if (reclaim) await h.slurm(['scontrol', 'update', `NodeName=${reclaim.node}`, 'State=RESUME']).catch(() => {});
@@ -89,27 +115,80 @@ describe('campaign on the relion5 profile (RELION 5.0.1 on CPU)', { timeout: SET
 
   test("RELION 5's relion_tomo_reconstruct_tomogram reconstructs the truth from the campaign's imported tables", () => {
     const out = join(input.layout.dir, 'rec-check') + '/';
-    execFileSync(join(relionBin, 'relion_tomo_reconstruct_tomogram'), [
-      '--t', join(input.layout.dir, 'Alignment', 'tomograms.star'), '--tn', 'TS_01', '--o', out, '--w', '192', '--h', '192', '--d', '48', '--bin', '1', '--j', '2',
-    ], { stdio: 'ignore' });
-    const r = checkTruth(['tomogram', '--recon', join(out, 'tomograms', 'rec_TS_01.mrc'), '--truth', join(dataDir, 'truth', 'TS_01_tomogram.mrc'), '--contrast', 'dark']);
+    execFileSync(
+      join(relionBin, 'relion_tomo_reconstruct_tomogram'),
+      [
+        '--t',
+        join(input.layout.dir, 'Alignment', 'tomograms.star'),
+        '--tn',
+        'TS_01',
+        '--o',
+        out,
+        '--w',
+        '192',
+        '--h',
+        '192',
+        '--d',
+        '48',
+        '--bin',
+        '1',
+        '--j',
+        '2',
+      ],
+      { stdio: 'ignore' },
+    );
+    const r = checkTruth([
+      'tomogram',
+      '--recon',
+      join(out, 'tomograms', 'rec_TS_01.mrc'),
+      '--truth',
+      join(dataDir, 'truth', 'TS_01_tomogram.mrc'),
+      '--contrast',
+      'dark',
+    ]);
     assert.ok(r['cc']! > RECONSTRUCT_CC_MIN, `cc ${r['cc']} with truth`);
-    assert.ok(r['cc']! > r['ccFlippedZ']! + 0.2, `cc ${r['cc']} not clearly above the Z-flipped truth's ${r['ccFlippedZ']}: a tilt-sign error`);
+    assert.ok(
+      r['cc']! > r['ccFlippedZ']! + 0.2,
+      `cc ${r['cc']} not clearly above the Z-flipped truth's ${r['ccFlippedZ']}: a tilt-sign error`,
+    );
     assert.equal(record.alignment?.source, 'aretomo2');
-    assert.deepEqual((record.alignment?.series ?? []).map((a) => a.name), ['TS_01', 'TS_03']);
+    assert.deepEqual(
+      (record.alignment?.series ?? []).map((a) => a.name),
+      ['TS_01', 'TS_03'],
+    );
   });
 
   test('the steps ran the production command lines, with only the runtime swapped (--j, mpirun -n 3)', () => {
     const step = (name: string) => record.steps.find((s) => s.step === name)!.command.join(' ');
     const bin = input.tools.relion.binDir!;
-    assert.match(step('extract'), new RegExp(`${bin}/relion_tomo_subtomo --p \\S+/Alignment/particles.star --t \\S+/Alignment/tomograms.star --o Extract/ --b 48 --crop 32 --bin 1 --max_dose 60 --float16 --stack2d --j 1`));
+    assert.match(
+      step('extract'),
+      new RegExp(
+        `${bin}/relion_tomo_subtomo --p \\S+/Alignment/particles.star --t \\S+/Alignment/tomograms.star --o Extract/ --b 48 --crop 32 --bin 1 --max_dose 60 --float16 --stack2d --j 1`,
+      ),
+    );
     const refine = step('refine');
 
-    assert.match(refine, new RegExp(`-n 3 ${bin}/relion_refine_mpi --o Refine3D/run --auto_refine --split_random_halves --ios Extract/optimisation_set.star --ref \\S+ --solvent_mask \\S+mask_align.mrc`));
+    assert.match(
+      refine,
+      new RegExp(
+        `-n 3 ${bin}/relion_refine_mpi --o Refine3D/run --auto_refine --split_random_halves --ios Extract/optimisation_set.star --ref \\S+ --solvent_mask \\S+mask_align.mrc`,
+      ),
+    );
     assert.match(refine, /--sym C6 --ini_high 60 --healpix_order 2 --ctf --solvent_correct_fsc --pad 2 .* --j 1$/);
-    assert.match(step('postprocess'), new RegExp(`${bin}/relion_postprocess --i Refine3D/run_half1_class001_unfil.mrc --mask \\S+mask_fsc.mrc --angpix 6 --auto_bfac`));
+    assert.match(
+      step('postprocess'),
+      new RegExp(
+        `${bin}/relion_postprocess --i Refine3D/run_half1_class001_unfil.mrc --mask \\S+mask_fsc.mrc --angpix 6 --auto_bfac`,
+      ),
+    );
     // One code path: the production profile's line for the same campaign differs only in the runtime.
-    const production = refineCommands({ ...toolsetOf(input), profile: 'production', relion: { ...input.tools.relion, gpu: true } }, input.layout, input.spec, 'Extract/optimisation_set.star');
+    const production = refineCommands(
+      { ...toolsetOf(input), profile: 'production', relion: { ...input.tools.relion, gpu: true } },
+      input.layout,
+      input.spec,
+      'Extract/optimisation_set.star',
+    );
     const cpu = refineCommands(toolsetOf(input), input.layout, input.spec, 'Extract/optimisation_set.star');
     // The rank placeholder is filled in per rung (quoted in the script); on CPU it is 3.
     const swap = (line: string) => line.replace("-n '{{mpi_ranks}}'", '-n 3').replace(/ --gpu$/, ' --j 1');
@@ -120,19 +199,30 @@ describe('campaign on the relion5 profile (RELION 5.0.1 on CPU)', { timeout: SET
     assert.equal(record.particles, PARTICLES);
     const particles = readFileSync(join(input.layout.dir, 'Extract', 'particles.star'), 'utf8');
     assert.match(particles, /_rlnTomoSubTomosAre2DStacks\s+1/);
-    const stacks = readdirSync(join(input.layout.dir, 'Extract', 'Subtomograms', 'TS_01')).filter((f) => f.endsWith('_stack2d.mrcs'));
+    const stacks = readdirSync(join(input.layout.dir, 'Extract', 'Subtomograms', 'TS_01')).filter((f) =>
+      f.endsWith('_stack2d.mrcs'),
+    );
     assert.equal(stacks.length, PARTICLES / 2);
     const stack = readFileSync(join(input.layout.dir, 'Extract', 'Subtomograms', 'TS_01', stacks[0]!));
     const header = parseMrcHeader(stack, stack.length, stacks[0]!);
     assert.deepEqual([header.nx, header.ny, header.mode], [32, 32, 12]);
-    assert.match(readFileSync(join(input.layout.dir, 'Extract', 'optimisation_set.star'), 'utf8'), /_rlnTomoParticlesFile\s+Extract\/particles.star/);
+    assert.match(
+      readFileSync(join(input.layout.dir, 'Extract', 'optimisation_set.star'), 'utf8'),
+      /_rlnTomoParticlesFile\s+Extract\/particles.star/,
+    );
   });
 
   test('the refine lost its node and resumed with --continue from its newest complete RELION 5 iteration', () => {
     const refine = record.steps.find((s) => s.step === 'refine')!;
     const resumed = refine.events.find((e) => e.kind === 'resumed');
-    assert.ok(refine.events.some((e) => e.kind === 'lost') && resumed, `events: ${refine.events.map((e) => e.kind).join(', ')}`);
-    assert.ok(resumed.iteration !== undefined && resumed.iteration >= reclaim.iteration, `resumed from ${resumed.iteration}, reclaimed at ${reclaim.iteration}`);
+    assert.ok(
+      refine.events.some((e) => e.kind === 'lost') && resumed,
+      `events: ${refine.events.map((e) => e.kind).join(', ')}`,
+    );
+    assert.ok(
+      resumed.iteration !== undefined && resumed.iteration >= reclaim.iteration,
+      `resumed from ${resumed.iteration}, reclaimed at ${reclaim.iteration}`,
+    );
     assert.ok((resumed.redone ?? []).length <= 1, `redone: ${resumed.redone}`);
     assert.equal(refine.jobIds.length, 2, `refine jobs ${refine.jobIds.join(',')}`);
     assert.match(refine.command.join(' '), /relion_refine_mpi/);
@@ -145,29 +235,58 @@ describe('campaign on the relion5 profile (RELION 5.0.1 on CPU)', { timeout: SET
 
   test('each tomogram matches its ground truth (dark contrast, 40 Å)', () => {
     for (const ts of ['TS_01', 'TS_03']) {
-      const r = checkTruth(['tomogram', '--recon', join(input.layout.dir, 'tomograms', `${ts}.mrc`), '--truth', join(dataDir, 'truth', `${ts}_tomogram.mrc`), '--contrast', 'dark']);
+      const r = checkTruth([
+        'tomogram',
+        '--recon',
+        join(input.layout.dir, 'tomograms', `${ts}.mrc`),
+        '--truth',
+        join(dataDir, 'truth', `${ts}_tomogram.mrc`),
+        '--contrast',
+        'dark',
+      ]);
       assert.ok(r['cc']! > TOMOGRAM_CC_MIN, `${ts}: cc ${r['cc']} with truth`);
       assert.ok(r['cc']! > r['ccFlippedZ']! + 0.2, `${ts}: cc ${r['cc']} vs Z-flipped ${r['ccFlippedZ']}`);
     }
   });
 
   test('the refined map matches the ground truth: resolution, correlation, hand; the B-factor is plausible', () => {
-    const r = checkTruth(['map', '--map', join(input.layout.dir, 'Refine3D', 'run_class001.mrc'), '--truth', join(dataDir, 'truth', 'particle_refine.mrc'), '--model', 'atoms']);
+    const r = checkTruth([
+      'map',
+      '--map',
+      join(input.layout.dir, 'Refine3D', 'run_class001.mrc'),
+      '--truth',
+      join(dataDir, 'truth', 'particle_refine.mrc'),
+      '--model',
+      'atoms',
+    ]);
     assert.ok(r['ccTruth']! > MAP_CC_MIN, `cc with truth ${r['ccTruth']}`);
-    assert.ok(r['handTruth']! - r['handMirror']! > HAND_MARGIN_MIN, `hand: truth ${r['handTruth']} vs mirror ${r['handMirror']}`);
+    assert.ok(
+      r['handTruth']! - r['handMirror']! > HAND_MARGIN_MIN,
+      `hand: truth ${r['handTruth']} vs mirror ${r['handMirror']}`,
+    );
     const truth05 = r['resolutionAtFsc05']!;
     const final = record.finalResolution;
     assert.ok(final !== null, 'RELION found no resolution');
-    assert.ok(Math.abs(truth05 - final) <= RESOLUTION_TOLERANCE * final, `truth FSC 0.5 at ${truth05} Å vs RELION ${record.finalResolution} Å`);
-    assert.ok(record.bfactor >= BFACTOR_RANGE[0] && record.bfactor <= BFACTOR_RANGE[1], `B-factor ${record.bfactor} Å² outside ${BFACTOR_RANGE.join('..')}`);
+    assert.ok(
+      Math.abs(truth05 - final) <= RESOLUTION_TOLERANCE * final,
+      `truth FSC 0.5 at ${truth05} Å vs RELION ${record.finalResolution} Å`,
+    );
+    assert.ok(
+      record.bfactor >= BFACTOR_RANGE[0] && record.bfactor <= BFACTOR_RANGE[1],
+      `B-factor ${record.bfactor} Å² outside ${BFACTOR_RANGE.join('..')}`,
+    );
     // The campaign's own known-answer check (campaign file `truth`) says the same, in the record.
     const own = record.truth;
     assert.ok(own && 'handMargin' in own, `record.truth: ${JSON.stringify(own)}`);
-    assert.ok(Math.abs(own.handMargin - (r['handTruth']! - r['handMirror']!)) < 1e-9 && Math.abs(own.ccTruth - r['ccTruth']!) < 1e-9);
+    assert.ok(
+      Math.abs(own.handMargin - (r['handTruth']! - r['handMirror']!)) < 1e-9 &&
+        Math.abs(own.ccTruth - r['ccTruth']!) < 1e-9,
+    );
   });
 
   test("the campaign's own alignment found each series' tilt axis (84.3°, from the metadata's 85°)", () => {
-    for (const a of record.alignment?.series ?? []) assert.ok(Math.abs(a.tiltAxis - TILT_AXIS) < AXIS_ERROR_MAX, `${a.name}: tilt axis ${a.tiltAxis}`);
+    for (const a of record.alignment?.series ?? [])
+      assert.ok(Math.abs(a.tiltAxis - TILT_AXIS) < AXIS_ERROR_MAX, `${a.name}: tilt axis ${a.tiltAxis}`);
   });
 
   test('the run record and the report name the RELION that ran and the profile', () => {
@@ -178,7 +297,10 @@ describe('campaign on the relion5 profile (RELION 5.0.1 on CPU)', { timeout: SET
     const onDisk = JSON.parse(readFileSync(record.recordPath, 'utf8')) as RunRecord;
     assert.equal(onDisk.relion?.version, '5.0.1');
     const html = renderReport(onDisk);
-    assert.match(html, /profile <span class="profile">relion5<\/span> · <span class="relion">RELION 5\.0\.1 \(BASE=double\)<\/span>/);
+    assert.match(
+      html,
+      /profile <span class="profile">relion5<\/span> · <span class="relion">RELION 5\.0\.1 \(BASE=double\)<\/span>/,
+    );
     assert.match(html, /vs truth \(synthetic\).*hand: truth \d\.\d{3} vs mirror \d\.\d{3} \(margin \+\d\.\d{3}\)/);
     assert.ok(existsSync(join(input.layout.dir, 'PostProcess', 'postprocess.star')));
   });

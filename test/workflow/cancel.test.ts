@@ -70,20 +70,34 @@ const feeders: ChildProcess[] = [];
 function cryoet(args: string[], timeoutMs = 240_000): Promise<Run> {
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, join(repoRoot, 'src', 'cli.ts'), ...args, '--config', configFile], { cwd: repoRoot, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, CRYOET_UI: '' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr, ms: Date.now() - started });
-    });
+    execFile(
+      process.execPath,
+      ['--import', TSX, join(repoRoot, 'src', 'cli.ts'), ...args, '--config', configFile],
+      { cwd: repoRoot, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, CRYOET_UI: '' } },
+      (err, stdout, stderr) => {
+        resolve({
+          code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
+          stdout,
+          stderr,
+          ms: Date.now() - started,
+        });
+      },
+    );
   });
 }
 
 /** Every Slurm job whose name is of campaign `id` (squeue -t all, then sacct for the ones it dropped). */
 function campaignJobs(id: string): SlurmJob[] {
-  const run = (argv: string[]) => execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: { ...process.env, SLURM_CONF } });
+  const run = (argv: string[]) =>
+    execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: { ...process.env, SLURM_CONF } });
   const jobs = new Map<string, SlurmJob>();
   const mine = (name: string) => name.startsWith(`cryoet.${id}.`);
-  for (const line of run(['sacct', '-X', '-n', '-P', '-S', 'now-2hours', '-o', 'JobID,JobName%300,State,Reason']).split('\n')) {
+  for (const line of run(['sacct', '-X', '-n', '-P', '-S', 'now-2hours', '-o', 'JobID,JobName%300,State,Reason']).split(
+    '\n',
+  )) {
     const [jobId, name, state, reason] = line.split('|');
-    if (jobId && name && mine(name)) jobs.set(jobId, { id: jobId, name, state: state!.split(' ')[0]!, reason: reason ?? '' });
+    if (jobId && name && mine(name))
+      jobs.set(jobId, { id: jobId, name, state: state!.split(' ')[0]!, reason: reason ?? '' });
   }
   // squeue is the controller's live view; it wins where both know the job.
   for (const line of run(['squeue', '-h', '-t', 'all', '-o', '%i|%j|%T|%r']).split('\n')) {
@@ -98,7 +112,12 @@ const ACTIVE = /^(PENDING|RUNNING|CONFIGURING|COMPLETING|SUSPENDED|REQUEUED|RESI
 const stepOf = (job: SlurmJob) => job.name.split('.').at(-1)!.replace(/-\d+$/, '');
 
 /** A campaign with the SLEEP tools of its own folder. */
-function sleepCampaign(name: string, durations: SleepDurations, change: (spec: CampaignSpec) => CampaignSpec = (s) => s, series = 3): CampaignInput {
+function sleepCampaign(
+  name: string,
+  durations: SleepDurations,
+  change: (spec: CampaignSpec) => CampaignSpec = (s) => s,
+  series = 3,
+): CampaignInput {
   const dir = join(BASE, name);
   rmSync(dir, { recursive: true, force: true });
   const tools = writeSleepTools(join(dir, 'tools'), durations, join(dir, 'tools.log'));
@@ -107,7 +126,12 @@ function sleepCampaign(name: string, durations: SleepDurations, change: (spec: C
   const built = campaignInput(config, change(sleepSpec(series, { dir: join(BASE, 'data'), ...data })), id);
   return {
     ...built,
-    tools: { ...built.tools, aretomo2Local: tools.aretomo2, stageDir: join(dir, 'stage'), relion: { ...built.tools.relion, binDir: tools.relionBinDir, mpirun: [tools.mpirun] } },
+    tools: {
+      ...built.tools,
+      aretomo2Local: tools.aretomo2,
+      stageDir: join(dir, 'stage'),
+      relion: { ...built.tools.relion, binDir: tools.relionBinDir, mpirun: [tools.mpirun] },
+    },
     // The refine on any 4 GPUs (the config's first rung is the pinned a10g that never boots).
     placements: { ...built.placements, refine: ladder(['gpu:4'], 600_000) },
     progressEveryMs: 1000,
@@ -123,17 +147,27 @@ async function start(input: CampaignInput): Promise<WorkflowHandle> {
 }
 
 /** Waits until the status query shows `stage` and `ready` holds for the campaign's jobs. */
-async function atStage(handle: WorkflowHandle, stage: CampaignStage, ready: (jobs: SlurmJob[]) => boolean = () => true): Promise<{ status: CampaignStatus; jobs: SlurmJob[] }> {
-  return waitUntil(`campaign ${handle.workflowId} at stage ${stage}`, async () => {
-    const status = await handle.query(campaignStatusQuery);
-    if (status.error) throw new Error(`campaign ${handle.workflowId} failed at ${status.stage}: ${status.error}`);
-    if (status.stage !== stage) return undefined;
-    const jobs = campaignJobs(handle.workflowId);
-    return ready(jobs) ? { status, jobs } : undefined;
-  }, STAGE_WAIT_MS, 500);
+async function atStage(
+  handle: WorkflowHandle,
+  stage: CampaignStage,
+  ready: (jobs: SlurmJob[]) => boolean = () => true,
+): Promise<{ status: CampaignStatus; jobs: SlurmJob[] }> {
+  return waitUntil(
+    `campaign ${handle.workflowId} at stage ${stage}`,
+    async () => {
+      const status = await handle.query(campaignStatusQuery);
+      if (status.error) throw new Error(`campaign ${handle.workflowId} failed at ${status.stage}: ${status.error}`);
+      if (status.stage !== stage) return undefined;
+      const jobs = campaignJobs(handle.workflowId);
+      return ready(jobs) ? { status, jobs } : undefined;
+    },
+    STAGE_WAIT_MS,
+    500,
+  );
 }
 
-const active = (jobs: SlurmJob[], step: string, state: string) => jobs.filter((j) => stepOf(j) === step && j.state === state);
+const active = (jobs: SlurmJob[], step: string, state: string) =>
+  jobs.filter((j) => stepOf(j) === step && j.state === state);
 
 /** `cryoet cancel`, then every check that holds after any cancel; returns what it recorded. */
 async function cancelAndCheck(handle: WorkflowHandle, before: SlurmJob[]): Promise<CampaignCancellation> {
@@ -147,21 +181,37 @@ async function cancelAndCheck(handle: WorkflowHandle, before: SlurmJob[]): Promi
   assert.ok(cancellation, `no cancellation record: ${r.stdout}`);
   // Every job that was pending or running is among the ones the campaign says it cancelled.
   const listed = new Set(cancellation.jobsCancelled.map((j) => j.jobId));
-  for (const job of before.filter((j) => ACTIVE.test(j.state))) assert.ok(listed.has(job.id), `${job.name} (${job.id}, ${job.state}) not in jobsCancelled ${[...listed].join(',')}`);
+  for (const job of before.filter((j) => ACTIVE.test(j.state)))
+    assert.ok(
+      listed.has(job.id),
+      `${job.name} (${job.id}, ${job.state}) not in jobsCancelled ${[...listed].join(',')}`,
+    );
 
   // Slurm's records: nothing of the campaign pending or running, everything cancelled ended CANCELLED.
-  const final = await waitUntil(`no job of ${id} pending or running`, () => {
-    const jobs = campaignJobs(id);
-    return jobs.some((j) => ACTIVE.test(j.state)) ? undefined : jobs;
-  }, SETTLE_MS, 500);
-  for (const jobId of listed) assert.match(final.find((j) => j.id === jobId)?.state ?? 'missing', /^CANCELLED/, `job ${jobId}`);
+  const final = await waitUntil(
+    `no job of ${id} pending or running`,
+    () => {
+      const jobs = campaignJobs(id);
+      return jobs.some((j) => ACTIVE.test(j.state)) ? undefined : jobs;
+    },
+    SETTLE_MS,
+    500,
+  );
+  for (const jobId of listed)
+    assert.match(final.find((j) => j.id === jobId)?.state ?? 'missing', /^CANCELLED/, `job ${jobId}`);
 
   // The tree in Temporal: nothing running, nothing failed or terminated.
-  const tree = await waitUntil(`the workflows of ${id} closed in visibility`, async () => {
-    const rows: { id: string; status: string }[] = [];
-    for await (const info of env.client.workflow.list({ query: `CryoCampaign = ${JSON.stringify(id)}` })) rows.push({ id: info.workflowId, status: info.status.name });
-    return rows.some((row) => row.status === 'RUNNING') ? undefined : rows;
-  }, SETTLE_MS, 500);
+  const tree = await waitUntil(
+    `the workflows of ${id} closed in visibility`,
+    async () => {
+      const rows: { id: string; status: string }[] = [];
+      for await (const info of env.client.workflow.list({ query: `CryoCampaign = ${JSON.stringify(id)}` }))
+        rows.push({ id: info.workflowId, status: info.status.name });
+      return rows.some((row) => row.status === 'RUNNING') ? undefined : rows;
+    },
+    SETTLE_MS,
+    500,
+  );
   for (const row of tree) assert.match(row.status, /^(CANCELLED|COMPLETED)$/, `${row.id}: ${row.status}`);
 
   // The status query answers after the close (the worker replays it), with the record.
@@ -203,7 +253,11 @@ describe('cryoet cancel at every stage, with a worker serving the campaign', () 
       }
     }
     // A held step sleeps for half an hour: never leave one holding the dev cluster's GPUs.
-    const left = started.flatMap((id) => campaignJobs(id).filter((j) => ACTIVE.test(j.state)).map((j) => j.id));
+    const left = started.flatMap((id) =>
+      campaignJobs(id)
+        .filter((j) => ACTIVE.test(j.state))
+        .map((j) => j.id),
+    );
     if (left.length > 0) execFileSync('scancel', left, { env: { ...process.env, SLURM_CONF } });
     await env?.teardown();
     const failed = workerLogs.flatMap((log) => failedWorkflowTaskLines(log()));
@@ -211,7 +265,10 @@ describe('cryoet cancel at every stage, with a worker serving the campaign', () 
   });
 
   async function startWorker(): Promise<WorkerProcess> {
-    const w = await spawnWorkerProcess([join(repoRoot, 'bin', 'cryoet.js'), 'worker', '--config', configFile], 'cryoet worker: task queue');
+    const w = await spawnWorkerProcess(
+      [join(repoRoot, 'bin', 'cryoet.js'), 'worker', '--config', configFile],
+      'cryoet worker: task queue',
+    );
     workerLogs.push(() => w.output());
     return w;
   }
@@ -237,20 +294,36 @@ describe('cryoet cancel at every stage, with a worker serving the campaign', () 
     // Ten series of one GPU each on eight GPUs: eight run, two wait for a GPU.
     const input = sleepCampaign('reconstruct', { ...QUICK, reconstruct: HOLD }, (s) => s, 10);
     const handle = await start(input);
-    const { jobs, status } = await atStage(handle, 'reconstruct', (j) => active(j, 'reconstruct', 'RUNNING').length > 0 && active(j, 'reconstruct', 'PENDING').length > 0 && active(j, 'extract', 'PENDING').length === 1);
+    const { jobs, status } = await atStage(
+      handle,
+      'reconstruct',
+      (j) =>
+        active(j, 'reconstruct', 'RUNNING').length > 0 &&
+        active(j, 'reconstruct', 'PENDING').length > 0 &&
+        active(j, 'extract', 'PENDING').length === 1,
+    );
     assert.equal(Object.keys(status.running).filter((k) => k.startsWith('TS_')).length, 10);
     const c = await cancelAndCheck(handle, jobs);
     assert.equal(c.stage, 'reconstruct');
     assert.deepEqual(c.jobsCancelled.map((j) => j.step).sort(), [...Array(10).fill('reconstruct'), 'extract'].sort());
     const after = await handle.query(campaignStatusQuery);
-    assert.deepEqual(Object.values(after.tiltSeries).map((t) => t.status), Array(10).fill('cancelled'));
+    assert.deepEqual(
+      Object.values(after.tiltSeries).map((t) => t.status),
+      Array(10).fill('cancelled'),
+    );
   });
 
   test('waiting at the picks gate: cancelled, no job left', async () => {
-    const input = sleepCampaign('picks', QUICK, (s) => ({ ...s, approvePicks: { required: true, timeout: 3_600_000, onTimeout: 'fail' } }));
+    const input = sleepCampaign('picks', QUICK, (s) => ({
+      ...s,
+      approvePicks: { required: true, timeout: 3_600_000, onTimeout: 'fail' },
+    }));
     const handle = await start(input);
     const { jobs } = await atStage(handle, 'picks');
-    assert.ok(jobs.every((j) => j.state === 'COMPLETED'), JSON.stringify(jobs));
+    assert.ok(
+      jobs.every((j) => j.state === 'COMPLETED'),
+      JSON.stringify(jobs),
+    );
     const c = await cancelAndCheck(handle, jobs);
     assert.equal(c.stage, 'picks');
     assert.deepEqual(c.jobsCancelled, []);
@@ -259,7 +332,14 @@ describe('cryoet cancel at every stage, with a worker serving the campaign', () 
 
   test('extracting, refine and postprocess queued behind it: all three cancelled', async () => {
     const handle = await start(sleepCampaign('extract', { ...QUICK, extract: HOLD }));
-    const { jobs } = await atStage(handle, 'extract', (j) => active(j, 'extract', 'RUNNING').length === 1 && active(j, 'refine', 'PENDING').length === 1 && active(j, 'postprocess', 'PENDING').length === 1);
+    const { jobs } = await atStage(
+      handle,
+      'extract',
+      (j) =>
+        active(j, 'extract', 'RUNNING').length === 1 &&
+        active(j, 'refine', 'PENDING').length === 1 &&
+        active(j, 'postprocess', 'PENDING').length === 1,
+    );
     const c = await cancelAndCheck(handle, jobs);
     assert.equal(c.stage, 'extract');
     assert.deepEqual(c.jobsCancelled.map((j) => j.step).sort(), ['extract', 'postprocess', 'refine']);
@@ -267,7 +347,11 @@ describe('cryoet cancel at every stage, with a worker serving the campaign', () 
 
   test('refining with its job running, postprocess queued: both cancelled', async () => {
     const handle = await start(sleepCampaign('refine', { ...QUICK, refineIterations: 1, refineIteration: HOLD }));
-    const { jobs } = await atStage(handle, 'refine', (j) => active(j, 'refine', 'RUNNING').length === 1 && active(j, 'postprocess', 'PENDING').length === 1);
+    const { jobs } = await atStage(
+      handle,
+      'refine',
+      (j) => active(j, 'refine', 'RUNNING').length === 1 && active(j, 'postprocess', 'PENDING').length === 1,
+    );
     const c = await cancelAndCheck(handle, jobs);
     assert.deepEqual(c.jobsCancelled.map((j) => j.step).sort(), ['postprocess', 'refine']);
   });
@@ -275,8 +359,17 @@ describe('cryoet cancel at every stage, with a worker serving the campaign', () 
   test('refining with its job pending on a hung rung: cancelled before it is relaxed', async () => {
     const input = sleepCampaign('refine-hung', QUICK);
     // The pinned a10g rung (its node never boots), relaxed only after 10 min.
-    const handle = await start({ ...input, placements: { ...input.placements, refine: ladder(['gpu:a10g:4', 'gpu:4'], 600_000) } });
-    const { jobs } = await atStage(handle, 'refine', (j) => active(j, 'refine', 'PENDING').some((r) => r.reason !== 'Dependency') && active(j, 'postprocess', 'PENDING').length === 1);
+    const handle = await start({
+      ...input,
+      placements: { ...input.placements, refine: ladder(['gpu:a10g:4', 'gpu:4'], 600_000) },
+    });
+    const { jobs } = await atStage(
+      handle,
+      'refine',
+      (j) =>
+        active(j, 'refine', 'PENDING').some((r) => r.reason !== 'Dependency') &&
+        active(j, 'postprocess', 'PENDING').length === 1,
+    );
     const c = await cancelAndCheck(handle, jobs);
     assert.deepEqual(c.jobsCancelled.map((j) => j.step).sort(), ['postprocess', 'refine']);
   });
@@ -285,7 +378,10 @@ describe('cryoet cancel at every stage, with a worker serving the campaign', () 
     const handle = await start(sleepCampaign('postprocess', { ...QUICK, postprocess: HOLD }));
     const { jobs } = await atStage(handle, 'postprocess', (j) => active(j, 'postprocess', 'RUNNING').length === 1);
     const c = await cancelAndCheck(handle, jobs);
-    assert.deepEqual(c.jobsCancelled.map((j) => j.step), ['postprocess']);
+    assert.deepEqual(
+      c.jobsCancelled.map((j) => j.step),
+      ['postprocess'],
+    );
     assert.ok(c.stepsCompleted >= 6, `steps completed ${c.stepsCompleted}`);
   });
 
@@ -295,11 +391,18 @@ describe('cryoet cancel at every stage, with a worker serving the campaign', () 
     const r = await cryoet(['cancel', `${handle.workflowId}/refine`, '--timeout', '3m']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /step .*\/refine CANCELLED/);
-    await assert.rejects(handle.result(), (err: Error & { cause?: Error }) => /refine: cancelled on its own/.test(String(err.cause?.message)));
-    const jobs = await waitUntil('no job pending or running', () => {
-      const all = campaignJobs(handle.workflowId);
-      return all.some((j) => ACTIVE.test(j.state)) ? undefined : all;
-    }, SETTLE_MS, 500);
+    await assert.rejects(handle.result(), (err: Error & { cause?: Error }) =>
+      /refine: cancelled on its own/.test(String(err.cause?.message)),
+    );
+    const jobs = await waitUntil(
+      'no job pending or running',
+      () => {
+        const all = campaignJobs(handle.workflowId);
+        return all.some((j) => ACTIVE.test(j.state)) ? undefined : all;
+      },
+      SETTLE_MS,
+      500,
+    );
     assert.match(jobs.find((j) => stepOf(j) === 'refine')!.state, /^CANCELLED/);
     assert.match(jobs.find((j) => stepOf(j) === 'postprocess')!.state, /^CANCELLED/);
   });
@@ -311,11 +414,28 @@ describe('cryoet cancel at every stage, with a worker serving the campaign', () 
     const r = await cryoet(['cancel', handle.workflowId, '--timeout', '2s']);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /cancel requested, but .* is still running after 2 s/);
-    assert.equal(active(campaignJobs(handle.workflowId), 'refine', 'RUNNING').length, 1, 'the job went on while no worker was up');
+    assert.equal(
+      active(campaignJobs(handle.workflowId), 'refine', 'RUNNING').length,
+      1,
+      'the job went on while no worker was up',
+    );
     worker = await startWorker();
-    await waitUntil('the campaign CANCELLED', async () => ((await handle.describe()).status.name === 'CANCELLED' ? true : undefined), SETTLE_MS, 500);
+    await waitUntil(
+      'the campaign CANCELLED',
+      async () => ((await handle.describe()).status.name === 'CANCELLED' ? true : undefined),
+      SETTLE_MS,
+      500,
+    );
     const refine = active(jobs, 'refine', 'RUNNING')[0]!;
-    await waitUntil(`job ${refine.id} CANCELLED`, () => (/^CANCELLED/.test(campaignJobs(handle.workflowId).find((j) => j.id === refine.id)?.state ?? '') ? true : undefined), SETTLE_MS, 500);
+    await waitUntil(
+      `job ${refine.id} CANCELLED`,
+      () =>
+        /^CANCELLED/.test(campaignJobs(handle.workflowId).find((j) => j.id === refine.id)?.state ?? '')
+          ? true
+          : undefined,
+      SETTLE_MS,
+      500,
+    );
     assert.ok(!campaignJobs(handle.workflowId).some((j) => ACTIVE.test(j.state)));
   });
 
@@ -334,7 +454,12 @@ describe('cryoet cancel at every stage, with a worker serving the campaign', () 
     } finally {
       // Let the blocked upload finish (it reads the file twice: its sha256, then the copy),
       // or the worker could not stop. Its result is no longer wanted.
-      feeders.push(spawn('bash', ['-c', 'while :; do cat -- "$0" >"$1" || exit; done', input.tools.aretomo2Local, fifo], { stdio: 'ignore', detached: true }));
+      feeders.push(
+        spawn('bash', ['-c', 'while :; do cat -- "$0" >"$1" || exit; done', input.tools.aretomo2Local, fifo], {
+          stdio: 'ignore',
+          detached: true,
+        }),
+      );
     }
   });
 });

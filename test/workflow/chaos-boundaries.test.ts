@@ -55,7 +55,13 @@ const FIRST_HALF: Boundary[] = [
   { label: 'stage', stage: 'stage', when: 'start', activity: 'stageBinary' },
   // sbatch has run; Temporal never hears of the job: the exactly-once moment.
   { label: 'probe', stage: 'probe', when: 'end', activity: 'submitJob', match: '/probe/probe-1' },
-  { label: 'reconstruct', stage: 'reconstruct', when: 'start', activity: 'submitJob', match: '/reconstruct/reconstruct-1' },
+  {
+    label: 'reconstruct',
+    stage: 'reconstruct',
+    when: 'start',
+    activity: 'submitJob',
+    match: '/reconstruct/reconstruct-1',
+  },
   { label: 'extract', stage: 'reconstruct', when: 'start', activity: 'submitJob', match: '/extract/extract-1' },
 ];
 const SECOND_HALF: Boundary[] = [
@@ -77,43 +83,72 @@ after(() => {
 describe('chaos: the worker SIGKILLed at every stage boundary (dev2)', () => {
   let env: ChaosEnv;
   const ledger = new SlurmLedger();
-  const runs: { name: string; boundaries: Boundary[]; input?: CampaignInput; supervisor?: WorkerSupervisor; record?: RunRecord; failure?: unknown; seconds?: number }[] = [
+  const runs: {
+    name: string;
+    boundaries: Boundary[];
+    input?: CampaignInput;
+    supervisor?: WorkerSupervisor;
+    record?: RunRecord;
+    failure?: unknown;
+    seconds?: number;
+  }[] = [
     { name: 'first-half', boundaries: FIRST_HALF },
     { name: 'second-half', boundaries: SECOND_HALF },
   ];
 
-  before(async () => {
-    makeFastDataset();
-    await resetDev2();
-    env = await startChaosEnv(join(repoRoot, '.dev', 'chaos', uniqueId('boundaries')));
-    ledger.start(1000);
-    // The extract kill must find the series still reconstructing (extract is queued ahead, the
-    // moment the last series has its job). The stand-in reconstructs the fast dataset in about
-    // 0.5 s, less than a loaded machine can take to start the extract step; behind this wrapper
-    // each reconstruct runs 8 s longer, so the queued-ahead moment is always inside it.
-    const slow = join(env.runDir, 'aretomo2_standin_slow.sh');
-    writeFileSync(slow, `#!/bin/bash\n# TEST WRAPPER: the CPU AreTomo2 stand-in, 8 s slower.\nsleep 8\nexec ${EMBEDDED_PYTHON} ${ARETOMO2_STANDIN} "$@"\n`, { mode: 0o755 });
-    await Promise.all(runs.map(async (run) => {
-      const { config, supervisor } = await chaosWorkers(env, run.name, run.boundaries, async (life) => {
-        await sleep(1000); // the stage the workflow entered reaches visibility
-        life.stage = (await stageOf(env.client.workflow.getHandle(run.input!.id))) ?? '?';
-      }, undefined, run.name === 'first-half' ? slow : undefined);
-      run.supervisor = supervisor;
-      run.input = campaignInput(config, fastCampaignSpec(), uniqueId(`chaos-${run.name}`));
-      supervisor.start();
-      const t0 = Date.now();
-      const handle = await startCampaign(env.client, config, run.input);
-      await resultThroughOutages(handle, CAMPAIGN_LIMIT_MS).then((r) => (run.record = r), (err: unknown) => (run.failure = err));
-      run.seconds = Math.round((Date.now() - t0) / 1000);
-    }));
-    await ledger.poll(); // the final states
-  }, { timeout: CAMPAIGN_LIMIT_MS + 60_000 });
+  before(
+    async () => {
+      makeFastDataset();
+      await resetDev2();
+      env = await startChaosEnv(join(repoRoot, '.dev', 'chaos', uniqueId('boundaries')));
+      ledger.start(1000);
+      // The extract kill must find the series still reconstructing (extract is queued ahead, the
+      // moment the last series has its job). The stand-in reconstructs the fast dataset in about
+      // 0.5 s, less than a loaded machine can take to start the extract step; behind this wrapper
+      // each reconstruct runs 8 s longer, so the queued-ahead moment is always inside it.
+      const slow = join(env.runDir, 'aretomo2_standin_slow.sh');
+      writeFileSync(
+        slow,
+        `#!/bin/bash\n# TEST WRAPPER: the CPU AreTomo2 stand-in, 8 s slower.\nsleep 8\nexec ${EMBEDDED_PYTHON} ${ARETOMO2_STANDIN} "$@"\n`,
+        { mode: 0o755 },
+      );
+      await Promise.all(
+        runs.map(async (run) => {
+          const { config, supervisor } = await chaosWorkers(
+            env,
+            run.name,
+            run.boundaries,
+            async (life) => {
+              await sleep(1000); // the stage the workflow entered reaches visibility
+              life.stage = (await stageOf(env.client.workflow.getHandle(run.input!.id))) ?? '?';
+            },
+            undefined,
+            run.name === 'first-half' ? slow : undefined,
+          );
+          run.supervisor = supervisor;
+          run.input = campaignInput(config, fastCampaignSpec(), uniqueId(`chaos-${run.name}`));
+          supervisor.start();
+          const t0 = Date.now();
+          const handle = await startCampaign(env.client, config, run.input);
+          await resultThroughOutages(handle, CAMPAIGN_LIMIT_MS).then(
+            (r) => (run.record = r),
+            (err: unknown) => (run.failure = err),
+          );
+          run.seconds = Math.round((Date.now() - t0) / 1000);
+        }),
+      );
+      await ledger.poll(); // the final states
+    },
+    { timeout: CAMPAIGN_LIMIT_MS + 60_000 },
+  );
 
   after(async () => {
     await ledger.stop().catch(() => undefined);
     for (const run of runs) {
       await run.supervisor?.stop();
-      console.log(`chaos campaign ${run.input?.id}: ${run.record ? 'completed' : `failed: ${String(run.failure)}`} in ${run.seconds} s; workers: ${run.supervisor?.lives.map((l) => `${l.end}${l.end === 'plan' ? `:${l.plan!.label}@${l.stage}` : ''}`).join(' ')}`);
+      console.log(
+        `chaos campaign ${run.input?.id}: ${run.record ? 'completed' : `failed: ${String(run.failure)}`} in ${run.seconds} s; workers: ${run.supervisor?.lives.map((l) => `${l.end}${l.end === 'plan' ? `:${l.plan!.label}@${l.stage}` : ''}`).join(' ')}`,
+      );
     }
     await env?.close();
     for (const run of runs) run.supervisor?.assertNoFailedWorkflowTasks();
@@ -124,12 +159,22 @@ describe('chaos: the worker SIGKILLed at every stage boundary (dev2)', () => {
       const run = runs[i]!;
       assert.equal(run.failure, undefined, String(run.failure));
       assert.ok(run.record);
-      assert.deepEqual(run.supervisor!.done, run.boundaries.map((b) => b.label));
+      assert.deepEqual(
+        run.supervisor!.done,
+        run.boundaries.map((b) => b.label),
+      );
       for (const life of run.supervisor!.lives.filter((l) => l.end === 'plan')) {
-        assert.equal(life.stage, run.boundaries.find((b) => b.label === life.plan!.label)!.stage, `the ${life.plan!.label} kill`);
+        assert.equal(
+          life.stage,
+          run.boundaries.find((b) => b.label === life.plan!.label)!.stage,
+          `the ${life.plan!.label} kill`,
+        );
       }
       // Every worker but the last (still serving) died as planned: none crashed or exited on its own.
-      assert.ok(run.supervisor!.lives.slice(0, -1).every((l) => l.end === 'plan'), `worker ends: ${run.supervisor!.lives.map((l) => l.end ?? 'running').join(' ')}`);
+      assert.ok(
+        run.supervisor!.lives.slice(0, -1).every((l) => l.end === 'plan'),
+        `worker ends: ${run.supervisor!.lives.map((l) => l.end ?? 'running').join(' ')}`,
+      );
     });
 
     test(`${name}: one Slurm job per step — nothing submitted twice, nothing completed run again`, () => {
@@ -139,10 +184,25 @@ describe('chaos: the worker SIGKILLed at every stage boundary (dev2)', () => {
       assert.deepEqual(check.duplicates, []);
       assert.deepEqual(check.rerunSteps, []);
       const names = jobs.map((j) => `${j.name.slice(`cryoet.${run.input!.id}.`.length)} ${j.lastState}`).sort();
-      assert.deepEqual(names, ['extract.extract-1', 'postprocess.postprocess-1', 'probe.probe-1', ...TILT_SERIES.map((ts) => `${ts}.reconstruct.reconstruct-1`), 'refine.refine-1'].map((n) => `${n} COMPLETED`).sort());
+      assert.deepEqual(
+        names,
+        [
+          'extract.extract-1',
+          'postprocess.postprocess-1',
+          'probe.probe-1',
+          ...TILT_SERIES.map((ts) => `${ts}.reconstruct.reconstruct-1`),
+          'refine.refine-1',
+        ]
+          .map((n) => `${n} COMPLETED`)
+          .sort(),
+      );
       for (const s of run.record!.steps) assert.equal(s.jobIds.length, 1, `${s.step} ${s.tiltSeries ?? ''}`);
       const logged = ledger.submittedIds();
-      assert.deepEqual(logged.filter((id) => !ledger.jobs.has(id)), [], 'submissions slurmctld accepted that no squeue snapshot saw');
+      assert.deepEqual(
+        logged.filter((id) => !ledger.jobs.has(id)),
+        [],
+        'submissions slurmctld accepted that no squeue snapshot saw',
+      );
     });
 
     test(`${name}: every output's sha256 in the run record is the file's; the record on disk is the result`, () => {
@@ -156,6 +216,9 @@ describe('chaos: the worker SIGKILLed at every stage boundary (dev2)', () => {
 
   test('the job submitted by a worker that died right after sbatch was re-attached, not submitted again', () => {
     const probe = runs[0]!.record!.steps.find((s) => s.step === 'probe')!;
-    assert.ok(probe.events.some((e) => e.kind === 'reattached'), probe.events.map((e) => e.kind).join(','));
+    assert.ok(
+      probe.events.some((e) => e.kind === 'reattached'),
+      probe.events.map((e) => e.kind).join(','),
+    );
   });
 });

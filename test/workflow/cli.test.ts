@@ -29,13 +29,21 @@ let configFile: string;
 let taskQueue: string;
 
 /** Runs `cryoet <args>` as a user does (child process), bounded by `timeoutMs`. */
-function cryoet(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {}): Promise<Run> {
+function cryoet(
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
+): Promise<Run> {
   const started = Date.now();
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['--import', TSX, join(repoRoot, 'src', 'cli.ts'), ...args],
-      { cwd: opts.cwd ?? repoRoot, encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000, env: { ...process.env, CRYOET_UI: '', ...opts.env } },
+      {
+        cwd: opts.cwd ?? repoRoot,
+        encoding: 'utf8',
+        timeout: opts.timeoutMs ?? 60_000,
+        env: { ...process.env, CRYOET_UI: '', ...opts.env },
+      },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
         resolve({ code, stdout, stderr, ms: Date.now() - started });
@@ -67,7 +75,10 @@ describe('cryoet campaign commands (dev server, no worker)', { timeout: 900_000 
     const r = await cryoet(startArgs(join(repoRoot, 'campaigns', 'embedded-10164.yaml'), '--id', id));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`started campaign ${id} \\(5 tilt series, task queue ${taskQueue}\\)`));
-    assert.match(r.stdout, new RegExp(`Temporal UI: http://127\\.0\\.0\\.1:8233/namespaces/default/workflows/${id}\\n`));
+    assert.match(
+      r.stdout,
+      new RegExp(`Temporal UI: http://127\\.0\\.0\\.1:8233/namespaces/default/workflows/${id}\\n`),
+    );
     const d = await env.client.workflow.getHandle(id).describe();
     assert.equal(d.type, 'campaign');
     assert.equal(d.status.name, 'RUNNING');
@@ -76,14 +87,19 @@ describe('cryoet campaign commands (dev server, no worker)', { timeout: 900_000 
 
   test('start: --ui and CRYOET_UI set the link base; the same id twice is refused', async () => {
     const second = `${id}-ui`;
-    const viaEnv = await cryoet(startArgs(join(repoRoot, 'campaigns', 'embedded-10164.yaml'), '--id', second, '--json'), { env: { CRYOET_UI: 'https://temporal.example.org/' } });
+    const viaEnv = await cryoet(
+      startArgs(join(repoRoot, 'campaigns', 'embedded-10164.yaml'), '--id', second, '--json'),
+      { env: { CRYOET_UI: 'https://temporal.example.org/' } },
+    );
     assert.equal(viaEnv.code, 0, viaEnv.stderr);
     const json = JSON.parse(viaEnv.stdout) as { id: string; ui: string; taskQueue: string };
     assert.equal(json.id, second);
     assert.equal(json.taskQueue, taskQueue);
     assert.equal(json.ui, `https://temporal.example.org/namespaces/default/workflows/${second}`);
 
-    const again = await cryoet(startArgs(join(repoRoot, 'campaigns', 'embedded-10164.yaml'), '--id', second, '--ui', 'http://ui.lab:8080'));
+    const again = await cryoet(
+      startArgs(join(repoRoot, 'campaigns', 'embedded-10164.yaml'), '--id', second, '--ui', 'http://ui.lab:8080'),
+    );
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already exists/);
     assert.equal(again.stderr.trim().split('\n').length, 1, again.stderr);
@@ -98,12 +114,17 @@ describe('cryoet campaign commands (dev server, no worker)', { timeout: 900_000 
   });
 
   test('list --json finds the campaign by id; --query narrows; a bad query is exit 2', async () => {
-    const found = await waitUntil('the campaign in visibility', async () => {
-      const r = await cryoet(withConfig('list', '--json'));
-      assert.equal(r.code, 0, r.stderr);
-      const rows = JSON.parse(r.stdout) as { id: string; status: string; startTime: string }[];
-      return rows.find((row) => row.id === id);
-    }, 30_000, 500);
+    const found = await waitUntil(
+      'the campaign in visibility',
+      async () => {
+        const r = await cryoet(withConfig('list', '--json'));
+        assert.equal(r.code, 0, r.stderr);
+        const rows = JSON.parse(r.stdout) as { id: string; status: string; startTime: string }[];
+        return rows.find((row) => row.id === id);
+      },
+      30_000,
+      500,
+    );
     assert.equal(found.status, 'RUNNING');
     assert.ok(!Number.isNaN(Date.parse(found.startTime)));
 
@@ -126,7 +147,13 @@ describe('cryoet campaign commands (dev server, no worker)', { timeout: 900_000 
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stderr, /workflow "no-such-campaign-xyz" not found in namespace default/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
-    for (const command of [['watch', 'nope-1'], ['cancel', 'nope-2'], ['approve', 'nope-3'], ['relax', 'nope-4', 'refine'], ['report', 'nope-5']]) {
+    for (const command of [
+      ['watch', 'nope-1'],
+      ['cancel', 'nope-2'],
+      ['approve', 'nope-3'],
+      ['relax', 'nope-4', 'refine'],
+      ['report', 'nope-5'],
+    ]) {
       const other = await cryoet(withConfig(...command));
       assert.equal(other.code, 3, `${command.join(' ')}: ${other.stderr}`);
     }
@@ -135,7 +162,10 @@ describe('cryoet campaign commands (dev server, no worker)', { timeout: 900_000 
   test('status, approve and relax give up within --timeout when no worker answers', async () => {
     const status = await cryoet(withConfig('status', id, '--timeout', '1s'));
     assert.equal(status.code, 1, status.stderr);
-    assert.match(status.stderr, new RegExp(`status query to ${id}.*no answer within 1s; is a worker running for task queue ${taskQueue}\\?`));
+    assert.match(
+      status.stderr,
+      new RegExp(`status query to ${id}.*no answer within 1s; is a worker running for task queue ${taskQueue}\\?`),
+    );
     assert.ok(status.ms < 20_000, `took ${status.ms} ms`);
 
     const approve = await cryoet(withConfig('approve', id, '--comment', 'looks fine', '--timeout', '2s'));
@@ -159,7 +189,12 @@ describe('cryoet campaign commands (dev server, no worker)', { timeout: 900_000 
     assert.match(r.stdout, /cancel requested for /);
     assert.match(r.stderr, /still running after 2 s: a worker on task queue .* must process it/);
     const history = await env.client.workflow.getHandle(id).fetchHistory();
-    assert.ok(history.events?.some((e) => String(e.eventType) === '20' || String(e.eventType) === 'EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED'), 'a cancel request in the history');
+    assert.ok(
+      history.events?.some(
+        (e) => String(e.eventType) === '20' || String(e.eventType) === 'EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED',
+      ),
+      'a cancel request in the history',
+    );
   });
 
   test('cancel --terminate closes it; status, watch and report then report the end', async () => {

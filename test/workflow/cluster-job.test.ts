@@ -44,19 +44,26 @@ describe('clusterJob on the dev cluster', () => {
 
   const input = (step: string, command: string[], gres = 'gpu:t4:1'): ClusterJobInput => ({
     step,
-    placement: { ladder: [{ cluster: 'dev', partition: 'gpu', gres, timeScale: 1 }], hangAfterMs: 60_000, onExhausted: 'fail' },
+    placement: {
+      ladder: [{ cluster: 'dev', partition: 'gpu', gres, timeScale: 1 }],
+      hangAfterMs: 60_000,
+      onExhausted: 'fail',
+    },
     command,
   });
 
   async function slurmState(jobId: string): Promise<string | undefined> {
-    const result = await plugin.resources.pool.get('dev').exec(shellJoin(buildSqueueArgs([jobId])), { timeoutMs: 10_000 });
+    const result = await plugin.resources.pool
+      .get('dev')
+      .exec(shellJoin(buildSqueueArgs([jobId])), { timeoutMs: 10_000 });
     return parseSqueue(result.stdout)[0]?.state;
   }
 
   test('submits sbatch over SSH, waits for the job and reads its output', async () => {
     const workflowId = `cryoet/test/${uniqueId('e2e')}`;
     const result: ClusterJobResult = await env.client.workflow.execute('clusterJob', {
-      taskQueue, workflowId,
+      taskQueue,
+      workflowId,
       args: [input('hello', ['bash', '-c', 'echo "hello from $SLURM_JOB_ID gpus=$CUDA_VISIBLE_DEVICES"'])],
     });
     assert.equal(result.final.state, 'COMPLETED');
@@ -80,7 +87,11 @@ describe('clusterJob on the dev cluster', () => {
   test('a failing command fails the workflow with JobFailed and the exit code', async () => {
     const workflowId = `cryoet/test/${uniqueId('fail')}`;
     await assert.rejects(
-      env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args: [input('fails', ['bash', '-c', 'echo boom >&2; exit 3'])] }),
+      env.client.workflow.execute('clusterJob', {
+        taskQueue,
+        workflowId,
+        args: [input('fails', ['bash', '-c', 'echo boom >&2; exit 3'])],
+      }),
       (err: unknown) => {
         assert.ok(err instanceof WorkflowFailedError);
         assert.ok(err.cause instanceof ApplicationFailure);
@@ -94,13 +105,20 @@ describe('clusterJob on the dev cluster', () => {
   test('a GPU type no node has is refused at once, without retries: the only rung is impossible', async () => {
     const workflowId = `cryoet/test/${uniqueId('reject')}`;
     await assert.rejects(
-      env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args: [input('h100', ['true'], 'gpu:h100:1')] }),
+      env.client.workflow.execute('clusterJob', {
+        taskQueue,
+        workflowId,
+        args: [input('h100', ['true'], 'gpu:h100:1')],
+      }),
       (err: unknown) => {
         assert.ok(err instanceof WorkflowFailedError);
         const cause = err.cause;
         assert.ok(cause instanceof ApplicationFailure, `expected the workflow's own failure, got ${err.cause}`);
         assert.equal(cause.type, 'LadderExhausted');
-        assert.match(cause.message, /rung 1 \(dev\/gpu, gpu:h100:1\): refused by sbatch: .*(Requested node configuration is not available|Invalid generic resource)/);
+        assert.match(
+          cause.message,
+          /rung 1 \(dev\/gpu, gpu:h100:1\): refused by sbatch: .*(Requested node configuration is not available|Invalid generic resource)/,
+        );
         return true;
       },
     );
@@ -114,7 +132,12 @@ describe('clusterJob on the dev cluster', () => {
   test('a workflow id outside the job-key grammar fails the workflow at once (no stuck task)', async () => {
     const workflowId = `cryoet/test/${uniqueId('bad')}.v2`;
     await assert.rejects(
-      env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args: [input('x', ['true'])], workflowTaskTimeout: '10 seconds' }),
+      env.client.workflow.execute('clusterJob', {
+        taskQueue,
+        workflowId,
+        args: [input('x', ['true'])],
+        workflowTaskTimeout: '10 seconds',
+      }),
       (err: unknown) => {
         assert.ok(err instanceof WorkflowFailedError);
         assert.ok(err.cause instanceof ApplicationFailure);
@@ -126,56 +149,114 @@ describe('clusterJob on the dev cluster', () => {
   });
 
   test('a job queued behind another (afterJobs) waits in Slurm for it, is not taken for a hang, and starts once it completed', async () => {
-    const first = await env.client.workflow.start('clusterJob', { taskQueue, workflowId: `cryoet/test/${uniqueId('before')}`, args: [input('before', ['sleep', '4'])] });
-    const firstJob = await waitUntil('the first job to be submitted', async () => (await first.describe()).typedSearchAttributes.get(CryoSlurmJobId));
+    const first = await env.client.workflow.start('clusterJob', {
+      taskQueue,
+      workflowId: `cryoet/test/${uniqueId('before')}`,
+      args: [input('before', ['sleep', '4'])],
+    });
+    const firstJob = await waitUntil('the first job to be submitted', async () =>
+      (await first.describe()).typedSearchAttributes.get(CryoSlurmJobId),
+    );
     // hangAfter 1 s: the dependency wait lasts longer, and must not count as a capacity wait.
-    const queued = { ...input('behind', ['bash', '-c', 'date +%s.%N']), afterJobs: [firstJob], placement: { ...input('x', []).placement, hangAfterMs: 1000 } };
-    const result: ClusterJobResult = await env.client.workflow.execute('clusterJob', { taskQueue, workflowId: `cryoet/test/${uniqueId('behind')}`, args: [queued] });
+    const queued = {
+      ...input('behind', ['bash', '-c', 'date +%s.%N']),
+      afterJobs: [firstJob],
+      placement: { ...input('x', []).placement, hangAfterMs: 1000 },
+    };
+    const result: ClusterJobResult = await env.client.workflow.execute('clusterJob', {
+      taskQueue,
+      workflowId: `cryoet/test/${uniqueId('behind')}`,
+      args: [queued],
+    });
     await first.result();
     const kinds = result.record.events.map((e) => `${e.kind}${e.reason ? `(${e.reason})` : ''}`);
     assert.ok(kinds.includes('observed(Dependency)'), kinds.join(' '));
     assert.ok(!kinds.some((k) => k.startsWith('hung')), kinds.join(' '));
     assert.match(result.record.events[0]!.note ?? '', new RegExp(`queued behind job\\(s\\) ${firstJob}$`));
-    const rows = (await plugin.resources.pool.get('dev').exec(shellJoin(['sacct', '-X', '-n', '-P', '-j', `${firstJob},${result.job.jobId}`, '-o', 'JobID,State,Start,End']), { timeoutMs: 10_000 })).stdout.trim().split('\n').map((l) => l.split('|'));
+    const rows = (
+      await plugin.resources.pool
+        .get('dev')
+        .exec(
+          shellJoin([
+            'sacct',
+            '-X',
+            '-n',
+            '-P',
+            '-j',
+            `${firstJob},${result.job.jobId}`,
+            '-o',
+            'JobID,State,Start,End',
+          ]),
+          { timeoutMs: 10_000 },
+        )
+    ).stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split('|'));
     const [before, behind] = [rows.find((r) => r[0] === firstJob)!, rows.find((r) => r[0] === result.job.jobId)!];
     assert.equal(before[1], 'COMPLETED');
-    assert.ok(behind[2]! >= before[3]!, `queued job started ${behind[2]}, before the job it waited for ended ${before[3]}`);
+    assert.ok(
+      behind[2]! >= before[3]!,
+      `queued job started ${behind[2]}, before the job it waited for ended ${before[3]}`,
+    );
   });
 
   test('a job queued behind one that fails never runs: the workflow fails with DependencyFailed', async () => {
-    const first = await env.client.workflow.start('clusterJob', { taskQueue, workflowId: `cryoet/test/${uniqueId('fails-first')}`, args: [input('fails-first', ['bash', '-c', 'sleep 2; exit 4'])] });
-    const firstJob = await waitUntil('the first job to be submitted', async () => (await first.describe()).typedSearchAttributes.get(CryoSlurmJobId));
+    const first = await env.client.workflow.start('clusterJob', {
+      taskQueue,
+      workflowId: `cryoet/test/${uniqueId('fails-first')}`,
+      args: [input('fails-first', ['bash', '-c', 'sleep 2; exit 4'])],
+    });
+    const firstJob = await waitUntil('the first job to be submitted', async () =>
+      (await first.describe()).typedSearchAttributes.get(CryoSlurmJobId),
+    );
     const workflowId = `cryoet/test/${uniqueId('orphaned')}`;
     await assert.rejects(
-      env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args: [{ ...input('orphaned', ['touch', '/tmp/cryoet-must-not-run']), afterJobs: [firstJob] }] }),
+      env.client.workflow.execute('clusterJob', {
+        taskQueue,
+        workflowId,
+        args: [{ ...input('orphaned', ['touch', '/tmp/cryoet-must-not-run']), afterJobs: [firstJob] }],
+      }),
       (err: unknown) => {
         assert.ok(err instanceof WorkflowFailedError);
         assert.ok(err.cause instanceof ApplicationFailure);
         assert.equal(err.cause.type, 'DependencyFailed');
-        assert.match(err.cause.message, new RegExp(`queued behind job\\(s\\) ${firstJob}, and one of them did not complete .*it never ran`));
+        assert.match(
+          err.cause.message,
+          new RegExp(`queued behind job\\(s\\) ${firstJob}, and one of them did not complete .*it never ran`),
+        );
         return true;
       },
     );
     await assert.rejects(first.result());
     // Submitted again behind the failed job, sbatch itself refuses: the same failure, not a refused rung.
     await assert.rejects(
-      env.client.workflow.execute('clusterJob', { taskQueue, workflowId: `${workflowId}-late`, args: [{ ...input('late', ['true']), afterJobs: [firstJob] }] }),
+      env.client.workflow.execute('clusterJob', {
+        taskQueue,
+        workflowId: `${workflowId}-late`,
+        args: [{ ...input('late', ['true']), afterJobs: [firstJob] }],
+      }),
       (err: unknown) => err instanceof WorkflowFailedError && hasErrorType(err, ErrorType.DependencyFailed),
     );
   });
 
   test('a job queued behind one that is replaced follows the new one: re-pointed in Slurm, the same job, COMPLETED', async () => {
-    const sh = async (argv: string[]) => (await plugin.resources.pool.get('dev').exec(shellJoin(argv), { timeoutMs: 10_000 })).stdout.trim();
+    const sh = async (argv: string[]) =>
+      (await plugin.resources.pool.get('dev').exec(shellJoin(argv), { timeoutMs: 10_000 })).stdout.trim();
     // The job it waits for, held so it cannot end before the follower is queued behind it.
     const old = await sh(['sbatch', '--parsable', '--hold', '-p', 'gpu', '-o', '/dev/null', '--wrap', 'true']);
     const workflowId = `cryoet/test/${uniqueId('follows')}`;
     const args: ClusterJobInput = { ...input('follows', ['true']), afterJobs: [old], followMovedDependencies: true };
     const handle = await env.client.workflow.start('clusterJob', { taskQueue, workflowId, args: [args] });
-    const jobId = await waitUntil('the follower to be queued', async () => (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId));
+    const jobId = await waitUntil('the follower to be queued', async () =>
+      (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId),
+    );
     // Replaced, as a relaxed or reclaimed step's job is: Slurm can never satisfy afterok:<old>.
     await sh(['scancel', old]);
     const reason = () => sh(['squeue', '-h', '-j', jobId, '-o', '%r']);
-    await waitUntil('DependencyNeverSatisfied', async () => ((await reason()) === 'DependencyNeverSatisfied' ? true : undefined));
+    await waitUntil('DependencyNeverSatisfied', async () =>
+      (await reason()) === 'DependencyNeverSatisfied' ? true : undefined,
+    );
     const replacement = await sh(['sbatch', '--parsable', '-p', 'gpu', '-o', '/dev/null', '--wrap', 'sleep 1']);
     await handle.signal(dependencyMovedSignal, { from: old, to: replacement });
     const result: ClusterJobResult = await handle.result();
@@ -185,18 +266,31 @@ describe('clusterJob on the dev cluster', () => {
     assert.equal(moved.length, 1);
     assert.match(moved[0]!.note ?? '', new RegExp(`queued behind job\\(s\\) ${replacement} now, not ${old}`));
     assert.equal(result.record.events.filter((e) => e.kind === 'submitted' || e.kind === 'resubmitted').length, 1);
-    const rows = (await sh(['sacct', '-X', '-n', '-P', '-j', `${replacement},${jobId}`, '-o', 'JobID,Start,End'])).split('\n').map((l) => l.split('|'));
+    const rows = (await sh(['sacct', '-X', '-n', '-P', '-j', `${replacement},${jobId}`, '-o', 'JobID,Start,End']))
+      .split('\n')
+      .map((l) => l.split('|'));
     const times = Object.fromEntries(rows.map(([id, start, end]) => [id, { start: start!, end: end! }]));
-    assert.ok(times[jobId]!.start >= times[replacement]!.end, `the follower started ${times[jobId]!.start}, before the replacement ended ${times[replacement]!.end}`);
+    assert.ok(
+      times[jobId]!.start >= times[replacement]!.end,
+      `the follower started ${times[jobId]!.start}, before the replacement ended ${times[replacement]!.end}`,
+    );
   });
 
   test('cancelling the workflow cancels the Slurm job', async () => {
     const workflowId = `cryoet/test/${uniqueId('cancel')}`;
-    const handle = await env.client.workflow.start('clusterJob', { taskQueue, workflowId, args: [input('long', ['sleep', '600'])] });
-    const jobId = await waitUntil('the job to be submitted', async () => (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId));
+    const handle = await env.client.workflow.start('clusterJob', {
+      taskQueue,
+      workflowId,
+      args: [input('long', ['sleep', '600'])],
+    });
+    const jobId = await waitUntil('the job to be submitted', async () =>
+      (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId),
+    );
     await waitUntil('the job to run', async () => ((await slurmState(jobId)) === 'RUNNING' ? true : undefined));
     await handle.cancel();
     await assert.rejects(handle.result());
-    await waitUntil('scancel to reach Slurm', async () => ((await slurmState(jobId)) === 'CANCELLED' ? true : undefined));
+    await waitUntil('scancel to reach Slurm', async () =>
+      (await slurmState(jobId)) === 'CANCELLED' ? true : undefined,
+    );
   });
 });

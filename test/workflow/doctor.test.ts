@@ -17,7 +17,11 @@ import type { DoctorCheck } from '../../src/doctor/checks.js';
 import { freePort, repoRoot, startTemporal, uniqueId, writeTestConfig } from '../helpers/env.js';
 
 function cryoet(...args: string[]) {
-  const r = spawnSync('node', [join(repoRoot, 'bin', 'cryoet.js'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync('node', [join(repoRoot, 'bin', 'cryoet.js'), ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -58,9 +62,14 @@ describe('cryoet doctor on the dev cluster', { timeout: 600_000 }, () => {
     const port = await freePort();
     env = await startTemporal(port);
     // paths.data: the scratch folder the datasets are made in (a fresh clone has no .dev/data).
-    config = variant(writeTestConfig(port, uniqueId('doctor')), (t) => t.replace(/^ {2}data: .*$/m, `  data: ${scratch}`));
+    config = variant(writeTestConfig(port, uniqueId('doctor')), (t) =>
+      t.replace(/^ {2}data: .*$/m, `  data: ${scratch}`),
+    );
     dataset = join(scratch, 'good');
-    execFileSync(EMBEDDED_PYTHON, [MAKE_DATASET, '--out', dataset, '--size', '128,128,48', '--particles', '8'], { stdio: 'ignore', timeout: 300_000 });
+    execFileSync(EMBEDDED_PYTHON, [MAKE_DATASET, '--out', dataset, '--size', '128,128,48', '--particles', '8'], {
+      stdio: 'ignore',
+      timeout: 300_000,
+    });
     campaign = campaignOn(dataset);
   });
   after(async () => {
@@ -73,11 +82,17 @@ describe('cryoet doctor on the dev cluster', { timeout: 600_000 }, () => {
     assert.equal(text.code, 0, `${text.out}\n${text.err}`);
     assert.match(text.out, /^PASS {2}temporal +search attributes: all 11 registered$/m);
     assert.match(text.out, /^PASS {2}cluster dev +ssh: root@127\.0\.0\.1:2222: host key matches /m);
-    assert.match(text.out, /^WARN {2}cluster dev +rung gpu gpu:a10g:4 \(refine#1\): offered by c1 \(down~\), but Slurm would not place a job now/m);
+    assert.match(
+      text.out,
+      /^WARN {2}cluster dev +rung gpu gpu:a10g:4 \(refine#1\): offered by c1 \(down~\), but Slurm would not place a job now/m,
+    );
     assert.match(text.out, /^ +fix: a job here pends and moves to the next rung after hangAfter \(20s\)/m);
     assert.match(text.out, /^\d+ check\(s\): \d+ passed, 1 warning\(s\), 0 failed$/m);
     const { checks } = doctorJson('-c', config, campaign);
-    assert.deepEqual(checks.filter((c) => c.status !== 'pass').map((c) => c.check), ['rung gpu gpu:a10g:4 (refine#1)']);
+    assert.deepEqual(
+      checks.filter((c) => c.status !== 'pass').map((c) => c.check),
+      ['rung gpu gpu:a10g:4 (refine#1)'],
+    );
     assert.match(find(checks, 'relion').detail, /relion_refine_mpi --version: 3\.1/);
     assert.match(find(checks, `folder ${scratch}`).detail, /^readable from compute node \S+$/);
     assert.match(find(checks, 'tiltSeries[0] (TS_01).stack').detail, /TS_01\.mrc: 128×128×\d+ mode 2/);
@@ -96,13 +111,19 @@ describe('cryoet doctor on the dev cluster', { timeout: 600_000 }, () => {
   });
 
   test('a missing binary: RELION outside relionBinDir and an MPI launcher not on PATH', () => {
-    const broken = variant(config, (t) => t.replace('relionBinDir: { relion5:', 'relionBinDir: { embedded: /opt/no-relion/bin, relion5:')
-      .replace('mpirun: [mpirun,', 'mpirun: [no-such-mpirun,'));
+    const broken = variant(config, (t) =>
+      t
+        .replace('relionBinDir: { relion5:', 'relionBinDir: { embedded: /opt/no-relion/bin, relion5:')
+        .replace('mpirun: [mpirun,', 'mpirun: [no-such-mpirun,'),
+    );
     const { code, checks } = doctorJson('-c', broken, '--no-compute-node');
     assert.equal(code, 1);
     const tools = find(checks, 'tools');
     assert.equal(tools.status, 'fail');
-    assert.match(tools.detail, /not found: no-such-mpirun, \/opt\/no-relion\/bin\/relion_preprocess, \/opt\/no-relion\/bin\/relion_refine_mpi/);
+    assert.match(
+      tools.detail,
+      /not found: no-such-mpirun, \/opt\/no-relion\/bin\/relion_preprocess, \/opt\/no-relion\/bin\/relion_refine_mpi/,
+    );
     assert.match(tools.fix!, /tools\.relionBinDir/);
     const relion = find(checks, 'relion');
     assert.equal(relion.status, 'fail');
@@ -110,9 +131,14 @@ describe('cryoet doctor on the dev cluster', { timeout: 600_000 }, () => {
   });
 
   test('a bad partition and a gres no node offers fail, naming what the cluster has', () => {
-    const broken = variant(config, (t) => t.replace('partitions: [gpu]', 'partitions: [gpu, nope]')
-      .replace('postprocess: { ladder: [{ partition: gpu, gres: "gpu:1" }] }',
-        'postprocess: { ladder: [{ partition: nope, gres: "gpu:1" }, { partition: gpu, gres: "gpu:v100:1" }] }'));
+    const broken = variant(config, (t) =>
+      t
+        .replace('partitions: [gpu]', 'partitions: [gpu, nope]')
+        .replace(
+          'postprocess: { ladder: [{ partition: gpu, gres: "gpu:1" }] }',
+          'postprocess: { ladder: [{ partition: nope, gres: "gpu:1" }, { partition: gpu, gres: "gpu:v100:1" }] }',
+        ),
+    );
     const { code, checks } = doctorJson('-c', broken, '--no-compute-node');
     assert.equal(code, 1);
     assert.match(find(checks, 'partitions').detail, /^nope not on the cluster \(sinfo lists gpu, urgent\)$/);
@@ -138,8 +164,12 @@ describe('cryoet doctor on the dev cluster', { timeout: 600_000 }, () => {
       assert.equal(code, 1);
       const folder = find(checks, `folder ${work}`);
       assert.equal(folder.status, 'fail');
-      assert.match(folder.detail, mounted ? /^not writable \(Read-only file system\) on compute node \S+ \(jobs need it writable\)$/
-        : /^cannot create it \(Not a directory\) on compute node/);
+      assert.match(
+        folder.detail,
+        mounted
+          ? /^not writable \(Read-only file system\) on compute node \S+ \(jobs need it writable\)$/
+          : /^cannot create it \(Not a directory\) on compute node/,
+      );
       assert.match(folder.fix!, /shared filesystem/);
       assert.equal(find(checks, /^folder .*\.dev\/cluster\/work$/).status, 'pass');
     } finally {
@@ -152,14 +182,19 @@ describe('cryoet doctor on the dev cluster', { timeout: 600_000 }, () => {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'other')]);
     const other = readFileSync(join(keyDir, 'other.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
     writeFileSync(join(keyDir, 'known_hosts'), `[127.0.0.1]:2222 ${other}\n`);
-    const broken = variant(config, (t) => t.replace(/knownHostsFile: \S+/, `knownHostsFile: ${join(keyDir, 'known_hosts')}`));
+    const broken = variant(config, (t) =>
+      t.replace(/knownHostsFile: \S+/, `knownHostsFile: ${join(keyDir, 'known_hosts')}`),
+    );
     const { code, checks } = doctorJson('-c', broken);
     assert.equal(code, 1);
     const ssh = find(checks, 'ssh');
     assert.equal(ssh.status, 'fail');
     assert.match(ssh.detail, /host key/i);
     assert.match(ssh.fix!, /known_hosts/);
-    assert.deepEqual(checks.filter((c) => c.scope === 'cluster dev').map((c) => c.check), ['ssh']);
+    assert.deepEqual(
+      checks.filter((c) => c.scope === 'cluster dev').map((c) => c.check),
+      ['ssh'],
+    );
   });
 
   test('a namespace without our search attributes fails, naming cryoet setup', async () => {
@@ -189,17 +224,26 @@ describe('cryoet doctor on the dev cluster', { timeout: 600_000 }, () => {
     const { code, checks } = doctorJson('-c', config, file, '--no-compute-node');
     assert.equal(code, 1);
     const failed = checks.filter((c) => c.status === 'fail');
-    assert.deepEqual(failed.map((c) => c.check), ['tiltSeries[1] (TS_03).stack', 'tiltSeries[2] (TS_43).stack', 'tiltSeries[3] (TS_45).angles']);
+    assert.deepEqual(
+      failed.map((c) => c.check),
+      ['tiltSeries[1] (TS_03).stack', 'tiltSeries[2] (TS_43).stack', 'tiltSeries[3] (TS_45).angles'],
+    );
     assert.match(failed[0]!.detail, /TS_03\.mrc does not exist/);
     assert.match(failed[0]!.fix!, new RegExp(`fix tiltSeries\\[1\\] \\(TS_03\\)\\.stack in ${file}`));
     assert.match(failed[1]!.detail, /TS_43\.mrc: .*4096/);
-    assert.match(failed[2]!.detail, new RegExp(`TS_45\\.mrc has ${angles.length} tilt images but TS_45\\.rawtlt has ${angles.length - 1} angles`));
+    assert.match(
+      failed[2]!.detail,
+      new RegExp(`TS_45\\.mrc has ${angles.length} tilt images but TS_45\\.rawtlt has ${angles.length - 1} angles`),
+    );
 
     const id = uniqueId('doctor-refused');
     const start = cryoet('start', file, '-c', config, '--id', id);
     assert.equal(start.code, 1, start.err);
     assert.match(start.err, /^FAIL .*TS_03\)\.stack: /m);
-    assert.match(start.err, /not started: 3 preflight check\(s\) failed \(cryoet doctor -c .* runs them all; --no-preflight starts anyway\)/);
+    assert.match(
+      start.err,
+      /not started: 3 preflight check\(s\) failed \(cryoet doctor -c .* runs them all; --no-preflight starts anyway\)/,
+    );
     await assert.rejects(env.client.workflow.getHandle(id).describe(), /not found/i);
   });
 });

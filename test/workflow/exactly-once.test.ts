@@ -31,10 +31,17 @@ describe('exactly-once submission', () => {
   });
 
   test('SIGKILL right after sbatch: one job exists, the next worker re-attaches and completes', async () => {
-    const doomed = await spawnWorkerProcess(['--import', 'tsx', join(repoRoot, 'test/fixtures/worker-dies-after-submit.ts'), configFile], 'polling');
+    const doomed = await spawnWorkerProcess(
+      ['--import', 'tsx', join(repoRoot, 'test/fixtures/worker-dies-after-submit.ts'), configFile],
+      'polling',
+    );
 
     const workflowId = `cryoet/test/${uniqueId('once')}`;
-    const input: ClusterJobInput = { step: 'once', placement: ladder(['gpu:t4:1']), command: ['bash', '-c', 'sleep 2; echo once'] };
+    const input: ClusterJobInput = {
+      step: 'once',
+      placement: ladder(['gpu:t4:1']),
+      command: ['bash', '-c', 'sleep 2; echo once'],
+    };
     const handle = await env.client.workflow.start('clusterJob', { taskQueue, workflowId, args: [input] });
     assert.equal((await doomed.exited).signal, 'SIGKILL', doomed.output());
     assert.match(doomed.output(), /sbatch done/);
@@ -42,7 +49,13 @@ describe('exactly-once submission', () => {
     const config = await loadConfig(configFile);
     const plugin = new CryoEtPlugin({ config, log: () => {} });
     const jobName = jobNameFor(jobKey(workflowId, 'once-1'));
-    const listJobs = async () => (await plugin.resources.pool.get('dev').exec(`squeue -h -t all --name ${jobName} -o %i`, { timeoutMs: 10_000 })).stdout.trim().split('\n').filter(Boolean);
+    const listJobs = async () =>
+      (
+        await plugin.resources.pool.get('dev').exec(`squeue -h -t all --name ${jobName} -o %i`, { timeoutMs: 10_000 })
+      ).stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean);
     const before = await listJobs();
     assert.equal(before.length, 1, `jobs named ${jobName}: ${before.join(', ')}`);
 

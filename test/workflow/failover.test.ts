@@ -14,7 +14,11 @@ import { rung, startWorkerHarness, type WorkerHarness } from '../helpers/worker.
 import { devConfig } from '../helpers/env.js';
 
 const devCluster = (command: string) =>
-  execFileSync('bash', [join(repoRoot, 'scripts/dev-cluster.sh'), command], { env: { ...process.env, CRYOET_CLUSTER: 'dev2' }, encoding: 'utf8', timeout: 60_000 });
+  execFileSync('bash', [join(repoRoot, 'scripts/dev-cluster.sh'), command], {
+    env: { ...process.env, CRYOET_CLUSTER: 'dev2' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
 
 describe('failover to another cluster', () => {
   let h: WorkerHarness;
@@ -26,7 +30,16 @@ describe('failover to another cluster', () => {
     h = await startWorkerHarness({
       clusters: {
         ...base.clusters,
-        dev2: { ...dev, ssh: { ...dev.ssh, port: 2223, keyFile: join(d2, 'ssh/id_ed25519'), knownHostsFile: join(d2, 'ssh/known_hosts') }, workDir: join(d2, 'work') },
+        dev2: {
+          ...dev,
+          ssh: {
+            ...dev.ssh,
+            port: 2223,
+            keyFile: join(d2, 'ssh/id_ed25519'),
+            knownHostsFile: join(d2, 'ssh/known_hosts'),
+          },
+          workDir: join(d2, 'work'),
+        },
       },
     });
   });
@@ -39,11 +52,17 @@ describe('failover to another cluster', () => {
     const handle = await h.env.client.workflow.start('clusterJob', {
       taskQueue: h.taskQueue,
       workflowId: `cryoet/test/${uniqueId('failover')}`,
-      args: [{
-        step: 'failover',
-        placement: { ladder: [rung('gpu:a10g:4'), { ...rung('gpu:4'), cluster: 'dev2' }], hangAfterMs: 2000, onExhausted: 'fail' },
-        command: ['bash', '-c', 'echo "ran on $SLURM_CLUSTER_NAME/$SLURMD_NODENAME"'],
-      }],
+      args: [
+        {
+          step: 'failover',
+          placement: {
+            ladder: [rung('gpu:a10g:4'), { ...rung('gpu:4'), cluster: 'dev2' }],
+            hangAfterMs: 2000,
+            onExhausted: 'fail',
+          },
+          command: ['bash', '-c', 'echo "ran on $SLURM_CLUSTER_NAME/$SLURMD_NODENAME"'],
+        },
+      ],
     });
     const result: ClusterJobResult = await handle.result();
     assert.equal(result.job.cluster, 'dev2');

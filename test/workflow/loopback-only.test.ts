@@ -22,13 +22,24 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { cryoSearchAttributes } from '../../src/search-attributes.js';
 import { freePort, repoRoot, startTemporal, uniqueId, writeTestConfig } from '../helpers/env.js';
 import { spawnWorkerProcess } from '../helpers/worker-process.js';
-import { describeSocket, isLoopback, listeningSockets, pidListeningOn, processStartMs, type ListeningSocket } from '../helpers/listening-sockets.js';
+import {
+  describeSocket,
+  isLoopback,
+  listeningSockets,
+  pidListeningOn,
+  processStartMs,
+  type ListeningSocket,
+} from '../helpers/listening-sockets.js';
 
 /** Asserts every socket is on loopback; returns them for further checks. */
 function assertLoopbackOnly(what: string, sockets: ListeningSocket[]): ListeningSocket[] {
   assert.ok(sockets.length > 0, `${what}: no listening socket found`);
   const wild = sockets.filter((s) => !isLoopback(s.address));
-  assert.deepEqual(wild.map(describeSocket), [], `${what} listens beyond loopback (all: ${sockets.map(describeSocket).join(', ')})`);
+  assert.deepEqual(
+    wild.map(describeSocket),
+    [],
+    `${what} listens beyond loopback (all: ${sockets.map(describeSocket).join(', ')})`,
+  );
   return sockets;
 }
 
@@ -50,7 +61,9 @@ describe('local servers listen on loopback only', { timeout: 360_000 }, () => {
   });
 
   test('the dev cluster: sshd, MariaDB, slurmctld, slurmd, slurmdbd', (t) => {
-    const slurmConf = execFileSync('bash', [join(repoRoot, 'scripts/dev-cluster.sh'), 'env'], { encoding: 'utf8' }).trim().split('=')[1]!;
+    const slurmConf = execFileSync('bash', [join(repoRoot, 'scripts/dev-cluster.sh'), 'env'], { encoding: 'utf8' })
+      .trim()
+      .split('=')[1]!;
     const dir = dirname(dirname(slurmConf));
     const pidOf = (name: string) => Number(readFileSync(join(dir, 'run', `${name}.pid`), 'utf8').trim());
     const daemons: Array<{ name: string; port: number; slurm?: { conf: string; option: string } }> = [
@@ -59,16 +72,24 @@ describe('local servers listen on loopback only', { timeout: 360_000 }, () => {
       { name: 'slurmctld', port: 16817, slurm: { conf: slurmConf, option: 'NoCtldInAddrAny' } },
       { name: 'slurmd-n1', port: 17001, slurm: { conf: slurmConf, option: 'NoInAddrAny' } },
       { name: 'slurmd-n2', port: 17002, slurm: { conf: slurmConf, option: 'NoInAddrAny' } },
-      { name: 'slurmdbd', port: 16819, slurm: { conf: join(dirname(slurmConf), 'slurmdbd.conf'), option: 'NoInAddrAny' } },
+      {
+        name: 'slurmdbd',
+        port: 16819,
+        slurm: { conf: join(dirname(slurmConf), 'slurmdbd.conf'), option: 'NoInAddrAny' },
+      },
     ];
     const hostName = execFileSync('hostname', { encoding: 'utf8' }).trim();
-    const nameIsLocalhost = firstIpv4(hostName)?.startsWith('127.') === true && firstIpv4(hostName) === firstIpv4('localhost');
+    const nameIsLocalhost =
+      firstIpv4(hostName)?.startsWith('127.') === true && firstIpv4(hostName) === firstIpv4('localhost');
     const stale: string[] = [];
     for (const d of daemons) {
       const pid = pidOf(d.name);
       // Not the tree: slurmd's job steps and sshd's sessions are other processes' business.
       const sockets = listeningSockets(pid, false);
-      assert.ok(ports(sockets).includes(d.port), `${d.name} (pid ${pid}) listens on ${sockets.map(describeSocket).join(', ') || 'nothing'}, expected port ${d.port}`);
+      assert.ok(
+        ports(sockets).includes(d.port),
+        `${d.name} (pid ${pid}) listens on ${sockets.map(describeSocket).join(', ') || 'nothing'}, expected port ${d.port}`,
+      );
       const wild = sockets.filter((s) => !isLoopback(s.address));
       if (wild.length === 0) continue;
       const where = `${d.name} (pid ${pid}) listens on ${wild.map(describeSocket).join(', ')}`;
@@ -77,19 +98,32 @@ describe('local servers listen on loopback only', { timeout: 360_000 }, () => {
       assert.deepEqual(ports(wild), [d.port], `${where}: beyond loopback, and not only on its port`);
       if (!nameIsLocalhost) {
         // The documented exception: NoInAddrAny would bind to the host name's address.
-        assert.doesNotMatch(readFileSync(d.slurm.conf, 'utf8'), /^CommunicationParameters=.*InAddrAny/m, `${where} although ${d.slurm.conf} asks for the host name's address`);
-        t.diagnostic(`${where}: host name ${hostName} does not resolve to localhost's 127.0.0.1, so Slurm cannot bind loopback only (no bind-address setting)`);
+        assert.doesNotMatch(
+          readFileSync(d.slurm.conf, 'utf8'),
+          /^CommunicationParameters=.*InAddrAny/m,
+          `${where} although ${d.slurm.conf} asks for the host name's address`,
+        );
+        t.diagnostic(
+          `${where}: host name ${hostName} does not resolve to localhost's 127.0.0.1, so Slurm cannot bind loopback only (no bind-address setting)`,
+        );
         continue;
       }
       const conf = readFileSync(d.slurm.conf, 'utf8');
       const hasOption = new RegExp(`^CommunicationParameters=.*\\b${d.slurm.option}\\b`, 'm').test(conf);
       const startedBeforeConf = processStartMs(pid) < statSync(d.slurm.conf).mtimeMs;
-      assert.ok(!hasOption || startedBeforeConf, `${where} although it started after ${d.slurm.conf} set ${d.slurm.option}`);
-      stale.push(`${where} (started ${new Date(processStartMs(pid)).toISOString()}, ${d.slurm.conf} ${hasOption ? `set ${d.slurm.option} at ${statSync(d.slurm.conf).mtime.toISOString()}` : `lacks ${d.slurm.option}: written by an older scripts/dev-cluster.sh`})`);
+      assert.ok(
+        !hasOption || startedBeforeConf,
+        `${where} although it started after ${d.slurm.conf} set ${d.slurm.option}`,
+      );
+      stale.push(
+        `${where} (started ${new Date(processStartMs(pid)).toISOString()}, ${d.slurm.conf} ${hasOption ? `set ${d.slurm.option} at ${statSync(d.slurm.conf).mtime.toISOString()}` : `lacks ${d.slurm.option}: written by an older scripts/dev-cluster.sh`})`,
+      );
     }
     if (stale.length > 0) {
       for (const s of stale) t.diagnostic(s);
-      t.skip(`dev cluster daemons started before their config asked for loopback (restart the cluster: scripts/dev-cluster.sh stop && start): ${stale.length} not checked`);
+      t.skip(
+        `dev cluster daemons started before their config asked for loopback (restart the cluster: scripts/dev-cluster.sh stop && start): ${stale.length} not checked`,
+      );
     }
   });
 
@@ -102,7 +136,12 @@ describe('local servers listen on loopback only', { timeout: 360_000 }, () => {
         cwd: repoRoot,
         encoding: 'utf8',
         timeout: 60_000,
-        env: { ...process.env, CRYOET_TEMPORAL_PORT: String(port), CRYOET_TEMPORAL_UI_PORT: String(uiPort), CRYOET_TEMPORAL_DIR: stateDir },
+        env: {
+          ...process.env,
+          CRYOET_TEMPORAL_PORT: String(port),
+          CRYOET_TEMPORAL_UI_PORT: String(uiPort),
+          CRYOET_TEMPORAL_DIR: stateDir,
+        },
       });
     cleanups.push(() => {
       if (existsSync(join(stateDir, 'server.pid'))) script('stop');
@@ -111,7 +150,8 @@ describe('local servers listen on loopback only', { timeout: 360_000 }, () => {
     script('start');
     const pid = Number(readFileSync(join(stateDir, 'server.pid'), 'utf8').trim());
     const sockets = assertLoopbackOnly(`temporal server (pid ${pid})`, listeningSockets(pid));
-    for (const p of [port, port + 10, port + 11, uiPort]) assert.ok(ports(sockets).includes(p), `port ${p} among ${sockets.map(describeSocket).join(', ')}`);
+    for (const p of [port, port + 10, port + 11, uiPort])
+      assert.ok(ports(sockets).includes(p), `port ${p} among ${sockets.map(describeSocket).join(', ')}`);
   });
 
   test('the test servers of test/helpers/env.ts, and one with the UI on', async () => {
@@ -130,7 +170,14 @@ describe('local servers listen on loopback only', { timeout: 360_000 }, () => {
         ui: true,
         uiPort,
         searchAttributes: [...cryoSearchAttributes],
-        extraArgs: ['--http-port', String(await freePort()), '--metrics-port', String(await freePort()), '--log-level', 'error'],
+        extraArgs: [
+          '--http-port',
+          String(await freePort()),
+          '--metrics-port',
+          String(await freePort()),
+          '--log-level',
+          'error',
+        ],
       },
     });
     cleanups.push(() => withUi.teardown());
@@ -146,14 +193,21 @@ describe('local servers listen on loopback only', { timeout: 360_000 }, () => {
     const metricsPort = await freePort();
     const configFile = writeTestConfig(Number(server.address.split(':').at(-1)), uniqueId('tq-loopback'));
     appendFileSync(configFile, `\nmetrics:\n  prometheus: 127.0.0.1:${metricsPort}\n`);
-    const worker = await spawnWorkerProcess(['--import', 'tsx', join('src', 'worker.ts'), configFile], 'cryoet worker: task queue');
+    const worker = await spawnWorkerProcess(
+      ['--import', 'tsx', join('src', 'worker.ts'), configFile],
+      'cryoet worker: task queue',
+    );
     cleanups.push(async () => {
       worker.child.kill('SIGINT');
       await worker.exited;
     });
     const pid = worker.child.pid!;
     const sockets = assertLoopbackOnly(`cryoet worker (pid ${pid})`, listeningSockets(pid));
-    assert.deepEqual(sockets.map(describeSocket), [`127.0.0.1:${metricsPort}`], 'the exporter is the only thing the worker listens on');
+    assert.deepEqual(
+      sockets.map(describeSocket),
+      [`127.0.0.1:${metricsPort}`],
+      'the exporter is the only thing the worker listens on',
+    );
     const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     assert.equal(response.status, 200);
     await response.body?.cancel();

@@ -13,7 +13,11 @@ import { cryoSearchAttributes } from '../../src/search-attributes.js';
 import { freePort, repoRoot, startTemporal, uniqueId, writeTestConfig } from '../helpers/env.js';
 
 function cryoet(...args: string[]) {
-  const r = spawnSync('node', [join(repoRoot, 'bin', 'cryoet.js'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('node', [join(repoRoot, 'bin', 'cryoet.js'), ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -33,8 +37,20 @@ describe('cryoet setup: our search attributes on a namespace that lacks them', {
   test('a worker and cryoet start stop at once, naming cryoet setup', () => {
     const worker = cryoet('worker', '--config', config);
     assert.equal(worker.code, 2, worker.err);
-    assert.match(worker.err, new RegExp(`namespace "default" lacks the search attributes cryoet workflows set: ${ALL}\\. Run: cryoet setup -c ${config}`));
-    const start = cryoet('start', join(repoRoot, 'campaigns', 'embedded-10164.yaml'), '--config', config, '--id', uniqueId('nosetup'));
+    assert.match(
+      worker.err,
+      new RegExp(
+        `namespace "default" lacks the search attributes cryoet workflows set: ${ALL}\\. Run: cryoet setup -c ${config}`,
+      ),
+    );
+    const start = cryoet(
+      'start',
+      join(repoRoot, 'campaigns', 'embedded-10164.yaml'),
+      '--config',
+      config,
+      '--id',
+      uniqueId('nosetup'),
+    );
     assert.equal(start.code, 2, start.err);
     assert.match(start.err, /lacks the search attributes .*Run: cryoet setup -c /);
   });
@@ -42,9 +58,13 @@ describe('cryoet setup: our search attributes on a namespace that lacks them', {
   test('setup registers all of them; a second run adds nothing', async () => {
     const first = cryoet('setup', '--config', config);
     assert.equal(first.code, 0, first.err);
-    assert.match(first.out, new RegExp(`namespace "default" at 127\\.0\\.0\\.1:\\d+: added ${ALL}; already there: none`));
+    assert.match(
+      first.out,
+      new RegExp(`namespace "default" at 127\\.0\\.0\\.1:\\d+: added ${ALL}; already there: none`),
+    );
     const listed = await env.connection.operatorService.listSearchAttributes({ namespace: 'default' });
-    for (const k of cryoSearchAttributes) assert.ok(listed.customAttributes?.[k.name] !== undefined, `${k.name} not registered`);
+    for (const k of cryoSearchAttributes)
+      assert.ok(listed.customAttributes?.[k.name] !== undefined, `${k.name} not registered`);
     const again = cryoet('setup', '--config', config);
     assert.equal(again.code, 0, again.err);
     assert.match(again.out, new RegExp(`added none; already there: ${ALL}$`, 'm'));
@@ -53,7 +73,15 @@ describe('cryoet setup: our search attributes on a namespace that lacks them', {
   test('after setup, cryoet start goes through', () => {
     const id = uniqueId('aftersetup');
     // The campaign's dataset is not made here: its preflight is doctor.test.ts's.
-    const start = cryoet('start', join(repoRoot, 'campaigns', 'embedded-10164.yaml'), '--config', config, '--id', id, '--no-preflight');
+    const start = cryoet(
+      'start',
+      join(repoRoot, 'campaigns', 'embedded-10164.yaml'),
+      '--config',
+      config,
+      '--id',
+      id,
+      '--no-preflight',
+    );
     assert.equal(start.code, 0, start.err);
     assert.match(start.out, new RegExp(`started campaign ${id}`));
   });

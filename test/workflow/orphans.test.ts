@@ -53,14 +53,17 @@ describe('cryoet orphans on the dev cluster', { timeout: 360_000 }, () => {
         process.execPath,
         ['--import', TSX, join(repoRoot, 'src', 'cli.ts'), ...args, '--config', configFile],
         { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 },
-        (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+        (err, stdout, stderr) =>
+          resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
       );
     });
   }
 
   /** `squeue -t all` state of one job ('' once Slurm has forgotten it); never throws on an unknown id. */
   async function stateOf(jobId: string): Promise<string> {
-    const r = await h.plugin.resources.pool.get('dev').exec(shellJoin(['squeue', '-h', '-t', 'all', '-j', jobId, '-o', '%T']), { timeoutMs: 15_000 });
+    const r = await h.plugin.resources.pool
+      .get('dev')
+      .exec(shellJoin(['squeue', '-h', '-t', 'all', '-j', jobId, '-o', '%T']), { timeoutMs: 15_000 });
     return r.exitCode === 0 ? r.stdout.trim() : '';
   }
 
@@ -83,7 +86,8 @@ describe('cryoet orphans on the dev cluster', { timeout: 360_000 }, () => {
     }
     if (orphanJobId) await h.slurm(['scancel', '-u', 'root', orphanJobId]).catch(() => {});
     if (h) {
-      for (const id of await queued(ownedJobName).catch(() => [])) await h.slurm(['scancel', '-u', 'root', id]).catch(() => {});
+      for (const id of await queued(ownedJobName).catch(() => []))
+        await h.slurm(['scancel', '-u', 'root', id]).catch(() => {});
       await h.stop();
     }
   });
@@ -95,37 +99,81 @@ describe('cryoet orphans on the dev cluster', { timeout: 360_000 }, () => {
       workflowId: ownedId,
       args: [{ step: 'sleep', placement: ladder(['gpu:1'], 600_000, 'wait'), command: ['sleep', '120'] }],
     });
-    const [ownedJobId] = await waitUntil('the clusterJob’s job in the queue', async () => {
-      const ids = await queued(ownedJobName);
-      return ids.length > 0 ? ids : undefined;
-    }, 30_000, 300).catch(async (err: Error) => {
+    const [ownedJobId] = await waitUntil(
+      'the clusterJob’s job in the queue',
+      async () => {
+        const ids = await queued(ownedJobName);
+        return ids.length > 0 ? ids : undefined;
+      },
+      30_000,
+      300,
+    ).catch(async (err: Error) => {
       // Say what the workflow was doing: a submit still retrying, a failed workflow task, ...
       const d = await owned!.describe();
-      const pending = d.raw.pendingActivities?.map((a) => `${a.activityType?.name} attempt ${a.attempt}: ${a.lastFailure?.message ?? 'no failure'}`) ?? [];
-      throw new Error(`${err.message}; workflow ${d.status.name}, history length ${d.historyLength}, pending activities: ${pending.join('; ') || 'none'}`);
+      const pending =
+        d.raw.pendingActivities?.map(
+          (a) => `${a.activityType?.name} attempt ${a.attempt}: ${a.lastFailure?.message ?? 'no failure'}`,
+        ) ?? [];
+      throw new Error(
+        `${err.message}; workflow ${d.status.name}, history length ${d.historyLength}, pending activities: ${pending.join('; ') || 'none'}`,
+      );
     });
 
     // (b) a job named for a workflow that never existed, as a crashed campaign leaves behind.
     orphanJobId = parseSbatchParsable(
-      await h.slurm(['sbatch', '--parsable', '--partition', 'gpu', '--job-name', jobNameFor(goneKey), '--comment', `cryoet ${goneKey}`, '--output', '/dev/null', '--wrap', 'sleep 120']),
+      await h.slurm([
+        'sbatch',
+        '--parsable',
+        '--partition',
+        'gpu',
+        '--job-name',
+        jobNameFor(goneKey),
+        '--comment',
+        `cryoet ${goneKey}`,
+        '--output',
+        '/dev/null',
+        '--wrap',
+        'sleep 120',
+      ]),
     ).jobId;
 
     // (c) listed: the orphan only.
     const table = await cryoet('orphans', '--prefix', prefix);
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, new RegExp(`^2 job\\(s\\) named cryoet\\.\\* on cluster dev with workflow ids under "${prefix}": 1 owned by an open workflow, 1 orphan\\(s\\)\\n`));
+    assert.match(
+      table.stdout,
+      new RegExp(
+        `^2 job\\(s\\) named cryoet\\.\\* on cluster dev with workflow ids under "${prefix}": 1 owned by an open workflow, 1 orphan\\(s\\)\\n`,
+      ),
+    );
     assert.match(table.stdout, /CLUSTER\s+JOB\s+STATE\s+SUBMITTED\s+WORKFLOW\s+WHY/);
-    assert.match(table.stdout, new RegExp(`\\ndev\\s+${orphanJobId}\\s+[A-Z]+\\s+\\S+\\s+${prefix}gone\\s+no such workflow\\n`));
+    assert.match(
+      table.stdout,
+      new RegExp(`\\ndev\\s+${orphanJobId}\\s+[A-Z]+\\s+\\S+\\s+${prefix}gone\\s+no such workflow\\n`),
+    );
     assert.doesNotMatch(table.stdout, new RegExp(`\\s${ownedJobId}\\s`));
     assert.match(table.stdout, /--cancel\n$/);
 
     const json = await cryoet('orphans', '--prefix', prefix, '--json');
     assert.equal(json.code, 0, json.stderr);
-    const listed = JSON.parse(json.stdout) as { clusters: string[]; prefix: string; orphans: JsonJob[]; owned: JsonJob[]; errors: unknown[]; cancelled?: unknown };
+    const listed = JSON.parse(json.stdout) as {
+      clusters: string[];
+      prefix: string;
+      orphans: JsonJob[];
+      owned: JsonJob[];
+      errors: unknown[];
+      cancelled?: unknown;
+    };
     assert.deepEqual(listed.clusters, ['dev']);
     assert.equal(listed.prefix, prefix);
-    assert.deepEqual(listed.orphans.map((j) => [j.cluster, j.jobId, j.workflowId, j.key, j.why]), [['dev', orphanJobId, `${prefix}gone`, goneKey, 'no such workflow']]);
-    assert.deepEqual(listed.owned.map((j) => [j.jobId, j.workflowId, j.why]), [[ownedJobId, ownedId, 'workflow RUNNING']]);
+    assert.deepEqual(
+      listed.orphans.map((j) => [j.cluster, j.jobId, j.workflowId, j.key, j.why]),
+      [['dev', orphanJobId, `${prefix}gone`, goneKey, 'no such workflow']],
+    );
+    assert.deepEqual(
+      listed.owned.map((j) => [j.jobId, j.workflowId, j.why]),
+      [[ownedJobId, ownedId, 'workflow RUNNING']],
+    );
     assert.deepEqual(listed.errors, []);
     assert.equal(listed.cancelled, undefined);
 
@@ -133,10 +181,15 @@ describe('cryoet orphans on the dev cluster', { timeout: 360_000 }, () => {
     const cancel = await cryoet('orphans', '--prefix', prefix, '--cancel');
     assert.equal(cancel.code, 0, cancel.stderr);
     assert.match(cancel.stdout, new RegExp(`\\ncancelled 1 orphan job\\(s\\) on cluster dev: ${orphanJobId}\\n`));
-    const state = await waitUntil('the orphan cancelled', async () => {
-      const s = await stateOf(orphanJobId!);
-      return s === 'CANCELLED' || s === '' ? s || 'forgotten' : undefined;
-    }, 15_000, 300);
+    const state = await waitUntil(
+      'the orphan cancelled',
+      async () => {
+        const s = await stateOf(orphanJobId!);
+        return s === 'CANCELLED' || s === '' ? s || 'forgotten' : undefined;
+      },
+      15_000,
+      300,
+    );
     assert.ok(state === 'CANCELLED' || state === 'forgotten', state);
     assert.deepEqual(await queued(ownedJobName), [ownedJobId]);
     assert.equal((await owned.describe()).status.name, 'RUNNING');
@@ -146,13 +199,21 @@ describe('cryoet orphans on the dev cluster', { timeout: 360_000 }, () => {
     const second = JSON.parse(again.stdout) as { orphans: JsonJob[]; owned: JsonJob[]; cancelled: unknown[] };
     assert.deepEqual(second.orphans, []);
     assert.deepEqual(second.cancelled, []);
-    assert.deepEqual(second.owned.map((j) => j.jobId), [ownedJobId]);
+    assert.deepEqual(
+      second.owned.map((j) => j.jobId),
+      [ownedJobId],
+    );
 
     // Clean up (a): cancelling the workflow scancels its job.
     await owned.cancel();
     await assert.rejects(owned.result(), WorkflowFailedError);
     owned = undefined;
-    await waitUntil('the owned job gone after its workflow was cancelled', async () => ((await queued(ownedJobName)).length === 0 ? true : undefined), 15_000, 300);
+    await waitUntil(
+      'the owned job gone after its workflow was cancelled',
+      async () => ((await queued(ownedJobName)).length === 0 ? true : undefined),
+      15_000,
+      300,
+    );
   });
 
   test('usage errors are exit 2 and touch nothing', async () => {

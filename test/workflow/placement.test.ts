@@ -22,7 +22,12 @@ describe('placement ladder on the dev cluster', () => {
     // login shell's environment) submits into a reservation that starts in an hour: a
     // pending job with a non-capacity reason (Reservation).
     const config = await devConfig();
-    h = await startWorkerHarness({ clusters: { ...config.clusters, devlater: { ...config.clusters['dev']!, environment: { SBATCH_RESERVATION: reservation } } } });
+    h = await startWorkerHarness({
+      clusters: {
+        ...config.clusters,
+        devlater: { ...config.clusters['dev']!, environment: { SBATCH_RESERVATION: reservation } },
+      },
+    });
   });
   after(async () => {
     await h?.slurm(['scontrol', 'delete', `ReservationName=${reservation}`]).catch(() => {});
@@ -30,13 +35,23 @@ describe('placement ladder on the dev cluster', () => {
   });
 
   const start = (step: string, input: Omit<ClusterJobInput, 'step'>) =>
-    h.env.client.workflow.start('clusterJob', { taskQueue: h.taskQueue, workflowId: `cryoet/test/${uniqueId(step)}`, args: [{ step, ...input }] });
+    h.env.client.workflow.start('clusterJob', {
+      taskQueue: h.taskQueue,
+      workflowId: `cryoet/test/${uniqueId(step)}`,
+      args: [{ step, ...input }],
+    });
 
   test('a job pinned to A10G hangs, is relaxed to any GPU and finishes on a T4 node', async () => {
-    const handle = await start('relax', { placement: ladder(['gpu:a10g:4', 'gpu:4']), command: ['bash', '-c', 'echo ran on $(hostname) with $CUDA_VISIBLE_DEVICES'] });
+    const handle = await start('relax', {
+      placement: ladder(['gpu:a10g:4', 'gpu:4']),
+      command: ['bash', '-c', 'echo ran on $(hostname) with $CUDA_VISIBLE_DEVICES'],
+    });
     const result: ClusterJobResult = await handle.result();
     const kinds = result.record.events.map((e) => e.kind);
-    assert.deepEqual(kinds.filter((k) => k !== 'observed'), ['submitted', 'hung', 'relaxed', 'resubmitted', 'completed']);
+    assert.deepEqual(
+      kinds.filter((k) => k !== 'observed'),
+      ['submitted', 'hung', 'relaxed', 'resubmitted', 'completed'],
+    );
     const hung = result.record.events.find((e) => e.kind === 'hung')!;
     assert.equal(hung.rung, 0);
     assert.match(hung.reason ?? '', /ReqNodeNotAvail/);
@@ -61,9 +76,18 @@ describe('placement ladder on the dev cluster', () => {
 
   test('a job queued behind another times its hang from its release, not its submission', async () => {
     const first = await start('ahead', { placement: ladder(['gpu:1']), command: ['sleep', '6'] });
-    const firstJob = await waitUntil('the first job to be submitted', async () => (await first.describe()).typedSearchAttributes.get(CryoSlurmJobId));
-    const queued = await start('queued', { placement: ladder(['gpu:a10g:4', 'gpu:4']), command: ['true'], afterJobs: [firstJob] });
-    const [ahead, result] = (await Promise.all([first.result(), queued.result()])) as [ClusterJobResult, ClusterJobResult];
+    const firstJob = await waitUntil('the first job to be submitted', async () =>
+      (await first.describe()).typedSearchAttributes.get(CryoSlurmJobId),
+    );
+    const queued = await start('queued', {
+      placement: ladder(['gpu:a10g:4', 'gpu:4']),
+      command: ['true'],
+      afterJobs: [firstJob],
+    });
+    const [ahead, result] = (await Promise.all([first.result(), queued.result()])) as [
+      ClusterJobResult,
+      ClusterJobResult,
+    ];
     const kinds = result.record.events.map((e) => `${e.kind}${e.reason ? `(${e.reason})` : ''}`);
     assert.ok(kinds.includes('observed(Dependency)'), kinds.join(' '));
     const at = (r: ClusterJobResult, kind: string) => Date.parse(r.record.events.find((e) => e.kind === kind)!.at);
@@ -71,16 +95,35 @@ describe('placement ladder on the dev cluster', () => {
     // eligible time, whole seconds), not from a poll that saw it later.
     const sinceEnd = at(result, 'hung') - at(ahead, 'completed');
     assert.ok(at(result, 'hung') - at(result, 'submitted') >= 6000, kinds.join(' '));
-    assert.ok(sinceEnd >= 1500 && sinceEnd < 4500, `hung ${sinceEnd} ms after the job it waited for was seen completed (hangAfter 3 s)`);
+    assert.ok(
+      sinceEnd >= 1500 && sinceEnd < 4500,
+      `hung ${sinceEnd} ms after the job it waited for was seen completed (hangAfter 3 s)`,
+    );
     assert.equal(result.record.rung, 1);
   });
 
   test('a job pending for a non-capacity reason (a future reservation) is not relaxed', async () => {
-    await h.slurm(['scontrol', 'create', 'reservation', `ReservationName=${reservation}`, 'StartTime=now+1hour', 'Duration=10', 'Nodes=n1,n2', 'Users=root']);
+    await h.slurm([
+      'scontrol',
+      'create',
+      'reservation',
+      `ReservationName=${reservation}`,
+      'StartTime=now+1hour',
+      'Duration=10',
+      'Nodes=n1,n2',
+      'Users=root',
+    ]);
     const later = ladder(['gpu:t4:1', 'gpu:1'], 2000);
-    const handle = await start('later', { placement: { ...later, ladder: later.ladder.map((r) => ({ ...r, cluster: 'devlater' })) }, command: ['true'] });
-    const jobId = await waitUntil('submission', async () => (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId));
-    await waitUntil('the reservation wait to be seen', async () => ((await handle.query(jobRecordQuery)).events.some((e) => e.reason === 'Reservation') ? true : undefined));
+    const handle = await start('later', {
+      placement: { ...later, ladder: later.ladder.map((r) => ({ ...r, cluster: 'devlater' })) },
+      command: ['true'],
+    });
+    const jobId = await waitUntil('submission', async () =>
+      (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId),
+    );
+    await waitUntil('the reservation wait to be seen', async () =>
+      (await handle.query(jobRecordQuery)).events.some((e) => e.reason === 'Reservation') ? true : undefined,
+    );
     // Pending well past hangAfter: still the first rung, nothing cancelled.
     await new Promise((r) => setTimeout(r, 4000));
     const record = await handle.query(jobRecordQuery);
@@ -108,12 +151,16 @@ describe('placement ladder on the dev cluster', () => {
 
   test('onExhausted: wait keeps waiting on the last rung instead of failing', async () => {
     const handle = await start('wait', { placement: ladder(['gpu:a10g:4'], 1500, 'wait'), command: ['true'] });
-    const jobId = await waitUntil('submission', async () => (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId));
+    const jobId = await waitUntil('submission', async () =>
+      (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId),
+    );
     await new Promise((r) => setTimeout(r, 4000));
     assert.equal((await handle.describe()).status.name, 'RUNNING');
     assert.equal((await handle.query(jobRecordQuery)).hung.length, 0);
     await handle.cancel();
     await assert.rejects(handle.result());
-    await waitUntil('scancel', async () => (/CANCELLED/.test(await h.slurm(['squeue', '-h', '-t', 'all', '-j', jobId, '-o', '%T'])) ? true : undefined));
+    await waitUntil('scancel', async () =>
+      /CANCELLED/.test(await h.slurm(['squeue', '-h', '-t', 'all', '-j', jobId, '-o', '%T'])) ? true : undefined,
+    );
   });
 });

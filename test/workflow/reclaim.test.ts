@@ -17,7 +17,8 @@ describe('spot reclaim on the dev cluster', () => {
     h = await startWorkerHarness();
   });
   after(async () => {
-    for (const node of downed) await h.slurm(['scontrol', 'update', `NodeName=${node}`, 'State=RESUME']).catch(() => {});
+    for (const node of downed)
+      await h.slurm(['scontrol', 'update', `NodeName=${node}`, 'State=RESUME']).catch(() => {});
     await h?.stop();
   });
 
@@ -25,12 +26,14 @@ describe('spot reclaim on the dev cluster', () => {
     const handle = await h.env.client.workflow.start('clusterJob', {
       taskQueue: h.taskQueue,
       workflowId: `cryoet/test/${uniqueId('reclaim')}`,
-      args: [{
-        step: 'refine',
-        placement: ladder(['gpu:t4:1'], 60_000),
-        command: ['bash', '-c', 'echo first try; sleep 60'],
-        resume: { command: ['bash', '-c', 'echo resumed on $SLURMD_NODENAME'] },
-      }],
+      args: [
+        {
+          step: 'refine',
+          placement: ladder(['gpu:t4:1'], 60_000),
+          command: ['bash', '-c', 'echo first try; sleep 60'],
+          resume: { command: ['bash', '-c', 'echo resumed on $SLURMD_NODENAME'] },
+        },
+      ],
     });
     const node = await waitUntil('the job to run', async () => {
       const running = (await handle.query(jobRecordQuery)).events.find((e) => e.state === 'RUNNING' && e.node);
@@ -57,16 +60,33 @@ describe('spot reclaim on the dev cluster', () => {
     const handle = await h.env.client.workflow.start('clusterJob', {
       taskQueue: h.taskQueue,
       workflowId: `cryoet/test/${uniqueId('preempt')}`,
-      args: [{
-        step: 'refine',
-        placement: ladder(['gpu:t4:2'], 60_000),
-        command: ['bash', '-c', 'sleep 60'],
-        resume: { command: ['bash', '-c', 'echo resumed after preemption'] },
-      }],
+      args: [
+        {
+          step: 'refine',
+          placement: ladder(['gpu:t4:2'], 60_000),
+          command: ['bash', '-c', 'sleep 60'],
+          resume: { command: ['bash', '-c', 'echo resumed after preemption'] },
+        },
+      ],
     });
-    const node = await waitUntil('the job to run', async () => (await handle.query(jobRecordQuery)).events.find((e) => e.state === 'RUNNING' && e.node)?.node);
+    const node = await waitUntil(
+      'the job to run',
+      async () => (await handle.query(jobRecordQuery)).events.find((e) => e.state === 'RUNNING' && e.node)?.node,
+    );
     // A higher-priority partition claims every GPU of that node: Slurm preempts our job.
-    await h.slurm(['sbatch', '--parsable', '-p', 'urgent', '--gres=gpu:t4:4', '-w', node, '-o', '/dev/null', '--wrap', 'sleep 3']);
+    await h.slurm([
+      'sbatch',
+      '--parsable',
+      '-p',
+      'urgent',
+      '--gres=gpu:t4:4',
+      '-w',
+      node,
+      '-o',
+      '/dev/null',
+      '--wrap',
+      'sleep 3',
+    ]);
     const result: ClusterJobResult = await handle.result();
     const lost = result.record.events.find((e) => e.kind === 'lost');
     assert.equal(lost?.state, 'PREEMPTED');

@@ -24,7 +24,12 @@ after(async () => {
 });
 
 const observation = (state: string, version: number, extra: Partial<JobObservation> = {}): JobObservation => ({
-  jobId: '42', state, move: 'pending', final: false, version, ...extra,
+  jobId: '42',
+  state,
+  move: 'pending',
+  final: false,
+  version,
+  ...extra,
 });
 
 test('a job requeued by Slurm is followed under the same id: one reclaim, no second submission', async () => {
@@ -40,7 +45,15 @@ test('a job requeued by Slurm is followed under the same id: one reclaim, no sec
   const activities = {
     async submitJob() {
       submits += 1;
-      return { cluster: 'dev', jobId: '42', jobName: 'cryoet.x', jobDir: '/j', outputPath: '/j/out', markerPath: '/j/result', reattached: false };
+      return {
+        cluster: 'dev',
+        jobId: '42',
+        jobName: 'cryoet.x',
+        jobDir: '/j',
+        outputPath: '/j/out',
+        markerPath: '/j/result',
+        reattached: false,
+      };
     },
     async watchJob() {
       return script[Math.min(watches++, script.length - 1)]!;
@@ -56,7 +69,11 @@ test('a job requeued by Slurm is followed under the same id: one reclaim, no sec
   const taskQueue = uniqueId('tq-requeue');
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath, activities });
   const result: ClusterJobResult = await worker.runUntil(
-    env.client.workflow.execute('clusterJob', { taskQueue, workflowId: `cryoet/test/${uniqueId('requeue')}`, args: [{ step: 'refine', placement: ladder(['gpu:t4:1'], 60_000), command: ['true'] }] }),
+    env.client.workflow.execute('clusterJob', {
+      taskQueue,
+      workflowId: `cryoet/test/${uniqueId('requeue')}`,
+      args: [{ step: 'refine', placement: ladder(['gpu:t4:1'], 60_000), command: ['true'] }],
+    }),
   );
   assert.equal(submits, 1);
   assert.equal(result.record.reclaims, 1);
@@ -64,5 +81,8 @@ test('a job requeued by Slurm is followed under the same id: one reclaim, no sec
   const kinds = result.record.events.map((e) => e.kind);
   assert.deepEqual(kinds, ['submitted', 'observed', 'observed', 'requeued', 'observed', 'observed', 'completed']);
   assert.equal(result.final.nodes, 'n2');
-  assert.deepEqual(result.record.granted?.map((g) => g.gpuType), ['t4']);
+  assert.deepEqual(
+    result.record.granted?.map((g) => g.gpuType),
+    ['t4'],
+  );
 });

@@ -26,7 +26,13 @@ import { CryoEtPlugin } from '../../src/plugin.js';
 import { CryoError, ErrorType } from '../../src/errors.js';
 import type { ClusterJobInput, ClusterJobResult } from '../../src/workflows/cluster-job.js';
 import { repoRoot, uniqueId, writeTestConfig } from '../helpers/env.js';
-import { describeHits, fetchHistories, findSecrets, GENERIC_SECRETS, keyFileSecrets } from '../helpers/history-secrets.js';
+import {
+  describeHits,
+  fetchHistories,
+  findSecrets,
+  GENERIC_SECRETS,
+  keyFileSecrets,
+} from '../helpers/history-secrets.js';
 import { ladder, startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
 
 /** Each would create `file` if a shell ever read it unquoted. */
@@ -57,8 +63,12 @@ const TSX = import.meta.resolve('tsx');
 
 function cryoet(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, join(repoRoot, 'src', 'cli.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000, env: { ...process.env, CRYOET_UI: '' } }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ['--import', TSX, join(repoRoot, 'src', 'cli.ts'), ...args],
+      { cwd: repoRoot, encoding: 'utf8', timeout: 60_000, env: { ...process.env, CRYOET_UI: '' } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
     );
   });
 }
@@ -84,7 +94,13 @@ describe('security on the dev stack', () => {
 
   /** Whether `file` exists, here and on the cluster's login node. */
   async function exists(file: string): Promise<boolean> {
-    const remote = await h.slurm(['bash', '-c', 'if [ -e "$1" ]; then echo present; else echo absent; fi', 'bash', file]);
+    const remote = await h.slurm([
+      'bash',
+      '-c',
+      'if [ -e "$1" ]; then echo present; else echo absent; fi',
+      'bash',
+      file,
+    ]);
     return existsSync(file) || remote.trim() !== 'absent';
   }
 
@@ -95,7 +111,11 @@ describe('security on the dev stack', () => {
     const envId = `cryoet/test/${uniqueId('hostile-env')}`;
     workflowIds.push(argvId, envId);
     const [argv, env] = await Promise.all([
-      h.env.client.workflow.execute('clusterJob', { taskQueue: h.taskQueue, workflowId: argvId, args: [input('argv', ['printf', '<%s>\\n', ...hostile])] }) as Promise<ClusterJobResult>,
+      h.env.client.workflow.execute('clusterJob', {
+        taskQueue: h.taskQueue,
+        workflowId: argvId,
+        args: [input('argv', ['printf', '<%s>\\n', ...hostile])],
+      }) as Promise<ClusterJobResult>,
       h.env.client.workflow.execute('clusterJob', {
         taskQueue: h.taskQueue,
         workflowId: envId,
@@ -103,9 +123,15 @@ describe('security on the dev stack', () => {
       }) as Promise<ClusterJobResult>,
     ]);
     assert.equal(argv.result.marker?.exitCode, 0);
-    assert.ok(argv.result.outputTail.includes(hostile.map((a) => `<${a}>`).join('\n') + '\n'), `printed: ${JSON.stringify(argv.result.outputTail)}`);
+    assert.ok(
+      argv.result.outputTail.includes(hostile.map((a) => `<${a}>`).join('\n') + '\n'),
+      `printed: ${JSON.stringify(argv.result.outputTail)}`,
+    );
     assert.equal(env.result.marker?.exitCode, 0);
-    assert.ok(env.result.outputTail.includes(`${hostile.join(' ')}\n`), `printed: ${JSON.stringify(env.result.outputTail)}`);
+    assert.ok(
+      env.result.outputTail.includes(`${hostile.join(' ')}\n`),
+      `printed: ${JSON.stringify(env.result.outputTail)}`,
+    );
     assert.equal(await exists(file), false, `${file} was created: an argument reached a shell unquoted`);
   });
 
@@ -116,7 +142,12 @@ describe('security on the dev stack', () => {
     await Promise.all(
       HOSTILE_NAMES.map((step, i) =>
         assert.rejects(
-          h.env.client.workflow.execute('clusterJob', { taskQueue: h.taskQueue, workflowId: ids[i]!, args: [input(step, ['true'])], workflowTaskTimeout: '10 seconds' }),
+          h.env.client.workflow.execute('clusterJob', {
+            taskQueue: h.taskQueue,
+            workflowId: ids[i]!,
+            args: [input(step, ['true'])],
+            workflowTaskTimeout: '10 seconds',
+          }),
           (err: unknown) => {
             assert.ok(err instanceof WorkflowFailedError, String(err));
             assert.ok(err.cause instanceof ApplicationFailure, String(err.cause));
@@ -130,7 +161,13 @@ describe('security on the dev stack', () => {
     );
     for (const id of ids) {
       const history = await h.env.client.workflow.getHandle(id).fetchHistory();
-      assert.deepEqual(history.events?.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name), [], `${id}: activities ran`);
+      assert.deepEqual(
+        history.events
+          ?.filter((e) => e.activityTaskScheduledEventAttributes)
+          .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name),
+        [],
+        `${id}: activities ran`,
+      );
     }
     const names = await h.slurm(['squeue', '-h', '-t', 'all', '-o', '%j']);
     assert.ok(!names.includes(token), `a job of ${token} reached Slurm:\n${names}`);
@@ -142,11 +179,17 @@ describe('security on the dev stack', () => {
     for (const id of [...HOSTILE_NAMES, 'x/../y', '/abs', 'a\nb', '']) {
       assert.throws(
         () => campaignInput(h.config, parsed.spec, id),
-        (err: unknown) => err instanceof CryoError && err.type === ErrorType.NameInvalid && err.message.startsWith(`campaign id ${JSON.stringify(id)}: expected`),
+        (err: unknown) =>
+          err instanceof CryoError &&
+          err.type === ErrorType.NameInvalid &&
+          err.message.startsWith(`campaign id ${JSON.stringify(id)}: expected`),
         `campaign id ${JSON.stringify(id)}`,
       );
     }
-    const raw = parseYaml(readFileSync(EMBEDDED_CAMPAIGN, 'utf8')) as { name: string; tiltSeries: Array<{ name: string }> };
+    const raw = parseYaml(readFileSync(EMBEDDED_CAMPAIGN, 'utf8')) as {
+      name: string;
+      tiltSeries: Array<{ name: string }>;
+    };
     raw.name = 'a;b';
     HOSTILE_NAMES.forEach((name, i) => (raw.tiltSeries[i]!.name = name));
     const result = parseCampaign(stringifyYaml(raw), 'embedded');
@@ -171,13 +214,20 @@ describe('security on the dev stack', () => {
       cryoet(['start', EMBEDDED_CAMPAIGN, '--config', configFile, '--id', badId]),
     ]);
     assert.equal(byFile.code, 2, byFile.stderr);
-    HOSTILE_NAMES.forEach((name, i) => assert.match(byFile.stderr, new RegExp(`tiltSeries\\[${i}\\]\\.name: expected a letter or digit`), `${name}: ${byFile.stderr}`));
+    HOSTILE_NAMES.forEach((name, i) =>
+      assert.match(
+        byFile.stderr,
+        new RegExp(`tiltSeries\\[${i}\\]\\.name: expected a letter or digit`),
+        `${name}: ${byFile.stderr}`,
+      ),
+    );
     assert.match(byFile.stderr, /5 problem\(s\) in /);
     assert.equal(byId.code, 2, byId.stderr);
     assert.ok(byId.stderr.includes(`campaign id ${JSON.stringify(badId)}: expected`), byId.stderr);
     for (const run of [byFile, byId]) assert.doesNotMatch(run.stdout, /started campaign/);
     const started = [];
-    for await (const w of h.env.client.workflow.list({ query: `TaskQueue = "${taskQueue}"` })) started.push(w.workflowId);
+    for await (const w of h.env.client.workflow.list({ query: `TaskQueue = "${taskQueue}"` }))
+      started.push(w.workflowId);
     assert.deepEqual(started, [], 'no workflow was started');
     await assert.rejects(h.env.client.workflow.getHandle(badId).describe(), WorkflowNotFoundError);
   });
@@ -188,26 +238,43 @@ describe('security on the dev stack', () => {
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'other')]);
     const knownHostsFile = join(dir, 'known_hosts');
-    writeFileSync(knownHostsFile, `[${dev.ssh.host}]:${dev.ssh.port} ${readFileSync(join(dir, 'other.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
-    const config = { ...h.config, clusters: { ...h.config.clusters, dev: { ...dev, ssh: { ...dev.ssh, knownHostsFile } } } };
+    writeFileSync(
+      knownHostsFile,
+      `[${dev.ssh.host}]:${dev.ssh.port} ${readFileSync(join(dir, 'other.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}\n`,
+    );
+    const config = {
+      ...h.config,
+      clusters: { ...h.config.clusters, dev: { ...dev, ssh: { ...dev.ssh, knownHostsFile } } },
+    };
     const taskQueue = uniqueId('tq-hostkey');
-    const worker = await Worker.create({ connection: h.env.nativeConnection, taskQueue, plugins: [new CryoEtPlugin({ config, log: () => {} })] });
+    const worker = await Worker.create({
+      connection: h.env.nativeConnection,
+      taskQueue,
+      plugins: [new CryoEtPlugin({ config, log: () => {} })],
+    });
     const workflowId = `cryoet/test/${uniqueId('hostkey')}`;
     workflowIds.push(workflowId);
     await worker.runUntil(
-      assert.rejects(h.env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args: [input('hostkey', ['true'])] }), (err: unknown) => {
-        assert.ok(err instanceof WorkflowFailedError, String(err));
-        const cause = err.cause?.cause;
-        assert.ok(cause instanceof ApplicationFailure, String(err.cause));
-        assert.equal(cause.type, 'HostKeyRejected');
-        assert.match(cause.message, /does not match/);
-        assert.ok(cause.message.includes(knownHostsFile), cause.message);
-        return true;
-      }),
+      assert.rejects(
+        h.env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args: [input('hostkey', ['true'])] }),
+        (err: unknown) => {
+          assert.ok(err instanceof WorkflowFailedError, String(err));
+          const cause = err.cause?.cause;
+          assert.ok(cause instanceof ApplicationFailure, String(err.cause));
+          assert.equal(cause.type, 'HostKeyRejected');
+          assert.match(cause.message, /does not match/);
+          assert.ok(cause.message.includes(knownHostsFile), cause.message);
+          return true;
+        },
+      ),
     );
     const history = await h.env.client.workflow.getHandle(workflowId).fetchHistory();
     const started = history.events?.filter((e) => e.activityTaskStartedEventAttributes) ?? [];
-    assert.deepEqual(started.map((e) => e.activityTaskStartedEventAttributes?.attempt), [1], 'one attempt, no retries');
+    assert.deepEqual(
+      started.map((e) => e.activityTaskStartedEventAttributes?.attempt),
+      [1],
+      'one attempt, no retries',
+    );
   });
 
   test('no history of these workflows carries the SSH private key, a key marker or a password', async () => {
@@ -219,6 +286,9 @@ describe('security on the dev stack', () => {
     assert.deepEqual(findSecrets(histories, secrets), [], describeHits(findSecrets(histories, secrets)));
     // The check itself sees payloads: the hostile job's argv is in its input.
     const probe = findSecrets(histories, [{ name: 'printf format', value: '<%s>\\n' }]);
-    assert.ok(probe.some((hit) => hit.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED'), describeHits(probe));
+    assert.ok(
+      probe.some((hit) => hit.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED'),
+      describeHits(probe),
+    );
   });
 });

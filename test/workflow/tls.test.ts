@@ -25,31 +25,86 @@ import { loadConfig, type CryoConfig } from '../../src/config.js';
 import { temporalTarget } from '../../src/connection.js';
 import { createWorker, type CryoWorker } from '../../src/worker.js';
 import { startTemporal, uniqueId, writeTestConfig } from '../helpers/env.js';
-import { describeHits, fetchHistories, findSecrets, GENERIC_SECRETS, keyFileSecrets } from '../helpers/history-secrets.js';
+import {
+  describeHits,
+  fetchHistories,
+  findSecrets,
+  GENERIC_SECRETS,
+  keyFileSecrets,
+} from '../helpers/history-secrets.js';
 import { ladder } from '../helpers/worker.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
 /** A CA, a server certificate for 127.0.0.1/localhost, a client certificate, and an unrelated CA. */
-function makeCertificates(dir: string): Record<'ca' | 'caKey' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey' | 'otherCa' | 'otherCaKey', string> {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+function makeCertificates(
+  dir: string,
+): Record<'ca' | 'caKey' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey' | 'otherCa' | 'otherCaKey', string> {
+  const openssl = (...args: string[]) =>
+    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   const makeCa = (name: string) =>
-    openssl('req', '-x509', ...ec, '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '1', '-subj', `/CN=cryoet test ${name}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+    openssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '1',
+      '-subj',
+      `/CN=cryoet test ${name}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    );
   makeCa('ca');
   makeCa('other-ca');
   const leaf = (name: string, cn: string, ext: string) => {
     writeFileSync(join(dir, `${name}.ext`), ext);
     openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', String(Date.now()), '-days', '1', '-out', `${name}.pem`, '-extfile', `${name}.ext`);
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-set_serial',
+      String(Date.now()),
+      '-days',
+      '1',
+      '-out',
+      `${name}.pem`,
+      '-extfile',
+      `${name}.ext`,
+    );
   };
-  leaf('server', 'localhost', 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  leaf('client', 'cryoet-test-client', 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n');
+  leaf(
+    'server',
+    'localhost',
+    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n',
+  );
+  leaf(
+    'client',
+    'cryoet-test-client',
+    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n',
+  );
   const at = (f: string) => join(dir, f);
   return {
-    ca: at('ca.pem'), caKey: at('ca.key'), serverCert: at('server.pem'), serverKey: at('server.key'),
-    clientCert: at('client.pem'), clientKey: at('client.key'), otherCa: at('other-ca.pem'), otherCaKey: at('other-ca.key'),
+    ca: at('ca.pem'),
+    caKey: at('ca.key'),
+    serverCert: at('server.pem'),
+    serverKey: at('server.key'),
+    clientCert: at('client.pem'),
+    clientKey: at('client.key'),
+    otherCa: at('other-ca.pem'),
+    otherCaKey: at('other-ca.key'),
   };
 }
 
@@ -62,7 +117,10 @@ interface ProxyLog {
 }
 
 /** A TLS server on 127.0.0.1 (h2, client certificate required) piping to `upstreamPort`. */
-async function startTlsProxy(files: ReturnType<typeof makeCertificates>, upstreamPort: number): Promise<{ server: TlsServer; port: number; log: ProxyLog; close: () => Promise<void> }> {
+async function startTlsProxy(
+  files: ReturnType<typeof makeCertificates>,
+  upstreamPort: number,
+): Promise<{ server: TlsServer; port: number; log: ProxyLog; close: () => Promise<void> }> {
   const log: ProxyLog = { accepted: [], refused: [] };
   const sockets = new Set<Socket>();
   const server = createTlsServer(
@@ -76,7 +134,9 @@ async function startTlsProxy(files: ReturnType<typeof makeCertificates>, upstrea
     },
     (tlsSocket: TLSSocket) => {
       const peer = tlsSocket.getPeerCertificate();
-      log.accepted.push(tlsSocket.authorized ? String(peer.subject?.CN) : `UNAUTHORIZED ${tlsSocket.authorizationError}`);
+      log.accepted.push(
+        tlsSocket.authorized ? String(peer.subject?.CN) : `UNAUTHORIZED ${tlsSocket.authorizationError}`,
+      );
       const upstream = netConnect(upstreamPort, '127.0.0.1');
       sockets.add(tlsSocket).add(upstream);
       const drop = () => {
@@ -90,7 +150,9 @@ async function startTlsProxy(files: ReturnType<typeof makeCertificates>, upstrea
       tlsSocket.pipe(upstream).pipe(tlsSocket);
     },
   );
-  server.on('tlsClientError', (err: Error & { code?: string }) => log.refused.push(`${err.code ?? ''} ${err.message}`.trim()));
+  server.on('tlsClientError', (err: Error & { code?: string }) =>
+    log.refused.push(`${err.code ?? ''} ${err.message}`.trim()),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   return {
@@ -106,9 +168,16 @@ async function startTlsProxy(files: ReturnType<typeof makeCertificates>, upstrea
 }
 
 /** The test temporal.yaml pointed at `port`, with a `temporal.tls` block. */
-function tlsConfigFile(port: number, taskQueue: string, tls: { serverCaFile: string; clientCertFile: string; clientKeyFile: string; serverName?: string }): string {
+function tlsConfigFile(
+  port: number,
+  taskQueue: string,
+  tls: { serverCaFile: string; clientCertFile: string; clientKeyFile: string; serverName?: string },
+): string {
   const file = writeTestConfig(port, taskQueue);
-  const block = Object.entries(tls).filter(([, v]) => v !== undefined).map(([k, v]) => `    ${k}: ${v}`).join('\n');
+  const block = Object.entries(tls)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `    ${k}: ${v}`)
+    .join('\n');
   const text = readFileSync(file, 'utf8');
   assert.ok(text.includes(`  taskQueue: ${taskQueue}\n`));
   writeFileSync(file, text.replace(`  taskQueue: ${taskQueue}\n`, `  taskQueue: ${taskQueue}\n  tls:\n${block}\n`));
@@ -130,7 +199,14 @@ describe('Temporal over mTLS from temporal.yaml temporal.tls', { timeout: 540_00
     files = makeCertificates(dir);
     env = await startTemporal();
     proxy = await startTlsProxy(files, Number(env.address.split(':').at(-1)));
-    config = await loadConfig(tlsConfigFile(proxy.port, taskQueue, { serverCaFile: files.ca, clientCertFile: files.clientCert, clientKeyFile: files.clientKey, serverName: 'localhost' }));
+    config = await loadConfig(
+      tlsConfigFile(proxy.port, taskQueue, {
+        serverCaFile: files.ca,
+        clientCertFile: files.clientCert,
+        clientKeyFile: files.clientKey,
+        serverName: 'localhost',
+      }),
+    );
   });
 
   after(async () => {
@@ -152,7 +228,11 @@ describe('Temporal over mTLS from temporal.yaml temporal.tls', { timeout: 540_00
     const { client, close } = await connectClient(config);
     try {
       const workflowId = `cryoet/test/${uniqueId('tls')}`;
-      const result = await runClusterJob(client, config, workflowId, { step: 'tls', placement: ladder(['gpu:t4:1'], 60_000), command: ['echo', 'ok'] });
+      const result = await runClusterJob(client, config, workflowId, {
+        step: 'tls',
+        placement: ladder(['gpu:t4:1'], 60_000),
+        command: ['echo', 'ok'],
+      });
       assert.equal(result.final.state, 'COMPLETED');
       assert.equal(result.result.marker?.exitCode, 0);
       assert.match(result.result.outputTail, /^ok$/m);
@@ -179,7 +259,10 @@ describe('Temporal over mTLS from temporal.yaml temporal.tls', { timeout: 540_00
   // before the deadline": grpc-js keeps the TLS reason for the first call, whose UNAVAILABLE
   // error carries it ("Last error: ..."), so that is checked on a lazy connection.
   async function clientReason(options: ReturnType<typeof temporalTarget>['connectionOptions']): Promise<string> {
-    await assert.rejects(Connection.connect({ ...options, connectTimeout: '2 seconds' }), /Failed to connect before the deadline/);
+    await assert.rejects(
+      Connection.connect({ ...options, connectTimeout: '2 seconds' }),
+      /Failed to connect before the deadline/,
+    );
     const lazy = Connection.lazy({ ...options, interceptors: [] }); // no retries: the first error is the answer
     try {
       await lazy.workflowService.getSystemInfo({});
@@ -201,22 +284,45 @@ describe('Temporal over mTLS from temporal.yaml temporal.tls', { timeout: 540_00
     // either reads the server's alert or, when it has already written its first request,
     // finds the connection closed under it (seen in CI: a broken pipe; hyper's "connection
     // closed"). Either way it is refused; the proxy's log below says why, from the server's side.
-    await assert.rejects(NativeConnection.connect(options), /received fatal alert: CertificateRequired|BrokenPipe|ConnectionReset|connection closed/);
-    assert.match(await clientReason(options), /14 UNAVAILABLE: No connection established\. Last error: .*(alert certificate required|EPIPE|ECONNRESET|socket disconnected|[Cc]onnection closed|socket hang up)/);
+    await assert.rejects(
+      NativeConnection.connect(options),
+      /received fatal alert: CertificateRequired|BrokenPipe|ConnectionReset|connection closed/,
+    );
+    assert.match(
+      await clientReason(options),
+      /14 UNAVAILABLE: No connection established\. Last error: .*(alert certificate required|EPIPE|ECONNRESET|socket disconnected|[Cc]onnection closed|socket hang up)/,
+    );
     const refused = proxy.log.refused.slice(refusedBefore);
     assert.ok(refused.length >= 2, `proxy refusals: ${refused.join(' | ')}`);
     for (const r of refused) assert.match(r, /ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE/);
-    assert.equal(proxy.log.accepted.filter((cn) => cn !== 'cryoet-test-client').length, 0, 'no unauthenticated connection was piped through');
+    assert.equal(
+      proxy.log.accepted.filter((cn) => cn !== 'cryoet-test-client').length,
+      0,
+      'no unauthenticated connection was piped through',
+    );
   });
 
   test('a server CA that did not sign the server certificate is refused', async () => {
-    const wrong = await loadConfig(tlsConfigFile(proxy.port, taskQueue, { serverCaFile: files.otherCa, clientCertFile: files.clientCert, clientKeyFile: files.clientKey, serverName: 'localhost' }));
+    const wrong = await loadConfig(
+      tlsConfigFile(proxy.port, taskQueue, {
+        serverCaFile: files.otherCa,
+        clientCertFile: files.clientCert,
+        clientKeyFile: files.clientKey,
+        serverName: 'localhost',
+      }),
+    );
     const options = temporalTarget(wrong).connectionOptions;
     await assert.rejects(NativeConnection.connect(options), /InvalidCertificate\(UnknownIssuer\)/);
-    assert.match(await clientReason(options), /14 UNAVAILABLE: No connection established\. Last error: .*(self-signed certificate in certificate chain|unable to (get local issuer|verify))/);
+    assert.match(
+      await clientReason(options),
+      /14 UNAVAILABLE: No connection established\. Last error: .*(self-signed certificate in certificate chain|unable to (get local issuer|verify))/,
+    );
     // connectClient (the CLI's way in) says why, not only that the deadline passed.
     await assert.rejects(connectClient(wrong), (err: Error) => {
-      assert.match(err.message, /Failed to connect before the deadline: .*(self-signed certificate in certificate chain|unable to (get local issuer|verify))/);
+      assert.match(
+        err.message,
+        /Failed to connect before the deadline: .*(self-signed certificate in certificate chain|unable to (get local issuer|verify))/,
+      );
       return true;
     });
   });

@@ -32,21 +32,34 @@ describe('worker restart mid-job', () => {
   });
 
   test('SIGTERM stops the worker cleanly; the next worker finishes the same job', async () => {
-    const worker1 = await spawnWorkerProcess([join(repoRoot, 'bin', 'cryoet.js'), 'worker', '--config', configFile], 'cryoet worker: task queue');
+    const worker1 = await spawnWorkerProcess(
+      [join(repoRoot, 'bin', 'cryoet.js'), 'worker', '--config', configFile],
+      'cryoet worker: task queue',
+    );
 
     const workflowId = `cryoet/test/${uniqueId('restart')}`;
     const handle = await env.client.workflow.start('clusterJob', {
       taskQueue,
       workflowId,
-      args: [{
-        step: 'long',
-        placement: { ladder: [{ cluster: 'dev', partition: 'gpu', gres: 'gpu:t4:1', timeScale: 1 }], hangAfterMs: 60_000, onExhausted: 'fail' },
-        command: ['bash', '-c', 'sleep 12; echo survived'],
-      } satisfies ClusterJobInput],
+      args: [
+        {
+          step: 'long',
+          placement: {
+            ladder: [{ cluster: 'dev', partition: 'gpu', gres: 'gpu:t4:1', timeScale: 1 }],
+            hangAfterMs: 60_000,
+            onExhausted: 'fail',
+          },
+          command: ['bash', '-c', 'sleep 12; echo survived'],
+        } satisfies ClusterJobInput,
+      ],
     });
     // The long-lived worker sizes its V8 heaps for memory (src/worker-heap.ts) and says so.
     assert.match(worker1.output(), /cryoet worker: task queue .*; V8 --optimize-for-size --max-semi-space-size=1/);
-    const jobId = await waitUntil('the job to be submitted', async () => (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId), 30_000);
+    const jobId = await waitUntil(
+      'the job to be submitted',
+      async () => (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId),
+      30_000,
+    );
 
     const stoppedAt = Date.now();
     worker1.child.kill('SIGTERM');
@@ -63,7 +76,8 @@ describe('worker restart mid-job', () => {
     assert.equal(result.final.state, 'COMPLETED');
     assert.match(result.result.outputTail, /survived/);
     const history = await handle.fetchHistory();
-    const submits = history.events?.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'submitJob') ?? [];
+    const submits =
+      history.events?.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'submitJob') ?? [];
     assert.equal(submits.length, 1, 'submitted once');
   });
 });

@@ -5,33 +5,15 @@
  *
  *   0 ok · 1 campaign failed or operation refused · 2 usage or config error · 3 not found
  */
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import {
-  WorkflowFailedError,
-  WorkflowUpdateFailedError,
-  type WorkflowExecutionDescription,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { InvalidArgumentError, type Command } from 'commander';
-import type { CryoConfig } from '../config.js';
 import { campaignInput } from '../campaign/input.js';
-import { startCampaign, workflowUiUrl } from '../client.js';
-import { CryoSlurmJobId, CryoStage } from '../search-attributes.js';
-import type { CampaignCancellation, CampaignStatus, RunRecord } from '../model/campaign-status.js';
-import {
-  approvePicksUpdate,
-  campaignStatusQuery,
-  relaxUpdate,
-  type ApprovePicksRequest,
-} from '../workflows/operations.js';
-import { CliError, ExitCode, oneLine, toCliError } from './errors.js';
+import { startCampaign } from '../client.js';
+import type { RunRecord } from '../model/campaign-status.js';
+import { CliError, ExitCode, toCliError } from './errors.js';
 import { closedOutcome, failureMessage } from './outcome.js';
 import {
-  bounded,
-  currentUser,
   describeCampaign,
-  describeWorkflow,
   isRunning,
   loadCliConfig,
   printJson,
@@ -40,14 +22,13 @@ import {
   withSession,
   withTimeoutOption,
   type CommonOptions,
-  type Session,
+  exitWith,
+  type JsonOption,
 } from './session.js';
 import {
   campaignRow,
-  cancellationLines,
   closedText,
   defaultCampaignId,
-  fileNameFor,
   listQuery,
   listTable,
   runRecordText,
@@ -58,52 +39,10 @@ import { registerWatch } from './watch.js';
 import { requireAttributes } from '../namespace-setup.js';
 import { formatChecks } from '../doctor/index.js';
 import { loadCampaignForCli, startPreflight } from './doctor.js';
-
-// ---- shared -------------------------------------------------------------------------------
-
-/** The Temporal UI base: --ui, else $CRYOET_UI, else temporal.yaml `temporal.ui`. */
-export function uiBase(config: CryoConfig, flag?: string): string {
-  const fromEnv = process.env['CRYOET_UI']?.trim() || undefined; // empty = unset
-  const base = flag ?? fromEnv ?? config.temporal.ui;
-  const source = flag !== undefined ? '--ui' : fromEnv !== undefined ? 'CRYOET_UI' : 'temporal.yaml temporal.ui';
-  let url: URL | undefined;
-  try {
-    url = new URL(base);
-  } catch {
-    url = undefined;
-  }
-  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new CliError(
-      ExitCode.Usage,
-      `${source}: expected an http(s) URL such as http://127.0.0.1:8233, got ${JSON.stringify(base)}`,
-    );
-  }
-  return base;
-}
-
-/** Link to a workflow in the Temporal UI under `base`. */
-export function uiLink(config: CryoConfig, id: string, base: string): string {
-  return workflowUiUrl({ ...config, temporal: { ...config.temporal, ui: base } }, id);
-}
-
-/** ` (stage refine)` from the search attributes (known without a worker), or ''. */
-function visibleStage(d: WorkflowExecutionDescription): string {
-  const stage = d.typedSearchAttributes.get(CryoStage);
-  return stage === undefined ? '' : ` (stage ${stage})`;
-}
-
-/** A cancelled campaign's record of what its cancel stopped (its memo), if any. */
-export function cancellationOf(d: WorkflowExecutionDescription): CampaignCancellation | undefined {
-  const c = d.memo?.['cancellation'];
-  return c !== null && typeof c === 'object' ? (c as CampaignCancellation) : undefined;
-}
-
-/** Silent exit with `code` (the output already said why). */
-const exitWith = (code: number) => new CliError(code, '');
-
-interface JsonOption {
-  readonly json?: boolean;
-}
+import { cancellationOf, queryStatus, uiBase, uiLink } from './describe.js';
+import { cancel, type CancelOptions } from './cancel.js';
+import { approve, type ApproveOptions, relax, type RelaxOptions } from './relax-approve.js';
+import { report, type ReportOptions } from './report-command.js';
 
 // ---- start -------------------------------------------------------------------------------
 
@@ -196,18 +135,6 @@ interface StatusOptions extends CommonOptions, JsonOption {
   readonly ui?: string;
 }
 
-/** Queries the live status of a running campaign, bounded by `ms`. */
-export async function queryStatus(
-  session: Session,
-  handle: WorkflowHandle,
-  d: WorkflowExecutionDescription,
-  ms: number,
-): Promise<CampaignStatus> {
-  return bounded(session, ms, `status query to ${handle.workflowId}${visibleStage(d)}`, d.taskQueue, () =>
-    handle.query(campaignStatusQuery),
-  );
-}
-
 async function status(id: string, opts: StatusOptions): Promise<void> {
   await withSession(
     opts,
@@ -243,279 +170,6 @@ async function status(id: string, opts: StatusOptions): Promise<void> {
           `${closedText(id, d.status.name, outcome.failure, d.closeTime?.toISOString(), cancellation)}\n\nTemporal UI: ${link}`,
         );
       if (!outcome.record) throw exitWith(ExitCode.Failed);
-    },
-    { workflowId: id },
-  );
-}
-
-// ---- cancel --------------------------------------------------------------------------------
-
-/** What `cancel` takes: a campaign, or one of its steps. */
-const CANCELLABLE: ReadonlySet<string> = new Set(['campaign', 'clusterJob', 'tiltSeries']);
-
-interface CancelOptions extends CommonOptions, JsonOption {
-  readonly timeout: number;
-  readonly terminate?: boolean;
-}
-
-/** What runs under a campaign: its status query's `running`, else open children from visibility. */
-async function runningUnder(
-  session: Session,
-  handle: WorkflowHandle,
-  d: WorkflowExecutionDescription,
-  ms: number,
-): Promise<{ running: Record<string, string>; source: string }> {
-  try {
-    const s = await queryStatus(session, handle, d, ms);
-    return { running: s.running, source: 'status query' };
-  } catch (err) {
-    // No worker answered: the children still show in visibility (CryoCampaign = id).
-    const query = `CryoCampaign = ${JSON.stringify(handle.workflowId)} AND ExecutionStatus = 'Running' AND WorkflowId != ${JSON.stringify(handle.workflowId)}`;
-    const running: Record<string, string> = {};
-    try {
-      for await (const info of session.client.workflow.list({ query })) {
-        running[
-          info.workflowId.startsWith(`${handle.workflowId}/`)
-            ? info.workflowId.slice(handle.workflowId.length + 1)
-            : info.workflowId
-        ] = info.workflowId;
-      }
-    } catch {
-      return { running, source: `unknown (${oneLine(err)})` };
-    }
-    return { running, source: 'visibility (no worker answered the status query)' };
-  }
-}
-
-async function cancel(id: string, opts: CancelOptions): Promise<void> {
-  await withSession(
-    opts,
-    async (session) => {
-      const { handle, description: d } = await describeWorkflow(session, id);
-      // A campaign, or one step of it (`<id>/refine`, `<id>/TS_01`): its Slurm job is cancelled too.
-      if (!CANCELLABLE.has(d.type))
-        throw new CliError(
-          ExitCode.Usage,
-          `workflow ${JSON.stringify(id)} is a ${d.type} workflow: expected a campaign or one of its steps`,
-        );
-      const what = d.type === 'campaign' ? 'campaign' : 'step';
-      if (!isRunning(d))
-        throw new CliError(ExitCode.Failed, `${what} ${id} is already closed (${d.status.name}): nothing to cancel`);
-      const { running, source } =
-        d.type === 'campaign'
-          ? await runningUnder(session, handle, d, Math.min(opts.timeout, 5000))
-          : {
-              running: { [d.type]: id },
-              source: `its Slurm job ${d.typedSearchAttributes.get(CryoSlurmJobId) ?? '(none yet)'}`,
-            };
-      const runningText =
-        Object.keys(running).length === 0
-          ? 'nothing'
-          : Object.entries(running)
-              .map(([k, v]) => (k === v ? k : `${k} (${v})`))
-              .join(', ');
-      if (!opts.json) console.log(`running under ${id}: ${runningText} [from ${source}]`);
-      if (opts.terminate) {
-        await handle.terminate(`cryoet cancel --terminate by ${currentUser()}`);
-        if (opts.json) printJson({ id, running, workflowStatus: 'TERMINATED', slurmJobsCancelled: false });
-        else {
-          console.log(`terminated ${id}: its children are terminated too, but their Slurm jobs were NOT cancelled`);
-          if (Object.keys(running).length > 0)
-            console.log(`check with squeue and scancel the jobs of: ${Object.values(running).join(', ')}`);
-        }
-        return;
-      }
-      await handle.cancel();
-      if (!opts.json)
-        console.log(
-          `cancel requested for ${id}; waiting up to ${Math.round(opts.timeout / 1000)} s for it to close (children cancel their Slurm jobs first)`,
-        );
-      const deadline = Date.now() + opts.timeout;
-      let now = d;
-      while (isRunning(now) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
-        now = await handle.describe();
-      }
-      if (isRunning(now)) {
-        if (opts.json) printJson({ id, running, workflowStatus: now.status.name, cancelRequested: true });
-        throw new CliError(
-          ExitCode.Failed,
-          `cancel requested, but ${id} is still running after ${Math.round(opts.timeout / 1000)} s: a worker on task queue ${now.taskQueue} must process it (children then cancel their Slurm jobs); ` +
-            `wait longer with --timeout, or end it at once with --terminate (Slurm jobs are then not cancelled)`,
-        );
-      }
-      const cancellation = cancellationOf(now);
-      if (opts.json)
-        printJson({
-          id,
-          running,
-          workflowStatus: now.status.name,
-          cancelRequested: true,
-          ...(cancellation ? { cancellation } : {}),
-        });
-      else {
-        console.log(
-          `${what} ${id} ${now.status.name}${now.status.name === 'CANCELLED' ? '' : ' (it closed before the cancel took effect)'}`,
-        );
-        const lines = cancellationLines(cancellation);
-        if (lines.length > 0) console.log(lines.slice(1).join('\n'));
-      }
-    },
-    { workflowId: id },
-  );
-}
-
-// ---- relax ---------------------------------------------------------------------------------
-
-interface RelaxOptions extends CommonOptions, JsonOption {
-  readonly timeout: number;
-}
-
-async function relax(id: string, step: string, opts: RelaxOptions): Promise<void> {
-  await withSession(
-    opts,
-    async (session) => {
-      const { handle, description: d } = await describeCampaign(session, id);
-      if (!isRunning(d))
-        throw new CliError(ExitCode.Failed, `campaign ${id} is closed (${d.status.name}): nothing to relax`);
-      const s = await queryStatus(session, handle, d, opts.timeout);
-      // A key of status.running (refine, TS_03), or the child workflow id itself.
-      const childId = s.running[step] ?? Object.values(s.running).find((wf) => wf === step);
-      if (childId === undefined) {
-        const now = Object.keys(s.running);
-        throw new CliError(
-          ExitCode.Failed,
-          `campaign ${id} is not running ${JSON.stringify(step)}; running now: ${now.length ? now.join(', ') : 'nothing'}`,
-        );
-      }
-      const reason = `cryoet relax by ${currentUser()}`;
-      let result;
-      try {
-        result = await bounded(session, opts.timeout, `relax update to ${childId}`, d.taskQueue, () =>
-          session.client.workflow.getHandle(childId).executeUpdate(relaxUpdate, { args: [{ reason }] }),
-        );
-      } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError)
-          throw new CliError(ExitCode.Failed, `relax ${step} refused: ${err.cause ? oneLine(err.cause) : err.message}`);
-        throw err;
-      }
-      if (opts.json) printJson({ id, step, workflowId: childId, ...result });
-      else
-        console.log(
-          `relaxed ${step}: cancelled pending job ${result.cancelledJobId}, resubmitted on rung ${result.toRung + 1}: ${result.toRungDescription}`,
-        );
-    },
-    { workflowId: id },
-  );
-}
-
-// ---- approve -------------------------------------------------------------------------------
-
-interface ApproveOptions extends CommonOptions, JsonOption {
-  readonly reject?: boolean;
-  readonly comment?: string;
-  readonly timeout: number;
-}
-
-async function approve(id: string, opts: ApproveOptions): Promise<void> {
-  await withSession(
-    opts,
-    async (session) => {
-      const { handle, description: d } = await describeCampaign(session, id);
-      if (!isRunning(d))
-        throw new CliError(ExitCode.Failed, `campaign ${id} is closed (${d.status.name}): no picks to approve`);
-      const request: ApprovePicksRequest = {
-        approve: !opts.reject,
-        by: currentUser(),
-        ...(opts.comment === undefined ? {} : { comment: opts.comment }),
-      };
-      let result;
-      try {
-        result = await bounded(
-          session,
-          opts.timeout,
-          `approvePicks update to ${id}${visibleStage(d)}`,
-          d.taskQueue,
-          () => handle.executeUpdate(approvePicksUpdate, { args: [request] }),
-          ' The request stays queued on the server and may still be delivered when a worker picks up the campaign.',
-        );
-      } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError)
-          throw new CliError(ExitCode.Failed, `approvePicks refused: ${err.cause ? oneLine(err.cause) : err.message}`);
-        throw err;
-      }
-      if (opts.json) printJson({ id, ...request, accepted: result.accepted });
-      else if (request.approve) console.log(`picks approved for ${id} by ${request.by}: extraction goes ahead`);
-      else
-        console.log(
-          `picks rejected for ${id} by ${request.by}${request.comment ? ` (${request.comment})` : ''}: the campaign ends as failed`,
-        );
-    },
-    { workflowId: id },
-  );
-}
-
-// ---- report --------------------------------------------------------------------------------
-
-interface ReportOptions extends CommonOptions, JsonOption {
-  readonly out?: string;
-  /** false with --no-pictures. */
-  readonly pictures: boolean;
-}
-
-async function report(id: string, opts: ReportOptions): Promise<void> {
-  await withSession(
-    opts,
-    async (session) => {
-      const { handle, description: d } = await describeCampaign(session, id);
-      const cancellation = cancellationOf(d);
-      const cancelledRecord = d.status.name === 'CANCELLED' && cancellation !== undefined && opts.json === true;
-      let text: string;
-      if (cancelledRecord) {
-        // No run record, but what the cancel stopped: what was running, the jobs cancelled.
-        const { failure } = await closedOutcome(handle);
-        text = `${JSON.stringify({ campaign: id, workflowStatus: d.status.name, closeTime: d.closeTime?.toISOString(), failure, cancellation }, null, 2)}\n`;
-      } else if (d.status.name !== 'COMPLETED') {
-        if (isRunning(d))
-          throw new CliError(
-            ExitCode.Failed,
-            `campaign ${id} is still running${visibleStage(d)}: no run record until it completes`,
-          );
-        const { failure } = await closedOutcome(handle);
-        const hint = cancellation ? '; `cryoet report --json` lists what its cancel stopped' : '';
-        throw new CliError(
-          ExitCode.Failed,
-          `campaign ${id} ended ${d.status.name}, not completed: no run record${failure ? ` (${failure})` : ''}${hint}`,
-        );
-      } else {
-        const record = (await handle.result()) as RunRecord;
-        if (opts.json) text = `${JSON.stringify(record, null, 2)}\n`;
-        else {
-          // The HTML renderer and the picture reader load only here: no other command needs them.
-          const pictures = opts.pictures
-            ? await (await import('./report-pictures.js')).clusterPictures(session.config, record)
-            : undefined;
-          for (const note of pictures?.notes ?? []) console.error(`report: not drawn: ${note}`);
-          const render = (await import('../report/index.js')).renderReport;
-          text = render(record, { generatedAt: new Date().toISOString(), ...(pictures ? { pictures } : {}) });
-        }
-      }
-      const out =
-        opts.out ??
-        fileNameFor(id, cancelledRecord ? '-cancellation.json' : opts.json ? '-run-record.json' : '-report.html');
-      if (out === '-') {
-        process.stdout.write(text);
-        return;
-      }
-      const path = resolve(out);
-      try {
-        await writeFile(path, text);
-      } catch (err) {
-        throw new CliError(ExitCode.Failed, `cannot write ${path}: ${(err as Error).message}`);
-      }
-      console.log(
-        `${cancelledRecord ? 'cancellation record' : opts.json ? 'run record' : 'report'} of ${id} written to ${path}`,
-      );
     },
     { workflowId: id },
   );

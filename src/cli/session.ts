@@ -32,6 +32,14 @@ export interface CommonOptions {
   readonly config: string;
 }
 
+/** --json: print JSON instead of tables. */
+export interface JsonOption {
+  readonly json?: boolean;
+}
+
+/** Silent exit with `code` (the output already said why). */
+export const exitWith = (code: number): CliError => new CliError(code, '');
+
 /** Adds -c/--config. */
 export function withConfigOption(cmd: Command): Command {
   return cmd.option(

@@ -23,7 +23,8 @@ import {
   withTimeoutOption,
   type CommonOptions,
 } from './session.js';
-import { changedLines, formatCost, formatResolution, refineBar, tiltSeriesBar, watchFacts } from './tables.js';
+import { formatCost, formatResolution } from './tables.js';
+import { changedLines, refineBar, tiltSeriesBar, watchFacts } from './watch-lines.js';
 
 interface WatchOptions extends CommonOptions {
   readonly interval: number;
@@ -86,6 +87,16 @@ function jsonView(): View {
   };
 }
 
+/** The line above the bars: stage, cost, particles, the picks gate, running steps, final resolution. */
+function headerLine(id: string, s: CampaignStatus): string {
+  const running = Object.keys(s.running);
+  const particles = s.particles === undefined ? '' : ` · ${s.particles} particles`;
+  const picks = s.picks.state === 'waiting' ? ` · picks waiting for \`cryoet approve ${id}\`` : '';
+  const steps = running.length ? ` · running ${running.join(', ')}` : '';
+  const final = s.finalResolution === undefined ? '' : ` · final ${formatResolution(s.finalResolution)}`;
+  return `${id}: stage ${s.stage} · cost ${formatCost(s.costUsd)}${particles}${picks}${steps}${final}`;
+}
+
 /** cli-progress bars on the terminal. */
 function barsView(id: string): View {
   const multibar = new MultiBar(
@@ -117,21 +128,13 @@ function barsView(id: string): View {
           { format: ' {name} {bar} iteration {iteration} · {resolution}' },
         );
       }
-      const running = Object.keys(s.running);
-      header.update(0, {
-        line:
-          `${id}: stage ${s.stage} · cost ${formatCost(s.costUsd)}${s.particles === undefined ? '' : ` · ${s.particles} particles`}` +
-          `${s.picks.state === 'waiting' ? ` · picks waiting for \`cryoet approve ${id}\`` : ''}${running.length ? ` · running ${running.join(', ')}` : ''}` +
-          `${s.finalResolution === undefined ? '' : ` · final ${formatResolution(s.finalResolution)}`}`,
-      });
+      header.update(0, { line: headerLine(id, s) });
       for (const [name, t] of Object.entries(s.tiltSeries)) {
         const bar = tiltSeriesBar(t.status);
-        series
-          .get(name)
-          ?.update(bar.value, {
-            name: name.padEnd(width),
-            state: `${bar.label}${t.error ? `: ${t.error.split('\n')[0]}` : ''}`,
-          });
+        series.get(name)?.update(bar.value, {
+          name: name.padEnd(width),
+          state: `${bar.label}${t.error ? `: ${t.error.split('\n')[0]}` : ''}`,
+        });
       }
       const r = refineBar(s.refine);
       refine?.setTotal(r.total);
@@ -153,9 +156,8 @@ function barsView(id: string): View {
       });
       refine?.setTotal(r.total);
       refine?.update(r.value, { name: 'refine'.padEnd(width), iteration: r.iteration, resolution: r.resolution });
-      header.update(0, {
-        line: `${id}: done · cost ${formatCost(outcome.record.costUsd)} · final ${formatResolution(outcome.record.finalResolution)}`,
-      });
+      const final = formatResolution(outcome.record.finalResolution);
+      header.update(0, { line: `${id}: done · cost ${formatCost(outcome.record.costUsd)} · final ${final}` });
     },
     stop() {
       multibar.stop();
@@ -229,7 +231,8 @@ async function follow(
 export function outcomeLine(id: string, outcome: Outcome): string {
   if (outcome.record) {
     const r = outcome.record;
-    return `campaign ${id} completed: final ${formatResolution(r.finalResolution)} (FSC 0.143), B-factor ${r.bfactor.toFixed(0)} Å², ${r.particles} particles, cost ${formatCost(r.costUsd)}`;
+    const final = `final ${formatResolution(r.finalResolution)} (FSC 0.143), B-factor ${r.bfactor.toFixed(0)} Å²`;
+    return `campaign ${id} completed: ${final}, ${r.particles} particles, cost ${formatCost(r.costUsd)}`;
   }
   return `campaign ${id} ${outcome.workflowStatus.toLowerCase()}${outcome.failure ? `: ${outcome.failure}` : ''}`;
 }
@@ -287,7 +290,8 @@ export function registerWatch(program: Command): void {
       program
         .command('watch')
         .description(
-          'live progress of a campaign until it closes (bars on a terminal, plain lines otherwise); exit 0 completed, 1 otherwise',
+          'live progress of a campaign until it closes (bars on a terminal, plain lines otherwise);' +
+            ' exit 0 completed, 1 otherwise',
         )
         .argument('<id>', 'campaign id')
         .addOption(durationFlag('--interval <duration>', 'how often to ask for the status', '1s'))

@@ -15,7 +15,7 @@ import {
 import { RetryState } from '@temporalio/common';
 import { CryoError, ErrorType } from '../../src/errors.js';
 import { CliError, ExitCode, grpcCode, oneLine, toCliError } from '../../src/cli/errors.js';
-import { uiBase, uiLink } from '../../src/cli/campaign-commands.js';
+import { uiBase, uiLink } from '../../src/cli/describe.js';
 import { failureMessage } from '../../src/cli/outcome.js';
 import type { CryoConfig } from '../../src/config.js';
 

@@ -19,7 +19,6 @@ import type { CampaignCancellation, CampaignStatus, RunRecord } from '../../src/
 import {
   campaignRow,
   cancellationLines,
-  changedLines,
   closedText,
   defaultCampaignId,
   fileNameFor,
@@ -28,14 +27,12 @@ import {
   formatTime,
   listQuery,
   listTable,
-  refineBar,
   runRecordText,
   statusText,
   stepName,
   stepsTable,
-  tiltSeriesBar,
-  watchFacts,
 } from '../../src/cli/tables.js';
+import { changedLines, refineBar, tiltSeriesBar, watchFacts } from '../../src/cli/watch-lines.js';
 import { plainView, outcomeLine } from '../../src/cli/watch.js';
 
 function step(over: Partial<StepSummary> = {}): StepSummary {
@@ -365,7 +362,11 @@ describe('cli tables: status', () => {
     assert.match(text, /^failure   Workflow cancelled$/m);
     assert.match(
       text,
-      /^cancelled at stage refine \(2025-03-01 13:00:00Z; everything stopped by 2025-03-01 13:00:03Z\), 6 step\(s\) completed, \$0\.50+$/m,
+      new RegExp(
+        '^cancelled at stage refine \\(2025-03-01 13:00:00Z; everything stopped by 2025-03-01 13:00:03Z\\), ' +
+          '6 step\\(s\\) completed, \\$0\\.50+$',
+        'm',
+      ),
     );
     assert.match(text, /^was running \(2\)$/m);
     assert.match(text, /^ {2}refine +c1\/refine$/m);

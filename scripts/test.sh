@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# npm test: set-up (idempotent), typecheck, then every suite — unit, integration (real
-# sshd + single-host Slurm) and workflow (real Temporal dev server). Starts the dev
-# cluster if it is not running and stops it again afterwards, checking that no daemon
-# is left behind.
+# npm test: set-up (idempotent), typecheck, style check (Prettier, no line over 120), then
+# every suite — unit, integration (real sshd + single-host Slurm) and workflow (real Temporal
+# dev server). Starts the dev cluster if it is not running and stops it again afterwards,
+# checking that no daemon is left behind.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -18,6 +18,8 @@ bash scripts/setup.sh
 echo "test: set-up done in $((SECONDS - t0))s"
 npx --no-install tsc --noEmit -p .
 echo "test: typecheck done in $((SECONDS - t0))s"
+npx --no-install tsx scripts/check-style.ts
+echo "test: style check done in $((SECONDS - t0))s"
 
 started=0
 if ! bash scripts/dev-cluster.sh status >/dev/null 2>&1; then
@@ -37,7 +39,9 @@ finish() {
   done
   # Production-shaped servers (scripts/temporal-pg.ts) of a test file killed mid-run: each
   # test destroys its own, so any left under .dev/chaos/ is an orphan.
-  for pid in $(pgrep -f "temporal-server --config-file $ROOT/.dev/chaos/" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+  for pid in $(pgrep -f "temporal-server --config-file $ROOT/.dev/chaos/" 2>/dev/null); do
+    kill -9 "$pid" 2>/dev/null || true
+  done
   for pid in $(pgrep -f "postgres -D $ROOT/.dev/chaos/" 2>/dev/null); do kill -INT "$pid" 2>/dev/null || true; done
   if [[ $started == 1 ]]; then
     bash scripts/dev-cluster.sh stop
@@ -59,7 +63,8 @@ trap finish EXIT
 
 files=("$@")
 if ((${#files[@]} == 0)); then
-  mapfile -t files < <(ls test/unit/*.test.ts test/integration/*.test.ts test/workflow/*.test.ts test/browser/*.test.ts test/production/*.test.ts 2>/dev/null)
+  mapfile -t files < <(ls test/unit/*.test.ts test/integration/*.test.ts test/workflow/*.test.ts \
+    test/browser/*.test.ts test/production/*.test.ts 2>/dev/null)
 fi
 # The production suite's Temporal server, built from the Go module (cached: instant after the
 # first build; npm run demo never needs it, so set-up leaves it to here).

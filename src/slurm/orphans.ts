@@ -10,6 +10,7 @@
  * its last segment.
  */
 import { CryoError, ErrorType } from '../errors.js';
+import { malformedLine, present, ROW_JOB_ID } from './rows.js';
 import { keyFromJobName } from './job-key.js';
 import { assertSafeName } from './names.js';
 
@@ -24,11 +25,8 @@ import { assertSafeName } from './names.js';
 export const ORPHAN_SQUEUE_FORMAT = '%i|%T|%V|%N|%j';
 
 const FIELD_COUNT = 5;
-/** `%i`: `123`, `123_4` (array task), `123_[5-9]` (pending array tail), `123+1` (het job). */
-const ROW_JOB_ID = /^[0-9]+([_+][0-9[\]%,-]+)?$/;
 /** A job id `scancel` gets from us: a plain job, never an array expression. */
 export const PLAIN_JOB_ID = /^[0-9]+$/;
-const NO_VALUE: ReadonlySet<string> = new Set(['', 'N/A', 'None', '(None)', 'Unknown', '(null)']);
 
 /**
  * argv for the one listing call: `squeue -h -u <user> -o ORPHAN_SQUEUE_FORMAT`. Without
@@ -70,19 +68,6 @@ export function ownerOf(name: string): { key: string; workflowId: string } | und
   return { key, workflowId: key.slice(0, cut) };
 }
 
-function present(value: string): string | undefined {
-  const trimmed = value.trim();
-  return NO_VALUE.has(trimmed) ? undefined : trimmed;
-}
-
-function malformed(lineNo: number, line: string, why: string): CryoError {
-  return new CryoError(
-    ErrorType.StatusQueryFailed,
-    `squeue output line ${lineNo} unreadable (${why}; expected ${ORPHAN_SQUEUE_FORMAT}): ${JSON.stringify(line)}`,
-    { line, lineNo },
-  );
-}
-
 /**
  * Reads {@link ORPHAN_SQUEUE_FORMAT} output and keeps our jobs: those whose name
  * {@link ownerOf} recognises. Blank lines are skipped; other users' names are ignored
@@ -97,10 +82,18 @@ export function parseOurJobs(stdout: string): OurJob[] {
     const line = raw.replace(/\r$/, '');
     if (line.trim() === '') return;
     const fields = line.split('|');
-    if (fields.length < FIELD_COUNT) throw malformed(i + 1, line, `${fields.length} fields, expected ${FIELD_COUNT}`);
+    if (fields.length < FIELD_COUNT)
+      throw malformedLine(
+        'squeue',
+        i + 1,
+        line,
+        `${fields.length} fields, expected ${FIELD_COUNT}`,
+        ORPHAN_SQUEUE_FORMAT,
+      );
     const [jobId = '', state = '', submitTime = '', nodes = ''] = fields.map((f) => f.trim());
-    if (!ROW_JOB_ID.test(jobId)) throw malformed(i + 1, line, `job id ${JSON.stringify(jobId)}`);
-    if (state === '') throw malformed(i + 1, line, 'empty state');
+    if (!ROW_JOB_ID.test(jobId))
+      throw malformedLine('squeue', i + 1, line, `job id ${JSON.stringify(jobId)}`, ORPHAN_SQUEUE_FORMAT);
+    if (state === '') throw malformedLine('squeue', i + 1, line, 'empty state', ORPHAN_SQUEUE_FORMAT);
     const name = fields
       .slice(FIELD_COUNT - 1)
       .join('|')

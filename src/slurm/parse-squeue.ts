@@ -1,7 +1,7 @@
 /**
  * Parse `squeue -h -o '%i|%j|%T|%r|%N|%S|%V'` output (see `squeue-format.ts`).
  */
-import { CryoError, ErrorType } from '../errors.js';
+import { malformedLine, present, ROW_JOB_ID } from './rows.js';
 
 /** One job as squeue shows it. */
 export interface SqueueRow {
@@ -22,24 +22,6 @@ export interface SqueueRow {
 }
 
 const FIELD_COUNT = 7;
-const ROW_JOB_ID = /^[0-9]+([_+][0-9[\]%,-]+)?$/;
-const NO_VALUE: ReadonlySet<string> = new Set(['', 'N/A', 'None', '(None)', 'Unknown', '(null)']);
-
-function present(value: string): string | undefined {
-  const trimmed = value.trim();
-  return NO_VALUE.has(trimmed) ? undefined : trimmed;
-}
-
-function malformed(lineNo: number, line: string, why: string): CryoError {
-  return new CryoError(
-    ErrorType.StatusQueryFailed,
-    `squeue output line ${lineNo} unreadable (${why}): ${JSON.stringify(line)}`,
-    {
-      line,
-      lineNo,
-    },
-  );
-}
 
 /**
  * Parse squeue output in {@link SQUEUE_FORMAT}. Blank lines are skipped. A line splits
@@ -56,11 +38,11 @@ export function parseSqueue(stdout: string): SqueueRow[] {
     if (line.trim() === '') continue;
     const fields = line.split('|');
     if (fields.length < FIELD_COUNT)
-      throw malformed(index + 1, line, `${fields.length} fields, expected ${FIELD_COUNT}`);
+      throw malformedLine('squeue', index + 1, line, `${fields.length} fields, expected ${FIELD_COUNT}`);
     const n = fields.length;
     const [jobId = '', name = '', state = ''] = fields.map((f) => f.trim());
-    if (!ROW_JOB_ID.test(jobId)) throw malformed(index + 1, line, `job id ${JSON.stringify(jobId)}`);
-    if (state === '') throw malformed(index + 1, line, 'empty state');
+    if (!ROW_JOB_ID.test(jobId)) throw malformedLine('squeue', index + 1, line, `job id ${JSON.stringify(jobId)}`);
+    if (state === '') throw malformedLine('squeue', index + 1, line, 'empty state');
     const reason = present(fields.slice(3, n - 3).join('|'));
     const nodes = present(fields[n - 3] ?? '');
     const startTime = present(fields[n - 2] ?? '');

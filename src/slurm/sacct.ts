@@ -5,6 +5,7 @@
 import type { SqueueRow } from './parse-squeue.js';
 import { JOB_ID_PATTERN } from './squeue-format.js';
 import { CryoError, ErrorType } from '../errors.js';
+import { malformedLine, ROW_JOB_ID } from './rows.js';
 
 /** Columns asked for, in order. */
 export const SACCT_FIELDS = 'JobIDRaw,JobName,State,Reason,NodeList';
@@ -23,17 +24,6 @@ export function buildSacctArgs(jobIds: readonly string[]): string[] {
   return ['sacct', '-X', '-n', '--parsable2', '-j', [...new Set(jobIds)].join(','), '-o', SACCT_FIELDS];
 }
 
-/** `JobIDRaw`: `123`; `123_4` and `123+1` are read too. */
-const ROW_JOB_ID = /^[0-9]+([_+][0-9[\]%,-]+)?$/;
-
-function malformed(lineNo: number, line: string, why: string): CryoError {
-  return new CryoError(
-    ErrorType.StatusQueryFailed,
-    `sacct output line ${lineNo} unreadable (${why}; expected ${SACCT_FIELDS}): ${JSON.stringify(line)}`,
-    { line, lineNo },
-  );
-}
-
 /**
  * Parses `sacct --parsable2 --noheader` rows into the squeue row shape. Blank lines are
  * skipped. Throws `StatusQueryFailed` naming the line (number and text) for fewer than five
@@ -46,10 +36,12 @@ export function parseSacct(stdout: string): SqueueRow[] {
     const line = raw.replace(/\r$/, '');
     if (line.trim() === '') continue;
     const fields = line.split('|');
-    if (fields.length < 5) throw malformed(index + 1, line, `${fields.length} fields, expected 5`);
+    if (fields.length < 5)
+      throw malformedLine('sacct', index + 1, line, `${fields.length} fields, expected 5`, SACCT_FIELDS);
     const [jobId, name, state] = fields as [string, string, string];
-    if (!ROW_JOB_ID.test(jobId)) throw malformed(index + 1, line, `job id ${JSON.stringify(jobId)}`);
-    if (state.trim() === '') throw malformed(index + 1, line, 'empty state');
+    if (!ROW_JOB_ID.test(jobId))
+      throw malformedLine('sacct', index + 1, line, `job id ${JSON.stringify(jobId)}`, SACCT_FIELDS);
+    if (state.trim() === '') throw malformedLine('sacct', index + 1, line, 'empty state', SACCT_FIELDS);
     const nodes = fields.at(-1)!;
     const reason = fields.slice(3, -1).join('|');
     rows.push({

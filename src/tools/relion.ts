@@ -31,7 +31,19 @@ export function relionBinary(rt: RelionRuntime, name: string): string {
 
 const num = (value: number): string => String(value);
 
-/** `relion_tomo_subtomo --p … --t … --o Extract/ --b 512 --crop 192 --bin 1 --max_dose 50 --float16 --stack2d --j N`. */
+/**
+ * `--o <dir>/ --b <box> --crop <crop> --bin <bin>`: the output folder (with its slash) and the
+ * box, as relion_tomo_subtomo and relion_tomo_reconstruct_particle both take them.
+ */
+function outputBox(outDir: string, p: ExtractionParams): string[] {
+  const dir = outDir.endsWith('/') ? outDir : `${outDir}/`;
+  return ['--o', dir, '--b', num(p.box), '--crop', num(p.crop), '--bin', num(p.bin)];
+}
+
+/**
+ * `relion_tomo_subtomo --p … --t … --o Extract/ --b 512 --crop 192 --bin 1 --max_dose 50
+ * --float16 --stack2d --j N`.
+ */
 export function subtomoCommand(
   rt: RelionRuntime,
   files: { particles: string; tomograms: string; outDir: string },
@@ -43,14 +55,7 @@ export function subtomoCommand(
     files.particles,
     '--t',
     files.tomograms,
-    '--o',
-    files.outDir.endsWith('/') ? files.outDir : `${files.outDir}/`,
-    '--b',
-    num(p.box),
-    '--crop',
-    num(p.crop),
-    '--bin',
-    num(p.bin),
+    ...outputBox(files.outDir, p),
     ...(p.maxDose === undefined ? [] : ['--max_dose', num(p.maxDose)]),
     ...(p.float16 ? ['--float16'] : []),
     ...(p.stack2d ? ['--stack2d'] : []),
@@ -189,14 +194,7 @@ export function reconstructParticleCommand(
     relionBinary(rt, 'relion_tomo_reconstruct_particle'),
     '--i',
     files.optimisationSet,
-    '--o',
-    files.outDir.endsWith('/') ? files.outDir : `${files.outDir}/`,
-    '--b',
-    num(p.box),
-    '--crop',
-    num(p.crop),
-    '--bin',
-    num(p.bin),
+    ...outputBox(files.outDir, p),
     '--j',
     num(rt.threads),
   ];
@@ -240,7 +238,10 @@ export function maskCreateCommand(
   ];
 }
 
-/** `relion_postprocess --i run_half1_class001_unfil.mrc --mask … --angpix … --auto_bfac [--autob_lowres N] --o PostProcess/postprocess`. */
+/**
+ * `relion_postprocess --i run_half1_class001_unfil.mrc --mask … --angpix … --auto_bfac
+ * [--autob_lowres N] --o PostProcess/postprocess`.
+ */
 export function postprocessCommand(
   rt: RelionRuntime,
   files: { half1: string; mask: string; outRoot: string },

@@ -211,13 +211,28 @@ mkdirSync(join(repoRoot, '.dev/bench'), { recursive: true });
 writeFileSync(join(repoRoot, '.dev/bench/cluster-job.json'), JSON.stringify(report, null, 2));
 const d = report.detectionMs as { n: number; p50: number; p95: number };
 const r = report.recoveryMs as { p50: number; max: number };
+const [c10, c100, c500] = [calls['10']!, calls['100']!, calls['500']!];
+const ratio500to10 = (report.statusCalls as { ratio500to10: number }).ratio500to10.toFixed(2);
+const statusCalls =
+  `10 jobs ${c10.callsPerMinute.toFixed(1)}   100 jobs ${c100.callsPerMinute.toFixed(1)}   ` +
+  `500 jobs ${c500.callsPerMinute.toFixed(1)}   (500:10 ratio ${ratio500to10})`;
+const meanCall =
+  `10 jobs ${c10.meanCallMs.toFixed(0)} ms   100 jobs ${c100.meanCallMs.toFixed(0)} ms   ` +
+  `500 jobs ${c500.meanCallMs.toFixed(0)} ms`;
+const rssLibLine =
+  `idle ${rssLib.idle} MB   watching 500 jobs: steady ${rssLib.steady} MB, peak ${rssLib.peak} MB while they start   ` +
+  '(cryoet from lib/; target < 300 MB)';
+const rssTsxLine =
+  `idle ${rssTsx.idle} MB   watching 500 jobs: steady ${rssTsx.steady} MB, peak ${rssTsx.peak} MB   ` +
+  `(CRYOET_TSX=1; lib:tsx ×${(rssLib.steady / rssTsx.steady).toFixed(2)})`;
+const rssSamples = `lib ${rssLib.samples.join(' ')}; tsx ${rssTsx.samples.join(' ')}`;
 console.log(`
 cluster job benchmark (poll interval ${config.polling.interval} ms, max ${config.polling.maxInterval} ms)
   detection latency   p50 ${d.p50} ms   p95 ${d.p95} ms   (n=${d.n}; target p50 ≤ poll interval + 1 s)
   recovery latency    p50 ${r.p50} ms   max ${r.max} ms   (node DOWN → resubmitted job RUNNING)
-  status calls/min    10 jobs ${calls['10']!.callsPerMinute.toFixed(1)}   100 jobs ${calls['100']!.callsPerMinute.toFixed(1)}   500 jobs ${calls['500']!.callsPerMinute.toFixed(1)}   (500:10 ratio ${(report.statusCalls as { ratio500to10: number }).ratio500to10.toFixed(2)})
-  mean squeue call    10 jobs ${calls['10']!.meanCallMs.toFixed(0)} ms   100 jobs ${calls['100']!.meanCallMs.toFixed(0)} ms   500 jobs ${calls['500']!.meanCallMs.toFixed(0)} ms
-  worker RSS          idle ${rssLib.idle} MB   watching 500 jobs: steady ${rssLib.steady} MB, peak ${rssLib.peak} MB while they start   (cryoet from lib/; target < 300 MB)
-                      idle ${rssTsx.idle} MB   watching 500 jobs: steady ${rssTsx.steady} MB, peak ${rssTsx.peak} MB   (CRYOET_TSX=1; lib:tsx ×${(rssLib.steady / rssTsx.steady).toFixed(2)})
-                      samples every 15 s after all 500 were watched: lib ${rssLib.samples.join(' ')}; tsx ${rssTsx.samples.join(' ')}
+  status calls/min    ${statusCalls}
+  mean squeue call    ${meanCall}
+  worker RSS          ${rssLibLine}
+                      ${rssTsxLine}
+                      samples every 15 s after all 500 were watched: ${rssSamples}
   written to .dev/bench/cluster-job.json`);

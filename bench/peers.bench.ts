@@ -167,7 +167,10 @@ interface RunResult {
   readonly notes: string[];
 }
 
-/** Jobs on the cluster that run or wait for resources (other people's tests share the dev cluster); held jobs wait for nobody. */
+/**
+ * Jobs on the cluster that run or wait for resources (other people's tests share the dev cluster); held jobs wait for
+ * nobody.
+ */
 async function activeJobs(): Promise<string[]> {
   return (await slurm(['squeue', '-h', '-t', 'PD,R,CF,CG', '-o', '%i|%r']))
     .trim()
@@ -182,10 +185,10 @@ async function waitQuiet(): Promise<number> {
   const limit = Date.now() + Math.min(quietBudgetMs, Number(process.env.PEERS_QUIET_WAIT_S ?? 300) * 1000);
   const waitStart = Date.now();
   let jobs = await activeJobs();
-  if (jobs.length > 0)
-    log(
-      `  waiting for ${jobs.length} other job(s) on the dev cluster to finish (up to ${process.env.PEERS_QUIET_WAIT_S ?? 300} s)`,
-    );
+  if (jobs.length > 0) {
+    const upTo = `(up to ${process.env.PEERS_QUIET_WAIT_S ?? 300} s)`;
+    log(`  waiting for ${jobs.length} other job(s) on the dev cluster to finish ${upTo}`);
+  }
   while (jobs.length > 0 && Date.now() < limit) {
     await sleep(2000);
     jobs = await activeJobs();
@@ -246,9 +249,8 @@ async function runOne(spec: RunSpec, boundMs: number, opts: { quiet?: boolean } 
   const notes: string[] = [];
   const othersAtStart = opts.quiet === false ? (await activeJobs()).length : await waitQuiet();
   const load1AtStart = loadavg()[0]!;
-  log(
-    `${spec.variant.name} · ${spec.scenario} · ${spec.way}: ${spec.id}${othersAtStart ? ` (${othersAtStart} other jobs on the cluster)` : ''}`,
-  );
+  const others = othersAtStart ? ` (${othersAtStart} other jobs on the cluster)` : '';
+  log(`${spec.variant.name} · ${spec.scenario} · ${spec.way}: ${spec.id}${others}`);
   const rss = sampleRss(500);
   let { driver, t0 } = await way.start(spec);
   rss.add(driver.pid);
@@ -457,9 +459,12 @@ async function runOne(spec: RunSpec, boundMs: number, opts: { quiet?: boolean } 
     load1AtStart,
     notes,
   };
+  const verdict = completed ? 'completed' : 'NOT completed';
+  const noted = notes.length ? `; ${notes.join('; ')}` : '';
   log(
-    `  ${completed ? 'completed' : 'NOT completed'} in ${seconds(makespanMs)} (critical path ${seconds(cp.ms)}, ×${ratio(makespanMs / cp.ms)}); ` +
-      `jobs ${jobs.submitted} (dup ${jobs.duplicates}, re-run ${jobs.completedRerun}); calls ${result.calls.driver}; RSS ${result.driverRss.treeMb.toFixed(0)} MB${notes.length ? `; ${notes.join('; ')}` : ''}`,
+    `  ${verdict} in ${seconds(makespanMs)} (critical path ${seconds(cp.ms)}, ×${ratio(makespanMs / cp.ms)}); ` +
+      `jobs ${jobs.submitted} (dup ${jobs.duplicates}, re-run ${jobs.completedRerun}); calls ${result.calls.driver}; ` +
+      `RSS ${result.driverRss.treeMb.toFixed(0)} MB${noted}`,
   );
   return result;
 }
@@ -630,8 +635,11 @@ for (const n of list('PEERS_SCALE', '10,100,500').map(Number)) {
     ...history,
     othersAtStart: r.othersAtStart,
   });
+  const verdict = r.completed ? 'completed' : 'NOT completed';
   log(
-    `  scale ${n}: ${r.completed ? 'completed' : 'NOT completed'} in ${seconds(r.makespanMs)} (ideal ${seconds(idealMs)}); status calls/min ${r.calls.statusPerMinute.toFixed(1)}; RSS ${r.driverRss.treeMb.toFixed(0)} MB; max history ${history.maxHistory ?? '?'}`,
+    `  scale ${n}: ${verdict} in ${seconds(r.makespanMs)} (ideal ${seconds(idealMs)}); ` +
+      `status calls/min ${r.calls.statusPerMinute.toFixed(1)}; RSS ${r.driverRss.treeMb.toFixed(0)} MB; ` +
+      `max history ${history.maxHistory ?? '?'}`,
   );
 }
 
@@ -676,7 +684,8 @@ const rows = results.map((r) => [
       : undefined,
   `${r.jobs.submitted} (${r.jobs.duplicates})${r.jobs.requeues ? ` +${r.jobs.requeues} requeue` : ''}`,
   String(r.jobs.completedRerun),
-  `${r.calls.driver} (${r.calls.byKind.status})${r.calls.byKind['in-job'] ? ` +${r.calls.byKind['in-job']} in-job` : ''}`,
+  `${r.calls.driver} (${r.calls.byKind.status})` +
+    (r.calls.byKind['in-job'] ? ` +${r.calls.byKind['in-job']} in-job` : ''),
   mb(r.driverRss),
 ]);
 const mainTable = markdownTable(
@@ -723,9 +732,12 @@ const scaleTable = markdownTable(
     s.workflows,
   ]),
 );
-const machine =
-  `${execFileSync('nproc', { encoding: 'utf8' }).trim()} CPUs, ${(Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))![1]) / 1048576).toFixed(0)} GiB; ` +
-  `Slurm ${execFileSync('sbatch', ['--version'], { encoding: 'utf8' }).trim()}; snakemake ${readFileSync(join(VENV, '.cryoet-installed'), 'utf8').trim()}; node ${process.version}`;
+const cpus = execFileSync('nproc', { encoding: 'utf8' }).trim();
+const memGiB = (Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))![1]) / 1048576).toFixed(0);
+const slurmVersion = execFileSync('sbatch', ['--version'], { encoding: 'utf8' }).trim();
+const snakemakeVersion = readFileSync(join(VENV, '.cryoet-installed'), 'utf8').trim();
+const versions = `Slurm ${slurmVersion}; snakemake ${snakemakeVersion}; node ${process.version}`;
+const machine = `${cpus} CPUs, ${memGiB} GiB; ${versions}`;
 const report = {
   date: new Date().toISOString(),
   machine,
@@ -742,24 +754,44 @@ const report = {
 };
 mkdirSync(join(repoRoot, '.dev/bench'), { recursive: true });
 writeFileSync(join(repoRoot, '.dev/bench/peers.json'), JSON.stringify(report, null, 2));
+const sleepPipeline =
+  `5 × reconstruct ${durations.reconstruct} s → extract ${durations.extract} s → ` +
+  `refine ${durations.refineIterations} × ${durations.refineIteration} s → postprocess ${durations.postprocess} s ` +
+  `(critical path ${cpS} s); faults after refine iteration ${FAULT_AT_ITERATION}`;
+const ourPolling =
+  `${baseConfig.polling.interval} ms → ${baseConfig.polling.maxInterval} ms, ` +
+  `hangAfter ${baseConfig.placement.hangAfter / 1000} s; ` +
+  `Temporal dev server peak RSS ${temporalPeak.treeMb.toFixed(0)} MB (not counted as a driver)`;
+const scaleSleepJobs =
+  `reconstruct ${scaleDurations.reconstruct} s on ${GPU_SLOTS} GPU slots, extract ${scaleDurations.extract} s, ` +
+  `refine ${scaleDurations.refineIterations} × ${scaleDurations.refineIteration} s, ` +
+  `postprocess ${scaleDurations.postprocess} s`;
+const harnessErrorsText = harnessErrors.length
+  ? `harness errors (runs not measured):\n${harnessErrors.map((e) => `- ${e.run}: ${e.error}`).join('\n')}\n\n`
+  : '';
+const runNotes = (r: RunResult) =>
+  [
+    ...r.notes,
+    r.othersAtStart ? `${r.othersAtStart} other jobs queued at start` : '',
+    r.otherJobsDuring ? `${r.otherJobsDuring} other jobs ran during the run` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
 const text = `peers benchmark (${new Date().toISOString()}), ${machine}
-sleep pipeline: 5 × reconstruct ${durations.reconstruct} s → extract ${durations.extract} s → refine ${durations.refineIterations} × ${durations.refineIteration} s → postprocess ${durations.postprocess} s (critical path ${cpS} s); faults after refine iteration ${FAULT_AT_ITERATION}
-our polling ${baseConfig.polling.interval} ms → ${baseConfig.polling.maxInterval} ms, hangAfter ${baseConfig.placement.hangAfter / 1000} s; Temporal dev server peak RSS ${temporalPeak.treeMb.toFixed(0)} MB (not counted as a driver)
+sleep pipeline: ${sleepPipeline}
+our polling ${ourPolling}
 total ${(report.totalMs / 60000).toFixed(1)} min
 
 ${mainTable}
 
-scale (our campaign, sleep jobs: reconstruct ${scaleDurations.reconstruct} s on ${GPU_SLOTS} GPU slots, extract ${scaleDurations.extract} s, refine ${scaleDurations.refineIterations} × ${scaleDurations.refineIteration} s, postprocess ${scaleDurations.postprocess} s)
+scale (our campaign, sleep jobs: ${scaleSleepJobs})
 
 ${scaleTable}
 
-${harnessErrors.length ? `harness errors (runs not measured):\n${harnessErrors.map((e) => `- ${e.run}: ${e.error}`).join('\n')}\n\n` : ''}notes:
+${harnessErrorsText}notes:
 ${results
   .filter((r) => r.notes.length || r.othersAtStart || r.otherJobsDuring)
-  .map(
-    (r) =>
-      `- ${r.scenario} · ${label(r)} (${r.variant}): ${[...r.notes, r.othersAtStart ? `${r.othersAtStart} other jobs queued at start` : '', r.otherJobsDuring ? `${r.otherJobsDuring} other jobs ran during the run` : ''].filter(Boolean).join('; ')}`,
-  )
+  .map((r) => `- ${r.scenario} · ${label(r)} (${r.variant}): ${runNotes(r)}`)
   .join('\n')}
 `;
 writeFileSync(join(repoRoot, '.dev/bench/peers.md'), text);

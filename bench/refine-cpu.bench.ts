@@ -131,9 +131,8 @@ async function main(): Promise<void> {
     writeFileSync(f.path, f.text);
   }
   execFileSync(extract.command[0]!, extract.command.slice(1), { stdio: 'ignore' });
-  console.log(
-    `prepared ${base.tiltSeries.length} tomograms and their particles in ${((Date.now() - t0) / 1000).toFixed(0)} s (${work})`,
-  );
+  const preparedS = ((Date.now() - t0) / 1000).toFixed(0);
+  console.log(`prepared ${base.tiltSeries.length} tomograms and their particles in ${preparedS} s (${work})`);
 
   const rows: string[][] = [];
   for (const v of VARIANTS) {

@@ -177,8 +177,10 @@ for (const [workers, share] of [
     rssMb: rss,
     detectionMs: { p50: percentile(detection, 50), p95: percentile(detection, 95), n: detection.length },
   });
+  const budget = share ? 'shared budget' : 'each its own budget';
   console.log(
-    `  ${workers} worker(s), ${share ? 'shared budget' : 'each its own budget'}: ${callsPerMinute.toFixed(1)} status calls/min, RSS ${rss.join(' / ')} MB, detection p50 ${percentile(detection, 50)} ms`,
+    `  ${workers} worker(s), ${budget}: ${callsPerMinute.toFixed(1)} status calls/min, RSS ${rss.join(' / ')} MB, ` +
+      `detection p50 ${percentile(detection, 50)} ms`,
   );
   await Promise.all(watched.map((h) => h.cancel()));
   await Promise.all(watched.map((h) => h.result().catch(() => undefined)));
@@ -196,8 +198,12 @@ writeFileSync(
   JSON.stringify({ date: new Date().toISOString(), jobs: JOBS, windowMs: WINDOW_MS, runs }, null, 2),
 );
 const one = runs[0]!.callsPerMinute;
+const row = (r: Run) =>
+  `  ${String(r.workers).padStart(7)}  ${(r.shared ? 'shared' : 'own').padEnd(7)}  ` +
+  `${r.callsPerMinute.toFixed(1).padStart(9)}  ${(r.callsPerMinute / one).toFixed(2).padStart(9)}  ` +
+  `${r.rssMb.join(' / ').padEnd(20)}  ${r.detectionMs.p50} / ${r.detectionMs.p95}`;
 console.log(`
 scale-out benchmark: ${JOBS} watched jobs, one task queue (status calls counted by slurmctld: sdiag)
   workers  budget   calls/min  ×1 worker  RSS per worker (MB)   detection p50 / p95 (ms)
-${runs.map((r) => `  ${String(r.workers).padStart(7)}  ${(r.shared ? 'shared' : 'own').padEnd(7)}  ${r.callsPerMinute.toFixed(1).padStart(9)}  ${(r.callsPerMinute / one).toFixed(2).padStart(9)}  ${r.rssMb.join(' / ').padEnd(20)}  ${r.detectionMs.p50} / ${r.detectionMs.p95}`).join('\n')}
+${runs.map(row).join('\n')}
   written to .dev/bench/scale-out.json`);

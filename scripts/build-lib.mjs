@@ -11,6 +11,7 @@ const stampFile = join(root, 'lib', '.source-stamp');
 const stamp = sourceStamp(root);
 if (existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) process.exit(0);
 rmSync(join(root, 'lib'), { recursive: true, force: true });
-execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+const tsc = join(root, 'node_modules', '.bin', 'tsc');
+execFileSync(tsc, ['-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
 writeFileSync(stampFile, `${stamp}\n`);
 console.log('setup: compiled src/ to lib/');

@@ -71,7 +71,8 @@ log "compiling $total files with make -j$jobs (cmake took $(($(date +%s) - start
 set +e
 nice -n 10 make -j"$jobs" "${TARGETS[@]}" 2>&1 | tee "$WORK/make.log" | awk -v total="$total" '
   /Building CXX object/ { n++; p = int(100 * n / total / 10) * 10
-    if (p > last && p < 100) { last = p; printf "relion: %d%% (%d of %d files)\n", p, n, total > "/dev/stderr"; fflush("/dev/stderr") } }'
+    if (p > last && p < 100) {
+      last = p; printf "relion: %d%% (%d of %d files)\n", p, n, total > "/dev/stderr"; fflush("/dev/stderr") } }'
 rc=${PIPESTATUS[0]}
 set -e
 if ((rc != 0)); then

@@ -45,7 +45,8 @@ cp -r "$src/schema/postgresql" "$scratch/out/schema/"
 "$scratch/out/bin/temporal-server" --version >/dev/null
 "$scratch/out/bin/temporal-sql-tool" --help >/dev/null
 took=$(( $(date +%s) - started ))
-printf 'Temporal server %s (go.temporal.io/server, %s), built in %d s\n' "$VERSION" "$TOOLCHAIN" "$took" >"$scratch/out/BUILD-STAMP"
+printf 'Temporal server %s (go.temporal.io/server, %s), built in %d s\n' "$VERSION" "$TOOLCHAIN" "$took" \
+  >"$scratch/out/BUILD-STAMP"
 rm -rf "$PREFIX"
 mv "$scratch/out" "$PREFIX"
 log "built in $took s: $PREFIX"

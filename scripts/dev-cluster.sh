@@ -308,7 +308,8 @@ check_ports() {
     [[ -n $holder ]] || continue
     if ! grep -qsF -- "$D" "/proc/$holder/cmdline" "/proc/$holder/cwd" 2>/dev/null &&
        ! grep -qxF "$holder" "$D"/run/*.pid 2>/dev/null; then
-      log "port $port on 127.0.0.1 is taken by pid $holder ($(tr '\0' ' ' </proc/$holder/cmdline | cut -c1-120)); another dev cluster (another clone?) may be running: stop it with its scripts/dev-cluster.sh stop"
+      local hint="another dev cluster (another clone?) may be running: stop it with its scripts/dev-cluster.sh stop"
+      log "port $port on 127.0.0.1 is taken by pid $holder ($(tr '\0' ' ' </proc/$holder/cmdline | cut -c1-120)); $hint"
       return 1
     fi
   done

@@ -249,9 +249,8 @@ async function runCampaign(run: Run): Promise<void> {
   run.input = campaignInput(config, fastCampaignSpec(), uniqueId(`soak-${run.index + 1}`));
   run.startedAt = Date.now();
   run.handle = await startCampaign(env.client, config, run.input);
-  log(
-    `campaign ${run.index + 1}/${CAMPAIGNS} ${run.input.id}: faults ${run.faults.map((f) => `${f.kind}@${f.stage}`).join(', ')}`,
-  );
+  const faults = run.faults.map((f) => `${f.kind}@${f.stage}`).join(', ');
+  log(`campaign ${run.index + 1}/${CAMPAIGNS} ${run.input.id}: faults ${faults}`);
   const result = resultThroughOutages(run.handle, CAMPAIGN_LIMIT_MS).then(
     (record) => {
       run.record = record;
@@ -288,9 +287,8 @@ async function runCampaign(run: Run): Promise<void> {
   const jobs = ledger.of(run.input.id);
   run.jobs = jobs.length;
   if (run.record) run.check = checkCampaign(run.record, jobs);
-  log(
-    `campaign ${run.index + 1} ${run.input.id}: ${run.outcome} in ${run.seconds} s${run.error ? `: ${run.error.slice(0, 300)}` : ''}`,
-  );
+  const error = run.error ? `: ${run.error.slice(0, 300)}` : '';
+  log(`campaign ${run.index + 1} ${run.input.id}: ${run.outcome} in ${run.seconds} s${error}`);
 }
 
 // K at a time; no new campaign after the overall limit.

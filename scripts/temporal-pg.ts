@@ -250,10 +250,10 @@ export class TemporalPg {
         ],
         { encoding: 'utf8', timeout: 120_000 },
       );
-      if (r.status !== 0)
-        throw new Error(
-          `temporal-sql-tool --db ${db} ${args.join(' ')}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`,
-        );
+      if (r.status !== 0) {
+        const tail = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ');
+        throw new Error(`temporal-sql-tool --db ${db} ${args.join(' ')}: ${tail}`);
+      }
     };
     for (const [db, schema] of [
       ['temporal', 'temporal'],
@@ -383,7 +383,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   if (command === 'start') {
     const { seconds } = await t.start();
     console.log(
-      `temporal-pg: serving on ${t.address} (namespace ${t.o.namespace}), PostgreSQL on 127.0.0.1:${t.o.pgPort}; up in ${seconds.toFixed(1)} s`,
+      `temporal-pg: serving on ${t.address} (namespace ${t.o.namespace}), ` +
+        `PostgreSQL on 127.0.0.1:${t.o.pgPort}; up in ${seconds.toFixed(1)} s`,
     );
   } else if (command === 'stop') {
     await t.stop();

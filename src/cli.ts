@@ -45,17 +45,17 @@ export function buildCli(): Command {
         }
         throw err;
       }
-      const clusters = `${Object.keys(c.clusters).length} cluster(s) (${Object.keys(c.clusters).join(', ')}), ${c.placement.ladder.length} placement rung(s)`;
+      const names = Object.keys(c.clusters);
+      const rungs = c.placement.ladder.length;
+      const clusters = `${names.length} cluster(s) (${names.join(', ')}), ${rungs} placement rung(s)`;
       if (opts.schemaOnly) {
-        console.log(
-          `${path}: ok (schema only: local files not looked up) — ${clusters}, Temporal ${c.temporal.address ?? 'from the env-config profile'}`,
-        );
+        const address = c.temporal.address ?? 'from the env-config profile';
+        console.log(`${path}: ok (schema only: local files not looked up) — ${clusters}, Temporal ${address}`);
         return;
       }
       const target = temporalTarget(c); // also proves the TLS files and the profile load
-      console.log(
-        `${path}: ok — ${clusters}, Temporal ${target.connectionOptions.address} / ${target.namespace} / ${target.taskQueue}`,
-      );
+      const where = `${target.connectionOptions.address} / ${target.namespace} / ${target.taskQueue}`;
+      console.log(`${path}: ok — ${clusters}, Temporal ${where}`);
     });
 
   program
@@ -67,7 +67,8 @@ export function buildCli(): Command {
         const done = await setupAttributes(session.client.connection.operatorService, session.namespace);
         const list = (names: string[]) => (names.length ? names.join(', ') : 'none');
         console.log(
-          `namespace "${session.namespace}" at ${session.address}: added ${list(done.added)}; already there: ${list(done.present)}`,
+          `namespace "${session.namespace}" at ${session.address}: ` +
+            `added ${list(done.added)}; already there: ${list(done.present)}`,
         );
       }),
     );

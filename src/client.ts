@@ -50,7 +50,8 @@ async function firstCallError(
 /** Link to a workflow in the Temporal UI. */
 export function workflowUiUrl(config: CryoConfig, workflowId: string): string {
   const base = config.temporal.ui.replace(/\/+$/, '');
-  return `${base}/namespaces/${encodeURIComponent(temporalTarget(config).namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  const namespace = encodeURIComponent(temporalTarget(config).namespace);
+  return `${base}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
 /** The placement ladder from temporal.yaml, as clusterJob takes it (copied into its history). */
@@ -88,6 +89,7 @@ export async function runClusterJob(
  */
 export async function startCampaign(client: Client, config: CryoConfig, input: CampaignInput) {
   const { spec } = input;
+  const refineLadder = input.placements.refine.ladder.map((r) => `${r.cluster}/${r.partition} ${r.gres}`).join(' → ');
   return client.workflow.start('campaign', {
     taskQueue: config.temporal.taskQueue,
     workflowId: input.id,
@@ -100,7 +102,7 @@ export async function startCampaign(client: Client, config: CryoConfig, input: C
       `campaign folder: ${input.layout.dir}`,
       `tilt series: ${spec.tiltSeries.map((ts) => ts.name).join(', ')}`,
       `refine: ${spec.refine.symmetry}, ${spec.refine.particleDiameter} Å, ini_high ${spec.refine.iniHigh} Å`,
-      `refine ladder: ${input.placements.refine.ladder.map((r) => `${r.cluster}/${r.partition} ${r.gres}`).join(' → ')}`,
+      `refine ladder: ${refineLadder}`,
     ].join('\n'),
     typedSearchAttributes: [{ key: CryoCampaign, value: input.id }],
   });

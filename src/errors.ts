@@ -32,7 +32,10 @@ export const ErrorType = {
   LadderExhausted: 'LadderExhausted',
   /** A file the job should have written is not there. */
   OutputMissing: 'OutputMissing',
-  /** An output folder on the cluster cannot be created or written (a path part is a file, no permission, read-only, full). Not retryable. */
+  /**
+   * An output folder on the cluster cannot be created or written (a path part is a file,
+   * no permission, read-only, full). Not retryable.
+   */
   OutputUnwritable: 'OutputUnwritable',
   /** A campaign input (file, field or file content) is missing or malformed. Not retryable. */
   InputInvalid: 'InputInvalid',
@@ -44,7 +47,10 @@ export const ErrorType = {
    * submits the step again once its inputs are ready.
    */
   DependencyFailed: 'DependencyFailed',
-  /** One step of a campaign (`<id>/refine`) was cancelled on its own; the campaign cannot go on without it. Not retryable. */
+  /**
+   * One step of a campaign (`<id>/refine`) was cancelled on its own; the campaign cannot go
+   * on without it. Not retryable.
+   */
   StepCancelled: 'StepCancelled',
 } as const;
 

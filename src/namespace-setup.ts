@@ -71,7 +71,8 @@ export async function setupAttributes(
     throw new CryoError(
       ErrorType.ConfigInvalid,
       `namespace "${namespace}": ${before.wrongType.join(', ')}: ` +
-        'a search attribute cannot change type; remove it (temporal operator search-attribute remove) and run cryoet setup again',
+        'a search attribute cannot change type; ' +
+        'remove it (temporal operator search-attribute remove) and run cryoet setup again',
     );
   }
   if (before.missing.length > 0) {

@@ -86,7 +86,8 @@ export class WorkerResources implements ActivityDeps {
     const share = Math.max(1, Math.floor(workers));
     if (share !== this.#share) {
       this.log(
-        `status-call budget shared by ${share} worker(s) on this task queue: each cluster's calls spaced ${share}x as far`,
+        `status-call budget shared by ${share} worker(s) on this task queue: ` +
+          `each cluster's calls spaced ${share}x as far`,
       );
     }
     this.#share = share;

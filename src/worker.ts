@@ -102,8 +102,9 @@ export async function runWorker(configFile: string): Promise<void> {
     await checked.close();
   }
   const { worker, connection } = await createWorker(config);
+  const v8 = v8Flags ? `; V8 ${v8Flags}` : '';
   console.log(
-    `cryoet worker: task queue "${target.taskQueue}" on ${target.connectionOptions.address} (${target.namespace})${v8Flags ? `; V8 ${v8Flags}` : ''}`,
+    `cryoet worker: task queue "${target.taskQueue}" on ${target.connectionOptions.address} (${target.namespace})${v8}`,
   );
   try {
     await worker.run();

@@ -38,13 +38,15 @@ export function writeCountingShim(dir: string): string {
   mkdirSync(dir, { recursive: true });
   for (const name of SHIMMED) {
     const file = join(dir, name);
+    const printfCall =
+      `printf '%s %s %s %s %s\\n' "\${t:0:13}" ${name} ` + `"\${SLURM_JOB_ID:--}" "\${BENCH_RUN:--}" "\${a:0:200}"`;
     writeFileSync(
       file,
       `#!/bin/bash
 # cryoet-temporal bench: counts one call of ${name}, then runs the real one.
 if [[ -n \${BENCH_CALLS_LOG:-} ]]; then
   t=\${EPOCHREALTIME/./}; a="$*"
-  printf '%s %s %s %s %s\\n' "\${t:0:13}" ${name} "\${SLURM_JOB_ID:--}" "\${BENCH_RUN:--}" "\${a:0:200}" >>"$BENCH_CALLS_LOG"
+  ${printfCall} >>"$BENCH_CALLS_LOG"
 fi
 exec /usr/bin/${name} "$@"
 `,
@@ -94,7 +96,8 @@ const sacctTime = (t: string | undefined): number | undefined =>
 export async function sacctSince(sinceMs: number): Promise<SacctRow[]> {
   const since = new Date(sinceMs - 60_000);
   const pad = (n: number) => String(n).padStart(2, '0');
-  const start = `${since.getFullYear()}-${pad(since.getMonth() + 1)}-${pad(since.getDate())}T${pad(since.getHours())}:${pad(since.getMinutes())}:${pad(since.getSeconds())}`;
+  const day = `${since.getFullYear()}-${pad(since.getMonth() + 1)}-${pad(since.getDate())}`;
+  const start = `${day}T${pad(since.getHours())}:${pad(since.getMinutes())}:${pad(since.getSeconds())}`;
   const out = await slurm([
     'sacct',
     '-X',

@@ -58,10 +58,21 @@ export function tinyMrc(nx: number, ny: number, nz: number, voxelSize = 10): Buf
   return Buffer.concat([header, Buffer.alloc(nx * ny * nz * 4)]);
 }
 
+const NOTE_ARGS = `"$1" "$2" "\${3:--}" "$(now)" "\${SLURM_JOB_ID:--}" "\${SLURMD_NODENAME:-$(hostname)}" "$PWD"`;
 const COMMON = `set -euo pipefail
 now() { local t=\${EPOCHREALTIME/./}; echo "\${t:0:13}"; }
-note() { printf '%s %s %s %s %s %s %s\\n' "$1" "$2" "\${3:--}" "$(now)" "\${SLURM_JOB_ID:--}" "\${SLURMD_NODENAME:-$(hostname)}" "$PWD" >>"$LOG"; }
+note() { printf '%s %s %s %s %s %s %s\\n' ${NOTE_ARGS} >>"$LOG"; }
 `;
+
+/** The STAR header of the particles table the extract stand-in writes (with `\n` escapes that printf expands). */
+const PARTICLES_HEADER =
+  'data_particles\\n\\nloop_\\n_rlnCoordinateX #1\\n_rlnCoordinateY #2\\n_rlnCoordinateZ #3\\n_rlnImageName #4\\n';
+/** The STAR file the postprocess stand-in writes (with `\n` escapes that printf expands). */
+const POSTPROCESS_STAR =
+  'data_general\\n\\n_rlnFinalResolution 30.0\\n_rlnBfactorUsedForSharpening -100.0\\n\\n' +
+  'data_fsc\\n\\nloop_\\n_rlnSpectralIndex #1\\n_rlnAngstromResolution #2\\n' +
+  '_rlnFourierShellCorrelationCorrected #3\\n' +
+  '0 999.0 1.0\\n1 60.0 0.9\\n2 30.0 0.143\\n';
 
 function header(tool: string, vars: Record<string, string | number>): string {
   return [
@@ -86,7 +97,8 @@ export function writeSleepTools(
   const tools: Record<string, string> = {
     'AreTomo2-sleep':
       header('AreTomo2', { ...vars, SLEEP: d.reconstruct }) +
-      `if [[ \${1:-} == --version ]]; then echo "AreTomo2 SLEEP stand-in (cryoet-temporal bench), sleeps $SLEEP s"; note probe end; exit 0; fi
+      'if [[ ${1:-} == --version ]]; then ' +
+      `echo "AreTomo2 SLEEP stand-in (cryoet-temporal bench), sleeps $SLEEP s"; note probe end; exit 0; fi
 out=""
 while (($#)); do case $1 in -OutMrc) out=$2; shift 2 ;; *) shift ;; esac; done
 [[ -n $out ]] || { echo "AreTomo2-sleep: -OutMrc missing" >&2; exit 2; }
@@ -105,7 +117,7 @@ while (($#)); do case $1 in --part_star) star=$2; shift 2 ;; *) shift ;; esac; d
 note extract start
 sleep "$SLEEP"
 mkdir -p "$(dirname "$star")"
-{ printf 'data_particles\\n\\nloop_\\n_rlnCoordinateX #1\\n_rlnCoordinateY #2\\n_rlnCoordinateZ #3\\n_rlnImageName #4\\n'
+{ printf '${PARTICLES_HEADER}'
   for i in 1 2 3 4 5 6 7 8; do printf '%d %d %d Extract/p%06d.mrc\\n' "$i" "$i" "$i" "$i"; done; } >"$star.tmp"
 mv -f "$star.tmp" "$star"
 note extract end
@@ -161,7 +173,7 @@ note postprocess start
 sleep "$SLEEP"
 mkdir -p "$(dirname "$root")"
 cp "$TINY" "$root.mrc"; cp "$TINY" "\${root}_masked.mrc"
-printf 'data_general\\n\\n_rlnFinalResolution 30.0\\n_rlnBfactorUsedForSharpening -100.0\\n\\ndata_fsc\\n\\nloop_\\n_rlnSpectralIndex #1\\n_rlnAngstromResolution #2\\n_rlnFourierShellCorrelationCorrected #3\\n0 999.0 1.0\\n1 60.0 0.9\\n2 30.0 0.143\\n' >"$root.star.tmp"
+printf '${POSTPROCESS_STAR}' >"$root.star.tmp"
 mv -f "$root.star.tmp" "$root.star"
 note postprocess end
 `,

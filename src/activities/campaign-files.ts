@@ -170,7 +170,9 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
     async checkWritable(input: { cluster: string; dirs: readonly string[] }): Promise<void> {
       return toApplicationFailure(async () => {
         const script =
-          'mkdir -p -- "$1" || exit 3; p="$1/.cryoet-write-probe.$$"; if ! head -c 4096 /dev/zero > "$p"; then rm -f -- "$p"; exit 4; fi; rm -f -- "$p"';
+          'mkdir -p -- "$1" || exit 3; p="$1/.cryoet-write-probe.$$"; ' +
+          'if ! head -c 4096 /dev/zero > "$p"; then rm -f -- "$p"; exit 4; fi; ' +
+          'rm -f -- "$p"';
         for (const dir of input.dirs) {
           const result = await run(input.cluster, ['sh', '-c', script, 'sh', dir]);
           if (result.exitCode === 3 || result.exitCode === 4) {
@@ -181,11 +183,13 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
               { dir },
             );
           }
-          if (result.exitCode !== 0)
+          if (result.exitCode !== 0) {
+            const exited = result.exitCode ?? 'by a signal';
             throw new CryoError(
               ErrorType.SshUnavailable,
-              `cluster "${input.cluster}": checking ${dir} exited ${result.exitCode ?? 'by a signal'}: ${tail(result.stderr)}`,
+              `cluster "${input.cluster}": checking ${dir} exited ${exited}: ${tail(result.stderr)}`,
             );
+          }
         }
       });
     },
@@ -379,7 +383,8 @@ export function createCampaignFileActivities(deps: ActivityDeps) {
         whileHeartbeating(async () => {
           if (input.paths.length === 0) return [];
           const script =
-            'for f in "$@"; do s=$(stat -c %s -- "$f") && h=$(sha256sum -- "$f" | cut -d" " -f1) && printf "%s %s %s\\n" "$h" "$s" "$f" || exit 3; done';
+            'for f in "$@"; do s=$(stat -c %s -- "$f") && h=$(sha256sum -- "$f" | cut -d" " -f1) && ' +
+            'printf "%s %s %s\\n" "$h" "$s" "$f" || exit 3; done';
           const result = await run(input.cluster, ['sh', '-c', script, 'sh', ...input.paths]);
           if (result.exitCode !== 0)
             throw new CryoError(

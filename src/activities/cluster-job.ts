@@ -135,7 +135,8 @@ export function createClusterJobActivities(deps: ActivityDeps) {
           if (found.exitCode !== 0)
             throw new CryoError(
               ErrorType.SshUnavailable,
-              `cluster "${input.cluster}": looking up ${jobName} exited ${found.exitCode}: ${tail(found.stderr)} (transient, will retry)`,
+              `cluster "${input.cluster}": looking up ${jobName} exited ${found.exitCode}: ` +
+                `${tail(found.stderr)} (transient, will retry)`,
             );
           if (!found.stdout.includes('existing:')) {
             throw new CryoError(
@@ -154,7 +155,8 @@ export function createClusterJobActivities(deps: ActivityDeps) {
         const result = await connection.exec(command, { timeoutMs: cluster.commandTimeoutMs, stdin: script });
         if (result.exitCode !== 0) {
           const stderr = tail(result.stderr);
-          const what = `cluster "${input.cluster}": sbatch exited ${result.exitCode} for ${input.key} (partition ${input.partition}, gres ${input.gres ?? 'none'})`;
+          const where = `partition ${input.partition}, gres ${input.gres ?? 'none'}`;
+          const what = `cluster "${input.cluster}": sbatch exited ${result.exitCode} for ${input.key} (${where})`;
           // Could not tell whether the job exists, or another try is still submitting it: later.
           if (
             result.exitCode !== SUBMIT_RETRY_LATER &&
@@ -197,7 +199,10 @@ export function createClusterJobActivities(deps: ActivityDeps) {
     );
   }
 
-  /** Why the exclusions leave `input.partition` no node that can take work, or undefined (also when sinfo cannot tell). */
+  /**
+   * Why the exclusions leave `input.partition` no node that can take work, or undefined
+   * (also when sinfo cannot tell).
+   */
   async function exclusionsLeaveNoNode(
     input: SubmitJobInput,
     cluster: ReturnType<ActivityDeps['cluster']>,
@@ -216,7 +221,8 @@ export function createClusterJobActivities(deps: ActivityDeps) {
     }
     const others = nodes.filter((n) => !exclude.includes(n.node));
     if (nodes.length === 0 || others.some((n) => !n.unhealthy)) return undefined;
-    return `excluding ${exclude.join(',')} leaves partition ${input.partition} no node that can take work${others.length > 0 ? ` (${others.map((n) => `${n.node} ${n.state}`).join(', ')})` : ''}`;
+    const states = others.length > 0 ? ` (${others.map((n) => `${n.node} ${n.state}`).join(', ')})` : '';
+    return `excluding ${exclude.join(',')} leaves partition ${input.partition} no node that can take work${states}`;
   }
 
   async function watchJob(input: WatchJobInput): Promise<JobObservation> {

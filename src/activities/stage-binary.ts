@@ -85,7 +85,8 @@ export function createStageBinaryActivities(deps: ActivityDeps) {
             await run(input.cluster, ['rm', '-f', '--', tmp]);
             throw new CryoError(
               ErrorType.SshUnavailable,
-              `cluster "${input.cluster}": staged copy of ${input.localPath} has sha256 ${copied}, expected ${sha256}; will retry`,
+              `cluster "${input.cluster}": staged copy of ${input.localPath} ` +
+                `has sha256 ${copied}, expected ${sha256}; will retry`,
             );
           }
           await run(input.cluster, ['mv', '-f', '--', tmp, remotePath]);
@@ -93,7 +94,8 @@ export function createStageBinaryActivities(deps: ActivityDeps) {
           if (after !== sha256) {
             throw new CryoError(
               ErrorType.SshUnavailable,
-              `cluster "${input.cluster}": ${remotePath} is not the executable just staged (sha256 ${after || 'missing'}); will retry`,
+              `cluster "${input.cluster}": ${remotePath} is not the executable just staged ` +
+                `(sha256 ${after || 'missing'}); will retry`,
             );
           }
           return { remotePath, sha256, copied: true };

@@ -25,9 +25,10 @@ export function createStatusQuery(connection: () => SshConnection, cluster: Clus
     // A lone unknown id makes squeue exit 1; in a list, unknown ids are silently dropped.
     const unknownId = result.exitCode === 1 && /Invalid job id/i.test(result.stderr);
     if (result.exitCode !== 0 && !unknownId) {
+      const stderr = tail(result.stderr).replaceAll('\n', '\n  ');
       throw new CryoError(
         ErrorType.StatusQueryFailed,
-        `cluster "${cluster.name}": ${command} exited ${result.exitCode}:\n  ${tail(result.stderr).replaceAll('\n', '\n  ')}`,
+        `cluster "${cluster.name}": ${command} exited ${result.exitCode}:\n  ${stderr}`,
       );
     }
     const rows: SqueueRow[] = unknownId ? [] : parseSqueue(result.stdout);

@@ -48,7 +48,8 @@ function profileIssues(raw: unknown, profile: ToolProfileName): FoundIssue[] {
     found.push({
       segments: ['refine', 'startFrom'],
       message:
-        'featureless needs a RELION 5 profile and alignment: aretomo2 (the import gives the particles their random orientations)',
+        'featureless needs a RELION 5 profile and alignment: aretomo2' +
+        ' (the import gives the particles their random orientations)',
     });
   }
   const refine = record(root.refine);
@@ -68,7 +69,8 @@ function profileIssues(raw: unknown, profile: ToolProfileName): FoundIssue[] {
       segments: ['refine', 'healpixOrder'],
       message:
         `${why}: healpixOrder ${order} must be below autoLocalHealpixOrder ${localFrom}` +
-        ' (RELION searches locally from iteration 1 otherwise, around rot = tilt = psi = 0; alignment: published takes the published angles)',
+        ' (RELION searches locally from iteration 1 otherwise, around rot = tilt = psi = 0;' +
+        ' alignment: published takes the published angles)',
     });
   }
   if (refine?.startFrom !== 'featureless' && root.reference === undefined) {
@@ -106,7 +108,9 @@ function profileIssues(raw: unknown, profile: ToolProfileName): FoundIssue[] {
       if (valid(ts?.pixelSize) && ts.pixelSize !== first) {
         found.push({
           segments: ['tiltSeries', i, 'pixelSize'],
-          message: `expected ${first} Å like tiltSeries[${firstIndex}]: one campaign averages particles at one pixel size`,
+          message:
+            `expected ${first} Å like tiltSeries[${firstIndex}]: ` +
+            'one campaign averages particles at one pixel size',
         });
       }
     });
@@ -125,7 +129,8 @@ function profileIssues(raw: unknown, profile: ToolProfileName): FoundIssue[] {
 export function parseCampaign(text: string, profile: ToolProfileName): ParseCampaignResult {
   const { issues, value } = collectYamlIssues(text, campaignSchema, {
     empty:
-      'the file is empty: expected a mapping with name, dataset, dataDir, tiltSeries, reference, reconstruction, extraction and refine',
+      'the file is empty: expected a mapping with name, dataset, dataDir, tiltSeries, ' +
+      'reference, reconstruction, extraction and refine',
     extra: (raw) => profileIssues(raw, profile),
   });
   return value === undefined ? { ok: false, issues } : { ok: true, spec: value };

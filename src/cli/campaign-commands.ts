@@ -85,9 +85,8 @@ async function start(file: string, opts: StartOptions): Promise<void> {
         return;
       }
       if (!opts.json) {
-        console.log(
-          `started campaign ${input.id} (${input.spec.tiltSeries.length} tilt series, task queue ${config.temporal.taskQueue})`,
-        );
+        const counts = `${input.spec.tiltSeries.length} tilt series, task queue ${config.temporal.taskQueue}`;
+        console.log(`started campaign ${input.id} (${counts})`);
         console.log(`Temporal UI: ${link}`);
       }
       if (!opts.wait) return;
@@ -165,10 +164,10 @@ async function status(id: string, opts: StatusOptions): Promise<void> {
           ...(cancellation ? { cancellation } : {}),
         });
       else if (outcome.record) console.log(`${runRecordText(outcome.record)}\n\nTemporal UI: ${link}`);
-      else
-        console.log(
-          `${closedText(id, d.status.name, outcome.failure, d.closeTime?.toISOString(), cancellation)}\n\nTemporal UI: ${link}`,
-        );
+      else {
+        const closed = closedText(id, d.status.name, outcome.failure, d.closeTime?.toISOString(), cancellation);
+        console.log(`${closed}\n\nTemporal UI: ${link}`);
+      }
       if (!outcome.record) throw exitWith(ExitCode.Failed);
     },
     { workflowId: id },
@@ -213,7 +212,8 @@ export function registerCampaignCommands(program: Command): void {
       program
         .command('status')
         .description(
-          "a campaign's stage, tilt series, particles, refine, steps and running children (closed: its run record, or its failure and exit 1)",
+          "a campaign's stage, tilt series, particles, refine, steps and running children " +
+            '(closed: its run record, or its failure and exit 1)',
         )
         .argument('<id>', 'campaign id')
         .option('--ui <url>', 'Temporal UI base for the link (default: $CRYOET_UI, else temporal.yaml temporal.ui)')
@@ -228,7 +228,8 @@ export function registerCampaignCommands(program: Command): void {
       program
         .command('cancel')
         .description(
-          'cancel a campaign or one of its steps (<id>/refine): their Slurm jobs are cancelled; wait until it closes, print what was running and the jobs cancelled',
+          'cancel a campaign or one of its steps (<id>/refine): their Slurm jobs are cancelled; ' +
+            'wait until it closes, print what was running and the jobs cancelled',
         )
         .argument('<id>', 'campaign id, or one of its steps: <id>/refine, <id>/TS_01')
         .option(
@@ -278,7 +279,8 @@ export function registerCampaignCommands(program: Command): void {
       .argument('<id>', 'campaign id')
       .option(
         '-o, --out <file>',
-        "output file ('-' for stdout; default: <id>-report.html, or <id>-run-record.json with --json; '/' in ids → '_')",
+        "output file ('-' for stdout; default: <id>-report.html, " +
+          "or <id>-run-record.json with --json; '/' in ids → '_')",
       )
       .option('--json', 'write the run record as JSON instead of the HTML report')
       .option('--no-pictures', "leave out the tomogram and map pictures (read over SSH from the campaign's cluster)"),

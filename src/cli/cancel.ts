@@ -38,7 +38,8 @@ async function runningUnder(
     return { running: s.running, source: 'status query' };
   } catch (err) {
     // No worker answered: the children still show in visibility (CryoCampaign = id).
-    const query = `CryoCampaign = ${JSON.stringify(handle.workflowId)} AND ExecutionStatus = 'Running' AND WorkflowId != ${JSON.stringify(handle.workflowId)}`;
+    const quotedId = JSON.stringify(handle.workflowId);
+    const query = `CryoCampaign = ${quotedId} AND ExecutionStatus = 'Running' AND WorkflowId != ${quotedId}`;
     const running: Record<string, string> = {};
     try {
       for await (const info of session.client.workflow.list({ query })) {
@@ -94,9 +95,11 @@ export async function cancel(id: string, opts: CancelOptions): Promise<void> {
         return;
       }
       await handle.cancel();
+      const timeoutS = Math.round(opts.timeout / 1000);
       if (!opts.json)
         console.log(
-          `cancel requested for ${id}; waiting up to ${Math.round(opts.timeout / 1000)} s for it to close (children cancel their Slurm jobs first)`,
+          `cancel requested for ${id}; waiting up to ${timeoutS} s for it to close ` +
+            '(children cancel their Slurm jobs first)',
         );
       const deadline = Date.now() + opts.timeout;
       let now = d;
@@ -108,7 +111,8 @@ export async function cancel(id: string, opts: CancelOptions): Promise<void> {
         if (opts.json) printJson({ id, running, workflowStatus: now.status.name, cancelRequested: true });
         throw new CliError(
           ExitCode.Failed,
-          `cancel requested, but ${id} is still running after ${Math.round(opts.timeout / 1000)} s: a worker on task queue ${now.taskQueue} must process it (children then cancel their Slurm jobs); ` +
+          `cancel requested, but ${id} is still running after ${timeoutS} s: ` +
+            `a worker on task queue ${now.taskQueue} must process it (children then cancel their Slurm jobs); ` +
             `wait longer with --timeout, or end it at once with --terminate (Slurm jobs are then not cancelled)`,
         );
       }
@@ -122,9 +126,8 @@ export async function cancel(id: string, opts: CancelOptions): Promise<void> {
           ...(cancellation ? { cancellation } : {}),
         });
       else {
-        console.log(
-          `${what} ${id} ${now.status.name}${now.status.name === 'CANCELLED' ? '' : ' (it closed before the cancel took effect)'}`,
-        );
+        const early = now.status.name === 'CANCELLED' ? '' : ' (it closed before the cancel took effect)';
+        console.log(`${what} ${id} ${now.status.name}${early}`);
         const lines = cancellationLines(cancellation);
         if (lines.length > 0) console.log(lines.slice(1).join('\n'));
       }

@@ -91,6 +91,13 @@ export function demoConfig(config: CryoConfig, profile: string | undefined): Cry
   return { ...config, tools: { ...config.tools, profile } };
 }
 
+/** The refine's iteration (and resolution, once known) after the stage name, while it refines. */
+function refineProgress(s: CampaignStatus): string {
+  if (s.stage !== 'refine' || s.refine.iteration === undefined) return '';
+  const resolution = s.refine.resolution ? `, ${s.refine.resolution.toFixed(1)} Å` : '';
+  return ` (iteration ${s.refine.iteration}${resolution})`;
+}
+
 /** Runs the demo; true when the campaign completed. */
 export async function runDemo(config: CryoConfig, now: Date = new Date()): Promise<boolean> {
   const label = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
@@ -114,9 +121,8 @@ export async function runDemo(config: CryoConfig, now: Date = new Date()): Promi
   console.log(`Temporal UI: ${config.temporal.ui}`);
   console.log(`campaign:    ${workflowUiUrl(config, id)}`);
   console.log(`tools:       ${profile} profile (${demo.tools})`);
-  console.log(
-    `injected:    capacity hang (refine rung 1 pins ${input.placements.refine.ladder[0]!.gres}, spot pool empty) and a FAKE spot reclaim at refine iteration 2`,
-  );
+  const hang = `capacity hang (refine rung 1 pins ${input.placements.refine.ladder[0]!.gres}, spot pool empty)`;
+  console.log(`injected:    ${hang} and a FAKE spot reclaim at refine iteration 2`);
   const started = Date.now();
   try {
     const handle = await startCampaign(client, config, input);
@@ -132,7 +138,7 @@ export async function runDemo(config: CryoConfig, now: Date = new Date()): Promi
             if (!printed.has(`${e.at}:${e.text}`)) say(e.text);
             printed.add(`${e.at}:${e.text}`);
           }
-          const line = `${s.stage}${s.stage === 'refine' && s.refine.iteration !== undefined ? ` (iteration ${s.refine.iteration}${s.refine.resolution ? `, ${s.refine.resolution.toFixed(1)} Å` : ''})` : ''}`;
+          const line = `${s.stage}${refineProgress(s)}`;
           if (line !== lastStage) say(line);
           lastStage = line;
         })
@@ -165,13 +171,14 @@ export async function runDemo(config: CryoConfig, now: Date = new Date()): Promi
     console.log(`\ncampaign ${id} completed in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
     console.log(summaryTable(record));
     console.log(`\ntotal cost: $${record.costUsd.toFixed(4)} (GPU-hours × gpuPrices in temporal.yaml)`);
-    console.log(
-      `final resolution: ${formatResolution(record.finalResolution)} (FSC 0.143), B-factor ${record.bfactor.toFixed(0)} Å²; ${record.particles} particles`,
-    );
+    const resolution = `${formatResolution(record.finalResolution)} (FSC 0.143)`;
+    const bfactor = `B-factor ${record.bfactor.toFixed(0)} Å²`;
+    console.log(`final resolution: ${resolution}, ${bfactor}; ${record.particles} particles`);
     if (reclaim) {
       const resumed = record.steps.find((s) => s.step === 'refine')?.events.find((e) => e.kind === 'resumed');
+      const back = `back on ${reclaim.newNode} after ${(reclaim.backMs / 1000).toFixed(1)} s`;
       console.log(
-        `spot reclaim: ${reclaim.node} lost at iteration ${reclaim.iteration}; back on ${reclaim.newNode} after ${(reclaim.backMs / 1000).toFixed(1)} s; ${resumed?.note ?? ''}`,
+        `spot reclaim: ${reclaim.node} lost at iteration ${reclaim.iteration}; ${back}; ${resumed?.note ?? ''}`,
       );
     }
     if (record.truth) console.log(`vs truth:    ${truthText(record.truth)} (${startText(record.start)})`);

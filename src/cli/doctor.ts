@@ -82,7 +82,8 @@ export function registerDoctorCommand(program: Command): void {
     program
       .command('doctor')
       .description(
-        "preflight: Temporal namespace, each cluster (ssh host key, scheduler, every rung, tools, a compute-node job) and the campaign's files",
+        'preflight: Temporal namespace, each cluster (ssh host key, scheduler, every rung, tools, a compute-node job)' +
+          " and the campaign's files",
       )
       .argument('[campaign.yaml]', 'also check every file this campaign names on the cluster')
       .option('--json', 'print JSON')

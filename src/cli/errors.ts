@@ -74,15 +74,17 @@ export function toCliError(err: unknown, ctx: ErrorContext = {}): CliError {
     );
   }
   if (err instanceof NamespaceNotFoundError) {
+    const at = ctx.address ? ` at ${ctx.address}` : '';
     return new CliError(
       ExitCode.Usage,
-      `namespace ${JSON.stringify(err.namespace)} not found${ctx.address ? ` at ${ctx.address}` : ''}: check temporal.namespace in temporal.yaml`,
+      `namespace ${JSON.stringify(err.namespace)} not found${at}: check temporal.namespace in temporal.yaml`,
     );
   }
   if (err instanceof WorkflowExecutionAlreadyStartedError) {
     return new CliError(
       ExitCode.Failed,
-      `a workflow with id ${JSON.stringify(err.workflowId)} already exists and its id cannot be reused: pass another --id`,
+      `a workflow with id ${JSON.stringify(err.workflowId)} already exists and its id cannot be reused:` +
+        ' pass another --id',
     );
   }
   if (isGrpcDeadlineError(err))

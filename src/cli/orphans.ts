@@ -87,7 +87,8 @@ function checkPrefix(prefix: string | undefined): void {
   if (!ok)
     throw new CliError(
       ExitCode.Usage,
-      `--prefix ${JSON.stringify(prefix)}: expected the start of a workflow id ('/'-separated letters, digits, '_' or '-')`,
+      `--prefix ${JSON.stringify(prefix)}: expected the start of a workflow id` +
+        " ('/'-separated letters, digits, '_' or '-')",
     );
 }
 
@@ -135,7 +136,8 @@ const rowOf = (cluster: string, { orphan: _, ...job }: JudgedJob): Row => ({ clu
 
 /** The text output: a count line, then the orphans' table. */
 export function orphansText(orphans: readonly Row[], ownedCount: number, scope: string): string {
-  const head = `${orphans.length + ownedCount} job(s) named cryoet.*${scope}: ${ownedCount} owned by an open workflow, ${orphans.length} orphan(s)`;
+  const breakdown = `${ownedCount} owned by an open workflow, ${orphans.length} orphan(s)`;
+  const head = `${orphans.length + ownedCount} job(s) named cryoet.*${scope}: ${breakdown}`;
   if (orphans.length === 0) return head;
   const table = formatTable(
     ['CLUSTER', 'JOB', 'STATE', 'SUBMITTED', 'WORKFLOW', 'WHY'],
@@ -144,7 +146,10 @@ export function orphansText(orphans: readonly Row[], ownedCount: number, scope: 
   return `${head}\n${table}`;
 }
 
-/** One squeue on the cluster; a failure is kept on the outcome (exit 1 at the end), a config problem thrown (exit 2). */
+/**
+ * One squeue on the cluster; a failure is kept on the outcome (exit 1 at the end), a config
+ * problem thrown (exit 2).
+ */
 async function listJobs(resources: WorkerResources, config: CryoConfig, o: ClusterOutcome): Promise<void> {
   try {
     o.jobs = parseOurJobs(
@@ -201,10 +206,11 @@ function printText(
     ),
   );
   if (!opts.cancel) {
-    if (orphans.length > 0)
-      console.log(
-        `cancel them with: cryoet orphans${opts.cluster ? ` --cluster ${opts.cluster}` : ''}${opts.prefix ? ` --prefix ${opts.prefix}` : ''} --cancel`,
-      );
+    if (orphans.length > 0) {
+      const clusterFlag = opts.cluster ? ` --cluster ${opts.cluster}` : '';
+      const prefixFlag = opts.prefix ? ` --prefix ${opts.prefix}` : '';
+      console.log(`cancel them with: cryoet orphans${clusterFlag}${prefixFlag} --cancel`);
+    }
     return;
   }
   if (orphans.length === 0) console.log('nothing to cancel');
@@ -284,7 +290,8 @@ export function registerOrphansCommand(program: Command): void {
     program
       .command('orphans')
       .description(
-        'list queued or running jobs named cryoet.* whose workflow is not running (no such workflow, or closed); --cancel scancels them',
+        'list queued or running jobs named cryoet.* whose workflow is not running (no such workflow, or closed);' +
+          ' --cancel scancels them',
       )
       .option('--cluster <name>', 'only this cluster of temporal.yaml (default: all)')
       .option(

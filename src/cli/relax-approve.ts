@@ -33,9 +33,10 @@ export async function relax(id: string, step: string, opts: RelaxOptions): Promi
       const childId = s.running[step] ?? Object.values(s.running).find((wf) => wf === step);
       if (childId === undefined) {
         const now = Object.keys(s.running);
+        const nowText = now.length ? now.join(', ') : 'nothing';
         throw new CliError(
           ExitCode.Failed,
-          `campaign ${id} is not running ${JSON.stringify(step)}; running now: ${now.length ? now.join(', ') : 'nothing'}`,
+          `campaign ${id} is not running ${JSON.stringify(step)}; running now: ${nowText}`,
         );
       }
       const reason = `cryoet relax by ${currentUser()}`;
@@ -52,7 +53,8 @@ export async function relax(id: string, step: string, opts: RelaxOptions): Promi
       if (opts.json) printJson({ id, step, workflowId: childId, ...result });
       else
         console.log(
-          `relaxed ${step}: cancelled pending job ${result.cancelledJobId}, resubmitted on rung ${result.toRung + 1}: ${result.toRungDescription}`,
+          `relaxed ${step}: cancelled pending job ${result.cancelledJobId}, ` +
+            `resubmitted on rung ${result.toRung + 1}: ${result.toRungDescription}`,
         );
     },
     { workflowId: id },
@@ -94,10 +96,10 @@ export async function approve(id: string, opts: ApproveOptions): Promise<void> {
       }
       if (opts.json) printJson({ id, ...request, accepted: result.accepted });
       else if (request.approve) console.log(`picks approved for ${id} by ${request.by}: extraction goes ahead`);
-      else
-        console.log(
-          `picks rejected for ${id} by ${request.by}${request.comment ? ` (${request.comment})` : ''}: the campaign ends as failed`,
-        );
+      else {
+        const comment = request.comment ? ` (${request.comment})` : '';
+        console.log(`picks rejected for ${id} by ${request.by}${comment}: the campaign ends as failed`);
+      }
     },
     { workflowId: id },
   );

@@ -27,7 +27,9 @@ export async function report(id: string, opts: ReportOptions): Promise<void> {
       if (cancelledRecord) {
         // No run record, but what the cancel stopped: what was running, the jobs cancelled.
         const { failure } = await closedOutcome(handle);
-        text = `${JSON.stringify({ campaign: id, workflowStatus: d.status.name, closeTime: d.closeTime?.toISOString(), failure, cancellation }, null, 2)}\n`;
+        const closeTime = d.closeTime?.toISOString();
+        const cancelled = { campaign: id, workflowStatus: d.status.name, closeTime, failure, cancellation };
+        text = `${JSON.stringify(cancelled, null, 2)}\n`;
       } else if (d.status.name !== 'COMPLETED') {
         if (isRunning(d))
           throw new CliError(

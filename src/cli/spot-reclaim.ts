@@ -67,16 +67,16 @@ export async function reclaimDuringRefine(o: Options): Promise<ReclaimReport> {
         await run(['scontrol', 'update', `NodeName=${job.node}`, 'State=DOWN', 'Reason=spot-reclaim']);
         const downAt = Date.now();
         o.log?.(
-          `FAKE spot reclaim: node ${job.node} DOWN under refine job ${job.jobId} at iteration ${progress.newestComplete}`,
+          `FAKE spot reclaim: node ${job.node} DOWN under refine job ${job.jobId}` +
+            ` at iteration ${progress.newestComplete}`,
         );
         try {
           for (;;) {
             if (Date.now() > deadline) throw new Error('spot reclaim: the refine did not run again');
             const again = await runningRefine();
             if (again && again.jobId !== job.jobId) {
-              o.log?.(
-                `refine running again as job ${again.jobId} on ${again.node} after ${((Date.now() - downAt) / 1000).toFixed(1)} s`,
-              );
+              const after = `after ${((Date.now() - downAt) / 1000).toFixed(1)} s`;
+              o.log?.(`refine running again as job ${again.jobId} on ${again.node} ${after}`);
               return {
                 node: job.node,
                 jobId: job.jobId,

@@ -45,6 +45,11 @@ export function formatResolution(angstrom: number | null | undefined): string {
   return angstrom === undefined ? '' : `${angstrom.toFixed(2)} Å`;
 }
 
+/** `, B-factor -85 Å²` to follow a resolution; empty when there is none. */
+export function bfactorSuffix(bfactor: number | undefined): string {
+  return bfactor === undefined ? '' : `, B-factor ${bfactor.toFixed(0)} Å²`;
+}
+
 /** Seconds as `45s`, `12m05s`, `3h02m`. */
 export function formatSeconds(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
@@ -169,7 +174,10 @@ export function stepsTable(steps: readonly StepSummary[], indent = '  '): string
 }
 
 export function picksText(picks: CampaignStatus['picks']): string {
-  return `${picks.state}${picks.by ? ` by ${picks.by}` : ''}${picks.decidedAt ? ` at ${formatTime(picks.decidedAt)}` : ''}${picks.comment ? `: ${picks.comment}` : ''}`;
+  const by = picks.by ? ` by ${picks.by}` : '';
+  const at = picks.decidedAt ? ` at ${formatTime(picks.decidedAt)}` : '';
+  const comment = picks.comment ? `: ${picks.comment}` : '';
+  return `${picks.state}${by}${at}${comment}`;
 }
 
 export function refineText(refine: CampaignStatus['refine']): string {
@@ -207,7 +215,7 @@ export function statusText(s: CampaignStatus, workflowStatus = 'RUNNING'): strin
         'final',
         s.finalResolution === undefined
           ? undefined
-          : `${formatResolution(s.finalResolution)}${s.bfactor === undefined ? '' : `, B-factor ${s.bfactor.toFixed(0)} Å²`}`,
+          : `${formatResolution(s.finalResolution)}${bfactorSuffix(s.bfactor)}`,
       ],
       ['cost', formatCost(s.costUsd)],
       ['error', s.error],
@@ -245,7 +253,8 @@ export function cancellationLines(c: CampaignCancellation | undefined): string[]
   const running = Object.entries(c.running);
   return [
     '',
-    `cancelled at stage ${c.stage} (${formatTime(c.requestedAt)}; everything stopped by ${formatTime(c.endedAt)}), ${c.stepsCompleted} step(s) completed, ${formatCost(c.costUsd)}`,
+    `cancelled at stage ${c.stage} (${formatTime(c.requestedAt)}; everything stopped by ${formatTime(c.endedAt)}), ` +
+      `${c.stepsCompleted} step(s) completed, ${formatCost(c.costUsd)}`,
     `was running (${running.length})`,
     running.length === 0
       ? '  (nothing)'
@@ -282,6 +291,8 @@ export function excludedLines(nodes: readonly ExcludedNode[] | undefined): strin
 /** `cryoet status` of a completed campaign (its run record). */
 export function runRecordText(r: RunRecord): string {
   const failed = r.tiltSeries.filter((t) => t.error !== undefined).length;
+  const n = r.iterations.length;
+  const lastIteration = n ? `, last ${formatResolution(r.iterations[n - 1]!.resolution)}` : '';
   return [
     fields([
       ['campaign', r.campaign],
@@ -295,10 +306,7 @@ export function runRecordText(r: RunRecord): string {
       ...(r.start ? [['start', startText(r.start)] as [string, string]] : []),
       ...(r.truth ? [['truth', truthText(r.truth)] as [string, string]] : []),
       ['particles', `${r.particles} at ${fixed(r.pixelSize, 3)} Å/px`],
-      [
-        'refine',
-        `${r.iterations.length} iteration(s)${r.iterations.length ? `, last ${formatResolution(r.iterations[r.iterations.length - 1]!.resolution)}` : ''}`,
-      ],
+      ['refine', `${r.iterations.length} iteration(s)${lastIteration}`],
       ['final', `${formatResolution(r.finalResolution)} (FSC 0.143), B-factor ${r.bfactor.toFixed(0)} Å²`],
       ['cost', formatCost(r.costUsd)],
       ['folder', r.campaignDir],

@@ -3,7 +3,7 @@
  * again only when they change) and the progress bars' values (with one).
  */
 import type { CampaignStatus } from '../model/campaign-status.js';
-import { formatCost, formatResolution, picksText, refineText } from './tables.js';
+import { bfactorSuffix, formatCost, formatResolution, picksText, refineText } from './tables.js';
 
 /**
  * What `cryoet watch` prints without a TTY: one keyed line per thing that can change.
@@ -22,10 +22,7 @@ export function watchFacts(s: CampaignStatus): Map<string, string> {
   for (const [step, workflowId] of Object.entries(s.running))
     facts.set(`run:${step}`, `running ${step} (${workflowId})`);
   if (s.finalResolution !== undefined)
-    facts.set(
-      'final',
-      `final ${formatResolution(s.finalResolution)}${s.bfactor === undefined ? '' : `, B-factor ${s.bfactor.toFixed(0)} Å²`}`,
-    );
+    facts.set('final', `final ${formatResolution(s.finalResolution)}${bfactorSuffix(s.bfactor)}`);
   if (s.error !== undefined) facts.set('error', `error ${s.error}`);
   // Each event once: a hang relaxed, a job lost and resubmitted, a node left out, a step moved.
   for (const e of s.events ?? []) facts.set(`event:${e.at}:${e.text}`, e.text);

@@ -30,10 +30,11 @@ export interface ConfigIssue {
  */
 export function formatConfigIssues(fileName: string, issues: readonly ConfigIssue[]): string {
   return issues
-    .map(
-      (issue) =>
-        `${fileName}${issue.line !== undefined ? `:${issue.line}` : ''}${issue.path ? ` ${issue.path}` : ''}: ${issue.message}`,
-    )
+    .map((issue) => {
+      const line = issue.line !== undefined ? `:${issue.line}` : '';
+      const path = issue.path ? ` ${issue.path}` : '';
+      return `${fileName}${line}${path}: ${issue.message}`;
+    })
     .join('\n');
 }
 
@@ -230,10 +231,8 @@ function crossReferenceIssues(raw: unknown): FoundIssue[] {
     let clusterName = rung.cluster === undefined ? clusterNames[0] : undefined;
     if (typeof rung.cluster === 'string') {
       if (clusters && !Object.hasOwn(clusters, rung.cluster)) {
-        found.push({
-          segments: [...at, 'cluster'],
-          message: `unknown cluster "${rung.cluster}" (expected one of the keys of clusters: ${clusterNames.join(', ')})`,
-        });
+        const expected = `expected one of the keys of clusters: ${clusterNames.join(', ')}`;
+        found.push({ segments: [...at, 'cluster'], message: `unknown cluster "${rung.cluster}" (${expected})` });
       } else {
         clusterName = rung.cluster;
       }
@@ -244,9 +243,10 @@ function crossReferenceIssues(raw: unknown): FoundIssue[] {
     );
     const partitions = listed.success ? listed.data : undefined;
     if (typeof rung.partition === 'string' && partitions && !partitions.includes(rung.partition)) {
+      const partitionsPath = toDotPath(['clusters', clusterName!, 'partitions']);
       found.push({
         segments: [...at, 'partition'],
-        message: `partition "${rung.partition}" is not listed in ${toDotPath(['clusters', clusterName!, 'partitions'])} (${partitions.join(', ')})`,
+        message: `partition "${rung.partition}" is not listed in ${partitionsPath} (${partitions.join(', ')})`,
       });
     }
     const gpuType =
@@ -308,13 +308,17 @@ export function missingFileHint(
     const port = typeof ssh?.port === 'number' ? ssh.port : 22;
     const user = typeof ssh?.user === 'string' ? ssh.user : '<user>';
     if (key === 'keyFile') {
-      return `the SSH private key for ${user}@${host}: ssh-keygen -t ed25519 -f ${absolute}, then add ${absolute}.pub to the cluster's ~/.ssh/authorized_keys`;
+      const authorize = `then add ${absolute}.pub to the cluster's ~/.ssh/authorized_keys`;
+      return `the SSH private key for ${user}@${host}: ssh-keygen -t ed25519 -f ${absolute}, ${authorize}`;
     }
     const check = "then check its fingerprint with the cluster's admin (an unknown host key is never accepted)";
     return `the cluster's host key, pinned: ssh-keyscan -p ${port} ${host} > ${absolute}, ${check}`;
   }
   if (segments[0] === 'tools') {
-    return 'the AreTomo2 binary staged to the cluster (e.g. AreTomo2_1.1.2_Cuda121 from its release), or embedded/aretomo2_standin.py';
+    return (
+      'the AreTomo2 binary staged to the cluster (e.g. AreTomo2_1.1.2_Cuda121 from its release),' +
+      ' or embedded/aretomo2_standin.py'
+    );
   }
   if (key === 'configFile')
     return 'the Temporal env-config TOML (temporal config set --profile …), or drop temporal.configFile';

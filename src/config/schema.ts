@@ -168,7 +168,10 @@ export const placementSchema = z
       })
       .strict()
       .prefault({}),
-    /** Leave a node that failed a job (NODE_FAIL, BOOT_FAIL, down or drained right after) out of later submissions... */
+    /**
+     * Leave a node that failed a job (NODE_FAIL, BOOT_FAIL, down or drained right after) out of
+     * later submissions...
+     */
     excludeFailedNodes: z.boolean({ error: 'expected true or false' }).default(true),
     /** ...for this long. */
     excludeFailedNodesFor: durationSchema.prefault('1h'),
@@ -251,7 +254,9 @@ export const pollingSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['maxInterval'],
-        message: `expected at least polling.interval (${formatDuration(p.interval)}), got ${formatDuration(p.maxInterval)}`,
+        message:
+          `expected at least polling.interval (${formatDuration(p.interval)}),` +
+          ` got ${formatDuration(p.maxInterval)}`,
       });
     }
   });

@@ -53,9 +53,11 @@ export async function checkCluster(
     );
   } catch (err) {
     const message = (err as Error).message;
+    const keyscan = `ssh-keyscan -p ${c.ssh.port} ${c.ssh.host}`;
+    const login = at.split(':')[0];
     const fix = /host key/i.test(message)
-      ? `confirm the login node's key with its admin, then put it in ${c.ssh.knownHostsFile} (ssh-keyscan -p ${c.ssh.port} ${c.ssh.host})`
-      : `check clusters.${name}.ssh (host, port, user, keyFile) and that ssh -p ${c.ssh.port} ${at.split(':')[0]} works from here`;
+      ? `confirm the login node's key with its admin, then put it in ${c.ssh.knownHostsFile} (${keyscan})`
+      : `check clusters.${name}.ssh (host, port, user, keyFile) and that ssh -p ${c.ssh.port} ${login} works from here`;
     checks.push(check('fail', scope, 'ssh', message, fix));
     return checks; // nothing else can be checked without the login
   }
@@ -246,7 +248,8 @@ async function computeChecks(
             scope,
             `folder ${folder}`,
             `${problem} on compute node ${result.host} (jobs need it ${kind})`,
-            `mount it on the compute nodes (the shared filesystem) and give ${config.clusters[name]!.ssh.user} ${kind === 'writable' ? 'write' : 'read'} access, ` +
+            'mount it on the compute nodes (the shared filesystem)' +
+              ` and give ${config.clusters[name]!.ssh.user} ${kind === 'writable' ? 'write' : 'read'} access, ` +
               'or change the path in temporal.yaml',
           ),
     );

@@ -51,13 +51,16 @@ export function costPlot(record: Pick<RunRecord, 'steps'>): string {
   stages.forEach((s, i) => {
     const mid = y0(f) + i * ROW + ROW / 2;
     const w = Math.max(0, x(s.costUsd) - x0(f));
-    const detail = `${s.stage}: ${usd(s.costUsd)} over ${s.steps} step${s.steps === 1 ? '' : 's'}, ${s.gpuHours.toFixed(2)} GPU-h, ${duration(s.runSeconds)} running`;
+    const steps = `${s.steps} step${s.steps === 1 ? '' : 's'}`;
+    const gpuHours = `${s.gpuHours.toFixed(2)} GPU-h`;
+    const detail = `${s.stage}: ${usd(s.costUsd)} over ${steps}, ${gpuHours}, ${duration(s.runSeconds)} running`;
+    const noteX = x0(f) + w + 6 + usd(s.costUsd).length * 7.5 + 8;
     parts.push(
       `<g class="cost-row" data-stage="${esc(s.stage)}"><title>${esc(detail)}</title>`,
       `<text class="row-label" x="${px(x0(f) - 10)}" y="${px(mid + 4)}" text-anchor="end">${esc(s.stage)}</text>`,
       `<rect class="cost-bar" x="${px(x0(f))}" y="${px(mid - 9)}" width="${px(w)}" height="18"/>`,
       `<text class="value" x="${px(x0(f) + w + 6)}" y="${px(mid + 4)}">${esc(usd(s.costUsd))}</text>`,
-      `<text class="value-note" x="${px(x0(f) + w + 6 + usd(s.costUsd).length * 7.5 + 8)}" y="${px(mid + 4)}">${esc(`${s.gpuHours.toFixed(2)} GPU-h`)}</text>`,
+      `<text class="value-note" x="${px(noteX)}" y="${px(mid + 4)}">${esc(gpuHours)}</text>`,
       '</g>',
     );
   });

@@ -75,28 +75,32 @@ export function fscPlot(record: Pick<RunRecord, 'fsc' | 'finalResolution'>): str
   const yTicks: Tick[] = [0, 0.2, 0.4, 0.6, 0.8, 1]
     .filter((v) => v >= lo && v <= hi)
     .map((v) => ({ at: y(v), label: tickLabel(v) }));
+  const threshold = px(y(FSC_THRESHOLD));
   const parts = [
     svgOpen('fsc-plot', f, 'Fourier shell correlation against spatial frequency'),
     axisLeft(f, yTicks, 'FSC (corrected)'),
     axisBottom(f, angstromTicks(maxFreq, x), 'resolution (Å) · spatial frequency 1/Å'),
     `<line class="zero" x1="${px(x0(f))}" y1="${px(y(0))}" x2="${px(x1(f))}" y2="${px(y(0))}"/>`,
     `<g class="threshold"><title>FSC = 0.143 (gold-standard resolution criterion)</title>`,
-    `<line x1="${px(x0(f))}" y1="${px(y(FSC_THRESHOLD))}" x2="${px(x1(f))}" y2="${px(y(FSC_THRESHOLD))}" stroke-dasharray="6 4"/>`,
+    `<line x1="${px(x0(f))}" y1="${threshold}" x2="${px(x1(f))}" y2="${threshold}" stroke-dasharray="6 4"/>`,
     `<text x="${px(x1(f) - 4)}" y="${px(y(FSC_THRESHOLD) - 5)}" text-anchor="end">0.143</text></g>`,
   ];
   if (final) {
     const fx = x(1 / final);
     const right = fx > (x0(f) + x1(f)) / 2;
+    const textX = px(fx + (right ? -5 : 5));
+    const anchor = right ? 'end' : 'start';
     parts.push(
       `<g class="final-res"><title>final resolution ${esc(angstrom(final))} Å</title>`,
       `<line x1="${px(fx)}" y1="${px(y0(f))}" x2="${px(fx)}" y2="${px(y1(f))}" stroke-dasharray="3 3"/>`,
-      `<text x="${px(fx + (right ? -5 : 5))}" y="${px(y0(f) + 12)}" text-anchor="${right ? 'end' : 'start'}">${esc(angstrom(final))} Å</text></g>`,
+      `<text x="${textX}" y="${px(y0(f) + 12)}" text-anchor="${anchor}">${esc(angstrom(final))} Å</text></g>`,
     );
   }
   parts.push(`<path class="curve" d="${pathThrough(points.map((p) => [x(p.freq), y(p.fsc)]))}"/>`);
   for (const p of points) {
+    const title = `${esc(angstrom(p.resolution))} Å: FSC ${esc(fixed(p.fsc, 3))}`;
     parts.push(
-      `<circle class="fsc-point" cx="${px(x(p.freq))}" cy="${px(y(p.fsc))}" r="2.5"><title>${esc(angstrom(p.resolution))} Å: FSC ${esc(fixed(p.fsc, 3))}</title></circle>`,
+      `<circle class="fsc-point" cx="${px(x(p.freq))}" cy="${px(y(p.fsc))}" r="2.5"><title>${title}</title></circle>`,
     );
   }
   parts.push('</svg>');

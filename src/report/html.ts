@@ -39,18 +39,22 @@ const CSS = `
 :root { --ink: #1d2330; --muted: #5c6577; --line: #d5dae3; --bg: #ffffff; --panel: #f6f8fb;
   --pending: #c9d6ea; --running: #2f6db5; --accent: #c0392b; --good: #1e8449; }
 * { box-sizing: border-box; }
-body { margin: 0; padding: 24px 32px 48px; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--ink); background: var(--bg); }
+body { margin: 0; padding: 24px 32px 48px; \
+font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; \
+color: var(--ink); background: var(--bg); }
 main { max-width: 1220px; margin: 0 auto; }
 h1 { font-size: 24px; margin: 0 0 2px; }
 h2 { font-size: 17px; margin: 32px 0 8px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
 h3 { font-size: 14px; margin: 0 0 6px; }
 .sub { color: var(--muted); margin: 0 0 16px; }
 .facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: 8px; margin: 0; }
-.facts div { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; min-width: 0; }
+.facts div { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; \
+padding: 8px 10px; min-width: 0; }
 .facts dt { color: var(--muted); font-size: 12px; }
 .facts dd { margin: 2px 0 0; font-size: 16px; font-weight: 600; overflow-wrap: anywhere; }
 .plots { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 16px; }
-figure { margin: 0; background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; min-width: 0; }
+figure { margin: 0; background: var(--panel); border: 1px solid var(--line); border-radius: 6px; \
+padding: 10px 12px; min-width: 0; }
 figcaption { color: var(--muted); font-size: 12px; margin-top: 4px; }
 svg { display: block; max-width: 100%; height: auto; font-family: inherit; }
 svg text { font-size: 12px; fill: var(--ink); }
@@ -95,11 +99,14 @@ table.files td:first-child { color: var(--muted); white-space: nowrap; width: 1%
 code, pre { font: 12px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, "Liberation Mono", monospace; }
 code { overflow-wrap: anywhere; }
 code.hash { font-size: 11px; }
-details.cmd summary { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; cursor: pointer; font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; color: var(--muted); }
-details.cmd code { display: block; white-space: pre-wrap; background: var(--panel); border: 1px solid var(--line); padding: 6px 8px; margin-top: 4px; }
+details.cmd summary { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; cursor: pointer; \
+font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; color: var(--muted); }
+details.cmd code { display: block; white-space: pre-wrap; background: var(--panel); border: 1px solid var(--line); \
+padding: 6px 8px; margin-top: 4px; }
 details.step-events { margin: 4px 0; }
 details.step-events summary { cursor: pointer; }
-pre.parameters { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; overflow-x: auto; max-height: 560px; }
+pre.parameters { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; \
+overflow-x: auto; max-height: 560px; }
 .ok { color: var(--good); font-weight: 600; }
 .bad, .error { color: var(--accent); }
 .bad { font-weight: 600; }
@@ -123,9 +130,13 @@ function header(record: RunRecord): string {
   const ok = ts.filter((t) => t.tomogram && !t.error).length;
   const res = angstrom(record.finalResolution ?? undefined);
   const bf = groupThousands(record.bfactor);
+  const campaign = `campaign <code class="campaign-id">${esc(record.campaign)}</code>`;
+  const dataset = `dataset <span class="dataset">${esc(record.dataset)}</span>`;
+  const profile = `profile <span class="profile">${esc(record.profile)}</span>`;
+  const relion = record.relion ? ` · <span class="relion">${esc(relionText(record.relion))}</span>` : '';
   return [
     `<header><h1>${esc(record.name || record.campaign)}</h1>`,
-    `<p class="sub">campaign <code class="campaign-id">${esc(record.campaign)}</code> · dataset <span class="dataset">${esc(record.dataset)}</span> · profile <span class="profile">${esc(record.profile)}</span>${record.relion ? ` · <span class="relion">${esc(relionText(record.relion))}</span>` : ''}</p>`,
+    `<p class="sub">${campaign} · ${dataset} · ${profile}${relion}</p>`,
     '<dl class="facts">',
     fact('started', dateTime(record.startedAt), record.startedAt),
     fact('ended', dateTime(record.endedAt), record.endedAt),
@@ -149,6 +160,12 @@ function section(id: string, title: string, body: string): string {
 
 function figure(caption: string, plot: string): string {
   return `<figure>${plot}<figcaption>${esc(caption)}</figcaption></figure>`;
+}
+
+/** When the report was generated (as given where it is not a readable time). */
+function footer(generatedAt: string): string {
+  const when = dateTime(generatedAt) === NONE ? generatedAt : dateTime(generatedAt);
+  return `<footer>Report generated ${esc(when)}.</footer>`;
 }
 
 /** The whole page. */
@@ -199,9 +216,7 @@ export function page(record: RunRecord, generatedAt?: string, pictures?: ReportP
     section('picks', 'Picks gate', picksTable(record)),
     section('files', 'Campaign files', filesTable(record)),
     section('parameters', 'Parameters', parametersBlock(record)),
-    generatedAt === undefined
-      ? ''
-      : `<footer>Report generated ${esc(dateTime(generatedAt) === NONE ? generatedAt : dateTime(generatedAt))}.</footer>`,
+    generatedAt === undefined ? '' : footer(generatedAt),
     '</main></body>',
     '</html>',
     '',

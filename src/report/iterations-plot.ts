@@ -70,9 +70,10 @@ export function iterationsPlot(record: Pick<RunRecord, 'iterations' | 'steps'>):
   }
   parts.push(`<path class="curve" d="${pathThrough(points.map((p) => [x(p.iteration), y(p.resolution)]))}"/>`);
   for (const p of points) {
-    parts.push(
-      `<circle class="point" cx="${px(x(p.iteration))}" cy="${px(y(p.resolution))}" r="3.5"><title>iteration ${esc(tickLabel(p.iteration))}: ${esc(angstrom(p.resolution))} Å</title></circle>`,
-    );
+    const cx = px(x(p.iteration));
+    const cy = px(y(p.resolution));
+    const title = `iteration ${esc(tickLabel(p.iteration))}: ${esc(angstrom(p.resolution))} Å`;
+    parts.push(`<circle class="point" cx="${cx}" cy="${cy}" r="3.5"><title>${title}</title></circle>`);
   }
   parts.push('</svg>');
   return parts.join('');

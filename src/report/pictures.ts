@@ -36,16 +36,14 @@ export function picturesSection(pictures: ReportPictures): string {
   if (pictures.map) {
     const ids = ['xy', 'xz', 'yz', 'maxz'];
     parts.push(`<h3>Final map · <code>${esc(baseName(pictures.map.file))}</code></h3>`);
-    parts.push(
-      `<div class="pictures" id="map-pictures">${pictures.map.pictures.map((p, i) => img(`map-${ids[i] ?? i}`, 'final map', p)).join('')}</div>`,
-    );
+    const images = pictures.map.pictures.map((p, i) => img(`map-${ids[i] ?? i}`, 'final map', p)).join('');
+    parts.push(`<div class="pictures" id="map-pictures">${images}</div>`);
   }
   for (const ts of pictures.tiltSeries) {
     parts.push(`<h3>Tomogram ${esc(ts.name)} · <code>${esc(baseName(ts.file))}</code></h3>`);
     const ids = ['xy', 'xz'];
-    parts.push(
-      `<div class="pictures tomogram-pictures">${ts.pictures.map((p, i) => img(`tomo-${slug(ts.name)}-${ids[i] ?? i}`, ts.name, p)).join('')}</div>`,
-    );
+    const images = ts.pictures.map((p, i) => img(`tomo-${slug(ts.name)}-${ids[i] ?? i}`, ts.name, p)).join('');
+    parts.push(`<div class="pictures tomogram-pictures">${images}</div>`);
   }
   if (pictures.notes.length > 0)
     parts.push(`<p class="no-data">Not drawn: ${pictures.notes.map((n) => esc(n)).join('; ')}.</p>`);

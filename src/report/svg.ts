@@ -86,7 +86,8 @@ export interface Tick {
 
 /** `<svg>` open tag with a <title> (the accessible name and hover text). */
 export function svgOpen(id: string, f: Frame, title: string): string {
-  return `<svg id="${esc(id)}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${f.width} ${f.height}" width="${f.width}" height="${f.height}" role="img"><title>${esc(title)}</title>`;
+  const size = `viewBox="0 0 ${f.width} ${f.height}" width="${f.width}" height="${f.height}"`;
+  return `<svg id="${esc(id)}" xmlns="http://www.w3.org/2000/svg" ${size} role="img"><title>${esc(title)}</title>`;
 }
 
 /** Bottom axis: baseline, ticks with labels, light vertical grid lines and a title. */
@@ -98,10 +99,10 @@ export function axisBottom(f: Frame, ticks: readonly Tick[], title: string, grid
     parts.push(`<line x1="${px(t.at)}" y1="${px(y)}" x2="${px(t.at)}" y2="${px(y + 5)}"/>`);
     parts.push(`<text x="${px(t.at)}" y="${px(y + 18)}" text-anchor="middle">${esc(t.label)}</text>`);
   }
-  if (title)
-    parts.push(
-      `<text class="axis-title" x="${px((x0(f) + x1(f)) / 2)}" y="${px(y + 38)}" text-anchor="middle">${esc(title)}</text>`,
-    );
+  if (title) {
+    const cx = px((x0(f) + x1(f)) / 2);
+    parts.push(`<text class="axis-title" x="${cx}" y="${px(y + 38)}" text-anchor="middle">${esc(title)}</text>`);
+  }
   parts.push('</g>');
   return parts.join('');
 }
@@ -118,8 +119,9 @@ export function axisLeft(f: Frame, ticks: readonly Tick[], title: string, grid =
   if (title) {
     const cx = 14;
     const cy = (y0(f) + y1(f)) / 2;
+    const rotate = `transform="rotate(-90 ${px(cx)} ${px(cy)})"`;
     parts.push(
-      `<text class="axis-title" x="${px(cx)}" y="${px(cy)}" text-anchor="middle" transform="rotate(-90 ${px(cx)} ${px(cy)})">${esc(title)}</text>`,
+      `<text class="axis-title" x="${px(cx)}" y="${px(cy)}" text-anchor="middle" ${rotate}>${esc(title)}</text>`,
     );
   }
   parts.push('</g>');

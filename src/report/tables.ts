@@ -47,7 +47,9 @@ function tableOf(cls: string, headers: readonly Header[], body: readonly string[
   const head = headers
     .map((h) => (typeof h === 'string' ? `<th>${esc(h)}</th>` : `<th class="num">${esc(h.label)}</th>`))
     .join('');
-  return `<div class="table-wrap"><table class="${esc(cls)}"><thead><tr>${head}</tr></thead><tbody>\n${body.join('\n')}\n</tbody></table></div>`;
+  const thead = `<thead><tr>${head}</tr></thead>`;
+  const tbody = `<tbody>\n${body.join('\n')}\n</tbody>`;
+  return `<div class="table-wrap"><table class="${esc(cls)}">${thead}${tbody}</table></div>`;
 }
 
 function table(cls: string, headers: readonly Header[], rows: readonly (readonly Cell[])[]): string {
@@ -164,7 +166,8 @@ export function eventsTables(record: Pick<RunRecord, 'steps' | 'startedAt'>): st
             ['time', N('since start'), 'event', N('rung'), 'job', 'state', 'reason', 'node', 'note'],
             rows,
           );
-    return `<details class="step-events"><summary>${esc(stepLabel(s))} — ${events.length} event${events.length === 1 ? '' : 's'}</summary>${body}</details>`;
+    const count = `${events.length} event${events.length === 1 ? '' : 's'}`;
+    return `<details class="step-events"><summary>${esc(stepLabel(s))} — ${count}</summary>${body}</details>`;
   });
   return parts.length === 0 ? '<p class="no-data">No cluster steps in the run record.</p>' : parts.join('\n');
 }

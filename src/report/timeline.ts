@@ -173,24 +173,24 @@ export function timeline(record: Pick<RunRecord, 'steps' | 'startedAt' | 'endedA
     const shown = label.length > 28 ? `${label.slice(0, 27)}…` : label;
     const { intervals, markers } = stepIntervals(step.events);
     parts.push(`<g class="row" data-step="${esc(label)}">`);
-    parts.push(
-      `<text class="row-label" x="${px(LABEL_WIDTH - 10)}" y="${px(mid + 4)}" text-anchor="end"><title>${esc(label)}</title>${esc(shown)}</text>`,
-    );
+    const labelAt = `x="${px(LABEL_WIDTH - 10)}" y="${px(mid + 4)}"`;
+    parts.push(`<text class="row-label" ${labelAt} text-anchor="end"><title>${esc(label)}</title>${esc(shown)}</text>`);
     if (intervals.length === 0 && markers.length === 0) {
       parts.push(`<text class="row-empty" x="${px(x0(f) + 6)}" y="${px(mid + 4)}">no events</text>`);
     }
     for (const b of intervals) {
       const h = b.kind === 'running' ? 14 : 10;
       const w = Math.max(1.5, x(b.end) - x(b.start));
-      parts.push(
-        `<rect class="bar-${b.kind}" x="${px(x(b.start))}" y="${px(mid - h / 2)}" width="${px(w)}" height="${h}"><title>${esc(`${label}: ${barTitle(b)}`)}</title></rect>`,
-      );
+      const box = `x="${px(x(b.start))}" y="${px(mid - h / 2)}" width="${px(w)}" height="${h}"`;
+      parts.push(`<rect class="bar-${b.kind}" ${box}><title>${esc(`${label}: ${barTitle(b)}`)}</title></rect>`);
     }
     for (const m of markers) {
       seen.add(m.kind);
       const mark = MARKS[m.kind];
+      const translate = `translate(${px(x(m.at))} ${px(mid + mark.dy)})`;
+      const markTip = esc(`${label}: ${eventText(m.event, startMs, dayOf)}`);
       parts.push(
-        `<g class="marker marker-${m.kind}" transform="translate(${px(x(m.at))} ${px(mid + mark.dy)})"><title>${esc(`${label}: ${eventText(m.event, startMs, dayOf)}`)}</title>${mark.shape}</g>`,
+        `<g class="marker marker-${m.kind}" transform="${translate}"><title>${markTip}</title>${mark.shape}</g>`,
       );
     }
     parts.push('</g>');
@@ -199,10 +199,13 @@ export function timeline(record: Pick<RunRecord, 'steps' | 'startedAt' | 'endedA
   if (picksAt !== undefined && picksAt >= startMs && picksAt <= endMs) {
     const px0 = x(picksAt);
     const text = `picks ${record.picks.state}${record.picks.by ? ` by ${record.picks.by}` : ''}`;
+    const comment = record.picks.comment ? `: ${record.picks.comment}` : '';
+    const picksTip = esc(`${text} at ${clock(record.picks.decidedAt, dayOf)}${comment}`);
+    const anchor = anchorWithin(px0, textWidth(text), x0(f), x1(f));
     parts.push(
-      `<g class="picks-line"><title>${esc(`${text} at ${clock(record.picks.decidedAt, dayOf)}${record.picks.comment ? `: ${record.picks.comment}` : ''}`)}</title>`,
+      `<g class="picks-line"><title>${picksTip}</title>`,
       `<line x1="${px(px0)}" y1="${px(y0(f) - 6)}" x2="${px(px0)}" y2="${px(y1(f))}" stroke-dasharray="4 3"/>`,
-      `<text x="${px(px0)}" y="${px(y0(f) - 10)}" text-anchor="${anchorWithin(px0, textWidth(text), x0(f), x1(f))}">${esc(text)}</text></g>`,
+      `<text x="${px(px0)}" y="${px(y0(f) - 10)}" text-anchor="${anchor}">${esc(text)}</text></g>`,
     );
   }
   parts.push(legend(y1(f) + AXIS_HEIGHT + 14, seen), '</svg>');

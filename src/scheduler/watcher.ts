@@ -263,7 +263,8 @@ export class SlurmWatcher {
       found = await this.options.markerQuery!(candidates.map((w) => w.markerPath!));
     } catch (err) {
       this.options.log?.(
-        `result-marker check for ${candidates.length} job(s) failed, relying on status calls: ${(err as Error).message}`,
+        `result-marker check for ${candidates.length} job(s) failed, ` +
+          `relying on status calls: ${(err as Error).message}`,
       );
       return false;
     }
@@ -290,7 +291,8 @@ export class SlurmWatcher {
       // A failed status call never fails a job: keep the last known state and back off.
       this.stats.failures += 1;
       this.options.log?.(
-        `status call for ${jobIds.length} job(s) failed (${this.stats.failures} so far), keeping last known states: ${(err as Error).message}`,
+        `status call for ${jobIds.length} job(s) failed (${this.stats.failures} so far), ` +
+          `keeping last known states: ${(err as Error).message}`,
       );
       this.#slowDown(at);
       return;

@@ -32,7 +32,8 @@ export function parseSbatchParsable(stdout: string): SbatchResult {
     const shown = stdout.length > 500 ? `...${stdout.slice(-500)}` : stdout;
     throw new CryoError(
       ErrorType.SubmitOutputUnreadable,
-      `sbatch --parsable printed no job id: expected "<id>" or "<id>;<cluster>" on the last line, got ${JSON.stringify(shown)}`,
+      'sbatch --parsable printed no job id: expected "<id>" or "<id>;<cluster>" on the last line, ' +
+        `got ${JSON.stringify(shown)}`,
       { stdout: shown },
     );
   }

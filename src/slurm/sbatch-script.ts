@@ -172,7 +172,8 @@ function exportLines(environment: Readonly<Record<string, string>> = {}): string
   return Object.entries(environment).map(([name, value]) => {
     if (!ENV_NAME.test(name)) {
       throw invalid(
-        `environment variable name ${JSON.stringify(name)}: expected letters, digits and '_', not starting with a digit`,
+        `environment variable name ${JSON.stringify(name)}: ` +
+          "expected letters, digits and '_', not starting with a digit",
         {
           what: 'environment variable name',
           value: name,

@@ -54,10 +54,12 @@ function lookupLines(jobName: string, lookBackDays: number): string[] {
   const name = shellQuote(jobName);
   return [
     // squeue failing (controller down) is not "no job": a submit made before the outage may exist.
-    `ids=$(squeue -h -t all --name ${name} -o %i) || { echo "cryoet: squeue could not look up ${jobName}; not submitting" >&2; exit ${SUBMIT_RETRY_LATER}; }; `,
+    `ids=$(squeue -h -t all --name ${name} -o %i) || ` +
+      `{ echo "cryoet: squeue could not look up ${jobName}; not submitting" >&2; exit ${SUBMIT_RETRY_LATER}; }; `,
     'existing=$(printf \'%s\\n\' "$ids" | sort -n | tail -n 1); ',
     // Older than MinJobAge: only accounting still knows it. No accounting: sacct fails, ignore.
-    `[ -n "$existing" ] || existing=$(sacct -X -n -P --name ${name} -S now-${lookBackDays}days -o JobIDRaw 2>/dev/null | sort -n | tail -n 1 || true); `,
+    `[ -n "$existing" ] || existing=$(sacct -X -n -P --name ${name} -S now-${lookBackDays}days -o JobIDRaw ` +
+      '2>/dev/null | sort -n | tail -n 1 || true); ',
     'if [ -n "$existing" ]; then echo "existing:$existing"; exit 0; fi; ',
   ];
 }
@@ -86,7 +88,9 @@ export function buildSubmitCommand(spec: SubmitCommandSpec): string {
     'set -e; ',
     `mkdir -p ${shellQuote(spec.jobDir)}; `,
     `exec 9>>${lock}; `,
-    `if command -v flock >/dev/null 2>&1; then flock -w 30 9 || { echo "cryoet: another submission of ${spec.jobName} is still running" >&2; exit ${SUBMIT_RETRY_LATER}; }; fi; `,
+    'if command -v flock >/dev/null 2>&1; then flock -w 30 9 || ' +
+      `{ echo "cryoet: another submission of ${spec.jobName} is still running" >&2; exit ${SUBMIT_RETRY_LATER}; }; ` +
+      'fi; ',
     ...lookupLines(spec.jobName, spec.lookBackDays ?? 30),
     `cat > ${script}.tmp; mv ${script}.tmp ${script}; `,
     // A plain assignment keeps sbatch's exit status, so `set -e` stops on a refusal.

@@ -96,11 +96,8 @@ export function verifyHostKey(
   const match = forHost.find((e) => e.keyBase64 === presented);
   if (match) return { ok: true, line: match.line };
   if (forHost.length === 0) {
-    return {
-      ok: false,
-      reason: 'unknown-host',
-      message: `${name} is not listed in ${knownHostsFile}; add its key (ssh-keyscan -p ${port} ${host}, checked out of band)`,
-    };
+    const addKey = `add its key (ssh-keyscan -p ${port} ${host}, checked out of band)`;
+    return { ok: false, reason: 'unknown-host', message: `${name} is not listed in ${knownHostsFile}; ${addKey}` };
   }
   return {
     ok: false,

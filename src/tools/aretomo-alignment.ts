@@ -171,13 +171,15 @@ export function importAlignment(args: {
     throw invalid(`${args.tableSource}: data_${table.name} has no loop_ (one row per tilt expected)`);
   if (aln.darkSections.length > 0) {
     throw invalid(
-      `${args.alnSource}: AreTomo2 left out ${aln.darkSections.length} dark tilt(s) (sections ${aln.darkSections.join(', ')}); ` +
+      `${args.alnSource}: AreTomo2 left out ${aln.darkSections.length} dark tilt(s) ` +
+        `(sections ${aln.darkSections.join(', ')}); ` +
         `exclude them from ${args.tableSource} and the stack before aligning`,
     );
   }
   if (aln.rows.length !== loop.rows.length || aln.rawSize[2] !== loop.rows.length) {
     throw invalid(
-      `${args.alnSource} aligns ${aln.rows.length} of ${aln.rawSize[2]} sections but ${args.tableSource} has ${loop.rows.length} tilts`,
+      `${args.alnSource} aligns ${aln.rows.length} of ${aln.rawSize[2]} sections ` +
+        `but ${args.tableSource} has ${loop.rows.length} tilts`,
     );
   }
   const nominalAt = loop.columns.indexOf('rlnTomoNominalStageTiltAngle');
@@ -189,7 +191,8 @@ export function importAlignment(args: {
       const nominal = Number(row[nominalAt]);
       if (!(Math.abs(nominal - a.tilt) <= TILT_MATCH_DEGREES)) {
         throw invalid(
-          `${args.tableSource} row ${f + 1} is at ${row[nominalAt]}° but ${args.alnSource} section ${a.section} at ${a.tilt}°: ` +
+          `${args.tableSource} row ${f + 1} is at ${row[nominalAt]}° ` +
+            `but ${args.alnSource} section ${a.section} at ${a.tilt}°: ` +
             "the table must list the tilts in the stack's section order",
         );
       }

@@ -207,7 +207,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       upsertSearchAttributes([{ key: CryoStatus, value: 'cancelled' }]);
       const jobs = cancellation.jobsCancelled.map((j) => `${j.step} ${j.jobId}`).join(', ') || 'none';
       setCurrentDetails(
-        `**${spec.name}** (${spec.dataset}) — cancelled at stage ${cancellation.stage}\n\nSlurm jobs cancelled: ${jobs}\n\ncost $${status.costUsd.toFixed(4)}`,
+        `**${spec.name}** (${spec.dataset}) — cancelled at stage ${cancellation.stage}\n\n` +
+          `Slurm jobs cancelled: ${jobs}\n\ncost $${status.costUsd.toFixed(4)}`,
       );
       // Closes CANCELLED, not FAILED, whatever the interrupted line threw.
       throw isCancellation(err) ? err : new CancelledFailure(`campaign cancelled at stage ${cancellation.stage}`);
@@ -330,7 +331,9 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       return ApplicationFailure.create({
         type: ErrorType.StepCancelled,
         nonRetryable: true,
-        message: `${run.suffix}: cancelled on its own (workflow ${run.workflowId}); its Slurm job was cancelled and the campaign cannot go on without it`,
+        message:
+          `${run.suffix}: cancelled on its own (workflow ${run.workflowId}); ` +
+          'its Slurm job was cancelled and the campaign cannot go on without it',
       });
     };
     /** The Slurm job a launched step has now (queued or running); undefined when it ended first. */
@@ -489,7 +492,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       [, , binary] = await Promise.all([inspectMaps(), checkWritable(), stageBinary()]);
       enter(
         'probe',
-        `probing ${binary.remotePath} (sha256 ${binary.sha256.slice(0, 12)}, ${binary.copied ? 'copied' : 'already there'})`,
+        `probing ${binary.remotePath} ` +
+          `(sha256 ${binary.sha256.slice(0, 12)}, ${binary.copied ? 'copied' : 'already there'})`,
       );
       probeJob = {
         step: 'probe',
@@ -507,7 +511,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       released = probe.task.ended || probeJobId === undefined ? {} : { afterJobs: [probeJobId] };
       enter(
         'reconstruct',
-        `${spec.tiltSeries.length} tilt series, ${spec.limits.maxParallelTiltSeries} at a time, queued behind the probe`,
+        `${spec.tiltSeries.length} tilt series, ${spec.limits.maxParallelTiltSeries} at a time, ` +
+          'queued behind the probe',
       );
       const go = released;
       await Promise.all(
@@ -561,7 +566,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
         type: ErrorType.InputInvalid,
         nonRetryable: true,
         message:
-          `${done.length} of ${spec.tiltSeries.length} tilt series reconstructed, ${needed} needed (limits.minTiltSeries):\n` +
+          `${done.length} of ${spec.tiltSeries.length} tilt series reconstructed, ` +
+          `${needed} needed (limits.minTiltSeries):\n` +
           failed.map((f) => `  ${f.name}: ${f.error}`).join('\n'),
         details: [failed],
       });
@@ -573,7 +579,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
     if (spec.approvePicks.required) {
       enter(
         'picks',
-        `waiting up to ${Math.round(spec.approvePicks.timeout / 60000)} min for \`cryoet approve ${id}\` (tomograms in ${layout.dir}/tomograms)`,
+        `waiting up to ${Math.round(spec.approvePicks.timeout / 60000)} min for \`cryoet approve ${id}\` ` +
+          `(tomograms in ${layout.dir}/tomograms)`,
       );
       atPicksGate = true;
       const decided = await condition(() => status.picks.state !== 'waiting', spec.approvePicks.timeout);
@@ -584,14 +591,18 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
           throw ApplicationFailure.create({
             type: ErrorType.InputInvalid,
             nonRetryable: true,
-            message: `picks not approved within ${Math.round(spec.approvePicks.timeout / 60000)} min (approvePicks.onTimeout: fail)`,
+            message:
+              `picks not approved within ${Math.round(spec.approvePicks.timeout / 60000)} min ` +
+              '(approvePicks.onTimeout: fail)',
           });
         }
       } else if (status.picks.state === 'rejected') {
         throw ApplicationFailure.create({
           type: ErrorType.InputInvalid,
           nonRetryable: true,
-          message: `picks rejected${status.picks.by ? ` by ${status.picks.by}` : ''}${status.picks.comment ? `: ${status.picks.comment}` : ''}`,
+          message:
+            `picks rejected${status.picks.by ? ` by ${status.picks.by}` : ''}` +
+            `${status.picks.comment ? `: ${status.picks.comment}` : ''}`,
         });
       }
     }
@@ -612,7 +623,8 @@ export async function campaign(input: CampaignInput): Promise<RunRecord> {
       for (const a of aligned) {
         event(
           'align',
-          `${a.name}: AreTomo2 tilt axis ${a.tiltAxis.toFixed(2)}°, shifts up to ${a.maxShiftAngst.toFixed(1)} Å, ${a.tilts} tilts imported`,
+          `${a.name}: AreTomo2 tilt axis ${a.tiltAxis.toFixed(2)}°, ` +
+            `shifts up to ${a.maxShiftAngst.toFixed(1)} Å, ${a.tilts} tilts imported`,
         );
       }
     }

@@ -77,7 +77,9 @@ export async function submit(
       s.attempt += 1;
       if (exclude.length > 0) {
         note('observed', {
-          note: `sbatch refused ${describeRung(rung, s.rung)} with nodes ${exclude.join(',')} excluded (${refusal}); trying without the exclusion`,
+          note:
+            `sbatch refused ${describeRung(rung, s.rung)} with nodes ${exclude.join(',')} excluded (${refusal}); ` +
+            'trying without the exclusion',
         });
         exclude = [];
         continue;
@@ -166,7 +168,9 @@ export async function repoint(input: ClusterJobInput, s: ClusterJobState, note: 
     return true;
   }
   note('moved', {
-    note: `Slurm ended job ${job.jobId} when job(s) ${was} did not complete; submitting again behind ${after.join(',')}`,
+    note:
+      `Slurm ended job ${job.jobId} when job(s) ${was} did not complete; ` +
+      `submitting again behind ${after.join(',')}`,
   });
   return false;
 }
@@ -193,7 +197,9 @@ export async function dependencyFailed(
   });
   throw ApplicationFailure.create({
     type: ErrorType.DependencyFailed,
-    message: `cluster "${job.cluster}": job ${job.jobId} (${input.step}) was queued behind job(s) ${after}, and one of them did not complete (${seen.state}${seen.reason ? `, ${seen.reason}` : ''}); it never ran`,
+    message:
+      `cluster "${job.cluster}": job ${job.jobId} (${input.step}) was queued behind job(s) ${after}, ` +
+      `and one of them did not complete (${seen.state}${seen.reason ? `, ${seen.reason}` : ''}); it never ran`,
     nonRetryable: true,
     details: [{ job, final: seen, record: record() }],
   });
@@ -230,7 +236,10 @@ export async function retryAfterFailure(
     note('timeout', {
       state: seen.state,
       node: seen.nodes,
-      note: `time limit ${before} min reached; resubmitting with ${scaledTimeLimit(input.timeLimitMinutes, rung, s.timeFactor)} min (${s.timeouts} of ${p.timeoutResubmits})`,
+      note:
+        `time limit ${before} min reached; ` +
+        `resubmitting with ${scaledTimeLimit(input.timeLimitMinutes, rung, s.timeFactor)} min ` +
+        `(${s.timeouts} of ${p.timeoutResubmits})`,
     });
     return true;
   }
@@ -296,11 +305,7 @@ export async function excludeNodes(
 }
 
 /** The resume line; for a refine, continuing from its newest complete iteration. */
-async function resumeCommand(
-  input: ClusterJobInput,
-  rung: PlacementRung,
-  note: Note,
-): Promise<readonly string[]> {
+async function resumeCommand(input: ClusterJobInput, rung: PlacementRung, note: Note): Promise<readonly string[]> {
   const resume = input.resume!;
   if (!resume.fromIteration) return resume.command;
   const { dir, outRoot, relion } = resume.fromIteration;
@@ -329,7 +334,9 @@ async function resumeCommand(
   note('resumed', {
     iteration: progress.newestComplete,
     redone: progress.partial,
-    note: `continuing from iteration ${progress.newestComplete}; partial iteration(s) [${progress.partial.join(', ')}] redone`,
+    note:
+      `continuing from iteration ${progress.newestComplete}; ` +
+      `partial iteration(s) [${progress.partial.join(', ')}] redone`,
   });
   return continueFrom(resume.command, optimiserPath(outRoot, progress.newestComplete));
 }

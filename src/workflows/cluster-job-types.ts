@@ -42,7 +42,10 @@ export interface ClusterJobInput {
   readonly requeue?: boolean;
   /** Nodes to leave out (from the campaign's black-hole list); expired entries are ignored. */
   readonly exclude?: readonly ExcludedNode[];
-  /** Workflow id told (signals `nodeExcluded`, `jobSubmitted`) when this job excludes a node or submits: the campaign. */
+  /**
+   * Workflow id told (signals `nodeExcluded`, `jobSubmitted`) when this job excludes a node or
+   * submits: the campaign.
+   */
   readonly reportTo?: string;
   /**
    * Slurm job ids (on the first rung's cluster) this job waits for: it is queued at once
@@ -81,7 +84,10 @@ export interface ClusterJobState {
   job?: SubmittedJob;
   /** Set once the current job has lost a node: resubmissions use the resume command. */
   resuming: boolean;
-  /** Set once a job has left the wait for `afterJobs` (ran, or waits for capacity): later submissions need no dependency. */
+  /**
+   * Set once a job has left the wait for `afterJobs` (ran, or waits for capacity): later
+   * submissions need no dependency.
+   */
   released?: boolean;
   /** The jobs to wait for now: `afterJobs` with every `dependencyMoved` applied. */
   after?: string[];

@@ -119,9 +119,9 @@ export async function clusterJob(input: ClusterJobInput): Promise<ClusterJobResu
       validator: (_request: RelaxRequest) => {
         if (ctl.request) throw new Error(`${input.step}: a relax is already in progress`);
         if (!s.job || !ctl.seen || !WAITING_MOVES.has(ctl.seen.move)) {
-          throw new Error(
-            `${input.step}: only a pending job can be relaxed; the job is ${ctl.seen ? `${ctl.seen.state}${ctl.seen.reason ? ` (${ctl.seen.reason})` : ''}` : 'not submitted yet'}`,
-          );
+          const seen = ctl.seen;
+          const jobIs = seen ? `${seen.state}${seen.reason ? ` (${seen.reason})` : ''}` : 'not submitted yet';
+          throw new Error(`${input.step}: only a pending job can be relaxed; the job is ${jobIs}`);
         }
         if (s.rung + 1 >= ladder.length)
           throw new Error(
@@ -283,13 +283,16 @@ async function finish(
     note: `exit ${result.marker?.exitCode ?? 'unknown'}`,
   });
   if (!ok) {
+    const marker = result.marker ? `exit ${result.marker.exitCode}` : 'missing';
+    const rungNow = input.placement.ladder[s.rung]!;
     throw ApplicationFailure.create({
       type: result.marker ? ErrorType.JobFailed : ErrorType.ResultMarkerMissing,
       message:
         `cluster "${job.cluster}": job ${job.jobId} (${input.step}, attempt ${s.attempt}) ended ${final.state}` +
-        `${final.reason ? ` (${final.reason})` : ''}, result marker ${result.marker ? `exit ${result.marker.exitCode}` : 'missing'}; ` +
+        `${final.reason ? ` (${final.reason})` : ''}, result marker ${marker}; ` +
         (final.state === 'TIMEOUT'
-          ? `time limit ${scaledTimeLimit(input.timeLimitMinutes, input.placement.ladder[s.rung]!, s.timeFactor) ?? "(the partition's)"} min after ${s.timeouts} resubmission(s); raise the step's time limit or placement.onTimeout; `
+          ? `time limit ${scaledTimeLimit(input.timeLimitMinutes, rungNow, s.timeFactor) ?? "(the partition's)"} min ` +
+            `after ${s.timeouts} resubmission(s); raise the step's time limit or placement.onTimeout; `
           : '') +
         `output ${job.outputPath} ends: ${JSON.stringify(result.outputTail.slice(-400))}`,
       nonRetryable: true,

@@ -93,7 +93,8 @@ export function exhaustedMessage(
   if (refused.length === 0) {
     return (
       `${step}: every placement rung hung, giving up:\n${rows.join('\n')}\n` +
-      'add a rung (another GPU type, partition or cluster), raise placement.hangAfter, or set placement.onExhausted: wait'
+      'add a rung (another GPU type, partition or cluster), raise placement.hangAfter, ' +
+      'or set placement.onExhausted: wait'
     );
   }
   return (

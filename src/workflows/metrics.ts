@@ -5,7 +5,8 @@
  * counts each submission, relaxation or reclaim once. Sandbox-safe.
  *
  *   cryoet_jobs_submitted        counter    Slurm jobs submitted (step, cluster, gpu_type)
- *   cryoet_hangs_relaxed         counter    capacity hangs moved down the ladder (step; cluster, gpu_type of the rung moved to)
+ *   cryoet_hangs_relaxed         counter    capacity hangs moved down the ladder (step; cluster,
+ *                                           gpu_type of the rung moved to)
  *   cryoet_reclaims_survived     counter    lost nodes a job came back from and completed (step, cluster)
  *   cryoet_step_gpu_hours        histogram  GPU-hours per finished campaign step; _sum is the total (step, gpu_type)
  *   cryoet_step_cost_usd         histogram  dollars per finished campaign step; _sum is the total (step, gpu_type)

@@ -81,8 +81,9 @@ export async function tiltSeries(input: TiltSeriesInput): Promise<TiltSeriesResu
     ts,
   );
   upsertSearchAttributes([{ key: CryoStage, value: 'reconstruct' }]);
+  const angles = `${facts.minAngle}°…${facts.maxAngle}°`;
   setCurrentDetails(
-    `**${ts.name}** — ${facts.tilts} tilts (${facts.minAngle}°…${facts.maxAngle}°), ${facts.nx}×${facts.ny} px: align + reconstruct`,
+    `**${ts.name}** — ${facts.tilts} tilts (${angles}), ${facts.nx}×${facts.ny} px: align + reconstruct`,
   );
   const placement = c.placements.reconstruct;
   const result = await executeChild(clusterJob, {

@@ -631,15 +631,19 @@ export interface Dev2ConfigOptions {
 
 /**
  * A temporal.yaml whose only cluster is dev2: the refine on any 2 GPUs then 1 (three MPI
- * ranks either way: two cores here), every other step on 1 GPU, hangs only after 10 min (chaos here is not capacity), fast polling.
+ * ranks either way: two cores here), every other step on 1 GPU, hangs only after 10 min
+ * (chaos here is not capacity), fast polling.
  */
 export function writeDev2Config(o: Dev2ConfigOptions): string {
   const d = DEV2.dir;
+  const ssh =
+    `{ host: 127.0.0.1, port: ${DEV2.sshPort}, user: root, keyFile: "${d}/ssh/id_ed25519", ` +
+    `knownHostsFile: "${d}/ssh/known_hosts", connectTimeout: 10s, commandTimeout: 60s }`;
   const text = `# Written by test/helpers/chaos.ts: campaigns on the second dev cluster only.
 temporal: { address: "127.0.0.1:${o.port}", namespace: default, taskQueue: "${o.taskQueue}" }
 clusters:
   dev2:
-    ssh: { host: 127.0.0.1, port: ${DEV2.sshPort}, user: root, keyFile: "${d}/ssh/id_ed25519", knownHostsFile: "${d}/ssh/known_hosts", connectTimeout: 10s, commandTimeout: 60s }
+    ssh: ${ssh}
     partitions: [gpu]
     workDir: "${d}/work"
     maxStatusCallsPerMinute: 120

@@ -149,56 +149,59 @@ describe('AreTomo2 stand-in → import → RELION 5 (two synthetic tilt series)'
     }
   });
 
-  test('RELION 5 reconstructs the truth from the imported tables; the tilt sign flipped gives the mirror and fails', () => {
-    const reconstruct = (tomograms: string, out: string) => {
-      execFileSync(
-        join(relionBin, 'relion_tomo_reconstruct_tomogram'),
-        [
-          '--t',
-          tomograms,
-          '--tn',
-          'TS_01',
-          '--o',
-          `${out}/`,
-          '--w',
-          '192',
-          '--h',
-          '192',
-          '--d',
-          '48',
-          '--bin',
-          '1',
-          '--j',
-          '2',
-        ],
-        { stdio: 'ignore' },
+  test(
+    'RELION 5 reconstructs the truth from the imported tables; ' + 'the tilt sign flipped gives the mirror and fails',
+    () => {
+      const reconstruct = (tomograms: string, out: string) => {
+        execFileSync(
+          join(relionBin, 'relion_tomo_reconstruct_tomogram'),
+          [
+            '--t',
+            tomograms,
+            '--tn',
+            'TS_01',
+            '--o',
+            `${out}/`,
+            '--w',
+            '192',
+            '--h',
+            '192',
+            '--d',
+            '48',
+            '--bin',
+            '1',
+            '--j',
+            '2',
+          ],
+          { stdio: 'ignore' },
+        );
+        return checkTruth([
+          'tomogram',
+          '--recon',
+          join(out, 'tomograms', 'rec_TS_01.mrc'),
+          '--truth',
+          join(data, 'truth', 'TS_01_tomogram.mrc'),
+          '--contrast',
+          'dark',
+        ]);
+      };
+      const tomograms = join(dir, 'Alignment', 'tomograms.star');
+      const r = reconstruct(tomograms, join(dir, 'rec'));
+      assert.ok(
+        r['cc']! > RECONSTRUCT_CC_MIN && r['cc']! > r['ccFlippedZ']! + 0.2,
+        `cc ${r['cc']} with truth, ${r['ccFlippedZ']} Z-flipped`,
       );
-      return checkTruth([
-        'tomogram',
-        '--recon',
-        join(out, 'tomograms', 'rec_TS_01.mrc'),
-        '--truth',
-        join(data, 'truth', 'TS_01_tomogram.mrc'),
-        '--contrast',
-        'dark',
-      ]);
-    };
-    const tomograms = join(dir, 'Alignment', 'tomograms.star');
-    const r = reconstruct(tomograms, join(dir, 'rec'));
-    assert.ok(
-      r['cc']! > RECONSTRUCT_CC_MIN && r['cc']! > r['ccFlippedZ']! + 0.2,
-      `cc ${r['cc']} with truth, ${r['ccFlippedZ']} Z-flipped`,
-    );
-    const m = reconstruct(flipTiltSign(dir, tomograms, 'TS_01'), join(dir, 'rec-flipped'));
-    assert.ok(
-      !(m['cc']! > RECONSTRUCT_CC_MIN && m['cc']! > m['ccFlippedZ']! + 0.2),
-      `flipped passed: cc ${m['cc']}, Z-flipped ${m['ccFlippedZ']}`,
-    );
-    assert.ok(
-      m['ccFlippedZ']! > m['cc']!,
-      `flipped: the mirror (${m['ccFlippedZ']}) should match better than the truth (${m['cc']})`,
-    );
-  });
+      const m = reconstruct(flipTiltSign(dir, tomograms, 'TS_01'), join(dir, 'rec-flipped'));
+      assert.ok(
+        !(m['cc']! > RECONSTRUCT_CC_MIN && m['cc']! > m['ccFlippedZ']! + 0.2),
+        `flipped passed: cc ${m['cc']}, Z-flipped ${m['ccFlippedZ']}`,
+      );
+      assert.ok(
+        m['ccFlippedZ']! > m['cc']!,
+        `flipped: the mirror (${m['ccFlippedZ']}) should match better than the truth (${m['cc']})`,
+      );
+    },
+  );
 });
 
 /** A copy of the imported tables with one series' rlnTomoYTilt negated: the wrong tilt sign. */

@@ -38,7 +38,10 @@ describe('cryoet CLI', () => {
     assert.equal(full.code, 2);
     assert.match(
       full.stderr,
-      /clusters\.pcluster\.ssh\.knownHostsFile: file not found: \/etc\/cryoet\/ssh\/known_hosts; the cluster's host key, pinned: ssh-keyscan -p 22 /,
+      new RegExp(
+        'clusters\\.pcluster\\.ssh\\.knownHostsFile: file not found: /etc/cryoet/ssh/known_hosts; ' +
+          "the cluster's host key, pinned: ssh-keyscan -p 22 ",
+      ),
     );
   });
 

@@ -209,9 +209,8 @@ describe('production Temporal: PostgreSQL persistence, SQL visibility, two worke
   after(async () => {
     await ledger.stop().catch(() => undefined);
     for (const w of workers) await w.stop();
-    console.log(
-      `production campaign ${input?.id}: ${record ? 'completed' : `failed: ${String(failure)}`} in ${Math.round((Date.now() - t0) / 1000)} s`,
-    );
+    const verdict = record ? 'completed' : `failed: ${String(failure)}`;
+    console.log(`production campaign ${input?.id}: ${verdict} in ${Math.round((Date.now() - t0) / 1000)} s`);
     for (const f of faults) console.log(`  ${f}`);
     await env?.close();
     await server?.destroy();

@@ -250,7 +250,10 @@ const configRows: Row[] = [
     `${CONFIG}workers: 3\n`,
     'workers',
     'workers: 3',
-    /unknown key \(expected one of temporal, clusters, placement, gpuPrices, tools, paths, polling, timeouts, metrics\)$/,
+    new RegExp(
+      'unknown key \\(expected one of temporal, clusters, placement, gpuPrices, tools, paths, polling, ' +
+        'timeouts, metrics\\)$',
+    ),
   ),
   config(
     'misspelt placement key',
@@ -264,7 +267,10 @@ const configRows: Row[] = [
     `${CONFIG}polling: { Interval: 5s }\n`,
     'polling.Interval',
     'polling:',
-    /unknown key \(expected one of interval, maxInterval, resultMarkers, markerInterval, shareAcrossWorkers\); did you mean "interval"\?$/,
+    new RegExp(
+      'unknown key \\(expected one of interval, maxInterval, resultMarkers, markerInterval, shareAcrossWorkers\\); ' +
+        'did you mean "interval"\\?$',
+    ),
   ),
   config(
     'unknown stage under placement.stages',
@@ -353,7 +359,8 @@ const configRows: Row[] = [
     SSH_LINE,
     (dir) =>
       new RegExp(
-        `file not found: ${esc(join(dir, 'ssh', 'missing-key'))} \\(relative to ${esc(dir)}\\); the SSH private key for `,
+        `file not found: ${esc(join(dir, 'ssh', 'missing-key'))} ` +
+          `\\(relative to ${esc(dir)}\\); the SSH private key for `,
       ),
   ),
   config(
@@ -453,7 +460,8 @@ const configRows: Row[] = [
     input: MISSING_CONFIG,
     type: ErrorType.ConfigInvalid,
     message: new RegExp(
-      `^${esc(MISSING_CONFIG)}: cannot read config \\(file not found: ${esc(MISSING_CONFIG)}\\); set CRYOET_CONFIG or pass the path$`,
+      `^${esc(MISSING_CONFIG)}: cannot read config ` +
+        `\\(file not found: ${esc(MISSING_CONFIG)}\\); set CRYOET_CONFIG or pass the path$`,
     ),
     run: () => unchanged(() => loadConfig(MISSING_CONFIG)),
   },
@@ -851,7 +859,8 @@ const starRows: Row[] = [
     POSTPROCESS.replace('_rlnFourierShellCorrelationCorrected #3', '_rlnFourierShellCorrelation #3'),
     ErrorType.InputInvalid,
     new RegExp(
-      `^${PP}: data_fsc has no column _rlnFourierShellCorrelationCorrected \\(columns: _rlnSpectralIndex, _rlnAngstromResolution, _rlnFourierShellCorrelation\\)$`,
+      `^${PP}: data_fsc has no column _rlnFourierShellCorrelationCorrected ` +
+        '\\(columns: _rlnSpectralIndex, _rlnAngstromResolution, _rlnFourierShellCorrelation\\)$',
     ),
   ),
   star(
@@ -1009,7 +1018,10 @@ const schedulerRows: Row[] = [
     ['101'],
     '',
     '101|cryoet.w.c1.TS_01-1|COMPL\n',
-    /^sacct output line 1 unreadable \(3 fields, expected 5; expected JobIDRaw,JobName,State,Reason,NodeList\): "101\|cryoet\.w\.c1\.TS_01-1\|COMPL"$/,
+    new RegExp(
+      '^sacct output line 1 unreadable \\(3 fields, expected 5; expected JobIDRaw,JobName,State,Reason,NodeList\\): ' +
+        '"101\\|cryoet\\.w\\.c1\\.TS_01-1\\|COMPL"$',
+    ),
   ),
   statusQuery(
     'sacct header line not suppressed',

@@ -109,7 +109,8 @@ describe('bench harness: logs and figures', () => {
   test('duplicates and completed jobs re-run', () => {
     const report = submissionReport([
       { jobId: '1', key: 'refine', state: 'NODE_FAIL', submitMs: 0, startMs: 1, endMs: 10 },
-      { jobId: '2', key: 'refine', state: 'COMPLETED', submitMs: 11, startMs: 12, endMs: 20 }, // resubmission after loss: fine
+      // resubmission after loss: fine
+      { jobId: '2', key: 'refine', state: 'COMPLETED', submitMs: 11, startMs: 12, endMs: 20 },
       { jobId: '3', key: 'extract', state: 'COMPLETED', submitMs: 0, startMs: 1, endMs: 5 },
       { jobId: '4', key: 'extract', state: 'COMPLETED', submitMs: 8, startMs: 9, endMs: 12 }, // re-ran a completed step
       { jobId: '5', key: 'postprocess', state: 'RUNNING', submitMs: 0, startMs: 1 },
@@ -207,7 +208,8 @@ describe('bench harness: the three ways run our command lines', async () => {
     const work = join(tmp, 'refine');
     execFileSync('bash', [
       '-c',
-      `mkdir -p ${work} && cd ${work} && ${tools.mpirun} -n 3 ${tools.relionBinDir}/relion_refine_mpi --o Refine3D/run --auto_refine --i x.star`,
+      `mkdir -p ${work} && cd ${work} && ${tools.mpirun} -n 3 ` +
+        `${tools.relionBinDir}/relion_refine_mpi --o Refine3D/run --auto_refine --i x.star`,
     ]);
     let names = readdirSync(join(work, 'Refine3D'));
     assert.deepEqual(refineProgress(names, 'run'), {
@@ -218,7 +220,8 @@ describe('bench harness: the three ways run our command lines', async () => {
     });
     execFileSync('bash', [
       '-c',
-      `cd ${work} && ${tools.relionBinDir}/relion_refine_mpi --continue Refine3D/run_it002_optimiser.star --o Refine3D/run`,
+      `cd ${work} && ${tools.relionBinDir}/relion_refine_mpi ` +
+        '--continue Refine3D/run_it002_optimiser.star --o Refine3D/run',
     ]);
     const events = eventsIn(parseToolLog(readFileSync(toolLog, 'utf8')), work);
     assert.deepEqual(

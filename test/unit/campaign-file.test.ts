@@ -309,32 +309,39 @@ describe('campaign file errors name the field and its line', () => {
     assert.equal(parseCampaign(featureless, 'production').ok, true);
   });
 
-  it('a featureless start needs a global search first (healpixOrder below autoLocalHealpixOrder, RELION default 4)', () => {
-    const noReference = edit(PRODUCTION, 'reference: reference/half1.mrc\n', '');
-    const local = edit(noReference, '  healpixOrder: 2\n', '  healpixOrder: 4\n  startFrom: featureless\n');
-    assert.deepEqual(
-      issuesOf(local).map((i) => [i.path, i.message]),
-      [
+  it(
+    'a featureless start needs a global search first ' + '(healpixOrder below autoLocalHealpixOrder, RELION default 4)',
+    () => {
+      const noReference = edit(PRODUCTION, 'reference: reference/half1.mrc\n', '');
+      const local = edit(noReference, '  healpixOrder: 2\n', '  healpixOrder: 4\n  startFrom: featureless\n');
+      assert.deepEqual(
+        issuesOf(local).map((i) => [i.path, i.message]),
         [
-          'refine.healpixOrder',
-          'featureless needs a global search first: healpixOrder 4 must be below autoLocalHealpixOrder 4' +
-            ' (RELION searches locally from iteration 1 otherwise, around rot = tilt = psi = 0; alignment: published takes the published angles)',
+          [
+            'refine.healpixOrder',
+            'featureless needs a global search first: healpixOrder 4 must be below autoLocalHealpixOrder 4' +
+              ' (RELION searches locally from iteration 1 otherwise, around rot = tilt = psi = 0;' +
+              ' alignment: published takes the published angles)',
+          ],
         ],
-      ],
-    );
-    const later = edit(local, '  autoLocalHealpixOrder: 4\n', '  autoLocalHealpixOrder: 5\n');
-    assert.equal(parseCampaign(later, 'production').ok, true);
-  });
+      );
+      const later = edit(local, '  autoLocalHealpixOrder: 4\n', '  autoLocalHealpixOrder: 5\n');
+      assert.equal(parseCampaign(later, 'production').ok, true);
+    },
+  );
 
-  it('particles from picks (own alignment) need a global search first too; published particles carry their angles', () => {
-    const seedLine = edit(PRODUCTION, '  healpixOrder: 2\n  autoLocalHealpixOrder: 4\n', '  healpixOrder: 4\n');
-    assert.deepEqual(
-      issuesOf(seedLine).map((i) => [i.path, i.message.split(':')[0]]),
-      [['refine.healpixOrder', 'particles from picks have no orientations']],
-    );
-    const published = edit(seedLine, '\nalignment: aretomo2\n', '\nalignment: published\n');
-    assert.equal(parseCampaign(published, 'production').ok, true);
-  });
+  it(
+    'particles from picks (own alignment) need a global search first too; ' + 'published particles carry their angles',
+    () => {
+      const seedLine = edit(PRODUCTION, '  healpixOrder: 2\n  autoLocalHealpixOrder: 4\n', '  healpixOrder: 4\n');
+      assert.deepEqual(
+        issuesOf(seedLine).map((i) => [i.path, i.message.split(':')[0]]),
+        [['refine.healpixOrder', 'particles from picks have no orientations']],
+      );
+      const published = edit(seedLine, '\nalignment: aretomo2\n', '\nalignment: published\n');
+      assert.equal(parseCampaign(published, 'production').ok, true);
+    },
+  );
 
   it('a relion5 section missing tomograms, or empty', () => {
     const partial = edit(PRODUCTION, RELION5_LINE, 'relion5: { particles: relion5/particles.star }\n');
@@ -371,7 +378,8 @@ describe('campaign file errors name the field and its line', () => {
       Object.keys(campaignSchema.shape)
         .join(', ')
         .startsWith(
-          'name, dataset, dataDir, tiltSeries, reference, masks, reconstruction, extraction, refine, postprocess, alignment, relion5, limits',
+          'name, dataset, dataDir, tiltSeries, reference, masks, reconstruction, extraction, refine, postprocess, ' +
+            'alignment, relion5, limits',
         ),
     );
     const inSeries = edit(PRODUCTION, 'picks: picks/TS_03.star }', 'picks: picks/TS_03.star, dose: 3 }');
@@ -444,7 +452,8 @@ describe('campaign file errors name the field and its line', () => {
       {
         path: '',
         message:
-          'the file is empty: expected a mapping with name, dataset, dataDir, tiltSeries, reference, reconstruction, extraction and refine',
+          'the file is empty: expected a mapping with name, dataset, dataDir, tiltSeries, reference, ' +
+          'reconstruction, extraction and refine',
       },
     ]);
     const broken = issuesOf('name: x\nrefine: [\n');
@@ -480,7 +489,8 @@ describe('loadCampaign', () => {
       assert.equal(err.type, ErrorType.InputInvalid);
       assert.equal(
         err.message,
-        `${file}:${lineOf(text, 'TS_43.mrc')} tiltSeries[2].stack: '..' is not allowed: name the file under dataDir or give an absolute path\n` +
+        `${file}:${lineOf(text, 'TS_43.mrc')} tiltSeries[2].stack: ` +
+          "'..' is not allowed: name the file under dataDir or give an absolute path\n" +
           `${file}:${lineOf(text, 'healpixOrder')} refine.healpixOrder: expected a number, got string "four"`,
       );
       return true;

@@ -87,50 +87,59 @@ describe('valid configs', () => {
     });
   });
 
-  test('tools.mpiPreload resolves against baseDir and preloads into every rank; a path LD_PRELOAD would split is refused', () => {
-    const text = readFileSync(fixture('minimal.yaml'), 'utf8');
-    const withTools = (value: string) =>
-      `${text.replace(/^tools:.*$/m, '')}\ntools:\n  profile: embedded\n  mpirun: [mpirun, --oversubscribe]\n  mpiPreload: ${value}\n`;
-    const config = parseOk(withTools('.dev/lib/libmpi_nap.so'));
-    assert.equal(config.tools.mpiPreload, '/cfg/.dev/lib/libmpi_nap.so');
-    assert.deepEqual(relionRuntime(config.tools).mpirun, [
-      'mpirun',
-      '--oversubscribe',
-      '-x',
-      'LD_PRELOAD=/cfg/.dev/lib/libmpi_nap.so',
-    ]);
-    assert.deepEqual(relionRuntime({ ...config.tools, mpiPreload: undefined }).mpirun, ['mpirun', '--oversubscribe']);
-    for (const bad of ['"/opt/my libs/nap.so"', '/a.so:/b.so']) {
-      assert.deepEqual(
-        parseIssues(withTools(bad)).map((i) => [i.path, i.message]),
-        [['tools.mpiPreload', 'expected a path without spaces or colons (LD_PRELOAD splits on them)']],
-      );
-    }
-  });
+  test(
+    'tools.mpiPreload resolves against baseDir and preloads into every rank; ' +
+      'a path LD_PRELOAD would split is refused',
+    () => {
+      const text = readFileSync(fixture('minimal.yaml'), 'utf8');
+      const withTools = (value: string) =>
+        `${text.replace(/^tools:.*$/m, '')}\ntools:\n  profile: embedded\n` +
+        `  mpirun: [mpirun, --oversubscribe]\n  mpiPreload: ${value}\n`;
+      const config = parseOk(withTools('.dev/lib/libmpi_nap.so'));
+      assert.equal(config.tools.mpiPreload, '/cfg/.dev/lib/libmpi_nap.so');
+      assert.deepEqual(relionRuntime(config.tools).mpirun, [
+        'mpirun',
+        '--oversubscribe',
+        '-x',
+        'LD_PRELOAD=/cfg/.dev/lib/libmpi_nap.so',
+      ]);
+      assert.deepEqual(relionRuntime({ ...config.tools, mpiPreload: undefined }).mpirun, ['mpirun', '--oversubscribe']);
+      for (const bad of ['"/opt/my libs/nap.so"', '/a.so:/b.so']) {
+        assert.deepEqual(
+          parseIssues(withTools(bad)).map((i) => [i.path, i.message]),
+          [['tools.mpiPreload', 'expected a path without spaces or colons (LD_PRELOAD splits on them)']],
+        );
+      }
+    },
+  );
 
-  test('tools.relionBinDir: one folder for every profile, or one per profile (resolved against baseDir); others use PATH', () => {
-    const text = readFileSync(fixture('minimal.yaml'), 'utf8');
-    const withTools = (profile: string, dirs: string) =>
-      `${text.replace(/^tools:.*$/m, '')}\ntools:\n  profile: ${profile}\n  relionBinDir: ${dirs}\n`;
-    assert.equal(
-      relionRuntime(parseOk(withTools('relion5', '{ relion5: .dev/relion5/bin }')).tools).binDir,
-      '/cfg/.dev/relion5/bin',
-    );
-    assert.equal(
-      relionRuntime(parseOk(withTools('embedded', '{ relion5: .dev/relion5/bin }')).tools).binDir,
-      undefined,
-    );
-    assert.equal(relionRuntime(parseOk(withTools('embedded', '/opt/relion/bin')).tools).binDir, '/opt/relion/bin');
-    const relion5 = relionRuntime(parseOk(withTools('relion5', '/opt/relion5/bin')).tools);
-    assert.deepEqual([relion5.gpu, relion5.threads], [false, 1]);
-    assert.match(
-      JSON.stringify(parseIssues(withTools('relion6', '/opt/r'))),
-      /expected \\"production\\", \\"relion5\\" or \\"embedded\\"/,
-    );
-    assert.ok(
-      parseIssues(withTools('relion5', '{ relion6: /opt/r }')).some((i) => i.path.startsWith('tools.relionBinDir')),
-    );
-  });
+  test(
+    'tools.relionBinDir: one folder for every profile, or one per profile (resolved against baseDir); ' +
+      'others use PATH',
+    () => {
+      const text = readFileSync(fixture('minimal.yaml'), 'utf8');
+      const withTools = (profile: string, dirs: string) =>
+        `${text.replace(/^tools:.*$/m, '')}\ntools:\n  profile: ${profile}\n  relionBinDir: ${dirs}\n`;
+      assert.equal(
+        relionRuntime(parseOk(withTools('relion5', '{ relion5: .dev/relion5/bin }')).tools).binDir,
+        '/cfg/.dev/relion5/bin',
+      );
+      assert.equal(
+        relionRuntime(parseOk(withTools('embedded', '{ relion5: .dev/relion5/bin }')).tools).binDir,
+        undefined,
+      );
+      assert.equal(relionRuntime(parseOk(withTools('embedded', '/opt/relion/bin')).tools).binDir, '/opt/relion/bin');
+      const relion5 = relionRuntime(parseOk(withTools('relion5', '/opt/relion5/bin')).tools);
+      assert.deepEqual([relion5.gpu, relion5.threads], [false, 1]);
+      assert.match(
+        JSON.stringify(parseIssues(withTools('relion6', '/opt/r'))),
+        /expected \\"production\\", \\"relion5\\" or \\"embedded\\"/,
+      );
+      assert.ok(
+        parseIssues(withTools('relion5', '{ relion6: /opt/r }')).some((i) => i.path.startsWith('tools.relionBinDir')),
+      );
+    },
+  );
 
   test('minimal.yaml gets every default and resolves relative paths against baseDir', () => {
     const config = parseOk(readFileSync(fixture('minimal.yaml'), 'utf8'));
@@ -212,7 +221,8 @@ const brokenRows: BrokenRow[] = [
     expect: [
       [
         'clusters.dev.ssh.prot',
-        'unknown key (expected one of host, port, user, keyFile, knownHostsFile, connectTimeout, commandTimeout); did you mean "port"?',
+        'unknown key (expected one of host, port, user, keyFile, knownHostsFile, connectTimeout, commandTimeout); ' +
+          'did you mean "port"?',
       ],
     ],
   },
@@ -599,7 +609,8 @@ describe('local files', () => {
       [
         'clusters.dev.ssh.keyFile',
         'file not found: /cfg/ssh/fake-key (relative to /cfg); the SSH private key for root@127.0.0.1:' +
-          " ssh-keygen -t ed25519 -f /cfg/ssh/fake-key, then add /cfg/ssh/fake-key.pub to the cluster's ~/.ssh/authorized_keys",
+          ' ssh-keygen -t ed25519 -f /cfg/ssh/fake-key,' +
+          " then add /cfg/ssh/fake-key.pub to the cluster's ~/.ssh/authorized_keys",
       ],
       ['placement.ladder[0].gres', 'expected "gpu[:type]:N"'],
       [
@@ -627,7 +638,8 @@ describe('local files', () => {
     assert.deepEqual(
       issues.map((i) => i.message),
       [
-        "file not found: /etc/cryoet/known_hosts; the cluster's host key, pinned: ssh-keyscan -p 2022 127.0.0.1 > /etc/cryoet/known_hosts," +
+        "file not found: /etc/cryoet/known_hosts; the cluster's host key, pinned:" +
+          ' ssh-keyscan -p 2022 127.0.0.1 > /etc/cryoet/known_hosts,' +
           " then check its fingerprint with the cluster's admin (an unknown host key is never accepted)",
       ],
     );

@@ -63,7 +63,9 @@ const cases: Array<{ name: string; temporal: string; address: string; namespace:
   },
   {
     name: 'mTLS files are read into the connection options',
-    temporal: `{ address: "t.example:7233", tls: { clientCertFile: ${files.cert}, clientKeyFile: ${files.certKey}, serverCaFile: ${files.ca}, serverName: t.example } }`,
+    temporal:
+      `{ address: "t.example:7233", tls: { clientCertFile: ${files.cert}, clientKeyFile: ${files.certKey}, ` +
+      `serverCaFile: ${files.ca}, serverName: t.example } }`,
     address: 't.example:7233',
     namespace: 'default',
     tls: true,

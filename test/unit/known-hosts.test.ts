@@ -281,7 +281,9 @@ const rows: Row[] = [
   },
   {
     title: 'key mismatch names the file and every line for the host',
-    knownHosts: `# header\nlogin.example.org ssh-ed25519 ${keyB}\nother.example.org ssh-ed25519 ${keyA}\n*.example.org ssh-ed25519 ${keyB}\n`,
+    knownHosts:
+      `# header\nlogin.example.org ssh-ed25519 ${keyB}\nother.example.org ssh-ed25519 ${keyA}\n` +
+      `*.example.org ssh-ed25519 ${keyB}\n`,
     host: 'login.example.org',
     port: 22,
     presented: blobA,

@@ -43,27 +43,31 @@ function run(cmd: string, args: string[], env: Record<string, string | undefined
   return r.stdout.trim().split('\n');
 }
 
-test('the cryoet launcher, reached through npm-style links, runs bin/cryoet.js with MALLOC_ARENA_MAX=2 and the arguments as given', () => {
-  const { fakeBin, viaLinks } = setup();
-  const [env, script, ...rest] = run(
-    viaLinks,
-    ['worker', '--config', 'a file with spaces.yaml', '$HOME;x'],
-    {},
-    fakeBin,
-  );
-  // The script path as the links spell it (…/node_modules/.bin/../…): the same file.
-  assert.deepEqual(
-    [env, `arg=${resolve(script!.slice('arg='.length))}`, ...rest],
-    [
-      'MALLOC_ARENA_MAX=2',
-      `arg=${join(repoRoot, 'bin', 'cryoet.js')}`,
-      'arg=worker',
-      'arg=--config',
-      'arg=a file with spaces.yaml',
-      'arg=$HOME;x',
-    ],
-  );
-});
+test(
+  'the cryoet launcher, reached through npm-style links, runs bin/cryoet.js with MALLOC_ARENA_MAX=2 ' +
+    'and the arguments as given',
+  () => {
+    const { fakeBin, viaLinks } = setup();
+    const [env, script, ...rest] = run(
+      viaLinks,
+      ['worker', '--config', 'a file with spaces.yaml', '$HOME;x'],
+      {},
+      fakeBin,
+    );
+    // The script path as the links spell it (…/node_modules/.bin/../…): the same file.
+    assert.deepEqual(
+      [env, `arg=${resolve(script!.slice('arg='.length))}`, ...rest],
+      [
+        'MALLOC_ARENA_MAX=2',
+        `arg=${join(repoRoot, 'bin', 'cryoet.js')}`,
+        'arg=worker',
+        'arg=--config',
+        'arg=a file with spaces.yaml',
+        'arg=$HOME;x',
+      ],
+    );
+  },
+);
 
 test('the cryoet launcher keeps a MALLOC_ARENA_MAX the caller set', () => {
   const { fakeBin } = setup();

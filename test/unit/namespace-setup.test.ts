@@ -66,7 +66,10 @@ describe('our search attributes on a namespace', () => {
     await requireAttributes(fakeApi({ ...ALL }), 'default', 'temporal.yaml');
     await assert.rejects(
       requireAttributes(fakeApi({}), 'prod', '/etc/cryoet/temporal.yaml'),
-      /namespace "prod" lacks the search attributes cryoet workflows set: CryoCampaign, .*, CryoStatus\. Run: cryoet setup -c \/etc\/cryoet\/temporal\.yaml/,
+      new RegExp(
+        'namespace "prod" lacks the search attributes cryoet workflows set: CryoCampaign, .*, CryoStatus\\. ' +
+          'Run: cryoet setup -c \\/etc\\/cryoet\\/temporal\\.yaml',
+      ),
     );
   });
 });

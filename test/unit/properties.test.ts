@@ -62,9 +62,9 @@ function parsesOr<T>(type: ErrorTypeName, fn: () => T): T | undefined {
     return fn();
   } catch (err) {
     if (err instanceof CryoError && err.type === type) return undefined;
-    throw new Error(
-      `expected a value or CryoError(${type}), got ${err instanceof Error ? `${err.constructor.name}(${(err as CryoError).type ?? ''}): ${err.message}` : String(err)}`,
-    );
+    const got =
+      err instanceof Error ? `${err.constructor.name}(${(err as CryoError).type ?? ''}): ${err.message}` : String(err);
+    throw new Error(`expected a value or CryoError(${type}), got ${got}`);
   }
 }
 
@@ -812,31 +812,35 @@ describe('command builders', () => {
     );
   });
 
-  it('shellJoin: an arbitrary first word stays the command name (assignments, reserved words), 100 argvs, 5 bash runs', () => {
-    // Not checkable: builtins (they run), words with '/' (a path is executed, not looked up) and
-    // words starting with '%' (bash reads them as job specs even quoted: `'%1'` is `fg %1`).
-    const firstWord = argWord.filter(
-      (w) =>
-        !w.includes('/') &&
-        !w.startsWith('%') &&
-        !BASH_BUILTINS.has(w) &&
-        w !== 'f' &&
-        w !== 'command_not_found_handle',
-    );
-    check(
-      fc.property(
-        fc.array(fc.tuple(firstWord, fc.array(argWord, { maxLength: 3 })), { minLength: 20, maxLength: 20 }),
-        (argvs) => {
-          const lines = argvs.map(([cmd, rest]) => shellJoin([cmd, ...rest]));
-          assert.deepEqual(
-            bashArgvs(lines),
-            argvs.map(([cmd, rest]) => [cmd, ...rest]),
-          );
-        },
-      ),
-      5,
-    );
-  });
+  it(
+    'shellJoin: an arbitrary first word stays the command name (assignments, reserved words), ' +
+      '100 argvs, 5 bash runs',
+    () => {
+      // Not checkable: builtins (they run), words with '/' (a path is executed, not looked up) and
+      // words starting with '%' (bash reads them as job specs even quoted: `'%1'` is `fg %1`).
+      const firstWord = argWord.filter(
+        (w) =>
+          !w.includes('/') &&
+          !w.startsWith('%') &&
+          !BASH_BUILTINS.has(w) &&
+          w !== 'f' &&
+          w !== 'command_not_found_handle',
+      );
+      check(
+        fc.property(
+          fc.array(fc.tuple(firstWord, fc.array(argWord, { maxLength: 3 })), { minLength: 20, maxLength: 20 }),
+          (argvs) => {
+            const lines = argvs.map(([cmd, rest]) => shellJoin([cmd, ...rest]));
+            assert.deepEqual(
+              bashArgvs(lines),
+              argvs.map(([cmd, rest]) => [cmd, ...rest]),
+            );
+          },
+        ),
+        5,
+      );
+    },
+  );
 
   it('shellQuote: a safe word stays bare, anything else is quoted; a NUL is NameInvalid', () => {
     check(
@@ -986,39 +990,42 @@ describe('command builders', () => {
 
   const segment = fc.stringMatching(/^[A-Za-z0-9_-]{1,12}$/);
 
-  it('job keys: key → job name → key round-trips; the owner is the workflow id (orphan parsing inverts jobNameFor)', () => {
-    check(
-      fc.property(
-        fc.array(segment, { minLength: 1, maxLength: 8 }),
-        segment,
-        fc.integer({ min: 1, max: 99_999 }),
-        (parts, step, jobId) => {
-          const workflowId = parts.join('/');
-          let key: string;
-          try {
-            key = jobKey(workflowId, step);
-          } catch (err) {
-            assert.ok(err instanceof CryoError && err.type === ErrorType.NameInvalid);
-            assert.ok(
-              JOB_NAME_PREFIX.length + workflowId.length + 1 + step.length > MAX_NAME_LENGTH,
-              'only too long a name is refused',
+  it(
+    'job keys: key → job name → key round-trips; ' + 'the owner is the workflow id (orphan parsing inverts jobNameFor)',
+    () => {
+      check(
+        fc.property(
+          fc.array(segment, { minLength: 1, maxLength: 8 }),
+          segment,
+          fc.integer({ min: 1, max: 99_999 }),
+          (parts, step, jobId) => {
+            const workflowId = parts.join('/');
+            let key: string;
+            try {
+              key = jobKey(workflowId, step);
+            } catch (err) {
+              assert.ok(err instanceof CryoError && err.type === ErrorType.NameInvalid);
+              assert.ok(
+                JOB_NAME_PREFIX.length + workflowId.length + 1 + step.length > MAX_NAME_LENGTH,
+                'only too long a name is refused',
+              );
+              return;
+            }
+            const name = jobNameFor(key);
+            assert.match(name, SAFE_NAME);
+            assert.equal(keyFromJobName(name), key);
+            assert.deepEqual(ownerOf(name), { key, workflowId });
+            const [job] = parseOurJobs(`${jobId}|RUNNING|2026-11-25T10:08:18|n1|${name}\n`);
+            assert.deepEqual(
+              { key: job?.key, workflowId: job?.workflowId, jobId: job?.jobId },
+              { key, workflowId, jobId: String(jobId) },
             );
-            return;
-          }
-          const name = jobNameFor(key);
-          assert.match(name, SAFE_NAME);
-          assert.equal(keyFromJobName(name), key);
-          assert.deepEqual(ownerOf(name), { key, workflowId });
-          const [job] = parseOurJobs(`${jobId}|RUNNING|2026-11-25T10:08:18|n1|${name}\n`);
-          assert.deepEqual(
-            { key: job?.key, workflowId: job?.workflowId, jobId: job?.jobId },
-            { key, workflowId, jobId: String(jobId) },
-          );
-        },
-      ),
-      200,
-    );
-  });
+          },
+        ),
+        200,
+      );
+    },
+  );
 
   it('job keys: any name reads as a key only when jobNameFor gives that very name back', () => {
     const name = fc.oneof(
@@ -1053,36 +1060,40 @@ describe('command builders', () => {
     );
   });
 
-  it('status and cancel argv: ids are digits (or digits_digits) or NameInvalid; the submit command quotes every path', () => {
-    const id = fc.oneof(
-      { weight: 6, arbitrary: fc.stringMatching(/^[0-9]{1,6}(_[0-9]{1,3})?$/) },
-      { weight: 1, arbitrary: nasty(6) },
-    );
-    check(
-      fc.property(
-        fc.array(id, { maxLength: 4 }),
-        nameArb,
-        fc.oneof(nasty(12), fc.constant('/w/j')),
-        (ids, user, dir) => {
-          const squeue = parsesOr(ErrorType.NameInvalid, () => buildSqueueArgs(ids));
-          if (squeue) for (const i of squeue[5]!.split(',')) assert.match(i, JOB_ID_PATTERN);
-          const sacct = parsesOr(ErrorType.NameInvalid, () => buildSacctArgs(ids));
-          if (sacct) for (const i of sacct[5]!.split(',')) assert.match(i, JOB_ID_PATTERN);
-          const scancel = parsesOr(ErrorType.NameInvalid, () => buildOrphanScancelArgs(user, ids));
-          if (scancel) {
-            assert.match(user, SAFE_NAME);
-            for (const i of scancel.slice(3)) assert.match(i, /^[0-9]+$/);
-          }
-          const submit = parsesOr(ErrorType.NameInvalid, () =>
-            buildSubmitCommand({ jobName: user, jobDir: dir, scriptPath: `${dir}/job.sh` }),
-          );
-          if (submit) {
-            assert.match(user, SAFE_NAME);
-            assert.ok(submit.includes(`mkdir -p ${shellQuote(dir)}; `));
-          }
-        },
-      ),
-      200,
-    );
-  });
+  it(
+    'status and cancel argv: ids are digits (or digits_digits) or NameInvalid; ' +
+      'the submit command quotes every path',
+    () => {
+      const id = fc.oneof(
+        { weight: 6, arbitrary: fc.stringMatching(/^[0-9]{1,6}(_[0-9]{1,3})?$/) },
+        { weight: 1, arbitrary: nasty(6) },
+      );
+      check(
+        fc.property(
+          fc.array(id, { maxLength: 4 }),
+          nameArb,
+          fc.oneof(nasty(12), fc.constant('/w/j')),
+          (ids, user, dir) => {
+            const squeue = parsesOr(ErrorType.NameInvalid, () => buildSqueueArgs(ids));
+            if (squeue) for (const i of squeue[5]!.split(',')) assert.match(i, JOB_ID_PATTERN);
+            const sacct = parsesOr(ErrorType.NameInvalid, () => buildSacctArgs(ids));
+            if (sacct) for (const i of sacct[5]!.split(',')) assert.match(i, JOB_ID_PATTERN);
+            const scancel = parsesOr(ErrorType.NameInvalid, () => buildOrphanScancelArgs(user, ids));
+            if (scancel) {
+              assert.match(user, SAFE_NAME);
+              for (const i of scancel.slice(3)) assert.match(i, /^[0-9]+$/);
+            }
+            const submit = parsesOr(ErrorType.NameInvalid, () =>
+              buildSubmitCommand({ jobName: user, jobDir: dir, scriptPath: `${dir}/job.sh` }),
+            );
+            if (submit) {
+              assert.match(user, SAFE_NAME);
+              assert.ok(submit.includes(`mkdir -p ${shellQuote(dir)}; `));
+            }
+          },
+        ),
+        200,
+      );
+    },
+  );
 });

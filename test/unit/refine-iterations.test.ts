@@ -224,12 +224,16 @@ describe('refineProgress on RELION 5 (the file names of a real RELION 5.0.1 auto
     for (let n = 1; n <= 19; n++) assert.deepEqual(suffixes(n), [...iterationParts('5', n)].sort(), `iteration ${n}`);
   });
 
-  it('the converged folder: iterations 0..19 complete, finished; the last pass wrote only its unfiltered half maps as 20', () => {
-    const p = refineProgress(listing, 'run', '5');
-    assert.equal(p.newestComplete, 19);
-    assert.deepEqual(p.partial, [20]);
-    assert.equal(p.finished, true);
-  });
+  it(
+    'the converged folder: iterations 0..19 complete, finished; ' +
+      'the last pass wrote only its unfiltered half maps as 20',
+    () => {
+      const p = refineProgress(listing, 'run', '5');
+      assert.equal(p.newestComplete, 19);
+      assert.deepEqual(p.partial, [20]);
+      assert.equal(p.finished, true);
+    },
+  );
 
   for (const missing of iterationParts('5', 7)) {
     it(`iteration 7 without ${missing} (killed mid-write) is partial; 6 is the newest complete`, () => {

@@ -181,40 +181,43 @@ describe('renderReport on the fixture', () => {
     assert.match(it, /<g class="resume-marker"><title>continuing from iteration 4/);
   });
 
-  it('timeline: one row per step, labelled with the tilt series, and a marker per hung/relaxed/lost/resumed event', () => {
-    const tl = plots.get('timeline')!;
-    assert.equal(count(tl, '<g class="row"'), record.steps.length);
-    for (const s of record.steps) {
-      const label = s.tiltSeries ? `${s.step} ${s.tiltSeries}` : s.step;
-      assert.ok(tl.includes(`data-step="${label}"`), `no row for ${label}`);
-    }
-    assert.ok(tl.includes('>reconstruct TS_01</text>'));
-    const events = record.steps.flatMap((s) => s.events);
-    for (const kind of ['hung', 'relaxed', 'lost', 'resumed'] as const) {
-      const n = events.filter((e) => e.kind === kind).length;
-      assert.ok(n > 0, `the fixture has a ${kind} event`);
-      assert.equal(count(tl, `class="marker marker-${kind}"`), n, kind);
-    }
-    // Markers carry tooltips; the legend names them.
-    assert.match(tl, /class="marker marker-hung" [^>]*><title>reconstruct TS_45: hung at /);
-    assert.match(tl, /class="marker marker-lost" [^>]*><title>refine: lost at [^<]*NODE_FAIL \(NodeDown\)/);
-    for (const word of [
-      'pending',
-      'running',
-      'hung (cancelled)',
-      'relaxed to the next rung',
-      'node lost (reclaimed)',
-      'resumed',
-    ]) {
-      assert.ok(tl.includes(`>${word}</text>`), `legend lacks ${word}`);
-    }
-    assert.ok(!tl.includes('requeued by Slurm'), 'the legend names only the markers drawn');
-    assert.ok(
-      count(tl, 'class="bar-running"') >= record.steps.length,
-      'a running bar for every step (legend swatch included)',
-    );
-    assert.ok(count(tl, 'class="bar-pending"') >= record.steps.length);
-  });
+  it(
+    'timeline: one row per step, labelled with the tilt series, ' + 'and a marker per hung/relaxed/lost/resumed event',
+    () => {
+      const tl = plots.get('timeline')!;
+      assert.equal(count(tl, '<g class="row"'), record.steps.length);
+      for (const s of record.steps) {
+        const label = s.tiltSeries ? `${s.step} ${s.tiltSeries}` : s.step;
+        assert.ok(tl.includes(`data-step="${label}"`), `no row for ${label}`);
+      }
+      assert.ok(tl.includes('>reconstruct TS_01</text>'));
+      const events = record.steps.flatMap((s) => s.events);
+      for (const kind of ['hung', 'relaxed', 'lost', 'resumed'] as const) {
+        const n = events.filter((e) => e.kind === kind).length;
+        assert.ok(n > 0, `the fixture has a ${kind} event`);
+        assert.equal(count(tl, `class="marker marker-${kind}"`), n, kind);
+      }
+      // Markers carry tooltips; the legend names them.
+      assert.match(tl, /class="marker marker-hung" [^>]*><title>reconstruct TS_45: hung at /);
+      assert.match(tl, /class="marker marker-lost" [^>]*><title>refine: lost at [^<]*NODE_FAIL \(NodeDown\)/);
+      for (const word of [
+        'pending',
+        'running',
+        'hung (cancelled)',
+        'relaxed to the next rung',
+        'node lost (reclaimed)',
+        'resumed',
+      ]) {
+        assert.ok(tl.includes(`>${word}</text>`), `legend lacks ${word}`);
+      }
+      assert.ok(!tl.includes('requeued by Slurm'), 'the legend names only the markers drawn');
+      assert.ok(
+        count(tl, 'class="bar-running"') >= record.steps.length,
+        'a running bar for every step (legend swatch included)',
+      );
+      assert.ok(count(tl, 'class="bar-pending"') >= record.steps.length);
+    },
+  );
 
   it('timeline bars stay inside the plot area', () => {
     const tl = plots.get('timeline')!;

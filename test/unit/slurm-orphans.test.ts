@@ -263,7 +263,8 @@ describe('readScancelResult', () => {
   });
   it('any other message is a problem, kept whole', () => {
     const stderr =
-      'scancel: error: Kill job error on job id 58: Invalid job id specified\nscancel: error: Kill job error on job id 59: Access/permission denied\n';
+      'scancel: error: Kill job error on job id 58: Invalid job id specified\n' +
+      'scancel: error: Kill job error on job id 59: Access/permission denied\n';
     assert.deepEqual(readScancelResult(1, stderr), {
       ended: ['58'],
       problems: ['scancel: error: Kill job error on job id 59: Access/permission denied'],

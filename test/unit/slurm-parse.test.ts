@@ -66,12 +66,14 @@ describe('classifySbatchError', () => {
     ],
     [
       1,
-      'sbatch: error: Slurm temporarily unable to accept job, sleeping and retrying\nsbatch: error: Batch job submission failed: Resource temporarily unavailable\n',
+      'sbatch: error: Slurm temporarily unable to accept job, sleeping and retrying\n' +
+        'sbatch: error: Batch job submission failed: Resource temporarily unavailable\n',
       'transient',
     ],
     [
       1,
-      'sbatch: error: slurm_persist_conn_open_without_init: failed to open persistent connection to host:localhost:6819: Connection refused\n',
+      'sbatch: error: slurm_persist_conn_open_without_init: ' +
+        'failed to open persistent connection to host:localhost:6819: Connection refused\n',
       'transient',
     ],
     [1, 'sbatch: error: Batch job submission failed: Zero Bytes were transmitted or received\n', 'transient'],
@@ -79,13 +81,15 @@ describe('classifySbatchError', () => {
     [1, 'sbatch: error: Batch job submission failed: Requested node configuration is not available\n', 'rejected'],
     [
       1,
-      'sbatch: error: invalid partition specified: nope\nsbatch: error: Batch job submission failed: Invalid partition name specified\n',
+      'sbatch: error: invalid partition specified: nope\n' +
+        'sbatch: error: Batch job submission failed: Invalid partition name specified\n',
       'rejected',
     ],
     [1, 'sbatch: error: Invalid generic resource (gres) specification\n', 'rejected'],
     [
       1,
-      "sbatch: error: Batch job submission failed: Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)\n",
+      'sbatch: error: Batch job submission failed: Job violates accounting/QOS policy ' +
+        "(job submit limit, user's size and/or time limits)\n",
       'rejected',
     ],
     [1, 'sbatch: error: Unable to open file /nonexistent/script.sh\n', 'rejected'],

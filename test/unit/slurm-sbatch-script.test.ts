@@ -74,7 +74,9 @@ describe('buildSbatchScript', () => {
         `  printf 'job_id=%s\\n' "\${SLURM_JOB_ID:-}"`,
         `  printf 'node=%s\\n' "\${SLURMD_NODENAME:-$(uname -n)}"`,
         `  printf 'finished_at=%s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"`,
-        '} >/scratch/cryoet/demo/.cryoet/TS_01.align.result.tmp && mv -f -- /scratch/cryoet/demo/.cryoet/TS_01.align.result.tmp /scratch/cryoet/demo/.cryoet/TS_01.align.result',
+        '} >/scratch/cryoet/demo/.cryoet/TS_01.align.result.tmp && ' +
+          'mv -f -- /scratch/cryoet/demo/.cryoet/TS_01.align.result.tmp ' +
+          '/scratch/cryoet/demo/.cryoet/TS_01.align.result',
         'exit "$cryoet_exit_code"',
         '',
       ].join('\n'),

@@ -58,11 +58,13 @@ const RELION5 = loadSpec('campaigns/relion5-10164.yaml', 'relion5');
  * ("The front half" and "The back half" sections, continuation backslashes joined).
  */
 const SEED_ARETOMO =
-  'AreTomo2 -InMrc TS_01.mrc -OutMrc TS_01_aretomo.mrc -AngFile TS_01.rawtlt -VolZ 2000 -OutBin 6 -Patch 0 0 -Gpu 0 -Wbp 1 -PixSize 1.35 -FlipVol 1 -OutImod 1';
+  'AreTomo2 -InMrc TS_01.mrc -OutMrc TS_01_aretomo.mrc -AngFile TS_01.rawtlt -VolZ 2000 -OutBin 6 -Patch 0 0 ' +
+  '-Gpu 0 -Wbp 1 -PixSize 1.35 -FlipVol 1 -OutImod 1';
 /** "launched as mpirun -n 5" + the verbatim relion_refine_mpi block of the seed. */
 const SEED_REFINE =
-  'mpirun -n 5 relion_refine_mpi --auto_refine --split_random_halves --ios optimisation_set.star --ref half1.mrc --solvent_mask mask_align.mrc ' +
-  '--particle_diameter 230 --sym C6 --ini_high 5.5 --healpix_order 4 --ctf --solvent_correct_fsc --pad 2 --gpu';
+  'mpirun -n 5 relion_refine_mpi --auto_refine --split_random_halves --ios optimisation_set.star --ref half1.mrc ' +
+  '--solvent_mask mask_align.mrc --particle_diameter 230 --sym C6 --ini_high 5.5 --healpix_order 4 ' +
+  '--ctf --solvent_correct_fsc --pad 2 --gpu';
 
 const GPU_RUNTIME: RelionRuntime = { mpirun: ['mpirun'], gpu: true, threads: 1 };
 const CPU_RUNTIME: RelionRuntime = {
@@ -186,8 +188,9 @@ describe('aretomoCommand', () => {
   it('reconstructCommand: the seed line with the staged binary and paths under the data/campaign folders', () => {
     const argv = reconstructCommand(PRODUCTION_TOOLS, PRODUCTION_LAYOUT, PRODUCTION, PRODUCTION.tiltSeries[0]!);
     const expectedAretomo =
-      '/shared/work/bin/AreTomo2_1.1.2_Cuda121 -InMrc /shared/empiar-10164/tilt_series/TS_01.mrc -OutMrc tomograms/TS_01.mrc ' +
-      '-AngFile /shared/empiar-10164/tilt_series/TS_01.rawtlt -VolZ 2000 -OutBin 6 -Patch 0 0 -Gpu 0 -Wbp 1 -PixSize 1.35 -FlipVol 1 -OutImod 1';
+      '/shared/work/bin/AreTomo2_1.1.2_Cuda121 -InMrc /shared/empiar-10164/tilt_series/TS_01.mrc ' +
+      '-OutMrc tomograms/TS_01.mrc -AngFile /shared/empiar-10164/tilt_series/TS_01.rawtlt ' +
+      '-VolZ 2000 -OutBin 6 -Patch 0 0 -Gpu 0 -Wbp 1 -PixSize 1.35 -FlipVol 1 -OutImod 1';
     assert.deepEqual(scriptLines(argv), [
       'set -euo pipefail',
       'mkdir -p -- /shared/work/empiar-10164',
@@ -242,7 +245,8 @@ describe('relion: production commands (seed study)', () => {
     );
     assert.equal(
       argv.join(' '),
-      'relion_tomo_subtomo --p particles.star --t tomograms.star --o Extract/ --b 512 --crop 192 --bin 1 --max_dose 50 --float16 --stack2d --j 1',
+      'relion_tomo_subtomo --p particles.star --t tomograms.star --o Extract/ ' +
+        '--b 512 --crop 192 --bin 1 --max_dose 50 --float16 --stack2d --j 1',
     );
   });
 
@@ -271,19 +275,24 @@ describe('relion: production commands (seed study)', () => {
     ]);
   });
 
-  it("extractStep (production): relion_tomo_subtomo on the campaign's own imported alignment, in the campaign folder", () => {
-    const step = extractStep(PRODUCTION_TOOLS, PRODUCTION_LAYOUT, PRODUCTION, PRODUCTION.tiltSeries);
-    assert.deepEqual(step.files, []);
-    assert.equal(step.particles, 'Extract/optimisation_set.star');
-    assert.deepEqual(scriptLines(step.command), [
-      'set -euo pipefail',
-      'mkdir -p -- /shared/work/empiar-10164',
-      'cd -- /shared/work/empiar-10164',
-      'mkdir -p Extract',
-      'relion_tomo_subtomo --p /shared/work/empiar-10164/Alignment/particles.star --t /shared/work/empiar-10164/Alignment/tomograms.star ' +
-        '--o Extract/ --b 512 --crop 192 --bin 1 --max_dose 50 --float16 --stack2d --j 1',
-    ]);
-  });
+  it(
+    "extractStep (production): relion_tomo_subtomo on the campaign's own imported alignment, " +
+      'in the campaign folder',
+    () => {
+      const step = extractStep(PRODUCTION_TOOLS, PRODUCTION_LAYOUT, PRODUCTION, PRODUCTION.tiltSeries);
+      assert.deepEqual(step.files, []);
+      assert.equal(step.particles, 'Extract/optimisation_set.star');
+      assert.deepEqual(scriptLines(step.command), [
+        'set -euo pipefail',
+        'mkdir -p -- /shared/work/empiar-10164',
+        'cd -- /shared/work/empiar-10164',
+        'mkdir -p Extract',
+        'relion_tomo_subtomo --p /shared/work/empiar-10164/Alignment/particles.star ' +
+          '--t /shared/work/empiar-10164/Alignment/tomograms.star ' +
+          '--o Extract/ --b 512 --crop 192 --bin 1 --max_dose 50 --float16 --stack2d --j 1',
+      ]);
+    },
+  );
 
   it('extractStep (production, alignment: published): the published tables as they are', () => {
     const published = {
@@ -294,7 +303,10 @@ describe('relion: production commands (seed study)', () => {
     const step = extractStep(PRODUCTION_TOOLS, PRODUCTION_LAYOUT, published, PRODUCTION.tiltSeries);
     assert.match(
       scriptLines(step.command).at(-1)!,
-      /^relion_tomo_subtomo --p \/shared\/empiar-10164\/relion5\/particles.star --t \/shared\/empiar-10164\/relion5\/tomograms.star /,
+      new RegExp(
+        '^relion_tomo_subtomo --p \\/shared\\/empiar-10164\\/relion5\\/particles.star ' +
+          '--t \\/shared\\/empiar-10164\\/relion5\\/tomograms.star ',
+      ),
     );
   });
 
@@ -355,8 +367,9 @@ describe('relion: production commands (seed study)', () => {
     assert.deepEqual(command.slice(0, 3), ['mpirun', '-n', MPI_RANKS]);
     assert.equal(
       commandForRung(command, rung('gpu:t4:4')).join(' '),
-      'mpirun -n 5 relion_refine_mpi --o Refine3D/run --auto_refine --split_random_halves --ios Extract/optimisation_set.star ' +
-        '--ref reference/half1.mrc --solvent_mask masks/mask_align.mrc --particle_diameter 230 --sym C6 --ini_high 5.5 --healpix_order 2 ' +
+      'mpirun -n 5 relion_refine_mpi --o Refine3D/run --auto_refine --split_random_halves ' +
+        '--ios Extract/optimisation_set.star --ref reference/half1.mrc --solvent_mask masks/mask_align.mrc ' +
+        '--particle_diameter 230 --sym C6 --ini_high 5.5 --healpix_order 2 ' +
         '--ctf --solvent_correct_fsc --pad 2 --auto_local_healpix_order 4 --gpu',
     );
     assert.deepEqual(resume, [
@@ -380,9 +393,11 @@ describe('relion: production commands (seed study)', () => {
       'Extract/optimisation_set.star',
     );
     const refineLine = (ranks: string) =>
-      `mpirun -n ${ranks} relion_refine_mpi --o Refine3D/run --auto_refine --split_random_halves --ios Extract/optimisation_set.star ` +
-      '--ref /shared/empiar-10164/reference/half1.mrc --solvent_mask /shared/empiar-10164/masks/mask_align.mrc --particle_diameter 230 ' +
-      '--sym C6 --ini_high 5.5 --healpix_order 2 --ctf --solvent_correct_fsc --pad 2 --auto_local_healpix_order 4 --gpu';
+      `mpirun -n ${ranks} relion_refine_mpi --o Refine3D/run --auto_refine --split_random_halves ` +
+      '--ios Extract/optimisation_set.star --ref /shared/empiar-10164/reference/half1.mrc ' +
+      '--solvent_mask /shared/empiar-10164/masks/mask_align.mrc --particle_diameter 230 ' +
+      '--sym C6 --ini_high 5.5 --healpix_order 2 ' +
+      '--ctf --solvent_correct_fsc --pad 2 --auto_local_healpix_order 4 --gpu';
     const head = ['set -euo pipefail', 'mkdir -p -- /shared/work/empiar-10164', 'cd -- /shared/work/empiar-10164'];
     // The placeholder is not a safe shell word, so the script carries it quoted; filled in, it stays quoted.
     assert.deepEqual(scriptLines(command), [...head, 'mkdir -p Refine3D', refineLine("'{{mpi_ranks}}'")]);
@@ -413,7 +428,8 @@ describe('relion: production commands (seed study)', () => {
     );
     assert.equal(
       argv.join(' '),
-      'relion_postprocess --i Refine3D/run_half1_class001_unfil.mrc --mask mask_fsc.mrc --angpix 1.35 --auto_bfac --o PostProcess/postprocess',
+      'relion_postprocess --i Refine3D/run_half1_class001_unfil.mrc --mask mask_fsc.mrc ' +
+        '--angpix 1.35 --auto_bfac --o PostProcess/postprocess',
     );
     const lowres = postprocessCommand(
       GPU_RUNTIME,
@@ -445,7 +461,8 @@ describe('relion: production commands (seed study)', () => {
       'mkdir -p -- /shared/work/empiar-10164',
       'cd -- /shared/work/empiar-10164',
       'mkdir -p PostProcess',
-      'relion_postprocess --i Refine3D/run_half1_class001_unfil.mrc --mask /shared/empiar-10164/masks/mask_fsc.mrc --angpix 1.35 --auto_bfac --o PostProcess/postprocess',
+      'relion_postprocess --i Refine3D/run_half1_class001_unfil.mrc --mask /shared/empiar-10164/masks/mask_fsc.mrc ' +
+        '--angpix 1.35 --auto_bfac --o PostProcess/postprocess',
     ]);
   });
 
@@ -560,7 +577,8 @@ describe('relion: the relion5 profile is the production lines with the runtime s
     assert.equal(
       scriptLines(cpu.command).at(-1),
       '/opt/relion5/bin/relion_tomo_subtomo --p /work/relion5-10164/Alignment/particles.star ' +
-        '--t /work/relion5-10164/Alignment/tomograms.star --o Extract/ --b 48 --crop 32 --bin 1 --max_dose 60 --float16 --stack2d --j 1',
+        '--t /work/relion5-10164/Alignment/tomograms.star --o Extract/ ' +
+        '--b 48 --crop 32 --bin 1 --max_dose 60 --float16 --stack2d --j 1',
     );
   });
 
@@ -571,7 +589,10 @@ describe('relion: the relion5 profile is the production lines with the runtime s
     assert.equal(swapRuntime(last(gpu.command)), last(cpu.command));
     assert.match(
       last(cpu.command),
-      /-n 3 \/opt\/relion5\/bin\/relion_refine_mpi --o Refine3D\/run --auto_refine --split_random_halves --ios Extract\/optimisation_set.star /,
+      new RegExp(
+        '-n 3 \\/opt\\/relion5\\/bin\\/relion_refine_mpi --o Refine3D\\/run --auto_refine --split_random_halves ' +
+          '--ios Extract\\/optimisation_set.star ',
+      ),
     );
     assert.match(last(cpu.command), / --sym C6 --ini_high 60 --healpix_order 2 --ctf --solvent_correct_fsc --pad 2 /);
     assert.equal(swapRuntime(last(gpu.resume)), last(cpu.resume));
@@ -582,7 +603,8 @@ describe('relion: the relion5 profile is the production lines with the runtime s
     assert.deepEqual(postprocessStep(RELION5_TOOLS, LAYOUT, RELION5), postprocessStep(AS_PRODUCTION, LAYOUT, RELION5));
     assert.equal(
       scriptLines(postprocessStep(RELION5_TOOLS, LAYOUT, RELION5)).at(-1),
-      '/opt/relion5/bin/relion_postprocess --i Refine3D/run_half1_class001_unfil.mrc --mask /data/synthetic-10164-relion5/masks/mask_fsc.mrc ' +
+      '/opt/relion5/bin/relion_postprocess --i Refine3D/run_half1_class001_unfil.mrc ' +
+        '--mask /data/synthetic-10164-relion5/masks/mask_fsc.mrc ' +
         '--angpix 6 --auto_bfac --autob_lowres 30 --o PostProcess/postprocess',
     );
   });
@@ -696,7 +718,8 @@ describe('relion: embedded profile variants', () => {
       'mkdir -p Extract/coords/tomograms',
       'cp -- /data/synthetic-10164/TS_01_picks.star Extract/coords/tomograms/TS_01_coords.star',
       'cp -- /data/synthetic-10164/TS_03_picks.star Extract/coords/tomograms/TS_03_coords.star',
-      'relion_preprocess --i Extract/tomograms.star --coord_dir Extract/coords/ --coord_suffix _coords.star --part_star Extract/particles.star ' +
+      'relion_preprocess --i Extract/tomograms.star --coord_dir Extract/coords/ --coord_suffix _coords.star ' +
+        '--part_star Extract/particles.star ' +
         '--part_dir Extract/ --extract --extract_size 32 --scale 24 --norm --bg_radius 9',
     ]);
     assert.equal(step.files.length, 1);
@@ -722,8 +745,10 @@ describe('relion: embedded profile variants', () => {
       'mkdir -p -- /work/embedded-10164',
       'cd -- /work/embedded-10164',
       'mkdir -p PostProcess',
-      `relion_mask_create --denovo --box_size 24 --outer_radius 10 --width_soft_edge 2 --angpix ${angpix} --o PostProcess/mask.mrc`,
-      `relion_postprocess --i Refine3D/run_half1_class001_unfil.mrc --mask PostProcess/mask.mrc --angpix ${angpix} --auto_bfac --autob_lowres 60 --o PostProcess/postprocess`,
+      'relion_mask_create --denovo --box_size 24 --outer_radius 10 --width_soft_edge 2 ' +
+        `--angpix ${angpix} --o PostProcess/mask.mrc`,
+      'relion_postprocess --i Refine3D/run_half1_class001_unfil.mrc --mask PostProcess/mask.mrc ' +
+        `--angpix ${angpix} --auto_bfac --autob_lowres 60 --o PostProcess/postprocess`,
     ]);
   });
 
@@ -754,7 +779,8 @@ describe('relion: embedded profile variants', () => {
     const lines = scriptLines(reconstructCommand(EMBEDDED_TOOLS, EMBEDDED_LAYOUT, EMBEDDED, EMBEDDED.tiltSeries[2]!));
     assert.equal(
       lines.at(-1),
-      '/work/bin/aretomo2_standin.py -InMrc /data/synthetic-10164/TS_43.mrc -OutMrc tomograms/TS_43.mrc -AngFile /data/synthetic-10164/TS_43.rawtlt ' +
+      '/work/bin/aretomo2_standin.py -InMrc /data/synthetic-10164/TS_43.mrc -OutMrc tomograms/TS_43.mrc ' +
+        '-AngFile /data/synthetic-10164/TS_43.rawtlt ' +
         '-VolZ 64 -OutBin 1 -Patch 0 0 -Gpu 0 -Wbp 1 -PixSize 10 -FlipVol 1 -OutImod 1',
     );
   });

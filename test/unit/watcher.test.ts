@@ -458,42 +458,45 @@ describe('SlurmWatcher', () => {
       }
     });
 
-    it('a watch that goes on (registered with what was seen) keeps the pace and looks for the marker at once', async () => {
-      // The workflow's next watch of a running job may land on another worker's watcher: it
-      // must not poll fast again (every worker would, for every change), and the job is
-      // running already, so its marker is looked for before any status call.
-      const scheduler = new FakeScheduler();
-      scheduler.jobs.set('1201', { state: 'PENDING', reason: 'Resources' });
-      scheduler.jobs.set('1202', { state: 'RUNNING', nodes: 'n1' });
-      const markers = fakeMarkers();
-      const { watcher } = makeWatcher(scheduler, {
-        minIntervalMs: 20,
-        maxIntervalMs: 2000,
-        maxCallsPerMinute: 60_000,
-        markerQuery: markers.query,
-        markerIntervalMs: 20,
-      });
-      try {
-        watcher.register('1201');
-        await waitUntil('the job seen', () => watcher.current('1201')!.version > 0);
-        // Let it back off well past the minimum.
-        await quietPeriod(600);
-        const before = scheduler.calls.length;
-        const seen = watcher.register('1202', '/w/jobs/c/result', { state: 'RUNNING', nodes: 'n1' });
-        assert.equal(seen.move, 'running');
-        assert.equal(seen.version, 0, 'what the registrant saw is not news');
-        await waitUntil('a marker check for the continued job', () => markers.checks.length > 0, 2000);
-        await quietPeriod(200);
-        assert.ok(
-          scheduler.calls.length - before <= 1,
-          `${scheduler.calls.length - before} status calls in 200 ms after it`,
-        );
-        // Unchanged in the next status call: no news for its waiter.
-        assert.equal(watcher.current('1202')!.version, 0);
-      } finally {
-        watcher.close();
-      }
-    });
+    it(
+      'a watch that goes on (registered with what was seen) ' + 'keeps the pace and looks for the marker at once',
+      async () => {
+        // The workflow's next watch of a running job may land on another worker's watcher: it
+        // must not poll fast again (every worker would, for every change), and the job is
+        // running already, so its marker is looked for before any status call.
+        const scheduler = new FakeScheduler();
+        scheduler.jobs.set('1201', { state: 'PENDING', reason: 'Resources' });
+        scheduler.jobs.set('1202', { state: 'RUNNING', nodes: 'n1' });
+        const markers = fakeMarkers();
+        const { watcher } = makeWatcher(scheduler, {
+          minIntervalMs: 20,
+          maxIntervalMs: 2000,
+          maxCallsPerMinute: 60_000,
+          markerQuery: markers.query,
+          markerIntervalMs: 20,
+        });
+        try {
+          watcher.register('1201');
+          await waitUntil('the job seen', () => watcher.current('1201')!.version > 0);
+          // Let it back off well past the minimum.
+          await quietPeriod(600);
+          const before = scheduler.calls.length;
+          const seen = watcher.register('1202', '/w/jobs/c/result', { state: 'RUNNING', nodes: 'n1' });
+          assert.equal(seen.move, 'running');
+          assert.equal(seen.version, 0, 'what the registrant saw is not news');
+          await waitUntil('a marker check for the continued job', () => markers.checks.length > 0, 2000);
+          await quietPeriod(200);
+          assert.ok(
+            scheduler.calls.length - before <= 1,
+            `${scheduler.calls.length - before} status calls in 200 ms after it`,
+          );
+          // Unchanged in the next status call: no news for its waiter.
+          assert.equal(watcher.current('1202')!.version, 0);
+        } finally {
+          watcher.close();
+        }
+      },
+    );
 
     it('logs a failing marker check and still finds the end through status calls', async () => {
       const scheduler = new FakeScheduler();

@@ -17,7 +17,9 @@ describe('worker log lines', () => {
     });
     assert.equal(
       line,
-      '2025-11-24T16:00:00.000Z [WARN] Activity failed (workflowType=clusterJob workflowId=c1/refine activityType=submitJob attempt=2): Activity task failed second line ← connect ECONNREFUSED 127.0.0.1:2222 [SshUnavailable]',
+      '2025-11-24T16:00:00.000Z [WARN] Activity failed ' +
+        '(workflowType=clusterJob workflowId=c1/refine activityType=submitJob attempt=2): ' +
+        'Activity task failed second line ← connect ECONNREFUSED 127.0.0.1:2222 [SshUnavailable]',
     );
     assert.ok(!line.includes('    at '), line);
   });

@@ -50,7 +50,8 @@ describe('bulk status', () => {
     // Far fewer calls than jobs × polls: 50 jobs shared each call.
     assert.ok(large.calls < 50, `50 jobs took ${large.calls} status calls`);
     console.log(
-      `bulk status: 5 jobs ${small.calls} calls in ${(small.minutes * 60).toFixed(1)} s; 50 jobs ${large.calls} calls in ${(large.minutes * 60).toFixed(1)} s`,
+      `bulk status: 5 jobs ${small.calls} calls in ${(small.minutes * 60).toFixed(1)} s; ` +
+        `50 jobs ${large.calls} calls in ${(large.minutes * 60).toFixed(1)} s`,
     );
   });
 });

@@ -40,7 +40,8 @@ const MAP_CC_MIN = 0.7; // refined map vs truth particle (measured 0.79–0.84)
 const HAND_MARGIN_MIN = 0.05; // cc(truth) − cc(mirror), best over turns about the axis (measured 0.14–0.16)
 const TILT_AXIS = 84.3; // the dataset's true tilt axis (degrees)
 const AXIS_ERROR_MAX = 0.5; // degrees, as test/integration/aretomo2-import.test.ts
-const RESOLUTION_TOLERANCE = 0.3; // |truth FSC 0.5 − RELION's FSC 0.143| / RELION's (measured 13.7 vs 13.7 Å, 17.5 vs 17.5)
+// |truth FSC 0.5 − RELION's FSC 0.143| / RELION's (measured 13.7 vs 13.7 Å, 17.5 vs 17.5)
+const RESOLUTION_TOLERANCE = 0.3;
 // B-factor RELION fits (Guinier, 30 Å to the final resolution): the pseudo-atoms alone give
 // 8π²σ² ≈ 970 Å² (σ 3.5 Å); dose, alignment and interpolation add to it. Measured −2,063 Å² at
 // 13.7 Å and −2,375 Å² at 17.5 Å. A 13–20 Å subtomogram average with −500 to −3,500 Å² is ordinary.
@@ -164,7 +165,8 @@ describe('campaign on the relion5 profile (RELION 5.0.1 on CPU)', { timeout: SET
     assert.match(
       step('extract'),
       new RegExp(
-        `${bin}/relion_tomo_subtomo --p \\S+/Alignment/particles.star --t \\S+/Alignment/tomograms.star --o Extract/ --b 48 --crop 32 --bin 1 --max_dose 60 --float16 --stack2d --j 1`,
+        `${bin}/relion_tomo_subtomo --p \\S+/Alignment/particles.star --t \\S+/Alignment/tomograms.star ` +
+          '--o Extract/ --b 48 --crop 32 --bin 1 --max_dose 60 --float16 --stack2d --j 1',
       ),
     );
     const refine = step('refine');
@@ -172,14 +174,16 @@ describe('campaign on the relion5 profile (RELION 5.0.1 on CPU)', { timeout: SET
     assert.match(
       refine,
       new RegExp(
-        `-n 3 ${bin}/relion_refine_mpi --o Refine3D/run --auto_refine --split_random_halves --ios Extract/optimisation_set.star --ref \\S+ --solvent_mask \\S+mask_align.mrc`,
+        `-n 3 ${bin}/relion_refine_mpi --o Refine3D/run --auto_refine --split_random_halves ` +
+          `--ios Extract/optimisation_set.star --ref \\S+ --solvent_mask \\S+mask_align.mrc`,
       ),
     );
     assert.match(refine, /--sym C6 --ini_high 60 --healpix_order 2 --ctf --solvent_correct_fsc --pad 2 .* --j 1$/);
     assert.match(
       step('postprocess'),
       new RegExp(
-        `${bin}/relion_postprocess --i Refine3D/run_half1_class001_unfil.mrc --mask \\S+mask_fsc.mrc --angpix 6 --auto_bfac`,
+        `${bin}/relion_postprocess --i Refine3D/run_half1_class001_unfil.mrc ` +
+          `--mask \\S+mask_fsc.mrc --angpix 6 --auto_bfac`,
       ),
     );
     // One code path: the production profile's line for the same campaign differs only in the runtime.
@@ -195,22 +199,26 @@ describe('campaign on the relion5 profile (RELION 5.0.1 on CPU)', { timeout: SET
     assert.equal(swap(production.command.join(' ')), cpu.command.join(' '));
   });
 
-  test('extraction wrote 2D stacks (float16), one per particle, and the refine read them through the optimisation set', () => {
-    assert.equal(record.particles, PARTICLES);
-    const particles = readFileSync(join(input.layout.dir, 'Extract', 'particles.star'), 'utf8');
-    assert.match(particles, /_rlnTomoSubTomosAre2DStacks\s+1/);
-    const stacks = readdirSync(join(input.layout.dir, 'Extract', 'Subtomograms', 'TS_01')).filter((f) =>
-      f.endsWith('_stack2d.mrcs'),
-    );
-    assert.equal(stacks.length, PARTICLES / 2);
-    const stack = readFileSync(join(input.layout.dir, 'Extract', 'Subtomograms', 'TS_01', stacks[0]!));
-    const header = parseMrcHeader(stack, stack.length, stacks[0]!);
-    assert.deepEqual([header.nx, header.ny, header.mode], [32, 32, 12]);
-    assert.match(
-      readFileSync(join(input.layout.dir, 'Extract', 'optimisation_set.star'), 'utf8'),
-      /_rlnTomoParticlesFile\s+Extract\/particles.star/,
-    );
-  });
+  test(
+    'extraction wrote 2D stacks (float16), one per particle, ' +
+      'and the refine read them through the optimisation set',
+    () => {
+      assert.equal(record.particles, PARTICLES);
+      const particles = readFileSync(join(input.layout.dir, 'Extract', 'particles.star'), 'utf8');
+      assert.match(particles, /_rlnTomoSubTomosAre2DStacks\s+1/);
+      const stacks = readdirSync(join(input.layout.dir, 'Extract', 'Subtomograms', 'TS_01')).filter((f) =>
+        f.endsWith('_stack2d.mrcs'),
+      );
+      assert.equal(stacks.length, PARTICLES / 2);
+      const stack = readFileSync(join(input.layout.dir, 'Extract', 'Subtomograms', 'TS_01', stacks[0]!));
+      const header = parseMrcHeader(stack, stack.length, stacks[0]!);
+      assert.deepEqual([header.nx, header.ny, header.mode], [32, 32, 12]);
+      assert.match(
+        readFileSync(join(input.layout.dir, 'Extract', 'optimisation_set.star'), 'utf8'),
+        /_rlnTomoParticlesFile\s+Extract\/particles.star/,
+      );
+    },
+  );
 
   test('the refine lost its node and resumed with --continue from its newest complete RELION 5 iteration', () => {
     const refine = record.steps.find((s) => s.step === 'refine')!;

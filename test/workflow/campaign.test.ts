@@ -218,75 +218,83 @@ describe('campaign on the embedded profile', () => {
     assert.notEqual(post.node, reclaim.node);
   });
 
-  test('each step is queued in Slurm behind the jobs it needs; the postprocess followed the relaxed and the reclaimed refine: one Slurm job', async () => {
-    const queuedBehind = (s: RunRecord['steps'][number]) =>
-      /queued behind job\(s\) ([0-9,]+)/.exec(s.events.find((e) => e.kind === 'submitted')?.note ?? '')?.[1];
-    const step = (name: string) => record.steps.find((s) => s.step === name)!;
-    const probeJob = step('probe').jobIds.at(-1);
-    const reconstructs = record.steps.filter((s) => s.step === 'reconstruct');
-    assert.ok(
-      reconstructs.some((s) => queuedBehind(s) === probeJob),
-      `no reconstruction queued behind the probe's job ${probeJob}: ${reconstructs.map(queuedBehind).join(' ')}`,
-    );
-    assert.equal(queuedBehind(step('refine')), step('extract').jobIds.at(-1));
-    // The refine: hung on A10G (cancelled), relaxed, lost its node, resumed: three jobs.
-    const refine = step('refine');
-    assert.deepEqual(
-      refine.events.filter((e) => ['hung', 'relaxed', 'lost', 'resumed'].includes(e.kind)).map((e) => e.kind),
-      ['hung', 'relaxed', 'lost', 'resumed'],
-    );
-    assert.equal(refine.jobIds.length, 3, `refine jobs ${refine.jobIds.join(',')}`);
-    // The postprocess was queued behind the first, and moved behind each replacement.
-    const post = step('postprocess');
-    assert.equal(queuedBehind(post), refine.jobIds[0]);
-    const moves = post.events.filter((e) => e.kind === 'moved').map((e) => e.note ?? '');
-    assert.deepEqual(
-      moves.map((m) => /queued behind job\(s\) (\d+) now, not (\d+)/.exec(m)?.slice(1)),
-      [
-        [refine.jobIds[1], refine.jobIds[0]],
-        [refine.jobIds[2], refine.jobIds[1]],
-      ],
-    );
-    assert.equal(post.jobIds.length, 1, `postprocess jobs ${post.jobIds.join(',')}`);
-    const [state, start] = (await h.slurm(['sacct', '-X', '-n', '-P', '-j', post.jobIds[0]!, '-o', 'State,Start']))
-      .trim()
-      .split('|');
-    assert.equal(state, 'COMPLETED');
-    const [refineEnd] = (await h.slurm(['sacct', '-X', '-n', '-P', '-j', refine.jobIds[2]!, '-o', 'End']))
-      .trim()
-      .split('|');
-    assert.ok(start! >= refineEnd!, `postprocess started ${start}, before the refine ended ${refineEnd}`);
-  });
+  test(
+    'each step is queued in Slurm behind the jobs it needs; ' +
+      'the postprocess followed the relaxed and the reclaimed refine: one Slurm job',
+    async () => {
+      const queuedBehind = (s: RunRecord['steps'][number]) =>
+        /queued behind job\(s\) ([0-9,]+)/.exec(s.events.find((e) => e.kind === 'submitted')?.note ?? '')?.[1];
+      const step = (name: string) => record.steps.find((s) => s.step === name)!;
+      const probeJob = step('probe').jobIds.at(-1);
+      const reconstructs = record.steps.filter((s) => s.step === 'reconstruct');
+      assert.ok(
+        reconstructs.some((s) => queuedBehind(s) === probeJob),
+        `no reconstruction queued behind the probe's job ${probeJob}: ${reconstructs.map(queuedBehind).join(' ')}`,
+      );
+      assert.equal(queuedBehind(step('refine')), step('extract').jobIds.at(-1));
+      // The refine: hung on A10G (cancelled), relaxed, lost its node, resumed: three jobs.
+      const refine = step('refine');
+      assert.deepEqual(
+        refine.events.filter((e) => ['hung', 'relaxed', 'lost', 'resumed'].includes(e.kind)).map((e) => e.kind),
+        ['hung', 'relaxed', 'lost', 'resumed'],
+      );
+      assert.equal(refine.jobIds.length, 3, `refine jobs ${refine.jobIds.join(',')}`);
+      // The postprocess was queued behind the first, and moved behind each replacement.
+      const post = step('postprocess');
+      assert.equal(queuedBehind(post), refine.jobIds[0]);
+      const moves = post.events.filter((e) => e.kind === 'moved').map((e) => e.note ?? '');
+      assert.deepEqual(
+        moves.map((m) => /queued behind job\(s\) (\d+) now, not (\d+)/.exec(m)?.slice(1)),
+        [
+          [refine.jobIds[1], refine.jobIds[0]],
+          [refine.jobIds[2], refine.jobIds[1]],
+        ],
+      );
+      assert.equal(post.jobIds.length, 1, `postprocess jobs ${post.jobIds.join(',')}`);
+      const [state, start] = (await h.slurm(['sacct', '-X', '-n', '-P', '-j', post.jobIds[0]!, '-o', 'State,Start']))
+        .trim()
+        .split('|');
+      assert.equal(state, 'COMPLETED');
+      const [refineEnd] = (await h.slurm(['sacct', '-X', '-n', '-P', '-j', refine.jobIds[2]!, '-o', 'End']))
+        .trim()
+        .split('|');
+      assert.ok(start! >= refineEnd!, `postprocess started ${start}, before the refine ended ${refineEnd}`);
+    },
+  );
 
-  test('no false alarm in Temporal: every workflow of the campaign COMPLETED but the four bad tilt series, FAILED with their input errors', async () => {
-    const statuses: Record<string, string> = {};
-    for await (const w of h.env.client.workflow.list({ query: `CryoCampaign = ${JSON.stringify(input.id)}` }))
-      statuses[w.workflowId] = w.status.name;
-    const bad = ['TS_99', 'TS_98', 'TS_97', 'TS_96'].map((ts) => `${input.id}/${ts}`);
-    const notCompleted = Object.entries(statuses).filter(([, status]) => status !== 'COMPLETED');
-    assert.deepEqual(
-      notCompleted.map(([id, status]) => `${id} ${status}`).sort(),
-      bad.map((id) => `${id} FAILED`).sort(),
-    );
-    assert.ok(
-      !Object.keys(statuses).some((id) => id.endsWith('-again')),
-      `a step ran again: ${Object.keys(statuses).join(', ')}`,
-    );
-    assert.equal(statuses[`${input.id}/postprocess`], 'COMPLETED');
-    // What the operator reads (cryoet watch, the demo): one line per event, in order.
-    const status = await h.env.client.workflow.getHandle(input.id).query(campaignStatusQuery);
-    const [a, b, c] = record.steps.find((s) => s.step === 'refine')!.jobIds;
-    const lines = (status.events ?? []).map((e) => e.text);
-    const expected = [
-      new RegExp(`^refine: job ${a} replaced by job ${b} \\(relaxed: now rung 2`),
-      new RegExp(`^postprocess: queued behind job ${b} now, not ${a}$`),
-      new RegExp(`^refine: node ${reclaim.node} left out of later jobs until .* \\(NODE_FAIL`),
-      new RegExp(`^refine: job ${b} replaced by job ${c} \\(lost: `),
-      new RegExp(`^postprocess: queued behind job ${c} now, not ${b}$`),
-    ];
-    assert.equal(lines.length, expected.length, lines.join('\n'));
-    expected.forEach((pattern, i) => assert.match(lines[i]!, pattern));
-  });
+  test(
+    'no false alarm in Temporal: every workflow of the campaign COMPLETED but the four bad tilt series, ' +
+      'FAILED with their input errors',
+    async () => {
+      const statuses: Record<string, string> = {};
+      for await (const w of h.env.client.workflow.list({ query: `CryoCampaign = ${JSON.stringify(input.id)}` }))
+        statuses[w.workflowId] = w.status.name;
+      const bad = ['TS_99', 'TS_98', 'TS_97', 'TS_96'].map((ts) => `${input.id}/${ts}`);
+      const notCompleted = Object.entries(statuses).filter(([, status]) => status !== 'COMPLETED');
+      assert.deepEqual(
+        notCompleted.map(([id, status]) => `${id} ${status}`).sort(),
+        bad.map((id) => `${id} FAILED`).sort(),
+      );
+      assert.ok(
+        !Object.keys(statuses).some((id) => id.endsWith('-again')),
+        `a step ran again: ${Object.keys(statuses).join(', ')}`,
+      );
+      assert.equal(statuses[`${input.id}/postprocess`], 'COMPLETED');
+      // What the operator reads (cryoet watch, the demo): one line per event, in order.
+      const status = await h.env.client.workflow.getHandle(input.id).query(campaignStatusQuery);
+      const [a, b, c] = record.steps.find((s) => s.step === 'refine')!.jobIds;
+      const lines = (status.events ?? []).map((e) => e.text);
+      const expected = [
+        new RegExp(`^refine: job ${a} replaced by job ${b} \\(relaxed: now rung 2`),
+        new RegExp(`^postprocess: queued behind job ${b} now, not ${a}$`),
+        new RegExp(`^refine: node ${reclaim.node} left out of later jobs until .* \\(NODE_FAIL`),
+        new RegExp(`^refine: job ${b} replaced by job ${c} \\(lost: `),
+        new RegExp(`^postprocess: queued behind job ${c} now, not ${b}$`),
+      ];
+      assert.equal(lines.length, expected.length, lines.join('\n'));
+      expected.forEach((pattern, i) => assert.match(lines[i]!, pattern));
+    },
+  );
 
   test('the refined map matches the ground truth: resolution, correlation and hand', () => {
     const r = checkTruth([
@@ -378,22 +386,25 @@ describe('campaign on the embedded profile', () => {
     assert.equal(description.typedSearchAttributes.get(CryoResolution), record.finalResolution);
   });
 
-  test('no history of the campaign or its children carries the SSH private key, a key marker or a password', async () => {
-    const histories = await listHistories(h.env.client, `CryoCampaign = ${JSON.stringify(input.id)}`);
-    const ids = histories.map((x) => x.workflowId);
-    // The campaign, a tiltSeries child per series (and its reconstruct), probe, extract, refine, postprocess.
-    for (const id of [
-      input.id,
-      ...input.spec.tiltSeries.map((ts) => `${input.id}/${ts.name}`),
-      ...['probe', 'extract', 'refine', 'postprocess'].map((s) => `${input.id}/${s}`),
-    ]) {
-      assert.ok(ids.includes(id), `${id} not listed: ${ids.join(', ')}`);
-    }
-    assert.ok(ids.length >= 1 + input.spec.tiltSeries.length + record.steps.length, `${ids.length} histories`);
-    const secrets = [...keyFileSecrets(h.config.clusters['dev']!.ssh.keyFile), ...GENERIC_SECRETS];
-    const hits = findSecrets(histories, secrets);
-    assert.deepEqual(hits, [], describeHits(hits));
-  });
+  test(
+    'no history of the campaign or its children carries the SSH private key, ' + 'a key marker or a password',
+    async () => {
+      const histories = await listHistories(h.env.client, `CryoCampaign = ${JSON.stringify(input.id)}`);
+      const ids = histories.map((x) => x.workflowId);
+      // The campaign, a tiltSeries child per series (and its reconstruct), probe, extract, refine, postprocess.
+      for (const id of [
+        input.id,
+        ...input.spec.tiltSeries.map((ts) => `${input.id}/${ts.name}`),
+        ...['probe', 'extract', 'refine', 'postprocess'].map((s) => `${input.id}/${s}`),
+      ]) {
+        assert.ok(ids.includes(id), `${id} not listed: ${ids.join(', ')}`);
+      }
+      assert.ok(ids.length >= 1 + input.spec.tiltSeries.length + record.steps.length, `${ids.length} histories`);
+      const secrets = [...keyFileSecrets(h.config.clusters['dev']!.ssh.keyFile), ...GENERIC_SECRETS];
+      const hits = findSecrets(histories, secrets);
+      assert.deepEqual(hits, [], describeHits(hits));
+    },
+  );
 
   test('each tiltSeries child is handed its own series only, so inputs stay linear in the series count', async () => {
     for (const ts of input.spec.tiltSeries) {

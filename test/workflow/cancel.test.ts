@@ -385,27 +385,30 @@ describe('cryoet cancel at every stage, with a worker serving the campaign', () 
     assert.ok(c.stepsCompleted >= 6, `steps completed ${c.stepsCompleted}`);
   });
 
-  test('cancelling one step (<id>/refine) cancels its job; the campaign fails saying so, postprocess cancelled', async () => {
-    const handle = await start(sleepCampaign('step', { ...QUICK, refineIterations: 1, refineIteration: HOLD }));
-    await atStage(handle, 'refine', (j) => active(j, 'refine', 'RUNNING').length === 1);
-    const r = await cryoet(['cancel', `${handle.workflowId}/refine`, '--timeout', '3m']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /step .*\/refine CANCELLED/);
-    await assert.rejects(handle.result(), (err: Error & { cause?: Error }) =>
-      /refine: cancelled on its own/.test(String(err.cause?.message)),
-    );
-    const jobs = await waitUntil(
-      'no job pending or running',
-      () => {
-        const all = campaignJobs(handle.workflowId);
-        return all.some((j) => ACTIVE.test(j.state)) ? undefined : all;
-      },
-      SETTLE_MS,
-      500,
-    );
-    assert.match(jobs.find((j) => stepOf(j) === 'refine')!.state, /^CANCELLED/);
-    assert.match(jobs.find((j) => stepOf(j) === 'postprocess')!.state, /^CANCELLED/);
-  });
+  test(
+    'cancelling one step (<id>/refine) cancels its job; ' + 'the campaign fails saying so, postprocess cancelled',
+    async () => {
+      const handle = await start(sleepCampaign('step', { ...QUICK, refineIterations: 1, refineIteration: HOLD }));
+      await atStage(handle, 'refine', (j) => active(j, 'refine', 'RUNNING').length === 1);
+      const r = await cryoet(['cancel', `${handle.workflowId}/refine`, '--timeout', '3m']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /step .*\/refine CANCELLED/);
+      await assert.rejects(handle.result(), (err: Error & { cause?: Error }) =>
+        /refine: cancelled on its own/.test(String(err.cause?.message)),
+      );
+      const jobs = await waitUntil(
+        'no job pending or running',
+        () => {
+          const all = campaignJobs(handle.workflowId);
+          return all.some((j) => ACTIVE.test(j.state)) ? undefined : all;
+        },
+        SETTLE_MS,
+        500,
+      );
+      assert.match(jobs.find((j) => stepOf(j) === 'refine')!.state, /^CANCELLED/);
+      assert.match(jobs.find((j) => stepOf(j) === 'postprocess')!.state, /^CANCELLED/);
+    },
+  );
 
   test('a cancel sent while no worker is up is carried out when one comes back', async () => {
     const handle = await start(sleepCampaign('no-worker', { ...QUICK, refineIterations: 1, refineIteration: HOLD }));

@@ -109,7 +109,8 @@ describe('chaos: the worker SIGKILLed at every stage boundary (dev2)', () => {
       const slow = join(env.runDir, 'aretomo2_standin_slow.sh');
       writeFileSync(
         slow,
-        `#!/bin/bash\n# TEST WRAPPER: the CPU AreTomo2 stand-in, 8 s slower.\nsleep 8\nexec ${EMBEDDED_PYTHON} ${ARETOMO2_STANDIN} "$@"\n`,
+        '#!/bin/bash\n# TEST WRAPPER: the CPU AreTomo2 stand-in, 8 s slower.\nsleep 8\n' +
+          `exec ${EMBEDDED_PYTHON} ${ARETOMO2_STANDIN} "$@"\n`,
         { mode: 0o755 },
       );
       await Promise.all(
@@ -146,9 +147,11 @@ describe('chaos: the worker SIGKILLed at every stage boundary (dev2)', () => {
     await ledger.stop().catch(() => undefined);
     for (const run of runs) {
       await run.supervisor?.stop();
-      console.log(
-        `chaos campaign ${run.input?.id}: ${run.record ? 'completed' : `failed: ${String(run.failure)}`} in ${run.seconds} s; workers: ${run.supervisor?.lives.map((l) => `${l.end}${l.end === 'plan' ? `:${l.plan!.label}@${l.stage}` : ''}`).join(' ')}`,
-      );
+      const verdict = run.record ? 'completed' : `failed: ${String(run.failure)}`;
+      const lives = run.supervisor?.lives
+        .map((l) => `${l.end}${l.end === 'plan' ? `:${l.plan!.label}@${l.stage}` : ''}`)
+        .join(' ');
+      console.log(`chaos campaign ${run.input?.id}: ${verdict} in ${run.seconds} s; workers: ${lives}`);
     }
     await env?.close();
     for (const run of runs) run.supervisor?.assertNoFailedWorkflowTasks();

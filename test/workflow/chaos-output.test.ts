@@ -146,165 +146,185 @@ describe('chaos: the output folder on the cluster unwritable or full (dev2)', ()
   };
 
   for (const [name, make] of Object.entries(unwritable)) {
-    test(`unwritable, ${name}: the campaign fails at once naming the folder; nothing staged or submitted`, async (t) => {
-      const made = make();
-      if ('skip' in made) {
-        t.skip(made.skip);
-        return;
-      }
-      const { input, error, ms } = await runUnder(made.work);
-      assert.ok(error instanceof WorkflowFailedError, `expected the campaign to fail, got ${String(error)}`);
-      t.diagnostic(`failed after ${ms} ms: ${innermostMessage(error)}`);
-      assert.match(innermostMessage(error), made.error);
-      assert.equal(
-        (error.cause as { type?: string } | undefined)?.type ??
-          (error.cause?.cause as { type?: string } | undefined)?.type,
-        'OutputUnwritable',
-      );
-      assert.ok(ms < 60_000, `failed after ${ms} ms: a permanent condition must not be retried for minutes`);
-      await ledger.poll();
-      assert.deepEqual(
-        ledger.of(input.id).map((j) => j.name),
-        [],
-        'no job submitted',
-      );
-    });
+    test(
+      `unwritable, ${name}: the campaign fails at once naming the folder; ` + 'nothing staged or submitted',
+      async (t) => {
+        const made = make();
+        if ('skip' in made) {
+          t.skip(made.skip);
+          return;
+        }
+        const { input, error, ms } = await runUnder(made.work);
+        assert.ok(error instanceof WorkflowFailedError, `expected the campaign to fail, got ${String(error)}`);
+        t.diagnostic(`failed after ${ms} ms: ${innermostMessage(error)}`);
+        assert.match(innermostMessage(error), made.error);
+        assert.equal(
+          (error.cause as { type?: string } | undefined)?.type ??
+            (error.cause?.cause as { type?: string } | undefined)?.type,
+          'OutputUnwritable',
+        );
+        assert.ok(ms < 60_000, `failed after ${ms} ms: a permanent condition must not be retried for minutes`);
+        await ledger.poll();
+        assert.deepEqual(
+          ledger.of(input.id).map((j) => j.name),
+          [],
+          'no job submitted',
+        );
+      },
+    );
   }
 
-  test('a refine whose node is lost before its first iteration completes starts over (RELION cannot --continue from iteration 0)', async () => {
-    const dir = join(base, 'refine-it000');
-    const parts = [
-      'optimiser.star',
-      'data.star',
-      'sampling.star',
-      'half1_model.star',
-      'half2_model.star',
-      'half1_class001.mrc',
-      'half2_class001.mrc',
-    ];
-    const files = [...parts.map((p) => `Refine3D/run_it000_${p}`), 'Refine3D/run_it001_optimiser.star'].join(' ');
-    const handle = await env.client.workflow.start('clusterJob', {
-      taskQueue: config.temporal.taskQueue,
-      workflowId: `out-${uniqueId('it000')}/refine`,
-      args: [
-        {
-          step: 'refine',
-          placement: {
-            ladder: [{ cluster: 'dev2', partition: 'gpu', gres: 'gpu:1', timeScale: 1 }],
-            hangAfterMs: 600_000,
-            onExhausted: 'fail',
-          },
-          // First run: iteration 0 complete, 1 begun, then the node goes. Run again from the start: done.
-          command: [
-            'bash',
-            '-c',
-            `mkdir -p ${dir}/Refine3D && cd ${dir} && if [ -e first-run ]; then echo started over; exit 0; fi; touch first-run ${files}; sleep 300`,
-          ],
-          resume: {
-            command: ['bash', '-c', 'echo continue from {{continue_from}}'],
-            fromIteration: { dir, outRoot: 'Refine3D/run' },
-          },
-        } satisfies ClusterJobInput,
-      ],
-    });
-    let node = '';
-    await waitUntil(
-      'the job running',
-      async () => {
-        const out = await slurm2(['squeue', '-h', '-t', 'RUNNING', '-o', '%j|%N']);
-        node =
-          out
-            .split('\n')
-            .map((l) => l.split('|'))
-            .find(([name]) => name?.includes('out-it000-'))?.[1] ?? '';
-        return node !== '' && existsSync(join(dir, 'first-run')) ? true : undefined;
-      },
-      60_000,
-      300,
-    );
-    await slurm2(['scontrol', 'update', `NodeName=${node}`, 'State=DOWN', 'Reason=chaos-reclaim']);
-    try {
-      const result: ClusterJobResult = await handle.result();
-      const kinds = result.record.events.map((e) => e.kind);
-      assert.ok(kinds.includes('lost'), kinds.join(','));
-      const resumed = result.record.events.find((e) => e.kind === 'resumed')!;
-      assert.match(resumed.note ?? '', /only iteration 0 complete; starting over/);
-      assert.deepEqual(resumed.redone, [0, 1]);
-      assert.match(result.result.outputTail, /started over/);
-    } finally {
-      await slurm2(['scontrol', 'update', `NodeName=${node}`, 'State=RESUME']).catch(() => '');
-    }
-  });
-
-  test('nodes excluded as black holes while every other node is down: submitted without the exclusions, not left pending', async () => {
-    // m1 failed a job earlier (excluded for an hour); now m2 is down too. Slurm accepts a job
-    // excluding m1 (the partition still has the CLOUD node d1) but can never start it.
-    await slurm2(['scontrol', 'update', 'NodeName=m2', 'State=DOWN', 'Reason=chaos-second-failure']);
-    try {
+  test(
+    'a refine whose node is lost before its first iteration ' +
+      'completes starts over (RELION cannot --continue from iteration 0)',
+    async () => {
+      const dir = join(base, 'refine-it000');
+      const parts = [
+        'optimiser.star',
+        'data.star',
+        'sampling.star',
+        'half1_model.star',
+        'half2_model.star',
+        'half1_class001.mrc',
+        'half2_class001.mrc',
+      ];
+      const files = [...parts.map((p) => `Refine3D/run_it000_${p}`), 'Refine3D/run_it001_optimiser.star'].join(' ');
       const handle = await env.client.workflow.start('clusterJob', {
         taskQueue: config.temporal.taskQueue,
-        workflowId: `out-${uniqueId('excluded')}/extract`,
+        workflowId: `out-${uniqueId('it000')}/refine`,
         args: [
           {
-            step: 'extract',
+            step: 'refine',
             placement: {
               ladder: [{ cluster: 'dev2', partition: 'gpu', gres: 'gpu:1', timeScale: 1 }],
               hangAfterMs: 600_000,
               onExhausted: 'fail',
             },
-            command: ['bash', '-c', 'echo ran on $SLURMD_NODENAME'],
-            exclude: [
-              {
-                cluster: 'dev2',
-                node: 'm1',
-                until: new Date(Date.now() + 3_600_000).toISOString(),
-                reason: 'NODE_FAIL',
-                step: 'refine',
-              },
+            // First run: iteration 0 complete, 1 begun, then the node goes. Run again from the start: done.
+            command: [
+              'bash',
+              '-c',
+              `mkdir -p ${dir}/Refine3D && cd ${dir} && if [ -e first-run ]; then echo started over; exit 0; fi; ` +
+                `touch first-run ${files}; sleep 300`,
             ],
+            resume: {
+              command: ['bash', '-c', 'echo continue from {{continue_from}}'],
+              fromIteration: { dir, outRoot: 'Refine3D/run' },
+            },
           } satisfies ClusterJobInput,
         ],
       });
-      const result: ClusterJobResult = await handle.result();
-      assert.match(result.result.outputTail, /ran on m1/);
-      const dropped = result.record.events.find((e) =>
-        /leaves partition gpu no node that can take work/.test(e.note ?? ''),
+      let node = '';
+      await waitUntil(
+        'the job running',
+        async () => {
+          const out = await slurm2(['squeue', '-h', '-t', 'RUNNING', '-o', '%j|%N']);
+          node =
+            out
+              .split('\n')
+              .map((l) => l.split('|'))
+              .find(([name]) => name?.includes('out-it000-'))?.[1] ?? '';
+          return node !== '' && existsSync(join(dir, 'first-run')) ? true : undefined;
+        },
+        60_000,
+        300,
       );
-      assert.ok(dropped, result.record.events.map((e) => `${e.kind}: ${e.note ?? ''}`).join('\n'));
-      assert.match(dropped.note!, /m2 down.*trying without the exclusion/);
-    } finally {
-      await slurm2(['scontrol', 'update', 'NodeName=m2', 'State=RESUME']).catch(() => '');
-    }
-  });
+      await slurm2(['scontrol', 'update', `NodeName=${node}`, 'State=DOWN', 'Reason=chaos-reclaim']);
+      try {
+        const result: ClusterJobResult = await handle.result();
+        const kinds = result.record.events.map((e) => e.kind);
+        assert.ok(kinds.includes('lost'), kinds.join(','));
+        const resumed = result.record.events.find((e) => e.kind === 'resumed')!;
+        assert.match(resumed.note ?? '', /only iteration 0 complete; starting over/);
+        assert.deepEqual(resumed.redone, [0, 1]);
+        assert.match(result.result.outputTail, /started over/);
+      } finally {
+        await slurm2(['scontrol', 'update', `NodeName=${node}`, 'State=RESUME']).catch(() => '');
+      }
+    },
+  );
 
-  test('full: a 1 MiB folder fills while tomograms are written; the campaign fails naming each file, nothing half-written reported as done', async (t) => {
-    const dir = join(base, 'full');
-    mkdirSync(dir);
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'pipe' });
-    } catch (err) {
-      t.skip(`mount is not possible here: ${stderrOf(err)}`);
-      return;
-    }
-    mounts.push(dir);
-    const { input, handle, error } = await runUnder(dir);
-    assert.ok(error instanceof WorkflowFailedError, `expected the campaign to fail, got ${String(error)}`);
-    const message = innermostMessage(error);
-    t.diagnostic(message);
-    assert.match(message, /^0 of 5 tilt series reconstructed/);
-    for (const ts of TILT_SERIES)
-      assert.match(
-        message,
-        new RegExp(`${ts}: .*cannot write \\S*/${input.id}/tomograms/${ts}\\.mrc: No space left on device`),
-        ts,
+  test(
+    'nodes excluded as black holes while every other node is down: ' +
+      'submitted without the exclusions, not left pending',
+    async () => {
+      // m1 failed a job earlier (excluded for an hour); now m2 is down too. Slurm accepts a job
+      // excluding m1 (the partition still has the CLOUD node d1) but can never start it.
+      await slurm2(['scontrol', 'update', 'NodeName=m2', 'State=DOWN', 'Reason=chaos-second-failure']);
+      try {
+        const handle = await env.client.workflow.start('clusterJob', {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: `out-${uniqueId('excluded')}/extract`,
+          args: [
+            {
+              step: 'extract',
+              placement: {
+                ladder: [{ cluster: 'dev2', partition: 'gpu', gres: 'gpu:1', timeScale: 1 }],
+                hangAfterMs: 600_000,
+                onExhausted: 'fail',
+              },
+              command: ['bash', '-c', 'echo ran on $SLURMD_NODENAME'],
+              exclude: [
+                {
+                  cluster: 'dev2',
+                  node: 'm1',
+                  until: new Date(Date.now() + 3_600_000).toISOString(),
+                  reason: 'NODE_FAIL',
+                  step: 'refine',
+                },
+              ],
+            } satisfies ClusterJobInput,
+          ],
+        });
+        const result: ClusterJobResult = await handle.result();
+        assert.match(result.result.outputTail, /ran on m1/);
+        const dropped = result.record.events.find((e) =>
+          /leaves partition gpu no node that can take work/.test(e.note ?? ''),
+        );
+        assert.ok(dropped, result.record.events.map((e) => `${e.kind}: ${e.note ?? ''}`).join('\n'));
+        assert.match(dropped.note!, /m2 down.*trying without the exclusion/);
+      } finally {
+        await slurm2(['scontrol', 'update', 'NodeName=m2', 'State=RESUME']).catch(() => '');
+      }
+    },
+  );
+
+  test(
+    'full: a 1 MiB folder fills while tomograms are written; ' +
+      'the campaign fails naming each file, nothing half-written reported as done',
+    async (t) => {
+      const dir = join(base, 'full');
+      mkdirSync(dir);
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'pipe' });
+      } catch (err) {
+        t.skip(`mount is not possible here: ${stderrOf(err)}`);
+        return;
+      }
+      mounts.push(dir);
+      const { input, handle, error } = await runUnder(dir);
+      assert.ok(error instanceof WorkflowFailedError, `expected the campaign to fail, got ${String(error)}`);
+      const message = innermostMessage(error);
+      t.diagnostic(message);
+      assert.match(message, /^0 of 5 tilt series reconstructed/);
+      for (const ts of TILT_SERIES)
+        assert.match(
+          message,
+          new RegExp(`${ts}: .*cannot write \\S*/${input.id}/tomograms/${ts}\\.mrc: No space left on device`),
+          ts,
+        );
+      const status: CampaignStatus = await handle.query(campaignStatusQuery);
+      for (const ts of TILT_SERIES) assert.equal(status.tiltSeries[ts]?.status, 'failed', ts);
+      assert.equal(
+        status.steps.filter((s) => s.step === 'reconstruct').length,
+        0,
+        'a reconstruct step reported as done',
       );
-    const status: CampaignStatus = await handle.query(campaignStatusQuery);
-    for (const ts of TILT_SERIES) assert.equal(status.tiltSeries[ts]?.status, 'failed', ts);
-    assert.equal(status.steps.filter((s) => s.step === 'reconstruct').length, 0, 'a reconstruct step reported as done');
-    assert.ok(!existsSync(join(input.layout.dir, 'run-record.json')), 'a run record was written');
-    const left = existsSync(join(input.layout.dir, 'tomograms'))
-      ? readdirSync(join(input.layout.dir, 'tomograms'))
-      : [];
-    assert.deepEqual(left, [], `files left in tomograms/: ${left.join(', ')}`);
-  });
+      assert.ok(!existsSync(join(input.layout.dir, 'run-record.json')), 'a run record was written');
+      const left = existsSync(join(input.layout.dir, 'tomograms'))
+        ? readdirSync(join(input.layout.dir, 'tomograms'))
+        : [];
+      assert.deepEqual(left, [], `files left in tomograms/: ${left.join(', ')}`);
+    },
+  );
 });

@@ -235,9 +235,8 @@ describe('chaos: a campaign whose machines disappear (dev2)', () => {
     await supervisor?.stop();
     await healDev2().catch(() => undefined);
     // The figures RELIABILITY.md quotes.
-    console.log(
-      `chaos campaign ${input?.id}: ${record ? 'completed' : `failed: ${String(failure)}`} in ${Math.round((Date.now() - t0) / 1000)} s`,
-    );
+    const verdict = record ? 'completed' : `failed: ${String(failure)}`;
+    console.log(`chaos campaign ${input?.id}: ${verdict} in ${Math.round((Date.now() - t0) / 1000)} s`);
     for (const f of faults)
       console.log(`  ${String(f.atS).padStart(4)} s  ${f.kind} [${f.stage}]${f.detail ? `: ${f.detail}` : ''}`);
     console.log(`  workers: ${supervisor?.lives.map((l) => l.end).join(' ')}`);

@@ -117,7 +117,10 @@ describe('clusterJob on the dev cluster', () => {
         assert.equal(cause.type, 'LadderExhausted');
         assert.match(
           cause.message,
-          /rung 1 \(dev\/gpu, gpu:h100:1\): refused by sbatch: .*(Requested node configuration is not available|Invalid generic resource)/,
+          new RegExp(
+            'rung 1 \\(dev/gpu, gpu:h100:1\\): refused by sbatch: ' +
+              '.*(Requested node configuration is not available|Invalid generic resource)',
+          ),
         );
         return true;
       },
@@ -148,58 +151,62 @@ describe('clusterJob on the dev cluster', () => {
     );
   });
 
-  test('a job queued behind another (afterJobs) waits in Slurm for it, is not taken for a hang, and starts once it completed', async () => {
-    const first = await env.client.workflow.start('clusterJob', {
-      taskQueue,
-      workflowId: `cryoet/test/${uniqueId('before')}`,
-      args: [input('before', ['sleep', '4'])],
-    });
-    const firstJob = await waitUntil('the first job to be submitted', async () =>
-      (await first.describe()).typedSearchAttributes.get(CryoSlurmJobId),
-    );
-    // hangAfter 1 s: the dependency wait lasts longer, and must not count as a capacity wait.
-    const queued = {
-      ...input('behind', ['bash', '-c', 'date +%s.%N']),
-      afterJobs: [firstJob],
-      placement: { ...input('x', []).placement, hangAfterMs: 1000 },
-    };
-    const result: ClusterJobResult = await env.client.workflow.execute('clusterJob', {
-      taskQueue,
-      workflowId: `cryoet/test/${uniqueId('behind')}`,
-      args: [queued],
-    });
-    await first.result();
-    const kinds = result.record.events.map((e) => `${e.kind}${e.reason ? `(${e.reason})` : ''}`);
-    assert.ok(kinds.includes('observed(Dependency)'), kinds.join(' '));
-    assert.ok(!kinds.some((k) => k.startsWith('hung')), kinds.join(' '));
-    assert.match(result.record.events[0]!.note ?? '', new RegExp(`queued behind job\\(s\\) ${firstJob}$`));
-    const rows = (
-      await plugin.resources.pool
-        .get('dev')
-        .exec(
-          shellJoin([
-            'sacct',
-            '-X',
-            '-n',
-            '-P',
-            '-j',
-            `${firstJob},${result.job.jobId}`,
-            '-o',
-            'JobID,State,Start,End',
-          ]),
-          { timeoutMs: 10_000 },
-        )
-    ).stdout
-      .trim()
-      .split('\n')
-      .map((l) => l.split('|'));
-    const [before, behind] = [rows.find((r) => r[0] === firstJob)!, rows.find((r) => r[0] === result.job.jobId)!];
-    assert.equal(before[1], 'COMPLETED');
-    assert.ok(
-      behind[2]! >= before[3]!,
-      `queued job started ${behind[2]}, before the job it waited for ended ${before[3]}`,
-    );
-  });
+  test(
+    'a job queued behind another (afterJobs) waits in Slurm for it, ' +
+      'is not taken for a hang, and starts once it completed',
+    async () => {
+      const first = await env.client.workflow.start('clusterJob', {
+        taskQueue,
+        workflowId: `cryoet/test/${uniqueId('before')}`,
+        args: [input('before', ['sleep', '4'])],
+      });
+      const firstJob = await waitUntil('the first job to be submitted', async () =>
+        (await first.describe()).typedSearchAttributes.get(CryoSlurmJobId),
+      );
+      // hangAfter 1 s: the dependency wait lasts longer, and must not count as a capacity wait.
+      const queued = {
+        ...input('behind', ['bash', '-c', 'date +%s.%N']),
+        afterJobs: [firstJob],
+        placement: { ...input('x', []).placement, hangAfterMs: 1000 },
+      };
+      const result: ClusterJobResult = await env.client.workflow.execute('clusterJob', {
+        taskQueue,
+        workflowId: `cryoet/test/${uniqueId('behind')}`,
+        args: [queued],
+      });
+      await first.result();
+      const kinds = result.record.events.map((e) => `${e.kind}${e.reason ? `(${e.reason})` : ''}`);
+      assert.ok(kinds.includes('observed(Dependency)'), kinds.join(' '));
+      assert.ok(!kinds.some((k) => k.startsWith('hung')), kinds.join(' '));
+      assert.match(result.record.events[0]!.note ?? '', new RegExp(`queued behind job\\(s\\) ${firstJob}$`));
+      const rows = (
+        await plugin.resources.pool
+          .get('dev')
+          .exec(
+            shellJoin([
+              'sacct',
+              '-X',
+              '-n',
+              '-P',
+              '-j',
+              `${firstJob},${result.job.jobId}`,
+              '-o',
+              'JobID,State,Start,End',
+            ]),
+            { timeoutMs: 10_000 },
+          )
+      ).stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('|'));
+      const [before, behind] = [rows.find((r) => r[0] === firstJob)!, rows.find((r) => r[0] === result.job.jobId)!];
+      assert.equal(before[1], 'COMPLETED');
+      assert.ok(
+        behind[2]! >= before[3]!,
+        `queued job started ${behind[2]}, before the job it waited for ended ${before[3]}`,
+      );
+    },
+  );
 
   test('a job queued behind one that fails never runs: the workflow fails with DependencyFailed', async () => {
     const first = await env.client.workflow.start('clusterJob', {
@@ -240,41 +247,44 @@ describe('clusterJob on the dev cluster', () => {
     );
   });
 
-  test('a job queued behind one that is replaced follows the new one: re-pointed in Slurm, the same job, COMPLETED', async () => {
-    const sh = async (argv: string[]) =>
-      (await plugin.resources.pool.get('dev').exec(shellJoin(argv), { timeoutMs: 10_000 })).stdout.trim();
-    // The job it waits for, held so it cannot end before the follower is queued behind it.
-    const old = await sh(['sbatch', '--parsable', '--hold', '-p', 'gpu', '-o', '/dev/null', '--wrap', 'true']);
-    const workflowId = `cryoet/test/${uniqueId('follows')}`;
-    const args: ClusterJobInput = { ...input('follows', ['true']), afterJobs: [old], followMovedDependencies: true };
-    const handle = await env.client.workflow.start('clusterJob', { taskQueue, workflowId, args: [args] });
-    const jobId = await waitUntil('the follower to be queued', async () =>
-      (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId),
-    );
-    // Replaced, as a relaxed or reclaimed step's job is: Slurm can never satisfy afterok:<old>.
-    await sh(['scancel', old]);
-    const reason = () => sh(['squeue', '-h', '-j', jobId, '-o', '%r']);
-    await waitUntil('DependencyNeverSatisfied', async () =>
-      (await reason()) === 'DependencyNeverSatisfied' ? true : undefined,
-    );
-    const replacement = await sh(['sbatch', '--parsable', '-p', 'gpu', '-o', '/dev/null', '--wrap', 'sleep 1']);
-    await handle.signal(dependencyMovedSignal, { from: old, to: replacement });
-    const result: ClusterJobResult = await handle.result();
-    assert.equal(result.job.jobId, jobId, 'the same Slurm job ran');
-    assert.equal(result.final.state, 'COMPLETED');
-    const moved = result.record.events.filter((e) => e.kind === 'moved');
-    assert.equal(moved.length, 1);
-    assert.match(moved[0]!.note ?? '', new RegExp(`queued behind job\\(s\\) ${replacement} now, not ${old}`));
-    assert.equal(result.record.events.filter((e) => e.kind === 'submitted' || e.kind === 'resubmitted').length, 1);
-    const rows = (await sh(['sacct', '-X', '-n', '-P', '-j', `${replacement},${jobId}`, '-o', 'JobID,Start,End']))
-      .split('\n')
-      .map((l) => l.split('|'));
-    const times = Object.fromEntries(rows.map(([id, start, end]) => [id, { start: start!, end: end! }]));
-    assert.ok(
-      times[jobId]!.start >= times[replacement]!.end,
-      `the follower started ${times[jobId]!.start}, before the replacement ended ${times[replacement]!.end}`,
-    );
-  });
+  test(
+    'a job queued behind one that is replaced follows the new one: ' + 're-pointed in Slurm, the same job, COMPLETED',
+    async () => {
+      const sh = async (argv: string[]) =>
+        (await plugin.resources.pool.get('dev').exec(shellJoin(argv), { timeoutMs: 10_000 })).stdout.trim();
+      // The job it waits for, held so it cannot end before the follower is queued behind it.
+      const old = await sh(['sbatch', '--parsable', '--hold', '-p', 'gpu', '-o', '/dev/null', '--wrap', 'true']);
+      const workflowId = `cryoet/test/${uniqueId('follows')}`;
+      const args: ClusterJobInput = { ...input('follows', ['true']), afterJobs: [old], followMovedDependencies: true };
+      const handle = await env.client.workflow.start('clusterJob', { taskQueue, workflowId, args: [args] });
+      const jobId = await waitUntil('the follower to be queued', async () =>
+        (await handle.describe()).typedSearchAttributes.get(CryoSlurmJobId),
+      );
+      // Replaced, as a relaxed or reclaimed step's job is: Slurm can never satisfy afterok:<old>.
+      await sh(['scancel', old]);
+      const reason = () => sh(['squeue', '-h', '-j', jobId, '-o', '%r']);
+      await waitUntil('DependencyNeverSatisfied', async () =>
+        (await reason()) === 'DependencyNeverSatisfied' ? true : undefined,
+      );
+      const replacement = await sh(['sbatch', '--parsable', '-p', 'gpu', '-o', '/dev/null', '--wrap', 'sleep 1']);
+      await handle.signal(dependencyMovedSignal, { from: old, to: replacement });
+      const result: ClusterJobResult = await handle.result();
+      assert.equal(result.job.jobId, jobId, 'the same Slurm job ran');
+      assert.equal(result.final.state, 'COMPLETED');
+      const moved = result.record.events.filter((e) => e.kind === 'moved');
+      assert.equal(moved.length, 1);
+      assert.match(moved[0]!.note ?? '', new RegExp(`queued behind job\\(s\\) ${replacement} now, not ${old}`));
+      assert.equal(result.record.events.filter((e) => e.kind === 'submitted' || e.kind === 'resubmitted').length, 1);
+      const rows = (await sh(['sacct', '-X', '-n', '-P', '-j', `${replacement},${jobId}`, '-o', 'JobID,Start,End']))
+        .split('\n')
+        .map((l) => l.split('|'));
+      const times = Object.fromEntries(rows.map(([id, start, end]) => [id, { start: start!, end: end! }]));
+      assert.ok(
+        times[jobId]!.start >= times[replacement]!.end,
+        `the follower started ${times[jobId]!.start}, before the replacement ended ${times[replacement]!.end}`,
+      );
+    },
+  );
 
   test('cancelling the workflow cancels the Slurm job', async () => {
     const workflowId = `cryoet/test/${uniqueId('cancel')}`;

@@ -84,7 +84,11 @@ describe('cryoet doctor on the dev cluster', { timeout: 600_000 }, () => {
     assert.match(text.out, /^PASS {2}cluster dev +ssh: root@127\.0\.0\.1:2222: host key matches /m);
     assert.match(
       text.out,
-      /^WARN {2}cluster dev +rung gpu gpu:a10g:4 \(refine#1\): offered by c1 \(down~\), but Slurm would not place a job now/m,
+      new RegExp(
+        '^WARN {2}cluster dev +rung gpu gpu:a10g:4 \\(refine#1\\): ' +
+          'offered by c1 \\(down~\\), but Slurm would not place a job now',
+        'm',
+      ),
     );
     assert.match(text.out, /^ +fix: a job here pends and moves to the next rung after hangAfter \(20s\)/m);
     assert.match(text.out, /^\d+ check\(s\): \d+ passed, 1 warning\(s\), 0 failed$/m);
@@ -213,37 +217,43 @@ describe('cryoet doctor on the dev cluster', { timeout: 600_000 }, () => {
     }
   });
 
-  test('missing and damaged campaign files: each named by field and path; cryoet start refuses and starts nothing', async () => {
-    const damaged = join(scratch, 'damaged');
-    cpSync(dataset, damaged, { recursive: true });
-    rmSync(join(damaged, 'TS_03.mrc'));
-    truncateSync(join(damaged, 'TS_43.mrc'), 4096);
-    const angles = readFileSync(join(damaged, 'TS_45.rawtlt'), 'utf8').trim().split('\n');
-    writeFileSync(join(damaged, 'TS_45.rawtlt'), `${angles.slice(1).join('\n')}\n`);
-    const file = campaignOn(damaged);
-    const { code, checks } = doctorJson('-c', config, file, '--no-compute-node');
-    assert.equal(code, 1);
-    const failed = checks.filter((c) => c.status === 'fail');
-    assert.deepEqual(
-      failed.map((c) => c.check),
-      ['tiltSeries[1] (TS_03).stack', 'tiltSeries[2] (TS_43).stack', 'tiltSeries[3] (TS_45).angles'],
-    );
-    assert.match(failed[0]!.detail, /TS_03\.mrc does not exist/);
-    assert.match(failed[0]!.fix!, new RegExp(`fix tiltSeries\\[1\\] \\(TS_03\\)\\.stack in ${file}`));
-    assert.match(failed[1]!.detail, /TS_43\.mrc: .*4096/);
-    assert.match(
-      failed[2]!.detail,
-      new RegExp(`TS_45\\.mrc has ${angles.length} tilt images but TS_45\\.rawtlt has ${angles.length - 1} angles`),
-    );
+  test(
+    'missing and damaged campaign files: each named by field and path; ' + 'cryoet start refuses and starts nothing',
+    async () => {
+      const damaged = join(scratch, 'damaged');
+      cpSync(dataset, damaged, { recursive: true });
+      rmSync(join(damaged, 'TS_03.mrc'));
+      truncateSync(join(damaged, 'TS_43.mrc'), 4096);
+      const angles = readFileSync(join(damaged, 'TS_45.rawtlt'), 'utf8').trim().split('\n');
+      writeFileSync(join(damaged, 'TS_45.rawtlt'), `${angles.slice(1).join('\n')}\n`);
+      const file = campaignOn(damaged);
+      const { code, checks } = doctorJson('-c', config, file, '--no-compute-node');
+      assert.equal(code, 1);
+      const failed = checks.filter((c) => c.status === 'fail');
+      assert.deepEqual(
+        failed.map((c) => c.check),
+        ['tiltSeries[1] (TS_03).stack', 'tiltSeries[2] (TS_43).stack', 'tiltSeries[3] (TS_45).angles'],
+      );
+      assert.match(failed[0]!.detail, /TS_03\.mrc does not exist/);
+      assert.match(failed[0]!.fix!, new RegExp(`fix tiltSeries\\[1\\] \\(TS_03\\)\\.stack in ${file}`));
+      assert.match(failed[1]!.detail, /TS_43\.mrc: .*4096/);
+      assert.match(
+        failed[2]!.detail,
+        new RegExp(`TS_45\\.mrc has ${angles.length} tilt images but TS_45\\.rawtlt has ${angles.length - 1} angles`),
+      );
 
-    const id = uniqueId('doctor-refused');
-    const start = cryoet('start', file, '-c', config, '--id', id);
-    assert.equal(start.code, 1, start.err);
-    assert.match(start.err, /^FAIL .*TS_03\)\.stack: /m);
-    assert.match(
-      start.err,
-      /not started: 3 preflight check\(s\) failed \(cryoet doctor -c .* runs them all; --no-preflight starts anyway\)/,
-    );
-    await assert.rejects(env.client.workflow.getHandle(id).describe(), /not found/i);
-  });
+      const id = uniqueId('doctor-refused');
+      const start = cryoet('start', file, '-c', config, '--id', id);
+      assert.equal(start.code, 1, start.err);
+      assert.match(start.err, /^FAIL .*TS_03\)\.stack: /m);
+      assert.match(
+        start.err,
+        new RegExp(
+          'not started: 3 preflight check\\(s\\) failed ' +
+            '\\(cryoet doctor -c .* runs them all; --no-preflight starts anyway\\)',
+        ),
+      );
+      await assert.rejects(env.client.workflow.getHandle(id).describe(), /not found/i);
+    },
+  );
 });

@@ -88,7 +88,8 @@ describe('local servers listen on loopback only', { timeout: 360_000 }, () => {
       const sockets = listeningSockets(pid, false);
       assert.ok(
         ports(sockets).includes(d.port),
-        `${d.name} (pid ${pid}) listens on ${sockets.map(describeSocket).join(', ') || 'nothing'}, expected port ${d.port}`,
+        `${d.name} (pid ${pid}) listens on ${sockets.map(describeSocket).join(', ') || 'nothing'}, ` +
+          `expected port ${d.port}`,
       );
       const wild = sockets.filter((s) => !isLoopback(s.address));
       if (wild.length === 0) continue;
@@ -104,7 +105,8 @@ describe('local servers listen on loopback only', { timeout: 360_000 }, () => {
           `${where} although ${d.slurm.conf} asks for the host name's address`,
         );
         t.diagnostic(
-          `${where}: host name ${hostName} does not resolve to localhost's 127.0.0.1, so Slurm cannot bind loopback only (no bind-address setting)`,
+          `${where}: host name ${hostName} does not resolve to localhost's 127.0.0.1, ` +
+            'so Slurm cannot bind loopback only (no bind-address setting)',
         );
         continue;
       }
@@ -115,14 +117,17 @@ describe('local servers listen on loopback only', { timeout: 360_000 }, () => {
         !hasOption || startedBeforeConf,
         `${where} although it started after ${d.slurm.conf} set ${d.slurm.option}`,
       );
-      stale.push(
-        `${where} (started ${new Date(processStartMs(pid)).toISOString()}, ${d.slurm.conf} ${hasOption ? `set ${d.slurm.option} at ${statSync(d.slurm.conf).mtime.toISOString()}` : `lacks ${d.slurm.option}: written by an older scripts/dev-cluster.sh`})`,
-      );
+      const startedAt = new Date(processStartMs(pid)).toISOString();
+      const confState = hasOption
+        ? `set ${d.slurm.option} at ${statSync(d.slurm.conf).mtime.toISOString()}`
+        : `lacks ${d.slurm.option}: written by an older scripts/dev-cluster.sh`;
+      stale.push(`${where} (started ${startedAt}, ${d.slurm.conf} ${confState})`);
     }
     if (stale.length > 0) {
       for (const s of stale) t.diagnostic(s);
       t.skip(
-        `dev cluster daemons started before their config asked for loopback (restart the cluster: scripts/dev-cluster.sh stop && start): ${stale.length} not checked`,
+        'dev cluster daemons started before their config asked for loopback ' +
+          `(restart the cluster: scripts/dev-cluster.sh stop && start): ${stale.length} not checked`,
       );
     }
   });

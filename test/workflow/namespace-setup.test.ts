@@ -40,7 +40,8 @@ describe('cryoet setup: our search attributes on a namespace that lacks them', {
     assert.match(
       worker.err,
       new RegExp(
-        `namespace "default" lacks the search attributes cryoet workflows set: ${ALL}\\. Run: cryoet setup -c ${config}`,
+        `namespace "default" lacks the search attributes cryoet workflows set: ${ALL}\\. ` +
+          `Run: cryoet setup -c ${config}`,
       ),
     );
     const start = cryoet(

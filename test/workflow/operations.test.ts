@@ -86,64 +86,67 @@ describe('operator controls and metrics', () => {
     assert.equal(result.record.hung[0]!.jobId, answer.cancelledJobId);
   });
 
-  test('the picks gate: refused before the gate, waits at it, a rejection ends the campaign with the reason', async () => {
-    const dataDir = join(h.config.paths.data, 'synthetic-10164-fast');
-    execFileSync(EMBEDDED_PYTHON, [MAKE_DATASET, '--out', dataDir, '--size', '128,128,48', '--particles', '8'], {
-      stdio: 'ignore',
-    });
-    const parsed = parseCampaign(readFileSync(EMBEDDED_CAMPAIGN, 'utf8'), 'embedded');
-    assert.ok(parsed.ok);
-    const spec = {
-      ...parsed.spec,
-      dataDir: 'synthetic-10164-fast',
-      tiltSeries: parsed.spec.tiltSeries.slice(0, 1),
-      reconstruction: { ...parsed.spec.reconstruction, volZ: 48 },
-      limits: { maxParallelTiltSeries: 1, minTiltSeries: 1 },
-      approvePicks: { required: true, timeout: 600_000, onTimeout: 'fail' as const },
-    };
-    const id = uniqueId('gate');
-    const handle = await startCampaign(
-      h.env.client,
-      { ...h.config, temporal: { ...h.config.temporal, taskQueue: h.taskQueue } },
-      campaignInput(h.config, spec, id),
-    );
-    await assert.rejects(
-      handle.executeUpdate(approvePicksUpdate, { args: [{ approve: true, by: 'early' }] }),
-      (err: Error & { cause?: Error }) => {
-        assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
-        assert.match(String(err.cause?.message), /not waiting for picks approval/);
+  test(
+    'the picks gate: refused before the gate, waits at it, ' + 'a rejection ends the campaign with the reason',
+    async () => {
+      const dataDir = join(h.config.paths.data, 'synthetic-10164-fast');
+      execFileSync(EMBEDDED_PYTHON, [MAKE_DATASET, '--out', dataDir, '--size', '128,128,48', '--particles', '8'], {
+        stdio: 'ignore',
+      });
+      const parsed = parseCampaign(readFileSync(EMBEDDED_CAMPAIGN, 'utf8'), 'embedded');
+      assert.ok(parsed.ok);
+      const spec = {
+        ...parsed.spec,
+        dataDir: 'synthetic-10164-fast',
+        tiltSeries: parsed.spec.tiltSeries.slice(0, 1),
+        reconstruction: { ...parsed.spec.reconstruction, volZ: 48 },
+        limits: { maxParallelTiltSeries: 1, minTiltSeries: 1 },
+        approvePicks: { required: true, timeout: 600_000, onTimeout: 'fail' as const },
+      };
+      const id = uniqueId('gate');
+      const handle = await startCampaign(
+        h.env.client,
+        { ...h.config, temporal: { ...h.config.temporal, taskQueue: h.taskQueue } },
+        campaignInput(h.config, spec, id),
+      );
+      await assert.rejects(
+        handle.executeUpdate(approvePicksUpdate, { args: [{ approve: true, by: 'early' }] }),
+        (err: Error & { cause?: Error }) => {
+          assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
+          assert.match(String(err.cause?.message), /not waiting for picks approval/);
+          return true;
+        },
+      );
+      const waiting = await waitUntil(
+        'the campaign at the picks gate',
+        async () => {
+          const s: CampaignStatus = await handle.query(campaignStatusQuery);
+          return s.stage === 'picks' ? s : undefined;
+        },
+        120_000,
+        500,
+      );
+      assert.equal(waiting.picks.state, 'waiting');
+      assert.equal(waiting.tiltSeries['TS_01']?.status, 'done');
+      assert.equal((await handle.describe()).typedSearchAttributes.get(CryoStatus), 'waiting-approval');
+      const answer = await handle.executeUpdate(approvePicksUpdate, {
+        args: [{ approve: false, by: 'tester', comment: 'picks off by one box' }],
+      });
+      assert.deepEqual(answer, { accepted: false });
+      await assert.rejects(handle.result(), (err: Error) => {
+        assert.ok(err instanceof WorkflowFailedError);
+        assert.match(String(err.cause?.message), /picks rejected by tester: picks off by one box/);
         return true;
-      },
-    );
-    const waiting = await waitUntil(
-      'the campaign at the picks gate',
-      async () => {
-        const s: CampaignStatus = await handle.query(campaignStatusQuery);
-        return s.stage === 'picks' ? s : undefined;
-      },
-      120_000,
-      500,
-    );
-    assert.equal(waiting.picks.state, 'waiting');
-    assert.equal(waiting.tiltSeries['TS_01']?.status, 'done');
-    assert.equal((await handle.describe()).typedSearchAttributes.get(CryoStatus), 'waiting-approval');
-    const answer = await handle.executeUpdate(approvePicksUpdate, {
-      args: [{ approve: false, by: 'tester', comment: 'picks off by one box' }],
-    });
-    assert.deepEqual(answer, { accepted: false });
-    await assert.rejects(handle.result(), (err: Error) => {
-      assert.ok(err instanceof WorkflowFailedError);
-      assert.match(String(err.cause?.message), /picks rejected by tester: picks off by one box/);
-      return true;
-    });
-    const after: CampaignStatus = await handle.query(campaignStatusQuery);
-    assert.equal(after.picks.state, 'rejected');
-    assert.match(after.error ?? '', /picks rejected/);
-    assert.equal((await handle.describe()).typedSearchAttributes.get(CryoStatus), 'failed');
-    // Nothing was extracted: no job for the extract step.
-    const jobs = await h.slurm(['sacct', '-X', '-n', '-P', '-S', 'now-1hour', '-o', 'JobName%200']);
-    assert.ok(!jobs.includes(`${id}.extract`), 'an extract job was submitted');
-  });
+      });
+      const after: CampaignStatus = await handle.query(campaignStatusQuery);
+      assert.equal(after.picks.state, 'rejected');
+      assert.match(after.error ?? '', /picks rejected/);
+      assert.equal((await handle.describe()).typedSearchAttributes.get(CryoStatus), 'failed');
+      // Nothing was extracted: no job for the extract step.
+      const jobs = await h.slurm(['sacct', '-X', '-n', '-P', '-S', 'now-1hour', '-o', 'JobName%200']);
+      assert.ok(!jobs.includes(`${id}.extract`), 'an extract job was submitted');
+    },
+  );
 
   test('the Prometheus exporter on 127.0.0.1 serves SDK and cryoet metrics', async () => {
     const text = await waitUntil(

@@ -115,7 +115,8 @@ describe('cryoet orphans on the dev cluster', { timeout: 360_000 }, () => {
           (a) => `${a.activityType?.name} attempt ${a.attempt}: ${a.lastFailure?.message ?? 'no failure'}`,
         ) ?? [];
       throw new Error(
-        `${err.message}; workflow ${d.status.name}, history length ${d.historyLength}, pending activities: ${pending.join('; ') || 'none'}`,
+        `${err.message}; workflow ${d.status.name}, history length ${d.historyLength}, ` +
+          `pending activities: ${pending.join('; ') || 'none'}`,
       );
     });
 
@@ -143,7 +144,8 @@ describe('cryoet orphans on the dev cluster', { timeout: 360_000 }, () => {
     assert.match(
       table.stdout,
       new RegExp(
-        `^2 job\\(s\\) named cryoet\\.\\* on cluster dev with workflow ids under "${prefix}": 1 owned by an open workflow, 1 orphan\\(s\\)\\n`,
+        `^2 job\\(s\\) named cryoet\\.\\* on cluster dev with workflow ids under "${prefix}": ` +
+          '1 owned by an open workflow, 1 orphan\\(s\\)\\n',
       ),
     );
     assert.match(table.stdout, /CLUSTER\s+JOB\s+STATE\s+SUBMITTED\s+WORKFLOW\s+WHY/);

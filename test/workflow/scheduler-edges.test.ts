@@ -80,42 +80,46 @@ describe('scheduler edge cases on the dev cluster', () => {
     );
   });
 
-  test("submit-time rejection: refused rungs are marked impossible with Slurm's message, the next rung is taken at once", async () => {
-    const handle = await start('refused', {
-      step: 'extract',
-      placement: {
-        ladder: [rung('gpu:h100:1'), rung('gpu:1', 'nosuch'), rung('gpu:t4:1')],
-        hangAfterMs: 60_000,
-        onExhausted: 'fail',
-      },
-      command: ['true'],
-    });
-    const result: ClusterJobResult = await handle.result();
-    assert.equal(result.record.rung, 2);
-    assert.equal(
-      result.record.attempt,
-      3,
-      'each refusal used up its attempt (Slurm keeps refused jobs under their name)',
-    );
-    assert.deepEqual(
-      result.record.refused?.map((r) => r.rung),
-      [0, 1],
-    );
-    assert.match(result.record.refused![0]!.message, /Requested node configuration is not available/);
-    assert.match(result.record.refused![1]!.message, /Invalid partition name specified/);
-    assert.equal(result.record.events.filter((e) => e.kind === 'refused').length, 2);
-    const jobs = await jobsOf(handle.workflowId);
-    assert.deepEqual(
-      jobs.map((j) => j.name.split('.').at(-1)).sort(),
-      ['extract-1', 'extract-3'],
-      'a refused record (Slurm keeps the gres one) and the real job',
-    );
-    assert.equal(jobs.find((j) => j.name.endsWith('extract-3'))!.id, result.job.jobId);
-    // No waiting on a refused rung: the whole thing takes about as long as the job.
-    const first = Date.parse(result.record.events[0]!.at);
-    const submitted = result.record.events.find((e) => e.kind === 'submitted')!;
-    assert.ok(Date.parse(submitted.at) - first < 5_000, 'the possible rung was submitted within seconds');
-  });
+  test(
+    "submit-time rejection: refused rungs are marked impossible with Slurm's message, " +
+      'the next rung is taken at once',
+    async () => {
+      const handle = await start('refused', {
+        step: 'extract',
+        placement: {
+          ladder: [rung('gpu:h100:1'), rung('gpu:1', 'nosuch'), rung('gpu:t4:1')],
+          hangAfterMs: 60_000,
+          onExhausted: 'fail',
+        },
+        command: ['true'],
+      });
+      const result: ClusterJobResult = await handle.result();
+      assert.equal(result.record.rung, 2);
+      assert.equal(
+        result.record.attempt,
+        3,
+        'each refusal used up its attempt (Slurm keeps refused jobs under their name)',
+      );
+      assert.deepEqual(
+        result.record.refused?.map((r) => r.rung),
+        [0, 1],
+      );
+      assert.match(result.record.refused![0]!.message, /Requested node configuration is not available/);
+      assert.match(result.record.refused![1]!.message, /Invalid partition name specified/);
+      assert.equal(result.record.events.filter((e) => e.kind === 'refused').length, 2);
+      const jobs = await jobsOf(handle.workflowId);
+      assert.deepEqual(
+        jobs.map((j) => j.name.split('.').at(-1)).sort(),
+        ['extract-1', 'extract-3'],
+        'a refused record (Slurm keeps the gres one) and the real job',
+      );
+      assert.equal(jobs.find((j) => j.name.endsWith('extract-3'))!.id, result.job.jobId);
+      // No waiting on a refused rung: the whole thing takes about as long as the job.
+      const first = Date.parse(result.record.events[0]!.at);
+      const submitted = result.record.events.find((e) => e.kind === 'submitted')!;
+      assert.ok(Date.parse(submitted.at) - first < 5_000, 'the possible rung was submitted within seconds');
+    },
+  );
 
   test('black-hole node: a node that fails a job is excluded from the resubmission and from later jobs', async () => {
     const handle = await start('blackhole', {
@@ -256,7 +260,8 @@ describe('scheduler edge cases on the dev cluster', () => {
       command: [
         'bash',
         '-c',
-        `mkdir -p ${dir}/Refine3D && cd ${dir} && touch ${files('001', all)} ${files('002', all)} ${files('003', ['optimiser.star'])} && sleep 600`,
+        `mkdir -p ${dir}/Refine3D && cd ${dir} && ` +
+          `touch ${files('001', all)} ${files('002', all)} ${files('003', ['optimiser.star'])} && sleep 600`,
       ],
       resume: {
         command: ['bash', '-c', 'echo continue from {{continue_from}}'],

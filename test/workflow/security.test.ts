@@ -232,50 +232,51 @@ describe('security on the dev stack', () => {
     await assert.rejects(h.env.client.workflow.getHandle(badId).describe(), WorkflowNotFoundError);
   });
 
-  test('a worker whose known_hosts has another key for the login node fails the job with HostKeyRejected, at once', async (t) => {
-    const dev = h.config.clusters['dev']!;
-    const dir = mkdtempSync(join(tmpdir(), 'cryoet-hostkey-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'other')]);
-    const knownHostsFile = join(dir, 'known_hosts');
-    writeFileSync(
-      knownHostsFile,
-      `[${dev.ssh.host}]:${dev.ssh.port} ${readFileSync(join(dir, 'other.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}\n`,
-    );
-    const config = {
-      ...h.config,
-      clusters: { ...h.config.clusters, dev: { ...dev, ssh: { ...dev.ssh, knownHostsFile } } },
-    };
-    const taskQueue = uniqueId('tq-hostkey');
-    const worker = await Worker.create({
-      connection: h.env.nativeConnection,
-      taskQueue,
-      plugins: [new CryoEtPlugin({ config, log: () => {} })],
-    });
-    const workflowId = `cryoet/test/${uniqueId('hostkey')}`;
-    workflowIds.push(workflowId);
-    await worker.runUntil(
-      assert.rejects(
-        h.env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args: [input('hostkey', ['true'])] }),
-        (err: unknown) => {
-          assert.ok(err instanceof WorkflowFailedError, String(err));
-          const cause = err.cause?.cause;
-          assert.ok(cause instanceof ApplicationFailure, String(err.cause));
-          assert.equal(cause.type, 'HostKeyRejected');
-          assert.match(cause.message, /does not match/);
-          assert.ok(cause.message.includes(knownHostsFile), cause.message);
-          return true;
-        },
-      ),
-    );
-    const history = await h.env.client.workflow.getHandle(workflowId).fetchHistory();
-    const started = history.events?.filter((e) => e.activityTaskStartedEventAttributes) ?? [];
-    assert.deepEqual(
-      started.map((e) => e.activityTaskStartedEventAttributes?.attempt),
-      [1],
-      'one attempt, no retries',
-    );
-  });
+  test(
+    'a worker whose known_hosts has another key for the login node ' + 'fails the job with HostKeyRejected, at once',
+    async (t) => {
+      const dev = h.config.clusters['dev']!;
+      const dir = mkdtempSync(join(tmpdir(), 'cryoet-hostkey-'));
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'other')]);
+      const knownHostsFile = join(dir, 'known_hosts');
+      const otherKey = readFileSync(join(dir, 'other.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+      writeFileSync(knownHostsFile, `[${dev.ssh.host}]:${dev.ssh.port} ${otherKey}\n`);
+      const config = {
+        ...h.config,
+        clusters: { ...h.config.clusters, dev: { ...dev, ssh: { ...dev.ssh, knownHostsFile } } },
+      };
+      const taskQueue = uniqueId('tq-hostkey');
+      const worker = await Worker.create({
+        connection: h.env.nativeConnection,
+        taskQueue,
+        plugins: [new CryoEtPlugin({ config, log: () => {} })],
+      });
+      const workflowId = `cryoet/test/${uniqueId('hostkey')}`;
+      workflowIds.push(workflowId);
+      await worker.runUntil(
+        assert.rejects(
+          h.env.client.workflow.execute('clusterJob', { taskQueue, workflowId, args: [input('hostkey', ['true'])] }),
+          (err: unknown) => {
+            assert.ok(err instanceof WorkflowFailedError, String(err));
+            const cause = err.cause?.cause;
+            assert.ok(cause instanceof ApplicationFailure, String(err.cause));
+            assert.equal(cause.type, 'HostKeyRejected');
+            assert.match(cause.message, /does not match/);
+            assert.ok(cause.message.includes(knownHostsFile), cause.message);
+            return true;
+          },
+        ),
+      );
+      const history = await h.env.client.workflow.getHandle(workflowId).fetchHistory();
+      const started = history.events?.filter((e) => e.activityTaskStartedEventAttributes) ?? [];
+      assert.deepEqual(
+        started.map((e) => e.activityTaskStartedEventAttributes?.attempt),
+        [1],
+        'one attempt, no retries',
+      );
+    },
+  );
 
   test('no history of these workflows carries the SSH private key, a key marker or a password', async () => {
     assert.ok(workflowIds.length >= 8, `workflows run: ${workflowIds.join(', ')}`);

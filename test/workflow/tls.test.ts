@@ -88,7 +88,8 @@ function makeCertificates(
   leaf(
     'server',
     'localhost',
-    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n',
+    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' +
+      'subjectAltName=IP:127.0.0.1,DNS:localhost\n',
   );
   leaf(
     'client',
@@ -290,7 +291,10 @@ describe('Temporal over mTLS from temporal.yaml temporal.tls', { timeout: 540_00
     );
     assert.match(
       await clientReason(options),
-      /14 UNAVAILABLE: No connection established\. Last error: .*(alert certificate required|EPIPE|ECONNRESET|socket disconnected|[Cc]onnection closed|socket hang up)/,
+      new RegExp(
+        '14 UNAVAILABLE: No connection established\\. Last error: ' +
+          '.*(alert certificate required|EPIPE|ECONNRESET|socket disconnected|[Cc]onnection closed|socket hang up)',
+      ),
     );
     const refused = proxy.log.refused.slice(refusedBefore);
     assert.ok(refused.length >= 2, `proxy refusals: ${refused.join(' | ')}`);
@@ -315,13 +319,19 @@ describe('Temporal over mTLS from temporal.yaml temporal.tls', { timeout: 540_00
     await assert.rejects(NativeConnection.connect(options), /InvalidCertificate\(UnknownIssuer\)/);
     assert.match(
       await clientReason(options),
-      /14 UNAVAILABLE: No connection established\. Last error: .*(self-signed certificate in certificate chain|unable to (get local issuer|verify))/,
+      new RegExp(
+        '14 UNAVAILABLE: No connection established\\. Last error: ' +
+          '.*(self-signed certificate in certificate chain|unable to (get local issuer|verify))',
+      ),
     );
     // connectClient (the CLI's way in) says why, not only that the deadline passed.
     await assert.rejects(connectClient(wrong), (err: Error) => {
       assert.match(
         err.message,
-        /Failed to connect before the deadline: .*(self-signed certificate in certificate chain|unable to (get local issuer|verify))/,
+        new RegExp(
+          'Failed to connect before the deadline: ' +
+            '.*(self-signed certificate in certificate chain|unable to (get local issuer|verify))',
+        ),
       );
       return true;
     });

@@ -1,0 +1,133 @@
+/**
+ * A Temporal dev server for chaos runs: a SQLite file, SIGKILLed and started again on the
+ * same port (its state survives).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cryoSearchAttributes } from '../../src/search-attributes.js';
+import { freePort, repoRoot } from './env.js';
+import { run, track, waitFor } from './chaos-cluster.js';
+
+/** The CLI's names for search attribute types (as scripts/temporal-dev.ts, which runs on import). */
+const SA_TYPE: Record<string, string> = {
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  TEXT: 'Text',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
+export const searchAttributeFlags = () =>
+  cryoSearchAttributes.flatMap((k) => ['--search-attribute', `${k.name}=${SA_TYPE[k.type]}`]);
+
+/** A Temporal server a chaos run may kill and start again (the dev server, or temporal-pg's). */
+export interface ChaosServer {
+  readonly address: string;
+  readonly port: number;
+  /** How many times it was started. */
+  readonly starts: number;
+  start(): Promise<void>;
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `temporal server start-dev` with a SQLite file, on a fixed port, that a test can SIGKILL
+ * and start again: workflows, histories and search attributes live in the file.
+ */
+export class TemporalDevServer implements ChaosServer {
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> | undefined;
+  starts = 0;
+
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+    readonly httpPort: number,
+    readonly metricsPort: number,
+  ) {}
+
+  static async create(dir: string): Promise<TemporalDevServer> {
+    mkdirSync(dir, { recursive: true });
+    return new TemporalDevServer(dir, await freePort(), await freePort(), await freePort());
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get dbFile(): string {
+    return join(this.dir, 'temporal.db');
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  async start(): Promise<void> {
+    const binary = join(repoRoot, '.venv', 'bin', 'temporal');
+    const log = openSync(join(this.dir, 'server.log'), 'a');
+    const child = spawn(
+      binary,
+      [
+        'server',
+        'start-dev',
+        '--headless',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(this.port),
+        '--http-port',
+        String(this.httpPort),
+        '--metrics-port',
+        String(this.metricsPort),
+        '--db-filename',
+        this.dbFile,
+        '--namespace',
+        'default',
+        '--log-level',
+        'error',
+        ...searchAttributeFlags(),
+      ],
+      { stdio: ['ignore', log, log] },
+    );
+    closeSync(log);
+    track(child);
+    this.#child = child;
+    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    let gone = false;
+    void this.#exited.then(() => (gone = true));
+    this.starts += 1;
+    await waitFor(
+      'the Temporal dev server to serve',
+      async () => {
+        if (gone) throw new Error(`temporal server exited at start; see ${join(this.dir, 'server.log')}`);
+        const r = await run(binary, ['operator', 'cluster', 'health', '--address', this.address], {
+          timeout: 5000,
+        }).catch(() => ({ stdout: '' }));
+        return r.stdout.includes('SERVING');
+      },
+      60_000,
+      200,
+    );
+  }
+
+  /** SIGKILL: no shutdown, whatever was in flight is lost; the SQLite file stays. */
+  async kill9(): Promise<void> {
+    if (!this.#child) return;
+    this.#child.kill('SIGKILL');
+    await this.#exited;
+    this.#child = undefined;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#child) return;
+    this.#child.kill('SIGINT');
+    const stopped = await Promise.race([this.#exited!.then(() => true), sleep(15_000).then(() => false)]);
+    if (!stopped) await this.kill9();
+    this.#child = undefined;
+  }
+}

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cryoSearchAttributes } from '../src/search-attributes.js';
+import { CLI_TYPE_NAME, cryoSearchAttributes, searchAttributeFlags } from '../src/search-attributes.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const stateDir = process.env.CRYOET_TEMPORAL_DIR ?? join(root, '.dev', 'temporal');
@@ -24,22 +24,6 @@ const binary = join(root, '.venv', 'bin', 'temporal');
 const port = Number(process.env.CRYOET_TEMPORAL_PORT ?? 7233);
 const uiPort = Number(process.env.CRYOET_TEMPORAL_UI_PORT ?? 8233);
 const address = `127.0.0.1:${port}`;
-
-/** The CLI's names for search attribute types. */
-const typeName: Record<string, string> = {
-  KEYWORD: 'Keyword',
-  INT: 'Int',
-  DOUBLE: 'Double',
-  BOOL: 'Bool',
-  TEXT: 'Text',
-  DATETIME: 'Datetime',
-  KEYWORD_LIST: 'KeywordList',
-};
-
-/** `--search-attribute Name=Type` flags for every project search attribute. */
-export function searchAttributeFlags(): string[] {
-  return cryoSearchAttributes.flatMap((k) => ['--search-attribute', `${k.name}=${typeName[k.type]}`]);
-}
 
 function running(): number | undefined {
   if (!existsSync(pidFile)) return undefined;
@@ -69,7 +53,7 @@ function registerSearchAttributes(): void {
         '--name',
         key.name,
         '--type',
-        typeName[key.type]!,
+        CLI_TYPE_NAME[key.type]!,
         '--address',
         address,
       ],

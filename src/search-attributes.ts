@@ -47,3 +47,19 @@ export const cryoSearchAttributes = [
   CryoCostUsd,
   CryoStatus,
 ] as const;
+
+/** The Temporal CLI's name of each search attribute type (`--search-attribute Name=Type`, `--type`). */
+export const CLI_TYPE_NAME: Readonly<Record<string, string>> = {
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  TEXT: 'Text',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
+
+/** `--search-attribute Name=Type` flags for every project search attribute (a dev server's start). */
+export function searchAttributeFlags(): string[] {
+  return cryoSearchAttributes.flatMap((k) => ['--search-attribute', `${k.name}=${CLI_TYPE_NAME[k.type]}`]);
+}

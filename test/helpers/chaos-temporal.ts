@@ -6,22 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cryoSearchAttributes } from '../../src/search-attributes.js';
+import { searchAttributeFlags } from '../../src/search-attributes.js';
 import { freePort, repoRoot } from './env.js';
 import { run, track, waitFor } from './chaos-cluster.js';
-
-/** The CLI's names for search attribute types (as scripts/temporal-dev.ts, which runs on import). */
-const SA_TYPE: Record<string, string> = {
-  KEYWORD: 'Keyword',
-  INT: 'Int',
-  DOUBLE: 'Double',
-  BOOL: 'Bool',
-  TEXT: 'Text',
-  DATETIME: 'Datetime',
-  KEYWORD_LIST: 'KeywordList',
-};
-export const searchAttributeFlags = () =>
-  cryoSearchAttributes.flatMap((k) => ['--search-attribute', `${k.name}=${SA_TYPE[k.type]}`]);
 
 /** A Temporal server a chaos run may kill and start again (the dev server, or temporal-pg's). */
 export interface ChaosServer {

@@ -9,6 +9,7 @@ import { innermostMessage } from '../errors.js';
 import { CryoResolution } from '../search-attributes.js';
 import { relionBinary } from '../tools/relion.js';
 import {
+  dataPath,
   extractStep,
   particlePixelSize,
   POSTPROCESS_ROOT,
@@ -48,14 +49,13 @@ export async function recordCampaign(
   const { spec, layout, cluster } = input;
   const { id, startedAt, status } = state;
   const { tools, binary, done, failed, series, extract, aligned, history, particles } = parts;
-  const dataPath = (f: string) => (f.startsWith('/') ? f : `${layout.dataDir}/${f}`);
   // Synthetic data: the map against the known answer; a failed check is noted, not fatal.
   const checkTruth = (t: NonNullable<typeof spec.truth>) =>
     fileOps
       .checkTruth({
         cluster,
         map: `${layout.dir}/${REFINE_ROOT}_class001.mrc`,
-        truth: dataPath(t.map),
+        truth: dataPath(layout, t.map),
         model: t.model,
       })
       .then(

@@ -19,15 +19,16 @@ import { reconstructAfterSignal, type ReconstructAfter } from './operations.js';
 export interface SeriesPool {
   readonly done: TiltSeriesResult[];
   readonly failed: { name: string; error: string }[];
-  /** Series started before the probe's job existed, waiting to be told what to queue behind. */
-  readonly waiting: ChildWorkflowHandle<typeof tiltSeries>[];
   /** The probe's step, once launched. */
   probe: Launched | undefined;
-  /** What a series started now queues behind; undefined until the probe is submitted. */
-  released: ReconstructAfter | undefined;
   /** The pool's task, once started. */
   readonly task: Task<unknown> | undefined;
   start(): void;
+  /**
+   * What every series queues behind from now on; the series started before (waiting for the
+   * probe's job) are told.
+   */
+  release(after: ReconstructAfter): Promise<void>;
   /** Stops the series (none reconstructed is kept) and waits until each child has closed. */
   stop(): Promise<void>;
 }
@@ -44,7 +45,6 @@ export function seriesPool(
   const done: TiltSeriesResult[] = [];
   const failed: { name: string; error: string }[] = [];
   const queue = spec.tiltSeries.map((ts) => ts.name);
-  let probe: Launched | undefined;
   /** What a series started now queues behind; undefined until the probe is submitted. */
   let released: ReconstructAfter | undefined;
   const waiting: ChildWorkflowHandle<typeof tiltSeries>[] = [];
@@ -55,7 +55,7 @@ export function seriesPool(
     const early = released === undefined;
     const after = early
       ? { waitForProbe: true }
-      : probe?.task.ended || !released!.afterJobs
+      : pool.probe?.task.ended || !released!.afterJobs
         ? {}
         : { afterJobs: released!.afterJobs };
     const handle = await startChild(tiltSeries, {
@@ -87,6 +87,7 @@ export function seriesPool(
           result = await runSeries(name, name);
         } catch (err) {
           // Queued behind a probe job that did not complete: once the probe has passed, again.
+          const probe = pool.probe;
           if (!probe || !hasErrorType(err, ErrorType.DependencyFailed) || 'err' in (await probe.task.outcome))
             throw err;
           result = await runSeries(name, `${name}-again`);
@@ -108,37 +109,29 @@ export function seriesPool(
       }
     }
   };
-  let pool: Task<unknown> | undefined;
-  const startSeries = () => {
-    pool = tasks.start(() =>
-      Promise.all(Array.from({ length: Math.min(spec.limits.maxParallelTiltSeries, queue.length) }, worker)),
-    );
-  };
-  /** Stops the series (none reconstructed is kept) and waits until each child has closed. */
-  const stopSeries = async () => {
-    pool?.scope.cancel();
-    await pool?.outcome;
-  };
-  return {
+  let task: Task<unknown> | undefined;
+  const pool: SeriesPool = {
     done,
     failed,
-    waiting,
-    get probe() {
-      return probe;
-    },
-    set probe(launched) {
-      probe = launched;
-    },
-    get released() {
-      return released;
-    },
-    set released(after) {
-      released = after;
-    },
+    probe: undefined,
     get task() {
-      return pool;
+      return task;
     },
-    start: startSeries,
-    stop: stopSeries,
+    start() {
+      task = tasks.start(() =>
+        Promise.all(Array.from({ length: Math.min(spec.limits.maxParallelTiltSeries, queue.length) }, worker)),
+      );
+    },
+    async release(after) {
+      released = after;
+      await Promise.all(
+        waiting.splice(0).map((handle) => handle.signal(reconstructAfterSignal, after).catch(() => undefined)),
+      );
+    },
+    async stop() {
+      task?.scope.cancel();
+      await task?.outcome;
+    },
   };
+  return pool;
 }

@@ -23,6 +23,7 @@ import type { CampaignInput } from '../campaign/input.js';
 import { ErrorType, innermostMessage } from '../errors.js';
 import { CryoIteration, CryoResolution, CryoStatus } from '../search-attributes.js';
 import {
+  dataPath,
   alignmentImport,
   extractStep,
   importsAlignment,
@@ -41,7 +42,7 @@ import { campaignState, type CampaignState } from './campaign-state.js';
 import { campaignSteps, type Launched } from './campaign-steps.js';
 import { seriesPool } from './campaign-series.js';
 import { recordCampaign } from './campaign-record.js';
-import { reconstructAfterSignal, type ReconstructAfter } from './operations.js';
+import { type ReconstructAfter } from './operations.js';
 
 export async function campaign(input: CampaignInput): Promise<RunRecord> {
   const state = campaignState(input);
@@ -81,17 +82,16 @@ async function run(input: CampaignInput, state: CampaignState): Promise<RunRecor
   tasks.start(forwardMoves);
   // 1. Campaign-wide inputs, before anything is staged or submitted.
   enter('inspect', `checking reference and masks under ${layout.dataDir}`);
-  const dataPath = (f: string) => (f.startsWith('/') ? f : `${layout.dataDir}/${f}`);
   const inspectMaps = () =>
     fileOps.inspectMaps({
       cluster,
       maps: [
         ...(spec.reference === undefined || spec.refine.startFrom === 'featureless'
           ? []
-          : [{ what: 'reference', path: dataPath(spec.reference) }]),
-        ...(spec.masks.solvent ? [{ what: 'masks.solvent', path: dataPath(spec.masks.solvent) }] : []),
-        ...(spec.masks.fsc ? [{ what: 'masks.fsc', path: dataPath(spec.masks.fsc) }] : []),
-        ...(spec.truth ? [{ what: 'truth.map', path: dataPath(spec.truth.map) }] : []),
+          : [{ what: 'reference', path: dataPath(layout, spec.reference) }]),
+        ...(spec.masks.solvent ? [{ what: 'masks.solvent', path: dataPath(layout, spec.masks.solvent) }] : []),
+        ...(spec.masks.fsc ? [{ what: 'masks.fsc', path: dataPath(layout, spec.masks.fsc) }] : []),
+        ...(spec.truth ? [{ what: 'truth.map', path: dataPath(layout, spec.truth.map) }] : []),
       ],
     });
   // Output folders: a campaign that cannot write its results says so now, naming the folder.
@@ -140,17 +140,12 @@ async function run(input: CampaignInput, state: CampaignState): Promise<RunRecor
       if ('err' in probed) throw probed.err;
     }
     const go: ReconstructAfter = probe.task.ended || probeJobId === undefined ? {} : { afterJobs: [probeJobId] };
-    reconstructions.released = go;
     enter(
       'reconstruct',
       `${spec.tiltSeries.length} tilt series, ${spec.limits.maxParallelTiltSeries} at a time, ` +
         'queued behind the probe',
     );
-    await Promise.all(
-      reconstructions.waiting
-        .splice(0)
-        .map((handle) => handle.signal(reconstructAfterSignal, go).catch(() => undefined)),
-    );
+    await reconstructions.release(go);
   } catch (err) {
     // Bad campaign-wide input, staging or the probe failed: the series submitted nothing
     // (or only jobs queued behind the probe, which Slurm cancels); stop them and say why.

@@ -5,12 +5,16 @@
 # seed study's pinned-A10G hang), and an sshd on 127.0.0.1 with its own host key, so
 # the plugin reaches the cluster through the same SSH path it uses in production.
 #
-#   [CRYOET_CLUSTER=dev2] scripts/dev-cluster.sh start | stop | status | env
+#   [CRYOET_CLUSTER=dev2|dev3] scripts/dev-cluster.sh start | stop | status | env
 #
 # CRYOET_CLUSTER picks the cluster: `dev` (the default, with accounting) or `dev2`, a
 # second cluster on the same host (own ClusterName, ports, munge, sshd on 2223, job ids
 # from 100000, no accounting) standing in for another region or an on-demand pool in
-# failover tests.
+# failover tests, or `dev3`, a third of the same shape (sshd on 2224, job ids from 200000)
+# for the science suite (test/science/: RELION 5 campaigns) that scripts/test.sh runs beside
+# the others. dev3's daemons, and so its jobs (Slurm's PropagatePrioProcess=0: a task keeps
+# its slurmd's nice value), run at nice 15: its CPU-bound refines take the cores the other
+# suites leave idle and never delay their daemons, workers or timers.
 #
 # Idempotent: `start` on a running, unchanged cluster does nothing; `stop` leaves no
 # process behind. State lives in $CRYOET_DEV_DIR (default <repo>/.dev/cluster[-dev2]).
@@ -25,7 +29,9 @@ case $CLUSTER in
        NODES=(n1 n2); CLOUD=c1; ACCOUNTING=1; FIRST_JOB_ID=1 ;;
   dev2) D=${CRYOET_DEV_DIR:-$ROOT/.dev/cluster-dev2}; SSH_PORT=2223; CTLD_PORT=16917; NODE_PORT0=17101
        NODES=(m1 m2); CLOUD=d1; ACCOUNTING=0; FIRST_JOB_ID=100000 ;;
-  *) echo "dev-cluster: CRYOET_CLUSTER must be dev or dev2, got \"$CLUSTER\"" >&2; exit 2 ;;
+  dev3) D=${CRYOET_DEV_DIR:-$ROOT/.dev/cluster-dev3}; SSH_PORT=2224; CTLD_PORT=17017; NODE_PORT0=17201
+       NODES=(s1 s2); CLOUD=e1; ACCOUNTING=0; FIRST_JOB_ID=200000; NICE=15 ;;
+  *) echo "dev-cluster: CRYOET_CLUSTER must be dev, dev2 or dev3, got \"$CLUSTER\"" >&2; exit 2 ;;
 esac
 DAEMONS=(munged)
 ((ACCOUNTING)) && DAEMONS+=(mariadbd slurmdbd)
@@ -317,6 +323,8 @@ check_ports() {
 
 start_all() {
   local t0=$SECONDS
+  # Every daemon started below inherits this shell's nice value (dev3 only).
+  [[ -n ${NICE:-} ]] && renice -n "$NICE" -p $$ >/dev/null
   check_ports
   for bin in munged mungekey mariadbd slurmctld slurmd slurmdbd sacctmgr /usr/sbin/sshd ssh-keygen; do
     command -v "$bin" >/dev/null || { log "missing $bin: run scripts/setup.sh first"; exit 2; }

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfig, type CryoConfig } from '../../src/config.js';
@@ -37,25 +37,55 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A real Temporal dev server on 127.0.0.1 with the project's search attributes (or none: `bare`). */
+/**
+ * A real Temporal dev server on 127.0.0.1 with the project's search attributes (or none: `bare`).
+ *
+ * The dev server picks its internal services' ports itself (free when picked, bound a moment
+ * later). When another process takes one in between, that service has no listener and the
+ * server crashes (SIGSEGV in the worker service's grpc Serve, seen once in CI, a few ms after
+ * the frontend answered). Such a server is started again, up to three times.
+ */
 export async function startTemporal(port?: number, bare = false): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: join(repoRoot, '.venv', 'bin', 'temporal') },
-      ip: '127.0.0.1',
-      port,
-      ui: false,
-      searchAttributes: bare ? [] : [...cryoSearchAttributes],
-      extraArgs: [
-        '--http-port',
-        String(await freePort()),
-        '--metrics-port',
-        String(await freePort()),
-        '--log-level',
-        'error',
-      ],
-    },
-  });
+  for (let attempt = 1; ; attempt++) {
+    const httpPort = await freePort();
+    const env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: join(repoRoot, '.venv', 'bin', 'temporal') },
+        ip: '127.0.0.1',
+        port,
+        ui: false,
+        searchAttributes: bare ? [] : [...cryoSearchAttributes],
+        extraArgs: [
+          '--http-port',
+          String(httpPort),
+          '--metrics-port',
+          String(await freePort()),
+          '--log-level',
+          'error',
+        ],
+      },
+    });
+    if (await serverSurvives(httpPort)) return env;
+    await env.teardown().catch(() => {});
+    if (attempt === 3) throw new Error('the Temporal dev server crashed as it started, three times');
+    process.stderr.write(`# the Temporal dev server crashed as it started (attempt ${attempt}); starting another\n`);
+  }
+}
+
+/** Whether the dev server started with `--http-port <httpPort>` is still running 300 ms on. */
+async function serverSurvives(httpPort: number): Promise<boolean> {
+  await new Promise((r) => setTimeout(r, 300));
+  const marker = `--http-port\0${httpPort}\0`;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) continue;
+      return !/^\S+ \([^)]*\) Z/.test(readFileSync(`/proc/${entry}/stat`, 'utf8'));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return false;
 }
 
 /** A short unique token for workflow ids, task queues and job keys. */

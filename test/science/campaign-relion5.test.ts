@@ -2,16 +2,16 @@
  * The campaign on the relion5 profile: RELION 5.0.1 itself (built by scripts/setup.sh) runs the
  * production command lines on CPU — relion_tomo_subtomo --stack2d, mpirun -n 3
  * relion_refine_mpi --ios, relion_postprocess --auto_bfac — against the real stack (Temporal
- * dev server, the dev Slurm cluster over sshd), on a synthetic dataset written in RELION 5's
- * own formats with a CTF (embedded/make_relion5_dataset.py), whose tilt series are rotated (tilt
- * axis 84.3°), drift by up to 6 px per tilt and carry gold beads, as real ones do. The chain:
- * the AreTomo2 STAND-IN aligns each series from its images (-TiltAxis 85, the metadata's
- * angle) and reconstructs it; the campaign imports its .aln files into RELION 5 tables, maps
- * the picks into them and extracts from those (the stand-in's alignment alone is checked in
- * test/integration/aretomo2-import.test.ts). The refine's node is set DOWN mid-refine (FAKE spot
- * reclaim) and the refine must resume with --continue from its newest complete iteration under
- * RELION 5's file set. Everything is checked against the ground truth, not against what RELION
- * prints.
+ * dev server, a dev Slurm cluster over sshd: dev3, test/helpers/science.ts), on a synthetic
+ * dataset written in RELION 5's own formats with a CTF (embedded/make_relion5_dataset.py),
+ * whose tilt series are rotated (tilt axis 84.3°), drift by up to 6 px per tilt and carry gold
+ * beads, as real ones do. The chain: the AreTomo2 STAND-IN aligns each series from its images
+ * (-TiltAxis 85, the metadata's angle) and reconstructs it; the campaign imports its .aln
+ * files into RELION 5 tables, maps the picks into them and extracts from those (the
+ * stand-in's alignment alone is checked in test/integration/aretomo2-import.test.ts). The
+ * refine's node is set DOWN mid-refine (FAKE spot reclaim) and the refine must resume with
+ * --continue from its newest complete iteration under RELION 5's file set. Everything is
+ * checked against the ground truth, not against what RELION prints.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,6 +32,7 @@ import { refineCommands } from '../../src/tools/toolset.js';
 import type { RunRecord } from '../../src/model/campaign-status.js';
 import { uniqueId } from '../helpers/env.js';
 import { ladder, startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
+import { dev3Config } from '../helpers/science.js';
 
 /** Tolerances, stated: see README "Science checks". */
 const RECONSTRUCT_CC_MIN = 0.45; // relion_tomo_reconstruct_tomogram vs truth (dark), 40 Å (measured 0.64)
@@ -68,7 +69,7 @@ describe('campaign on the relion5 profile (RELION 5.0.1 on CPU)', { timeout: SET
 
   before(
     async () => {
-      h = await startWorkerHarness();
+      h = await startWorkerHarness(await dev3Config());
       config = { ...h.config, tools: { ...h.config.tools, profile: 'relion5' } };
       relionBin = join(h.config.paths.data, '..', 'relion5', 'bin');
       dataDir = join(h.config.paths.data, 'synthetic-10164-relion5-test');

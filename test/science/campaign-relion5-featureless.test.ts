@@ -1,6 +1,6 @@
 /**
  * The relion5 campaign from a featureless start (refine.startFrom: featureless, no reference):
- * the same synthetic data and chain as test/workflow/campaign-relion5.test.ts (the campaign's
+ * the same synthetic data and chain as test/science/campaign-relion5.test.ts (the campaign's
  * own stand-in alignment of rotated, drifting series, imported into RELION 5), but the refine
  * starts from the particles averaged at random orientations, low-passed to 60 Å, with a global
  * search first. A FINDING kept as a test (issue 20): on these 32 particles it does not find the
@@ -23,6 +23,7 @@ import { renderReport } from '../../src/report/index.js';
 import type { RunRecord } from '../../src/model/campaign-status.js';
 import { uniqueId } from '../helpers/env.js';
 import { ladder, startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
+import { dev3Config } from '../helpers/science.js';
 
 const MAP_CC_MIN = 0.7; // what the reference start must reach (campaign-relion5.test.ts)
 const SETUP_LIMIT_MS = 25 * 60_000; // measured 6 min: 4.6 of it the refine
@@ -34,7 +35,7 @@ describe('campaign on the relion5 profile from a featureless start', { timeout: 
 
   before(
     async () => {
-      h = await startWorkerHarness();
+      h = await startWorkerHarness(await dev3Config());
       const config = { ...h.config, tools: { ...h.config.tools, profile: 'relion5' as const } };
       const dataDir = join(h.config.paths.data, 'synthetic-10164-relion5-test');
       execFileSync(EMBEDDED_PYTHON, [MAKE_RELION5_DATASET, '--out', dataDir, '--series', '2', '--particles', '16'], {

@@ -42,7 +42,7 @@ import {
 import { repoRoot, uniqueId } from '../helpers/env.js';
 
 const TILT_SERIES = ['TS_01', 'TS_03', 'TS_43', 'TS_45', 'TS_54'];
-const CAMPAIGN_LIMIT_MS = 12 * 60_000;
+const CAMPAIGN_LIMIT_MS = 20 * 60_000; // measured 4.6 min alone, 7.4 min with the machine shared
 
 /** Where each worker dies, and the stage the campaign must be in then. */
 interface Boundary extends DiePlan {
@@ -105,11 +105,13 @@ describe('chaos: the worker SIGKILLed at every stage boundary (dev2)', () => {
       // The extract kill must find the series still reconstructing (extract is queued ahead, the
       // moment the last series has its job). The stand-in reconstructs the fast dataset in about
       // 0.5 s, less than a loaded machine can take to start the extract step; behind this wrapper
-      // each reconstruct runs 8 s longer, so the queued-ahead moment is always inside it.
+      // each reconstruct runs 20 s longer, so the queued-ahead moment is always inside it (8 s
+      // was not, once, with the machine shared: the extract started after the series were done).
+      // The series reconstruct side by side and the other campaign takes longer: no cost in time.
       const slow = join(env.runDir, 'aretomo2_standin_slow.sh');
       writeFileSync(
         slow,
-        '#!/bin/bash\n# TEST WRAPPER: the CPU AreTomo2 stand-in, 8 s slower.\nsleep 8\n' +
+        '#!/bin/bash\n# TEST WRAPPER: the CPU AreTomo2 stand-in, 20 s slower.\nsleep 20\n' +
           `exec ${EMBEDDED_PYTHON} ${ARETOMO2_STANDIN} "$@"\n`,
         { mode: 0o755 },
       );

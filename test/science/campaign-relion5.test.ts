@@ -49,8 +49,8 @@ const RESOLUTION_TOLERANCE = 0.3;
 const BFACTOR_RANGE: [number, number] = [-3500, -500];
 const PARTICLES = 32; // 2 series × 16
 
-// Measured 11.4 min alone (10.5 of it the refine), 14.4 min beside the other suites (on dev3, whose
-// jobs get the CPU those leave idle, scripts/dev-cluster.sh).
+// Measured 11.4 min alone (10.5 of it the refine), 12.3 min beside the other suites (on dev3, whose
+// jobs get only the CPU those leave idle, scripts/dev-cluster.sh).
 const SETUP_LIMIT_MS = 50 * 60_000;
 
 function checkTruth(args: string[]): Record<string, number> {
@@ -104,7 +104,7 @@ describe('campaign on the relion5 profile (RELION 5.0.1 on CPU)', { timeout: SET
         campaignDir: input.layout.dir,
         atIteration: 3,
         relion: '5',
-        timeoutMs: 25 * 60_000, // iteration 3 came 2.7 min after the start beside the other suites
+        timeoutMs: 25 * 60_000, // iteration 3 came 3.6 min after the start beside the other suites
       });
       record = (await handle.result()) as RunRecord;
       reclaim = await injected;

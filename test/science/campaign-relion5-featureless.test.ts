@@ -11,19 +11,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { campaignInput, type CampaignInput } from '../../src/campaign/input.js';
-import { parseCampaign } from '../../src/campaign/load.js';
-import type { CampaignSpec } from '../../src/model/campaign-spec.js';
-import { startCampaign } from '../../src/client.js';
-import { EMBEDDED_PYTHON, MAKE_RELION5_DATASET, RELION5_CAMPAIGN } from '../../src/embedded.js';
 import { renderReport } from '../../src/report/index.js';
 import type { RunRecord } from '../../src/model/campaign-status.js';
-import { uniqueId } from '../helpers/env.js';
-import { ladder, startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
-import { dev3Config } from '../helpers/science.js';
+import type { CampaignInput } from '../../src/campaign/input.js';
+import { startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
+import { dev3Config, startRelion5Campaign } from '../helpers/science.js';
 
 const MAP_CC_MIN = 0.7; // what the reference start must reach (campaign-relion5.test.ts)
 // Measured 5.2 min alone (4.6 of it the refine), 13.6 min beside the other suites: it runs first
@@ -38,31 +32,9 @@ describe('campaign on the relion5 profile from a featureless start', { timeout: 
   before(
     async () => {
       h = await startWorkerHarness(await dev3Config());
-      const config = { ...h.config, tools: { ...h.config.tools, profile: 'relion5' as const } };
-      const dataDir = join(h.config.paths.data, 'synthetic-10164-relion5-test');
-      execFileSync(EMBEDDED_PYTHON, [MAKE_RELION5_DATASET, '--out', dataDir, '--series', '2', '--particles', '16'], {
-        stdio: 'ignore',
-      });
-      const parsed = parseCampaign(readFileSync(RELION5_CAMPAIGN, 'utf8'), 'relion5');
-      assert.ok(parsed.ok, JSON.stringify(parsed));
-      const spec: CampaignSpec = {
-        ...parsed.spec,
-        dataDir: 'synthetic-10164-relion5-test',
-        tiltSeries: parsed.spec.tiltSeries.slice(0, 2),
-        refine: { ...parsed.spec.refine, startFrom: 'featureless' },
-      };
-      const built = campaignInput(config, spec, uniqueId('relion5-featureless'));
-      input = {
-        ...built,
-        placements: { ...built.placements, refine: ladder(['gpu:4'], 60_000) },
-        progressEveryMs: 1000,
-      };
-      const handle = await startCampaign(
-        h.env.client,
-        { ...config, temporal: { ...config.temporal, taskQueue: h.taskQueue } },
-        input,
-      );
-      record = (await handle.result()) as RunRecord;
+      const started = await startRelion5Campaign(h, 'relion5-featureless', { startFrom: 'featureless' });
+      input = started.input;
+      record = (await started.handle.result()) as RunRecord;
     },
     { timeout: SETUP_LIMIT_MS },
   );

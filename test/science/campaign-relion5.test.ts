@@ -18,21 +18,16 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { campaignInput, type CampaignInput } from '../../src/campaign/input.js';
-import { parseCampaign } from '../../src/campaign/load.js';
-import type { CampaignSpec } from '../../src/model/campaign-spec.js';
-import { startCampaign } from '../../src/client.js';
+import type { CampaignInput } from '../../src/campaign/input.js';
 import { reclaimDuringRefine, type ReclaimReport } from '../../src/cli/spot-reclaim.js';
-import type { CryoConfig } from '../../src/config.js';
-import { CHECK_TRUTH, EMBEDDED_PYTHON, MAKE_RELION5_DATASET, RELION5_CAMPAIGN } from '../../src/embedded.js';
+import { CHECK_TRUTH, EMBEDDED_PYTHON } from '../../src/embedded.js';
 import { renderReport } from '../../src/report/index.js';
 import { refineProgress } from '../../src/tools/refine-iterations.js';
 import { parseMrcHeader } from '../../src/tools/mrc.js';
 import { refineCommands } from '../../src/tools/toolset.js';
 import type { RunRecord } from '../../src/model/campaign-status.js';
-import { uniqueId } from '../helpers/env.js';
-import { ladder, startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
-import { dev3Config } from '../helpers/science.js';
+import { startWorkerHarness, type WorkerHarness } from '../helpers/worker.js';
+import { dev3Config, startRelion5Campaign } from '../helpers/science.js';
 
 /** Tolerances, stated: see README "Science checks". */
 const RECONSTRUCT_CC_MIN = 0.45; // relion_tomo_reconstruct_tomogram vs truth (dark), 40 Å (measured 0.64)
@@ -62,7 +57,6 @@ function checkTruth(args: string[]): Record<string, number> {
 
 describe('campaign on the relion5 profile (RELION 5.0.1 on CPU)', { timeout: SETUP_LIMIT_MS + 10 * 60_000 }, () => {
   let h: WorkerHarness;
-  let config: CryoConfig;
   let dataDir: string;
   let input: CampaignInput;
   let record: RunRecord;
@@ -72,41 +66,19 @@ describe('campaign on the relion5 profile (RELION 5.0.1 on CPU)', { timeout: SET
   before(
     async () => {
       h = await startWorkerHarness(await dev3Config());
-      config = { ...h.config, tools: { ...h.config.tools, profile: 'relion5' } };
       relionBin = join(h.config.paths.data, '..', 'relion5', 'bin');
-      dataDir = join(h.config.paths.data, 'synthetic-10164-relion5-test');
-      execFileSync(EMBEDDED_PYTHON, [MAKE_RELION5_DATASET, '--out', dataDir, '--series', '2', '--particles', '16'], {
-        stdio: 'ignore',
-      });
-      const parsed = parseCampaign(readFileSync(RELION5_CAMPAIGN, 'utf8'), 'relion5');
-      assert.ok(parsed.ok, JSON.stringify(parsed));
-      const spec: CampaignSpec = {
-        ...parsed.spec,
-        dataDir: 'synthetic-10164-relion5-test',
-        tiltSeries: parsed.spec.tiltSeries.slice(0, 2),
-      };
-      const id = uniqueId('relion5');
-      const built = campaignInput(config, spec, id);
-      input = {
-        ...built,
-        placements: { ...built.placements, refine: ladder(['gpu:4'], 60_000) },
-        progressEveryMs: 1000,
-      };
-      const handle = await startCampaign(
-        h.env.client,
-        { ...config, temporal: { ...config.temporal, taskQueue: h.taskQueue } },
-        input,
-      );
+      const started = await startRelion5Campaign(h, 'relion5');
+      ({ dataDir, input } = started);
       const injected = reclaimDuringRefine({
         pool: h.plugin.resources.pool,
         cluster: 'dev',
-        campaignId: id,
+        campaignId: input.id,
         campaignDir: input.layout.dir,
         atIteration: 3,
         relion: '5',
         timeoutMs: 25 * 60_000, // iteration 3 came 3.6 min after the start beside the other suites
       });
-      record = (await handle.result()) as RunRecord;
+      record = (await started.handle.result()) as RunRecord;
       reclaim = await injected;
     },
     { timeout: SETUP_LIMIT_MS },

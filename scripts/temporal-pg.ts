@@ -307,7 +307,10 @@ export class TemporalPg {
     child.unref();
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
-      if (this.serverPid() === undefined) throw new Error(`temporal-server exited at start; see ${this.#serverLog}`);
+      if (this.serverPid() === undefined) {
+        const last = readFileSync(this.#serverLog, 'utf8').trim().split('\n').slice(-5).join('\n');
+        throw new Error(`temporal-server exited at start; see ${this.#serverLog}; its last lines:\n${last}`);
+      }
       if (await this.healthy()) return;
       await sleep(250);
     }

@@ -21,6 +21,8 @@ export interface ChaosServer {
   stop(): Promise<void>;
 }
 
+class ExitedAtStart extends Error {}
+
 /**
  * `temporal server start-dev` with a SQLite file, on a fixed port, that a test can SIGKILL
  * and start again: workflows, histories and search attributes live in the file.
@@ -54,7 +56,25 @@ export class TemporalDevServer implements ChaosServer {
     return this.#child?.pid;
   }
 
+  /**
+   * Starts the server and waits until it serves. One that exits as it starts (an internal port
+   * it picked itself was taken before it bound it) is started again, up to three times.
+   */
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#launch();
+        this.starts += 1;
+        return;
+      } catch (err) {
+        if (!(err instanceof ExitedAtStart) || attempt === 3) throw err;
+        process.stderr.write(`# ${err.message} (attempt ${attempt}); starting it again\n`);
+        this.#child = undefined;
+      }
+    }
+  }
+
+  async #launch(): Promise<void> {
     const binary = join(repoRoot, '.venv', 'bin', 'temporal');
     const log = openSync(join(this.dir, 'server.log'), 'a');
     const child = spawn(
@@ -87,11 +107,10 @@ export class TemporalDevServer implements ChaosServer {
     this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
     let gone = false;
     void this.#exited.then(() => (gone = true));
-    this.starts += 1;
     await waitFor(
       'the Temporal dev server to serve',
       async () => {
-        if (gone) throw new Error(`temporal server exited at start; see ${join(this.dir, 'server.log')}`);
+        if (gone) throw new ExitedAtStart(`temporal server exited at start; see ${join(this.dir, 'server.log')}`);
         const r = await run(binary, ['operator', 'cluster', 'health', '--address', this.address], {
           timeout: 5000,
         }).catch(() => ({ stdout: '' }));

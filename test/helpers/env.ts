@@ -3,7 +3,6 @@
  * scripts/test.sh starts), the real Temporal dev server through @temporalio/testing
  * with the project's pinned binary (nothing is downloaded), and unique names per test.
  */
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfig, type CryoConfig } from '../../src/config.js';
 import { cryoSearchAttributes } from '../../src/search-attributes.js';
+import { freePort } from './ports.js';
 
 /** Repository root. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -25,17 +25,7 @@ export async function devConfig(): Promise<CryoConfig> {
   };
 }
 
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
+export { freePort } from './ports.js';
 
 /**
  * A real Temporal dev server on 127.0.0.1 with the project's search attributes (or none: `bare`).
@@ -52,7 +42,7 @@ export async function startTemporal(port?: number, bare = false): Promise<TestWo
       server: {
         executable: { type: 'existing-path', path: join(repoRoot, '.venv', 'bin', 'temporal') },
         ip: '127.0.0.1',
-        port,
+        port: port ?? (await freePort()),
         ui: false,
         searchAttributes: bare ? [] : [...cryoSearchAttributes],
         extraArgs: [

@@ -102,16 +102,17 @@ describe('chaos: the worker SIGKILLed at every stage boundary (dev2)', () => {
       await resetDev2();
       env = await startChaosEnv(join(repoRoot, '.dev', 'chaos', uniqueId('boundaries')));
       ledger.start(1000);
-      // The extract kill must find the series still reconstructing (extract is queued ahead, the
-      // moment the last series has its job). The stand-in reconstructs the fast dataset in about
-      // 0.5 s, less than a loaded machine can take to start the extract step; behind this wrapper
-      // each reconstruct runs 20 s longer, so the queued-ahead moment is always inside it (8 s
-      // was not, once, with the machine shared: the extract started after the series were done).
-      // The series reconstruct side by side and the other campaign takes longer: no cost in time.
+      // The extract kill must find the series still reconstructing (extract is queued ahead once
+      // the probe is seen done and the last series has its job). The stand-in reconstructs the
+      // fast dataset in about 0.5 s. The reconstruct kill takes down the worker watching the
+      // probe, so the probe is seen done only when its watch is retried, the watch's heartbeat
+      // timeout (30 s) after that kill; behind this wrapper each reconstruct runs 60 s longer,
+      // so the queued-ahead moment is always inside it (20 s was not, twice: the extract started
+      // once the series were done). The series reconstruct side by side.
       const slow = join(env.runDir, 'aretomo2_standin_slow.sh');
       writeFileSync(
         slow,
-        '#!/bin/bash\n# TEST WRAPPER: the CPU AreTomo2 stand-in, 20 s slower.\nsleep 20\n' +
+        '#!/bin/bash\n# TEST WRAPPER: the CPU AreTomo2 stand-in, 60 s slower.\nsleep 60\n' +
           `exec ${EMBEDDED_PYTHON} ${ARETOMO2_STANDIN} "$@"\n`,
         { mode: 0o755 },
       );

@@ -12,9 +12,9 @@
 # from 100000, no accounting) standing in for another region or an on-demand pool in
 # failover tests, or `dev3`, a third of the same shape (sshd on 2224, job ids from 200000)
 # for the science suite (test/science/: RELION 5 campaigns) that scripts/test.sh runs beside
-# the others. dev3's daemons, and so its jobs, run at low priority (see low_priority): its
-# CPU-bound refines take the cores the other suites leave idle and never delay their
-# daemons, workers or timers.
+# the others. dev3's slurmd nodes, and so its jobs, run at low priority (see low_priority):
+# its CPU-bound refines take the cores the other suites leave idle and never delay their
+# daemons, workers or timers; its head node (slurmctld, sshd) answers at normal priority.
 #
 # Idempotent: `start` on a running, unchanged cluster does nothing; `stop` leaves no
 # process behind. State lives in $CRYOET_DEV_DIR (default <repo>/.dev/cluster[-dev2]).
@@ -267,7 +267,8 @@ start_slurm() {
     wait_for 10 slurmctld scontrol ping
   fi
   for n in "${NODES[@]}"; do
-    alive "$(pidfile_of "slurmd-$n")" || slurmd -N "$n"
+    alive "$(pidfile_of "slurmd-$n")" && continue
+    if ((${LOW_PRIORITY:-0})); then (low_priority "$n" && exec slurmd -N "$n"); else slurmd -N "$n"; fi
   done
   wait_for 15 "nodes $NODE_LIST idle" bash -c \
     "[[ \$(sinfo -h -N -n $NODE_LIST -t idle,mix,alloc -o '%N' | sort -u | wc -l) -eq ${#NODES[@]} ]]"
@@ -321,29 +322,32 @@ check_ports() {
   done
 }
 
-# dev3: this shell, and so every daemon started from it and every job step they fork, runs at
-# nice 15 and, where it can, in a cpu cgroup of its own marked idle (cpu.idle=1: it gets a
-# core only when nothing else wants it). Nice alone is not enough: with the kernel's
-# autogroups (sched_autogroup_enabled=1) each session is scheduled as one unit, and slurmd
-# and each job step start a session of their own, so a niced job still took an equal share
-# beside the whole test run. Tasks in a cgroup other than the root are not autogrouped.
+# dev3: its slurmd nodes, and so every job step they fork, run at nice 15 and, where it can,
+# in a cpu cgroup of their own marked idle (cpu.idle=1: a core only when nothing else wants
+# it). Nice alone is not enough: with the kernel's autogroups (sched_autogroup_enabled=1) each
+# session is scheduled as one unit, and slurmd and each job step start a session of their
+# own, so a niced job still took an equal share beside the whole test run. Tasks in a cgroup
+# other than the root are not autogrouped. The head node's daemons (munged, slurmctld, sshd)
+# keep normal priority, as on a real cluster whose head node is not a compute node: with them
+# in the idle cgroup, squeue over SSH beside two busy lanes could wait longer than a caller's
+# timeout (the CI run of 2026-12-07: the science campaign's spot-reclaim probe).
 CGROUP_NAME=cryoet-$CLUSTER
-low_priority() {
-  renice -n 15 -p $$ >/dev/null
+low_priority() { # in the subshell that then execs slurmd: moves that subshell
+  renice -n 15 -p $BASHPID >/dev/null
   local g
   for g in "/sys/fs/cgroup/cpu/$CGROUP_NAME" "/sys/fs/cgroup/$CGROUP_NAME"; do # cgroup v1, v2
     [[ -e ${g%/*}/cgroup.procs && -w ${g%/*} ]] || continue # a cgroup file system, ours to write
-    if mkdir -p "$g" 2>/dev/null && echo 1 >"$g/cpu.idle" 2>/dev/null && echo $$ >"$g/cgroup.procs" 2>/dev/null; then
-      log "$CLUSTER runs in cpu cgroup $g (cpu.idle=1) at nice 15"
+    if mkdir -p "$g" 2>/dev/null && echo 1 >"$g/cpu.idle" 2>/dev/null &&
+       echo $BASHPID >"$g/cgroup.procs" 2>/dev/null; then
+      log "slurmd $1 runs in cpu cgroup $g (cpu.idle=1) at nice 15"
       return 0
     fi
   done
-  log "$CLUSTER runs at nice 15 (no writable cpu cgroup: beside a busy session it still takes a share)"
+  log "slurmd $1 runs at nice 15 (no writable cpu cgroup: beside a busy session it still takes a share)"
 }
 
 start_all() {
   local t0=$SECONDS
-  ((${LOW_PRIORITY:-0})) && low_priority
   check_ports
   for bin in munged mungekey mariadbd slurmctld slurmd slurmdbd sacctmgr /usr/sbin/sshd ssh-keygen; do
     command -v "$bin" >/dev/null || { log "missing $bin: run scripts/setup.sh first"; exit 2; }

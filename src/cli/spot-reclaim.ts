@@ -34,37 +34,53 @@ interface Options {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Sets the refine's node DOWN at `atIteration` and waits for the refine to run again elsewhere.
+ * A probe that fails (squeue or the SSH call timing out on a loaded head node, a dropped
+ * connection) tells nothing this round and is tried again on the next; only the deadline ends
+ * the wait, and its error names the last failed probe.
+ */
 export async function reclaimDuringRefine(o: Options): Promise<ReclaimReport> {
   const conn = o.pool.get(o.cluster);
+  let lastFailure = '';
   const run = async (argv: string[]) => {
     const r = await conn.exec(shellJoin(argv), { timeoutMs: 15_000 });
-    if (r.exitCode !== 0) throw new Error(`${argv.join(' ')} exited ${r.exitCode}: ${r.stderr}`);
+    if (r.exitCode !== 0) throw new Error(`${argv.join(' ')} exited ${r.exitCode}: ${r.stderr.trim()}`);
     return r.stdout;
+  };
+  /** `f`'s result, or undefined when it failed (remembered for the deadline's error). */
+  const probe = async <T>(f: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await f();
+    } catch (err) {
+      lastFailure = (err as Error).message;
+      return undefined;
+    }
+  };
+  const deadline = Date.now() + o.timeoutMs;
+  const checkDeadline = (what: string) => {
+    if (Date.now() <= deadline) return;
+    throw new Error(`spot reclaim: ${what}${lastFailure ? ` (last failed probe: ${lastFailure})` : ''}`);
   };
   const prefix = `${JOB_NAME_PREFIX}${o.campaignId.replaceAll('/', '.')}.refine.`;
   const runningRefine = async (): Promise<{ jobId: string; node: string } | undefined> => {
-    const out = await run(['squeue', '-h', '-t', 'RUNNING', '-o', '%i|%j|%N']);
-    for (const line of out.trim().split('\n')) {
+    const out = await probe(() => run(['squeue', '-h', '-t', 'RUNNING', '-o', '%i|%j|%N']));
+    for (const line of (out ?? '').trim().split('\n')) {
       const [jobId, name, node] = line.split('|');
       if (name?.startsWith(prefix) && node) return { jobId: jobId!, node };
     }
     return undefined;
   };
-  const deadline = Date.now() + o.timeoutMs;
   for (;;) {
-    if (Date.now() > deadline) throw new Error(`spot reclaim: the refine never reached iteration ${o.atIteration}`);
+    checkDeadline(`the refine never reached iteration ${o.atIteration}`);
     const job = await runningRefine();
-    if (job) {
-      let names: string[] = [];
-      try {
-        names = await conn.listDir(`${o.campaignDir}/Refine3D`);
-      } catch {
-        // not created yet
-      }
+    // Not created yet, or the probe failed: either way, nothing to act on this round.
+    const names = job ? await probe(() => conn.listDir(`${o.campaignDir}/Refine3D`)) : undefined;
+    if (job && names) {
       const progress = refineProgress(names, 'run', o.relion);
       if (progress.finished) throw new Error('spot reclaim: the refine finished before the reclaim');
-      if ((progress.newestComplete ?? -1) >= o.atIteration) {
-        await run(['scontrol', 'update', `NodeName=${job.node}`, 'State=DOWN', 'Reason=spot-reclaim']);
+      const down = ['scontrol', 'update', `NodeName=${job.node}`, 'State=DOWN', 'Reason=spot-reclaim'];
+      if ((progress.newestComplete ?? -1) >= o.atIteration && (await probe(() => run(down))) !== undefined) {
         const downAt = Date.now();
         o.log?.(
           `FAKE spot reclaim: node ${job.node} DOWN under refine job ${job.jobId}` +
@@ -72,7 +88,7 @@ export async function reclaimDuringRefine(o: Options): Promise<ReclaimReport> {
         );
         try {
           for (;;) {
-            if (Date.now() > deadline) throw new Error('spot reclaim: the refine did not run again');
+            checkDeadline('the refine did not run again');
             const again = await runningRefine();
             if (again && again.jobId !== job.jobId) {
               const after = `after ${((Date.now() - downAt) / 1000).toFixed(1)} s`;
@@ -88,10 +104,23 @@ export async function reclaimDuringRefine(o: Options): Promise<ReclaimReport> {
             await sleep(250);
           }
         } finally {
-          await run(['scontrol', 'update', `NodeName=${job.node}`, 'State=RESUME']);
+          await resume(job.node);
         }
       }
     }
     await sleep(300);
+  }
+
+  /** Brings the node back; tried three times, as a probe can fail on a loaded head node. */
+  async function resume(node: string): Promise<void> {
+    for (let i = 0; ; i++) {
+      try {
+        await run(['scontrol', 'update', `NodeName=${node}`, 'State=RESUME']);
+        return;
+      } catch (err) {
+        if (i === 2) throw err;
+        await sleep(1000);
+      }
+    }
   }
 }

@@ -78,8 +78,11 @@ describe('campaign on the relion5 profile (RELION 5.0.1 on CPU)', { timeout: SET
         relion: '5',
         timeoutMs: 25 * 60_000, // iteration 3 came 3.6 min after the start beside the other suites
       });
-      record = (await started.handle.result()) as RunRecord;
-      reclaim = await injected;
+      // Awaited together: a failed injection fails the set-up at once, with its own error, rather
+      // than as a rejection nobody is waiting on yet (which cancels every test of the file).
+      const [result, injectedReport] = await Promise.all([started.handle.result(), injected]);
+      record = result as RunRecord;
+      reclaim = injectedReport;
     },
     { timeout: SETUP_LIMIT_MS },
   );

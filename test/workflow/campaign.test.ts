@@ -142,8 +142,11 @@ describe('campaign on the embedded profile', () => {
       atIteration: 2,
       timeoutMs: 240_000,
     });
-    record = (await handle.result()) as RunRecord;
-    reclaim = await injected;
+    // Awaited together: a failed injection fails the set-up at once, with its own error, rather
+    // than as a rejection nobody is waiting on yet (which cancels every test of the file).
+    const [result, injectedReport] = await Promise.all([handle.result(), injected]);
+    record = result as RunRecord;
+    reclaim = injectedReport;
   });
 
   after(async () => {

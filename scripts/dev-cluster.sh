@@ -216,6 +216,8 @@ EOF
   cp "$D/ssh/id_ed25519.pub" "$D/ssh/authorized_keys"
   chmod 600 "$D/ssh/authorized_keys"
   echo "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$D/ssh/ssh_host_ed25519_key.pub")" >"$D/ssh/known_hosts"
+  # SHLVL=1: bash reads ~/.bashrc for a command run by sshd only at the top shell level, and
+  # this machine's root .bashrc runs pyenv init (~0.1 s CPU) before anything else.
   cat >"$D/etc/sshd_config" <<EOF
 Port $SSH_PORT
 ListenAddress 127.0.0.1
@@ -230,7 +232,7 @@ StrictModes no
 UsePAM no
 MaxSessions 64
 MaxStartups 64:30:128
-SetEnv SLURM_CONF=$D/etc/slurm.conf
+SetEnv SLURM_CONF=$D/etc/slurm.conf SHLVL=1
 Subsystem sftp internal-sftp
 LogLevel ERROR
 EOF

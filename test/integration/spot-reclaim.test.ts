@@ -5,26 +5,19 @@
  * that timed out on a loaded head node.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { reclaimDuringRefine } from '../../src/cli/spot-reclaim.js';
 import type { SshTarget } from '../../src/ssh/connection.js';
 import { SshPool } from '../../src/ssh/pool.js';
-import { repoRoot, uniqueId } from '../helpers/env.js';
+import { sshTarget } from '../../src/worker-resources.js';
+import { devConfig, uniqueId } from '../helpers/env.js';
 import { freePort } from '../helpers/ports.js';
 
-const sshDir = join(repoRoot, '.dev', 'cluster', 'ssh');
-const target: SshTarget = {
-  cluster: 'dev',
-  host: '127.0.0.1',
-  port: 2222,
-  user: 'root',
-  keyFile: join(sshDir, 'id_ed25519'),
-  knownHostsFile: join(sshDir, 'known_hosts'),
-  connectTimeoutMs: 5000,
-};
-
 describe('FAKE spot reclaim [integration]', () => {
+  let target: SshTarget;
+  before(async () => {
+    target = sshTarget('dev', (await devConfig()).clusters['dev']!);
+  });
   const pools: SshPool[] = [];
   after(() => pools.forEach((p) => p.close()));
   const reclaim = (t: SshTarget) => {
